@@ -1,0 +1,373 @@
+//! The command line: argument parsing (clap) and the human and JSON output
+//! of each command. Only this edge knows about exit codes and terminals.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sha2::{Digest, Sha256};
+
+use crate::engine::{
+    CompareMode, ConflictPolicy, Direction, Filter, Guards, Op, Settings, Side, UserFilter,
+};
+use crate::fsops::{Folder, TrashPolicy};
+use crate::journal::Journal;
+use crate::sync::{PassOptions, Report, SyncError, SyncJob, run_pass};
+
+/// Exit code when a guard stopped a pass (nothing was changed).
+pub const EXIT_NEEDS_CONFIRMATION: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Keep a folder on your computer in sync with a folder on a server or another disk.",
+    long_about = "Ferry keeps a local folder in sync with a remote folder: a WebDAV server \
+(coming next) or a plain folder on another disk or a mounted share.\n\n\
+Nothing is lost: files are never written in place, deletions go to a trash \
+(the OS trash locally, .ferry-trash at the root of a folder remote), and when \
+both sides changed a file, both versions are kept.\n\n\
+Names that are never synchronized: names starting with '.', starting or ending \
+with '~', ending with '.tmp'; Microsoft User Data, Outlook Files, Thumbs.db, \
+Thumbnails, thumbnails; names containing * / \\ : < > ? | \" or U+202E; names \
+ending with a space or '.'; names longer than 255 characters; files over 5 TB.",
+    after_help = "Exit status: 0 done; 1 an error (or some items failed); 3 a guard stopped \
+the pass and nothing was changed (run again with --force to proceed)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one synchronization pass between LOCAL and REMOTE and print a summary.
+    Sync(SyncArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SyncArgs {
+    /// The local folder (created if missing on the first pass).
+    pub local: PathBuf,
+    /// The remote: a folder path or a file:// URL.
+    pub remote: String,
+    /// Which way changes flow: both ways, or a one-way mirror.
+    #[arg(long, value_enum, default_value = "both")]
+    pub direction: DirectionArg,
+    /// When both sides changed a file: keep both (the local one becomes a
+    /// conflicted copy), or let one side win (the loser goes to a trash).
+    #[arg(long, value_enum, default_value = "keep-both")]
+    pub conflict: ConflictArg,
+    /// How changes are detected: size and time (fast) or content hashes (secure).
+    #[arg(long, value_enum, default_value = "fast")]
+    pub compare: CompareArg,
+    /// Do not synchronize paths matching this glob (repeatable), e.g. '*.log'.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Selective sync: leave this remote folder out (repeatable). Its local
+    /// copy goes to the trash; the remote keeps it.
+    #[arg(long, value_name = "FOLDER")]
+    pub deselect: Vec<String>,
+    /// Simulate: print what would be done and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Proceed even when a guard would stop the pass (mass deletion, a side
+    /// missing or empty).
+    #[arg(long)]
+    pub force: bool,
+    /// Stop when a pass would delete more than this share of the items in sync.
+    #[arg(long, default_value_t = 0.5, value_name = "RATIO")]
+    pub max_delete_ratio: f64,
+    /// Stop when a pass would delete more than this many items.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_delete_count: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the journal lives (default: Ferry's data folder).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// How many transfers run at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub jobs: usize,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DirectionArg {
+    Both,
+    Send,
+    Receive,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ConflictArg {
+    KeepBoth,
+    Local,
+    Remote,
+    Newest,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CompareArg {
+    Fast,
+    Secure,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Sync(args) => sync_command(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ferry: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings_of(args: &SyncArgs) -> Settings {
+    Settings {
+        direction: match args.direction {
+            DirectionArg::Both => Direction::Both,
+            DirectionArg::Send => Direction::Send,
+            DirectionArg::Receive => Direction::Receive,
+        },
+        conflict: match args.conflict {
+            ConflictArg::KeepBoth => ConflictPolicy::KeepBoth,
+            ConflictArg::Local => ConflictPolicy::Local,
+            ConflictArg::Remote => ConflictPolicy::Remote,
+            ConflictArg::Newest => ConflictPolicy::Newest,
+        },
+        compare: match args.compare {
+            CompareArg::Fast => CompareMode::Fast,
+            CompareArg::Secure => CompareMode::Secure,
+        },
+        guards: Guards {
+            max_delete_ratio: args.max_delete_ratio,
+            max_delete_count: args.max_delete_count,
+        },
+    }
+}
+
+/// The default folder for journals.
+pub fn default_state_dir() -> anyhow::Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "ferry")
+        .ok_or_else(|| anyhow::anyhow!("no home folder: pass --state DIR"))?;
+    Ok(dirs.data_dir().join("syncs"))
+}
+
+/// The journal file of a (local, remote) pair: one per synchronization.
+pub fn journal_path(state: &Path, local: &Path, remote: &str) -> PathBuf {
+    let mut h = Sha256::new();
+    h.update(local.to_string_lossy().as_bytes());
+    h.update([0]);
+    h.update(remote.as_bytes());
+    let digest: [u8; 32] = h.finalize().into();
+    state.join(format!("{}.db", hex::encode(&digest[..8])))
+}
+
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    Ok(std::path::absolute(path)?)
+}
+
+fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let settings = settings_of(&args);
+    let filters: Vec<UserFilter> = args.exclude.iter().map(|p| UserFilter::glob(p)).collect();
+    let filter = Filter::new(&filters, &args.deselect)?;
+    let local_root = absolute(&args.local)?;
+    let remote_spec = if args.remote.contains("://") {
+        args.remote.clone()
+    } else {
+        absolute(Path::new(&args.remote))?.display().to_string()
+    };
+    if !args.remote.contains("://") {
+        let r = PathBuf::from(&remote_spec);
+        if r.starts_with(&local_root) || local_root.starts_with(&r) {
+            anyhow::bail!(
+                "the local folder and the remote folder must not contain each other: {} and {}",
+                local_root.display(),
+                r.display()
+            );
+        }
+    }
+    let state = match &args.state {
+        Some(s) => s.clone(),
+        None => default_state_dir()?,
+    };
+    std::fs::create_dir_all(&state)
+        .map_err(|e| anyhow::anyhow!("cannot create state folder {}: {e}", state.display()))?;
+    let journal = Journal::open(&journal_path(&state, &local_root, &remote_spec))?;
+    let remote = crate::remote::open(&remote_spec)?;
+    let job = SyncJob {
+        name: local_root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "sync".into()),
+        local: Arc::new(Folder::new(
+            local_root.clone(),
+            Side::Local,
+            TrashPolicy::Os,
+        )),
+        remote: Arc::from(remote),
+        journal: Arc::new(Mutex::new(journal)),
+        settings,
+        filter: Arc::new(filter),
+        concurrency: args.jobs.max(1),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let opts = PassOptions {
+        dry_run: args.dry_run,
+        force: args.force,
+    };
+    let now = jiff::Zoned::now().datetime();
+    let result = rt.block_on(run_pass(&job, opts, now));
+    match result {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&job, &report);
+            }
+            if report.errors.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Err(e @ (SyncError::NeedsConfirmation(_) | SyncError::RootMissing { .. })) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"stopped": true, "needs_confirmation": true, "message": e.to_string()})
+                );
+            }
+            eprintln!("ferry: {e}");
+            Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn print_report(job: &SyncJob, r: &Report) {
+    let verb = if r.dry_run { "would sync" } else { "synced" };
+    println!(
+        "ferry: {verb} {} <-> {} in {:.2} s",
+        job.local.root().display(),
+        job.remote.describe(),
+        r.elapsed_ms as f64 / 1000.0
+    );
+    if r.dry_run {
+        for op in &r.ops {
+            println!("  {}", describe_op(op));
+        }
+    }
+    let counts: Vec<String> = r
+        .counts
+        .iter()
+        .filter(|(k, _)| !matches!(**k, "adopt" | "forget"))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if counts.is_empty() {
+        println!("  nothing to do: both sides are in sync");
+    } else {
+        println!(
+            "  {}; {} up, {} down; {} to the trash",
+            counts.join(", "),
+            human_bytes(r.bytes_up),
+            human_bytes(r.bytes_down),
+            r.deletions
+        );
+    }
+    let list = |title: &str, items: &[crate::engine::Problem]| {
+        if items.is_empty() {
+            return;
+        }
+        println!("  {} {title}:", items.len());
+        for p in items.iter().take(50) {
+            let side = p.side.map(|s| s.to_string()).unwrap_or_default();
+            println!("    {side:6} {}: {}", p.path, p.message);
+        }
+        if items.len() > 50 {
+            println!("    … and {} more (see --json)", items.len() - 50);
+        }
+    };
+    list("not synchronized", &r.problems);
+    list(
+        "skipped (changed during the pass; retried next pass)",
+        &r.skipped,
+    );
+    list("failed", &r.errors);
+}
+
+fn describe_op(op: &Op) -> String {
+    match op {
+        Op::Move {
+            side,
+            from,
+            to,
+            why,
+            ..
+        } => format!("move     {side}: {from} -> {to} ({why})"),
+        Op::Delete {
+            side,
+            path,
+            reason,
+            contents,
+            ..
+        } => {
+            let extra = if contents.is_empty() {
+                String::new()
+            } else {
+                format!(" with {} items", contents.len())
+            };
+            format!("delete   {side}: {path}{extra} to the trash ({reason:?})")
+        }
+        Op::MakeDir {
+            side, path, why, ..
+        } => format!("mkdir    {side}: {path} ({why})"),
+        Op::Transfer {
+            to,
+            path,
+            source,
+            why,
+            ..
+        } => {
+            let verb = if *to == Side::Remote {
+                "upload  "
+            } else {
+                "download"
+            };
+            format!("{verb} {path} ({}, {why})", human_bytes(source.size))
+        }
+        Op::Adopt { path, .. } => format!("adopt    {path} (already equal)"),
+        Op::Forget { path } => format!("forget   {path} (gone on both sides)"),
+    }
+}

@@ -1,0 +1,18 @@
+//! The pure core of Ferry: the three trees, the user's settings, the
+//! exclusion rules and the planner.
+//!
+//! Architecture Invariant: nothing in `engine` does I/O, reads a clock,
+//! spawns a task or knows about SQLite, HTTP or the file system. It imports
+//! nothing from the rest of the crate. That is what makes the table and
+//! property tests in `tests/` possible.
+
+pub mod filter;
+pub mod path;
+pub mod plan;
+pub mod settings;
+pub mod tree;
+
+pub use filter::{Filter, UserFilter};
+pub use plan::{DeleteReason, Op, Plan, Problem, hash_requests, plan};
+pub use settings::{CompareMode, ConflictPolicy, Direction, Guards, Settings};
+pub use tree::{BaseEntry, BaseTree, Entry, Hash, Kind, Side, Sig, Tree};

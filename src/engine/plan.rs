@@ -1,0 +1,1080 @@
+//! The planner: `plan(local, remote, base, settings, filter, now) -> Plan`.
+//!
+//! Architecture Invariant: this is a pure function. It does no I/O, reads no
+//! clock (the local time for conflict names is a parameter) and its output
+//! is deterministic: ops come in a fixed phase order and, within a phase,
+//! sorted by path.
+//!
+//! It works in three steps:
+//!
+//! 1. **Moves.** An item gone from its base path on one side whose identity
+//!    (inode, server file id) shows up at a new path on that side was moved.
+//!    The move is replayed on the other side (no content is sent) and the
+//!    base and the other side's tree are re-keyed as if it had already
+//!    happened, so that step 2 compares like with like.
+//! 2. **Per path.** Each side's state against the base is one of same,
+//!    changed, gone or absent; the pair decides the action (the table in
+//!    `decide`).
+//! 3. **Folders.** A folder is deleted on a side only when everything in it
+//!    on that side is being deleted too; otherwise it is brought back on the
+//!    side that deleted it, so that nothing new in it is lost. A valid
+//!    folder deletion sends the whole folder to the trash in one op.
+//!
+//! Op phases: moves, deletions, new folders, transfers, base records.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::filter::Filter;
+use super::path::{conflict_copy_name, conflict_stamp};
+use super::settings::{CompareMode, ConflictPolicy, Direction, Settings};
+use super::tree::{
+    BaseEntry, BaseTree, Entry, Kind, Side, Tree, descendants, is_within, parent, rebase,
+};
+
+/// Why something is deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeleteReason {
+    /// Deleted on the other side.
+    DeletedOnOtherSide,
+    /// Not on the source side of a one-way mirror.
+    Mirror,
+    /// Replaced by an item of another kind on the other side.
+    KindChanged,
+    /// Its folder was deselected in selective sync (the remote copy stays).
+    Deselected,
+}
+
+/// One step of a plan. Each carries the observation it was planned with, so
+/// the executor can check that nothing changed before it acts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Op {
+    /// Rename or move an item on `side` (no content transfer).
+    Move {
+        side: Side,
+        from: String,
+        to: String,
+        #[serde(skip)]
+        expect: Entry,
+        /// A conflict moves the losing file aside to a conflicted copy.
+        aside: bool,
+        why: &'static str,
+    },
+    /// Send an item to the trash on `side`; for a folder, with everything in
+    /// it (`contents`, as observed).
+    Delete {
+        side: Side,
+        path: String,
+        #[serde(skip)]
+        expect: Entry,
+        #[serde(skip)]
+        contents: Vec<(String, Entry)>,
+        reason: DeleteReason,
+    },
+    /// Create a folder on `side`; `source` is the folder on the other side.
+    MakeDir {
+        side: Side,
+        path: String,
+        #[serde(skip)]
+        source: Entry,
+        why: &'static str,
+    },
+    /// Copy a file from the other side to side `to`. `replace` is the file
+    /// it overwrites (which must still be as observed); with `backup`, that
+    /// file goes to the trash first because it held changes of its own.
+    Transfer {
+        to: Side,
+        path: String,
+        #[serde(skip)]
+        source: Entry,
+        #[serde(skip)]
+        replace: Option<Entry>,
+        backup: bool,
+        why: &'static str,
+    },
+    /// Both sides are already equal: record the base only.
+    Adopt {
+        path: String,
+        #[serde(skip)]
+        local: Entry,
+        #[serde(skip)]
+        remote: Entry,
+    },
+    /// The item is gone from both sides: forget its base (and everything
+    /// below it).
+    Forget { path: String },
+}
+
+impl Op {
+    pub fn path(&self) -> &str {
+        match self {
+            Op::Move { to, .. } => to,
+            Op::Delete { path, .. }
+            | Op::MakeDir { path, .. }
+            | Op::Transfer { path, .. }
+            | Op::Adopt { path, .. }
+            | Op::Forget { path } => path,
+        }
+    }
+
+    /// A short name of the action, as the summary and the transfer log use it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Op::Move { .. } => "move",
+            Op::Delete { .. } => "delete",
+            Op::MakeDir { .. } => "mkdir",
+            Op::Transfer {
+                to: Side::Remote, ..
+            } => "upload",
+            Op::Transfer {
+                to: Side::Local, ..
+            } => "download",
+            Op::Adopt { .. } => "adopt",
+            Op::Forget { .. } => "forget",
+        }
+    }
+
+    /// Items this op deletes (for the mass-delete guard). Deselecting a
+    /// folder is the user's explicit wish and keeps the remote copy, so it
+    /// does not count.
+    pub fn deletions(&self) -> usize {
+        match self {
+            Op::Delete {
+                reason: DeleteReason::Deselected,
+                ..
+            } => 0,
+            Op::Delete { contents, .. } => 1 + contents.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// Something the planner could not or would not do, per item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub side: Option<Side>,
+    pub message: String,
+}
+
+/// The planner's output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub ops: Vec<Op>,
+    pub problems: Vec<Problem>,
+}
+
+impl Plan {
+    /// Items the plan would delete (see [`Op::deletions`]).
+    pub fn deletions(&self) -> usize {
+        self.ops.iter().map(Op::deletions).sum()
+    }
+
+    /// Whether executing the plan would change anything on either side.
+    pub fn is_quiet(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A side's state against the base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum St {
+    /// Neither here nor in the base.
+    Absent,
+    /// As in the base.
+    Same,
+    /// New, modified, or of another kind.
+    Changed,
+    /// In the base, not here any more.
+    Gone,
+}
+
+/// Whether a file `e` is unchanged against the base signature of its side.
+/// Content hashes decide when both are known; otherwise an equal entity tag
+/// means unchanged, and equal size and mtime (plus the identity where the
+/// side has one and no entity tag) too — a weak/strong entity-tag flip is not
+/// a change.
+fn file_unchanged(e: &Entry, b: &BaseEntry, side: Side) -> bool {
+    let sig = b.sig(side);
+    if e.size != sig.size {
+        return false;
+    }
+    if let (Some(h), Some(bh)) = (e.hash, b.hash) {
+        return h == bh;
+    }
+    if let (Some(t), Some(bt)) = (&e.etag, &sig.etag) {
+        if t == bt {
+            return true;
+        }
+        return e.mtime == sig.mtime;
+    }
+    e.mtime == sig.mtime && e.id == sig.id
+}
+
+fn status(e: Option<&Entry>, b: Option<&BaseEntry>, side: Side) -> St {
+    match (e, b) {
+        (None, None) => St::Absent,
+        (Some(_), None) => St::Changed,
+        (None, Some(_)) => St::Gone,
+        (Some(e), Some(b)) => {
+            if e.kind != b.kind {
+                St::Changed
+            } else if e.kind == Kind::Dir || file_unchanged(e, b, side) {
+                St::Same
+            } else {
+                St::Changed
+            }
+        }
+    }
+}
+
+/// Files whose content hash the planner needs to decide well, and that the
+/// caller should hash (on the given side) before calling [`plan`]:
+///
+/// * in secure mode, every file;
+/// * a file whose metadata changed but whose size did not, when the base
+///   knows the old content's hash (a touch or a copy-back is not an edit);
+/// * a file present on both sides with the same size and changed on both
+///   (or new on both): equal content is adopted, never a conflict.
+pub fn hash_requests(
+    local: &Tree,
+    remote: &Tree,
+    base: &BaseTree,
+    settings: &Settings,
+) -> Vec<(Side, String)> {
+    let mut out = Vec::new();
+    for (side, tree) in [(Side::Local, local), (Side::Remote, remote)] {
+        for (path, e) in tree {
+            if e.kind != Kind::File || e.hash.is_some() {
+                continue;
+            }
+            let b = base.get(path);
+            let wanted = if settings.compare == CompareMode::Secure {
+                true
+            } else {
+                let st = status(Some(e), b, side);
+                let touched = st == St::Changed
+                    && b.is_some_and(|b| {
+                        b.kind == Kind::File && b.hash.is_some() && b.sig(side).size == e.size
+                    });
+                let other = match side {
+                    Side::Local => remote.get(path),
+                    Side::Remote => local.get(path),
+                };
+                let both = st == St::Changed
+                    && other.is_some_and(|o| {
+                        o.kind == Kind::File
+                            && o.size == e.size
+                            && status(Some(o), b, side.other()) == St::Changed
+                    });
+                touched || both
+            };
+            if wanted {
+                out.push((side, path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// What the per-path step decided for one path.
+#[derive(Clone, Debug)]
+enum Decision {
+    Nothing,
+    Adopt,
+    Forget,
+    /// Make side `to` hold the other side's item. `clear` is an item of the
+    /// other kind on `to` that must go first; `replace` a file overwritten.
+    Push {
+        to: Side,
+        clear: Option<Entry>,
+        replace: Option<Entry>,
+        backup: bool,
+        why: &'static str,
+    },
+    Delete {
+        side: Side,
+        reason: DeleteReason,
+    },
+    /// Keep both files: the local one moves to a conflicted copy.
+    KeepBoth,
+    /// A file on `file_side` and a folder on the other at the same path: the
+    /// file moves aside to a conflicted copy and the folder is mirrored.
+    KindConflict {
+        file_side: Side,
+    },
+}
+
+struct Planner<'a> {
+    settings: &'a Settings,
+    local: Tree,
+    remote: Tree,
+    base: BaseTree,
+    moves: Vec<Op>,
+    extra_forgets: Vec<String>,
+    deselect_ops: Vec<Op>,
+    problems: Vec<Problem>,
+    stamp: String,
+    /// Paths of conflicted copies chosen in this plan (so two copies never
+    /// get the same name).
+    copies: HashSet<String>,
+}
+
+/// Plan one pass. See the module documentation.
+pub fn plan(
+    local: &Tree,
+    remote: &Tree,
+    base: &BaseTree,
+    settings: &Settings,
+    filter: &Filter,
+    now: jiff::civil::DateTime,
+) -> Plan {
+    let mut p = Planner {
+        settings,
+        local: Tree::new(),
+        remote: Tree::new(),
+        base: BaseTree::new(),
+        moves: Vec::new(),
+        extra_forgets: Vec::new(),
+        deselect_ops: Vec::new(),
+        problems: Vec::new(),
+        stamp: conflict_stamp(now),
+        copies: HashSet::new(),
+    };
+    p.filter(local, remote, base, filter);
+    p.detect_moves();
+    let decisions = p.decide_all();
+    p.emit(decisions)
+}
+
+impl Planner<'_> {
+    fn tree(&self, side: Side) -> &Tree {
+        match side {
+            Side::Local => &self.local,
+            Side::Remote => &self.remote,
+        }
+    }
+
+    fn tree_mut(&mut self, side: Side) -> &mut Tree {
+        match side {
+            Side::Local => &mut self.local,
+            Side::Remote => &mut self.remote,
+        }
+    }
+
+    /// Drop excluded items from all three trees (reporting them) and handle
+    /// folders deselected in selective sync.
+    fn filter(&mut self, local: &Tree, remote: &Tree, base: &BaseTree, filter: &Filter) {
+        let mirror_send = self.settings.direction == Direction::Send;
+        for (side, src) in [(Side::Local, local), (Side::Remote, remote)] {
+            let mut excluded_dirs: HashSet<&str> = HashSet::new();
+            let mut kept = Tree::new();
+            for (path, e) in src {
+                if ancestors(path).any(|a| excluded_dirs.contains(a)) {
+                    continue;
+                }
+                if let Some(rule) = filter.excluded(path, e.kind, e.size) {
+                    if e.kind == Kind::Dir {
+                        excluded_dirs.insert(path);
+                    }
+                    self.problems.push(Problem {
+                        path: path.clone(),
+                        side: Some(side),
+                        message: format!("excluded: {rule}"),
+                    });
+                    continue;
+                }
+                if filter.deselected(path) && (mirror_send || side == Side::Remote) {
+                    continue;
+                }
+                kept.insert(path.clone(), e.clone());
+            }
+            *self.tree_mut(side) = kept;
+        }
+        self.base = base
+            .iter()
+            .filter(|(path, b)| {
+                filter.excluded_path(path, b.kind, b.local.size).is_none()
+                    && !(mirror_send && filter.deselected(path))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if mirror_send {
+            return;
+        }
+        // Selective sync: the local copy of a deselected folder goes to the
+        // trash (the remote keeps it) — but only if everything in it was in
+        // sync, so that no local change is lost.
+        for dir in filter.deselected_folders() {
+            if filter
+                .deselected_folders()
+                .iter()
+                .any(|d| d != dir && is_within(dir, d))
+            {
+                continue;
+            }
+            if let Some(e) = self.local.get(dir.as_str()).cloned() {
+                let contents: Vec<(String, Entry)> = descendants(&self.local, dir)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let unsynced = std::iter::once((dir.clone(), e.clone()))
+                    .chain(contents.iter().cloned())
+                    .find(|(k, v)| status(Some(v), self.base.get(k), Side::Local) != St::Same);
+                if let Some((path, _)) = unsynced {
+                    self.problems.push(Problem {
+                        path,
+                        side: Some(Side::Local),
+                        message: "in a deselected folder but not in sync: the local folder is kept"
+                            .into(),
+                    });
+                } else {
+                    self.deselect_ops.push(Op::Delete {
+                        side: Side::Local,
+                        path: dir.clone(),
+                        expect: e,
+                        contents,
+                        reason: DeleteReason::Deselected,
+                    });
+                }
+            } else if self.base.contains_key(dir.as_str())
+                || descendants(&self.base, dir).next().is_some()
+            {
+                self.extra_forgets.push(dir.clone());
+            }
+            let drop: Vec<String> = descendants(&self.local, dir)
+                .map(|(k, _)| k.clone())
+                .chain(std::iter::once(dir.clone()))
+                .collect();
+            for k in drop {
+                self.local.remove(&k);
+            }
+            let drop: Vec<String> = descendants(&self.base, dir)
+                .map(|(k, _)| k.clone())
+                .chain(std::iter::once(dir.clone()))
+                .collect();
+            for k in drop {
+                self.base.remove(&k);
+            }
+        }
+    }
+
+    /// Step 1: find moves on the side(s) whose changes flow, replay them on
+    /// the other side, and re-key the base and that side's tree.
+    fn detect_moves(&mut self) {
+        let sides: &[Side] = match self.settings.direction {
+            Direction::Both => &[Side::Local, Side::Remote],
+            Direction::Send => &[Side::Local],
+            Direction::Receive => &[Side::Remote],
+        };
+        let mut candidates: Vec<(Side, String, String, Kind)> = Vec::new();
+        for &side in sides {
+            let tree = self.tree(side);
+            let mut gone: HashMap<&str, &str> = HashMap::new();
+            for (path, b) in &self.base {
+                if let Some(id) = &b.sig(side).id {
+                    if !tree.contains_key(path) {
+                        gone.insert(id, path);
+                    }
+                }
+            }
+            if gone.is_empty() {
+                continue;
+            }
+            let mut used: HashSet<&str> = HashSet::new();
+            for (q, e) in tree {
+                if self.base.contains_key(q) {
+                    continue;
+                }
+                let Some(p) = e.id.as_deref().and_then(|id| gone.get(id)) else {
+                    continue;
+                };
+                let b = &self.base[*p];
+                let sig = b.sig(side);
+                let same_content =
+                    e.kind == Kind::Dir || (e.size == sig.size && e.mtime == sig.mtime);
+                if b.kind == e.kind && same_content && used.insert(p) {
+                    candidates.push((side, p.to_string(), q.clone(), e.kind));
+                }
+            }
+        }
+        // Outer moves first: a folder move carries its contents along.
+        candidates.sort_by(|a, b| {
+            depth(&a.1)
+                .cmp(&depth(&b.1))
+                .then_with(|| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)))
+        });
+        // Folder rewrites applied so far: to the base (all of them) and to
+        // each side's tree (those replayed on that side).
+        let mut all: Vec<(String, String)> = Vec::new();
+        let mut applied: [Vec<(String, String)>; 2] = [Vec::new(), Vec::new()];
+        for (side, p, q, kind) in candidates {
+            let other = side.other();
+            let p = translate(&all, &p);
+            let q = translate(&applied[side as usize], &q);
+            if is_within(&q, &p)
+                || !self.base.contains_key(&p)
+                || self.base.contains_key(&q)
+                || self.tree(side).contains_key(&p)
+                || !self.tree(side).contains_key(&q)
+                || self.tree(other).contains_key(&q)
+            {
+                continue;
+            }
+            let Some(expect) = self.tree(other).get(&p).cloned() else {
+                continue;
+            };
+            if expect.kind != kind {
+                continue;
+            }
+            // A file where the destination needs a folder blocks the move.
+            if ancestors(&q).any(|a| {
+                self.tree(other)
+                    .get(a)
+                    .is_some_and(|e| e.kind == Kind::File)
+            }) {
+                continue;
+            }
+            rekey(&mut self.base, &p, &q);
+            rekey(self.tree_mut(other), &p, &q);
+            self.moves.push(Op::Move {
+                side: other,
+                from: p.clone(),
+                to: q.clone(),
+                expect,
+                aside: false,
+                why: match side {
+                    Side::Local => "moved locally",
+                    Side::Remote => "moved on the server",
+                },
+            });
+            if kind == Kind::Dir {
+                all.push((p.clone(), q.clone()));
+                applied[other as usize].push((p, q));
+            }
+        }
+    }
+
+    /// Step 2: one decision per path, in path order.
+    fn decide_all(&mut self) -> Vec<(String, Decision)> {
+        let mut out = Vec::new();
+        let mut li = self.local.iter().peekable();
+        let mut ri = self.remote.iter().peekable();
+        let mut bi = self.base.iter().peekable();
+        loop {
+            let next = [
+                li.peek().map(|(k, _)| k.as_str()),
+                ri.peek().map(|(k, _)| k.as_str()),
+                bi.peek().map(|(k, _)| k.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(key) = next.map(str::to_string) else {
+                break;
+            };
+            let l = li.next_if(|(k, _)| **k == key).map(|(_, v)| v);
+            let r = ri.next_if(|(k, _)| **k == key).map(|(_, v)| v);
+            let b = bi.next_if(|(k, _)| **k == key).map(|(_, v)| v);
+            let d = self.decide(l, r, b);
+            if !matches!(d, Decision::Nothing) {
+                out.push((key, d));
+            }
+        }
+        out
+    }
+
+    fn decide(&self, l: Option<&Entry>, r: Option<&Entry>, b: Option<&BaseEntry>) -> Decision {
+        let ls = status(l, b, Side::Local);
+        let rs = status(r, b, Side::Remote);
+        match self.settings.direction {
+            Direction::Both => self.decide_both(l, r, b, ls, rs),
+            Direction::Send => mirror(l, r, b, ls, rs, Side::Remote),
+            Direction::Receive => mirror(r, l, b, rs, ls, Side::Local),
+        }
+    }
+
+    /// The two-way table.
+    fn decide_both(
+        &self,
+        l: Option<&Entry>,
+        r: Option<&Entry>,
+        b: Option<&BaseEntry>,
+        ls: St,
+        rs: St,
+    ) -> Decision {
+        use St::*;
+        match (ls, rs) {
+            // Absent means "no base", Same and Gone "a base": never mixed.
+            (Absent, Absent) | (Absent, Same | Gone) | (Same | Gone, Absent) => Decision::Nothing,
+            (Same, Same) => refresh(l, r, b),
+            (Gone, Gone) => Decision::Forget,
+            (Gone, Same) => Decision::Delete {
+                side: Side::Remote,
+                reason: DeleteReason::DeletedOnOtherSide,
+            },
+            (Same, Gone) => Decision::Delete {
+                side: Side::Local,
+                reason: DeleteReason::DeletedOnOtherSide,
+            },
+            (Changed, Same | Gone | Absent) => push(l, r, Side::Remote, false, "changed locally"),
+            (Same | Gone | Absent, Changed) => {
+                push(r, l, Side::Local, false, "changed on the server")
+            }
+            (Changed, Changed) => {
+                let (Some(le), Some(re)) = (l, r) else {
+                    return Decision::Nothing;
+                };
+                match (le.kind, re.kind) {
+                    (Kind::Dir, Kind::Dir) => Decision::Adopt,
+                    (Kind::File, Kind::Dir) => Decision::KindConflict {
+                        file_side: Side::Local,
+                    },
+                    (Kind::Dir, Kind::File) => Decision::KindConflict {
+                        file_side: Side::Remote,
+                    },
+                    (Kind::File, Kind::File) => {
+                        if same_content(le, re) {
+                            return Decision::Adopt;
+                        }
+                        match self.settings.conflict {
+                            ConflictPolicy::KeepBoth => Decision::KeepBoth,
+                            ConflictPolicy::Local => {
+                                push(l, r, Side::Remote, true, "conflict: local wins")
+                            }
+                            ConflictPolicy::Remote => {
+                                push(r, l, Side::Local, true, "conflict: server wins")
+                            }
+                            ConflictPolicy::Newest => {
+                                if le.mtime > re.mtime {
+                                    push(l, r, Side::Remote, true, "conflict: local is newer")
+                                } else if re.mtime > le.mtime {
+                                    push(r, l, Side::Local, true, "conflict: server is newer")
+                                } else {
+                                    Decision::KeepBoth
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Step 3 and the ops.
+    fn emit(mut self, mut decisions: Vec<(String, Decision)>) -> Plan {
+        // Folder deletions: valid only when nothing below survives on that
+        // side. Walk children before parents.
+        let mut deleting: [HashSet<String>; 2] = [HashSet::new(), HashSet::new()];
+        for (path, d) in &decisions {
+            if let Decision::Delete { side, .. } = d {
+                if self.tree(*side).get(path).is_some_and(Entry::is_dir) {
+                    deleting[*side as usize].insert(path.clone());
+                }
+            }
+            if let Decision::Push {
+                to, clear: Some(c), ..
+            } = d
+            {
+                if c.kind == Kind::Dir {
+                    deleting[*to as usize].insert(path.clone());
+                }
+            }
+        }
+        let mut blocked: HashSet<(Side, String)> = HashSet::new();
+        for i in (0..decisions.len()).rev() {
+            let path = decisions[i].0.clone();
+            for side in [Side::Local, Side::Remote] {
+                if blocked.contains(&(side, path.clone())) {
+                    let converted = match &decisions[i].1 {
+                        Decision::Delete { side: s, .. } if *s == side => Some(Decision::Push {
+                            to: side.other(),
+                            clear: None,
+                            replace: None,
+                            backup: false,
+                            why: "kept: the folder holds changes",
+                        }),
+                        Decision::Push {
+                            to, clear: Some(_), ..
+                        } if *to == side => Some(Decision::KindConflict {
+                            file_side: side.other(),
+                        }),
+                        _ => None,
+                    };
+                    if let Some(c) = converted {
+                        decisions[i].1 = c;
+                        deleting[side as usize].remove(&path);
+                    }
+                }
+            }
+            for side in [Side::Local, Side::Remote] {
+                if deleting[side as usize].is_empty()
+                    || !self.survives(&path, &decisions[i].1, side)
+                {
+                    continue;
+                }
+                for a in ancestors(&path) {
+                    if deleting[side as usize].contains(a) {
+                        blocked.insert((side, a.to_string()));
+                    }
+                }
+            }
+        }
+
+        let mut deletes = Vec::new();
+        let mut mkdirs = Vec::new();
+        let mut transfers = Vec::new();
+        let mut records = Vec::new();
+        let subsumed = |deleting: &[HashSet<String>; 2], path: &str| {
+            ancestors(path).any(|a| deleting[0].contains(a) || deleting[1].contains(a))
+        };
+        for (path, d) in decisions {
+            let l = self.local.get(&path).cloned();
+            let r = self.remote.get(&path).cloned();
+            match d {
+                Decision::Nothing => {}
+                Decision::Adopt => {
+                    if let (Some(local), Some(remote)) = (l, r) {
+                        records.push(Op::Adopt {
+                            path,
+                            local,
+                            remote,
+                        });
+                    }
+                }
+                Decision::Forget => {
+                    if !subsumed(&deleting, &path) {
+                        records.push(Op::Forget { path });
+                    }
+                }
+                Decision::Delete { side, reason } => {
+                    if subsumed(&deleting, &path) {
+                        continue;
+                    }
+                    let Some(expect) = self.tree(side).get(&path).cloned() else {
+                        continue;
+                    };
+                    let contents = descendants(self.tree(side), &path)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    deletes.push(Op::Delete {
+                        side,
+                        path,
+                        expect,
+                        contents,
+                        reason,
+                    });
+                }
+                Decision::Push {
+                    to,
+                    clear,
+                    replace,
+                    backup,
+                    why,
+                } => {
+                    let source = match to {
+                        Side::Remote => l,
+                        Side::Local => r,
+                    };
+                    let Some(source) = source else { continue };
+                    if let Some(c) = clear {
+                        let contents = descendants(self.tree(to), &path)
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        deletes.push(Op::Delete {
+                            side: to,
+                            path: path.clone(),
+                            expect: c,
+                            contents,
+                            reason: DeleteReason::KindChanged,
+                        });
+                    }
+                    if source.kind == Kind::Dir {
+                        mkdirs.push(Op::MakeDir {
+                            side: to,
+                            path,
+                            source,
+                            why,
+                        });
+                    } else {
+                        transfers.push(Op::Transfer {
+                            to,
+                            path,
+                            source,
+                            replace,
+                            backup,
+                            why,
+                        });
+                    }
+                }
+                Decision::KeepBoth => {
+                    let (Some(le), Some(re)) = (l, r) else {
+                        continue;
+                    };
+                    let copy = self.copy_name(&path);
+                    self.moves.push(Op::Move {
+                        side: Side::Local,
+                        from: path.clone(),
+                        to: copy.clone(),
+                        expect: le.clone(),
+                        aside: true,
+                        why: "conflict: local version kept as a copy",
+                    });
+                    transfers.push(Op::Transfer {
+                        to: Side::Remote,
+                        path: copy,
+                        source: le,
+                        replace: None,
+                        backup: false,
+                        why: "conflict: local version kept as a copy",
+                    });
+                    transfers.push(Op::Transfer {
+                        to: Side::Local,
+                        path,
+                        source: re,
+                        replace: None,
+                        backup: false,
+                        why: "conflict: server version",
+                    });
+                }
+                Decision::KindConflict { file_side } => {
+                    let (file, dir) = match file_side {
+                        Side::Local => (l, r),
+                        Side::Remote => (r, l),
+                    };
+                    let (Some(file), Some(dir)) = (file, dir) else {
+                        continue;
+                    };
+                    let copy = self.copy_name(&path);
+                    self.moves.push(Op::Move {
+                        side: file_side,
+                        from: path.clone(),
+                        to: copy.clone(),
+                        expect: file.clone(),
+                        aside: true,
+                        why: "conflict: a file and a folder have the same name",
+                    });
+                    transfers.push(Op::Transfer {
+                        to: file_side.other(),
+                        path: copy,
+                        source: file,
+                        replace: None,
+                        backup: false,
+                        why: "conflict: file kept as a copy",
+                    });
+                    if dir.kind == Kind::Dir {
+                        mkdirs.push(Op::MakeDir {
+                            side: file_side,
+                            path,
+                            source: dir,
+                            why: "conflict: the folder keeps the name",
+                        });
+                    }
+                }
+            }
+        }
+        for dir in self.extra_forgets.drain(..) {
+            records.push(Op::Forget { path: dir });
+        }
+        deletes.append(&mut self.deselect_ops);
+        deletes.sort_by(|a, b| a.path().cmp(b.path()));
+        records.sort_by(|a, b| a.path().cmp(b.path()));
+        let mut ops = self.moves;
+        ops.extend(deletes);
+        ops.extend(mkdirs);
+        ops.extend(transfers);
+        ops.extend(records);
+        self.problems
+            .extend(case_clashes(&self.local, &self.base, Side::Local));
+        self.problems
+            .extend(case_clashes(&self.remote, &self.base, Side::Remote));
+        Plan {
+            ops,
+            problems: self.problems,
+        }
+    }
+
+    /// Whether the item at `path` will exist on `side` after the pass.
+    fn survives(&self, path: &str, d: &Decision, side: Side) -> bool {
+        let present = self.tree(side).contains_key(path);
+        match d {
+            Decision::Nothing | Decision::Adopt => present,
+            Decision::Forget => false,
+            Decision::Delete { side: s, .. } => *s != side && present,
+            Decision::Push { to, .. } => *to == side || present,
+            Decision::KeepBoth | Decision::KindConflict { .. } => true,
+        }
+    }
+
+    fn copy_name(&mut self, path: &str) -> String {
+        let copy = conflict_copy_name(path, &self.stamp, |c| {
+            self.local.contains_key(c)
+                || self.remote.contains_key(c)
+                || self.base.contains_key(c)
+                || self.copies.contains(c)
+        });
+        self.copies.insert(copy.clone());
+        copy
+    }
+}
+
+/// Both sides unchanged: refresh the base when a signature moved without a
+/// content change (a hash proved it, or an entity tag flipped).
+fn refresh(l: Option<&Entry>, r: Option<&Entry>, b: Option<&BaseEntry>) -> Decision {
+    match (l, r, b) {
+        (Some(l), Some(r), Some(b))
+            if l.kind == Kind::File
+                && (l.signature() != b.local
+                    || r.signature() != b.remote
+                    || (b.hash.is_none() && (l.hash.is_some() || r.hash.is_some()))) =>
+        {
+            Decision::Adopt
+        }
+        _ => Decision::Nothing,
+    }
+}
+
+/// Make side `to` hold `src`; `dst` is what `to` has at the path now.
+fn push(
+    src: Option<&Entry>,
+    dst: Option<&Entry>,
+    to: Side,
+    backup: bool,
+    why: &'static str,
+) -> Decision {
+    let Some(src) = src else {
+        return Decision::Nothing;
+    };
+    match dst {
+        None => Decision::Push {
+            to,
+            clear: None,
+            replace: None,
+            backup: false,
+            why,
+        },
+        Some(d) if d.kind != src.kind => Decision::Push {
+            to,
+            clear: Some(d.clone()),
+            replace: None,
+            backup: false,
+            why,
+        },
+        Some(_) if src.kind == Kind::Dir => Decision::Adopt,
+        Some(d) if same_content(src, d) => Decision::Adopt,
+        Some(d) => Decision::Push {
+            to,
+            clear: None,
+            replace: Some(d.clone()),
+            backup,
+            why,
+        },
+    }
+}
+
+/// One-way mirror from `src` to side `to` (whose item is `dst`).
+fn mirror(
+    src: Option<&Entry>,
+    dst: Option<&Entry>,
+    b: Option<&BaseEntry>,
+    ss: St,
+    ds: St,
+    to: Side,
+) -> Decision {
+    use St::*;
+    match (ss, ds) {
+        (Absent, Absent) => Decision::Nothing,
+        (Gone, Gone) => Decision::Forget,
+        (Same, Same) => match to {
+            Side::Remote => refresh(src, dst, b),
+            Side::Local => refresh(dst, src, b),
+        },
+        (Gone | Absent, _) => Decision::Delete {
+            side: to,
+            reason: DeleteReason::Mirror,
+        },
+        // The target changed on its own: its version goes to the trash.
+        (_, Changed) => push(src, dst, to, true, "mirror: target changed"),
+        (_, _) => push(src, dst, to, false, "mirror"),
+    }
+}
+
+/// Same content, as far as can be told without I/O: equal hashes, or two
+/// empty files.
+fn same_content(a: &Entry, b: &Entry) -> bool {
+    if a.kind != b.kind || a.size != b.size {
+        return false;
+    }
+    match (a.hash, b.hash) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.size == 0,
+    }
+}
+
+/// Names on one side that differ only by case among new items: they cannot
+/// both exist on a case-insensitive file system.
+fn case_clashes(tree: &Tree, base: &BaseTree, side: Side) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if tree.keys().all(|p| base.contains_key(p)) {
+        return out;
+    }
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for path in tree.keys() {
+        let lower = path.to_lowercase();
+        if let Some(first) = seen.get(&lower) {
+            if !base.contains_key(path) || !base.contains_key(*first) {
+                out.push(Problem {
+                    path: path.clone(),
+                    side: Some(side),
+                    message: format!(
+                        "differs from '{first}' only by case: cannot be synchronized to a case-insensitive system"
+                    ),
+                });
+            }
+        } else {
+            seen.insert(lower, path);
+        }
+    }
+    out
+}
+
+fn depth(path: &str) -> usize {
+    path.bytes().filter(|&c| c == b'/').count()
+}
+
+/// The proper ancestors of a path, nearest first.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut cur = path;
+    std::iter::from_fn(move || {
+        let p = parent(cur);
+        if p.is_empty() || p == cur {
+            None
+        } else {
+            cur = p;
+            Some(p)
+        }
+    })
+}
+
+fn translate(rewrites: &[(String, String)], path: &str) -> String {
+    let mut p = path.to_string();
+    for (from, to) in rewrites {
+        if is_within(&p, from) {
+            p = rebase(&p, from, to);
+        }
+    }
+    p
+}
+
+/// Move the item at `from` and everything below it to `to`.
+fn rekey<V>(tree: &mut BTreeMap<String, V>, from: &str, to: &str) {
+    let mut keys: Vec<String> = descendants(tree, from).map(|(k, _)| k.clone()).collect();
+    keys.push(from.to_string());
+    for k in keys {
+        if let Some(v) = tree.remove(&k) {
+            tree.insert(rebase(&k, from, to), v);
+        }
+    }
+}

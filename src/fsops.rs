@@ -1,0 +1,602 @@
+//! A folder on a local file system, as one side of a synchronization:
+//! scanning, hashing, atomic writes, renames and deletion to a trash.
+//!
+//! Used for the local side and for the local-folder remote.
+//!
+//! Invariants:
+//! * Nothing is written in place: a new version is written to a dot-named
+//!   temp file in the same folder (excluded by the rules, so never
+//!   synchronized), checked, `fsync`ed and renamed over the target, and the
+//!   folder is `fsync`ed.
+//! * Nothing is replaced, renamed or deleted unless it is still as observed
+//!   (`Changed` otherwise: the caller re-plans next pass).
+//! * Symlinks are never followed: the scanner reports and skips them, and
+//!   every path is built from checked, single-segment names under the root.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::Problem;
+use crate::engine::Side;
+use crate::engine::filter::Filter;
+use crate::engine::path::{check_segment, nfc};
+use crate::engine::tree::{Entry, Hash, Kind, Tree, join};
+
+/// Name of the trash folder kept at the root of a local-folder remote (and
+/// of the local root when the OS has no trash). A dot-name: never synced.
+pub const TRASH_DIR: &str = ".ferry-trash";
+/// Prefix of temp files. A dot-name: never synced.
+pub const TEMP_PREFIX: &str = ".ferry-";
+
+/// An error of a file-system operation, with the operation and the path.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("{path} changed since it was observed; it will be looked at again next pass")]
+    Changed { path: String },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl FsError {
+    fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> FsError + 'a {
+        move |source| FsError::Io {
+            op,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// Whether trying again later can help (a full disk can, a changed file
+    /// is simply re-planned).
+    pub fn is_changed(&self) -> bool {
+        matches!(self, FsError::Changed { .. })
+    }
+}
+
+/// Where deletions go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrashPolicy {
+    /// The operating system's trash, or `<root>/.ferry-trash` where there is
+    /// none.
+    Os,
+    /// `<root>/.ferry-trash/<time>/<path>`.
+    Folder,
+}
+
+/// The result of a scan.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub tree: Tree,
+    pub problems: Vec<Problem>,
+}
+
+/// A synchronized folder on a local file system.
+#[derive(Debug)]
+pub struct Folder {
+    root: PathBuf,
+    side: Side,
+    trash: TrashPolicy,
+    /// NFC key → name on disk, for the few items whose name on disk is not
+    /// NFC (filled by `scan`).
+    disk_names: Mutex<HashMap<String, String>>,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Folder {
+    pub fn new(root: impl Into<PathBuf>, side: Side, trash: TrashPolicy) -> Folder {
+        Folder {
+            root: root.into(),
+            side,
+            trash,
+            disk_names: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The absolute path of a relative key.
+    pub fn abs(&self, rel: &str) -> PathBuf {
+        let names = self.disk_names.lock().unwrap_or_else(|e| e.into_inner());
+        if !names.is_empty() {
+            let mut cut = rel.len();
+            loop {
+                let prefix = &rel[..cut];
+                if let Some(disk) = names.get(prefix) {
+                    return self.root.join(format!("{disk}{}", &rel[cut..]));
+                }
+                match prefix.rfind('/') {
+                    Some(i) => cut = i,
+                    None => break,
+                }
+            }
+        }
+        self.root.join(rel)
+    }
+
+    /// Whether the root exists and is a folder.
+    pub fn root_exists(&self) -> bool {
+        fs::metadata(&self.root).is_ok_and(|m| m.is_dir())
+    }
+
+    pub fn create_root(&self) -> Result<(), FsError> {
+        fs::create_dir_all(&self.root).map_err(FsError::io("create folder", &self.root))
+    }
+
+    /// Walk the folder. `None` when the root does not exist.
+    pub fn scan(&self, filter: &Filter) -> Result<Option<Scan>, FsError> {
+        if !self.root_exists() {
+            return Ok(None);
+        }
+        let mut scan = Scan::default();
+        let mut disk_names = HashMap::new();
+        // (key, disk path relative to root) of folders still to read.
+        let mut stack: Vec<(String, String)> = vec![(String::new(), String::new())];
+        while let Some((key, disk)) = stack.pop() {
+            let dir = self.root.join(&disk);
+            let rd = match fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if key.is_empty() => return Err(FsError::io("read folder", &dir)(e)),
+                Err(e) => {
+                    scan.problems
+                        .push(self.problem(&key, format!("cannot read folder: {e}")));
+                    continue;
+                }
+            };
+            for dent in rd {
+                let dent = match dent {
+                    Ok(d) => d,
+                    Err(e) => {
+                        scan.problems
+                            .push(self.problem(&key, format!("cannot read folder: {e}")));
+                        continue;
+                    }
+                };
+                let os_name = dent.file_name();
+                let Some(name) = os_name.to_str() else {
+                    scan.problems.push(self.problem(
+                        &join(&key, &os_name.to_string_lossy()),
+                        "name is not valid UTF-8: not synchronized".into(),
+                    ));
+                    continue;
+                };
+                let disk_path = join(&disk, name);
+                let norm = nfc(name);
+                let child = join(&key, &norm);
+                if name.starts_with(TEMP_PREFIX) || (key.is_empty() && name == TRASH_DIR) {
+                    continue;
+                }
+                if let Err(e) = check_segment(&norm) {
+                    scan.problems
+                        .push(self.problem(&child, format!("not synchronized: {e}")));
+                    continue;
+                }
+                let meta = match dent.metadata() {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        scan.problems
+                            .push(self.problem(&child, format!("cannot read: {e}")));
+                        continue;
+                    }
+                };
+                let ft = meta.file_type();
+                let kind = if ft.is_dir() {
+                    Kind::Dir
+                } else if ft.is_file() {
+                    Kind::File
+                } else {
+                    let what = if ft.is_symlink() {
+                        "symbolic link"
+                    } else {
+                        "special file"
+                    };
+                    scan.problems
+                        .push(self.problem(&child, format!("{what}: not synchronized")));
+                    continue;
+                };
+                if let Some(rule) = filter.excluded(&child, kind, meta.len()) {
+                    scan.problems
+                        .push(self.problem(&child, format!("excluded: {rule}")));
+                    continue;
+                }
+                if norm != name {
+                    disk_names.insert(child.clone(), disk_path.clone());
+                }
+                if scan.tree.contains_key(&child) {
+                    scan.problems.push(self.problem(
+                        &child,
+                        "two names on disk normalise to the same name: only one is synchronized"
+                            .into(),
+                    ));
+                    continue;
+                }
+                let entry = entry_of(&meta, kind);
+                if kind == Kind::Dir {
+                    stack.push((child.clone(), disk_path));
+                }
+                scan.tree.insert(child, entry);
+            }
+        }
+        *self.disk_names.lock().unwrap_or_else(|e| e.into_inner()) = disk_names;
+        Ok(Some(scan))
+    }
+
+    fn problem(&self, path: &str, message: String) -> Problem {
+        Problem {
+            path: path.to_string(),
+            side: Some(self.side),
+            message,
+        }
+    }
+
+    /// The item at `rel` now, without following a symlink.
+    pub fn stat(&self, rel: &str) -> Result<Option<Entry>, FsError> {
+        let path = self.abs(rel);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => Ok(Some(entry_of(&m, Kind::Dir))),
+            Ok(m) if m.is_file() => Ok(Some(entry_of(&m, Kind::File))),
+            Ok(_) => Err(FsError::Changed {
+                path: rel.to_string(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(FsError::io("stat", &path)(e)),
+        }
+    }
+
+    /// Check that `rel` is still as observed.
+    pub fn expect(&self, rel: &str, expect: Option<&Entry>) -> Result<(), FsError> {
+        let now = self.stat(rel)?;
+        let same = match (&now, expect) {
+            (None, None) => true,
+            (Some(n), Some(e)) => same_item(n, e),
+            _ => false,
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(FsError::Changed {
+                path: rel.to_string(),
+            })
+        }
+    }
+
+    /// SHA-256 of a file, checking that it did not change while read.
+    pub fn hash(&self, rel: &str, expect: &Entry) -> Result<Hash, FsError> {
+        let path = self.abs(rel);
+        let mut f = File::open(&path).map_err(FsError::io("open", &path))?;
+        let before = entry_of(
+            &f.metadata().map_err(FsError::io("stat", &path))?,
+            Kind::File,
+        );
+        if !same_item(&before, expect) {
+            return Err(FsError::Changed {
+                path: rel.to_string(),
+            });
+        }
+        let hash = hash_reader(&mut f).map_err(FsError::io("read", &path))?;
+        let after = entry_of(
+            &f.metadata().map_err(FsError::io("stat", &path))?,
+            Kind::File,
+        );
+        if !same_item(&after, expect) {
+            return Err(FsError::Changed {
+                path: rel.to_string(),
+            });
+        }
+        Ok(hash)
+    }
+
+    /// A fresh temp path next to `rel` (dot-named, so never synchronized).
+    pub fn temp_for(&self, rel: &str) -> PathBuf {
+        let target = self.abs(rel);
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{TEMP_PREFIX}{}-{n}.part", std::process::id());
+        match target.parent() {
+            Some(dir) => dir.join(name),
+            None => self.root.join(name),
+        }
+    }
+
+    /// Create folder `rel` (and missing parents). An existing folder is fine.
+    pub fn mkdir(&self, rel: &str) -> Result<Entry, FsError> {
+        let path = self.abs(rel);
+        fs::create_dir_all(&path).map_err(FsError::io("create folder", &path))?;
+        match self.stat(rel)? {
+            Some(e) if e.kind == Kind::Dir => Ok(e),
+            _ => Err(FsError::Changed {
+                path: rel.to_string(),
+            }),
+        }
+    }
+
+    /// Ensure the parent folders of `rel` exist.
+    pub fn ensure_parent(&self, rel: &str) -> Result<(), FsError> {
+        let path = self.abs(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(FsError::io("create folder", dir))?;
+        }
+        Ok(())
+    }
+
+    /// Copy `src` (a file elsewhere, expected as `src_expect`) to `rel`
+    /// atomically. `replace` is what `rel` must still be (None: nothing);
+    /// with `backup` the replaced file goes to the trash first. Returns the
+    /// new entry and the content hash.
+    pub fn copy_in(
+        &self,
+        rel: &str,
+        src: &Path,
+        src_expect: &Entry,
+        replace: Option<&Entry>,
+        backup: bool,
+    ) -> Result<(Entry, Hash), FsError> {
+        let temp = self.temp_for(rel);
+        self.ensure_parent(rel)?;
+        let result = (|| {
+            let mut input = File::open(src).map_err(FsError::io("open", src))?;
+            let before = entry_of(
+                &input.metadata().map_err(FsError::io("stat", src))?,
+                Kind::File,
+            );
+            if !same_item(&before, src_expect) {
+                return Err(FsError::Changed {
+                    path: src.display().to_string(),
+                });
+            }
+            let hash = write_temp(&mut input, &temp, src_expect.size, src_expect.mtime)?;
+            let after = entry_of(
+                &input.metadata().map_err(FsError::io("stat", src))?,
+                Kind::File,
+            );
+            if !same_item(&after, src_expect) {
+                return Err(FsError::Changed {
+                    path: src.display().to_string(),
+                });
+            }
+            let entry = self.commit(rel, &temp, replace, backup)?;
+            Ok((entry, hash))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    /// Stream file `rel` (expected as `expect`) into `out`, returning its
+    /// hash; fails with `Changed` if it changes while read.
+    pub fn copy_out(&self, rel: &str, expect: &Entry, temp: &Path) -> Result<Hash, FsError> {
+        let path = self.abs(rel);
+        let mut input = File::open(&path).map_err(FsError::io("open", &path))?;
+        let before = entry_of(
+            &input.metadata().map_err(FsError::io("stat", &path))?,
+            Kind::File,
+        );
+        if !same_item(&before, expect) {
+            return Err(FsError::Changed {
+                path: rel.to_string(),
+            });
+        }
+        let hash = write_temp(&mut input, temp, expect.size, expect.mtime)?;
+        let after = entry_of(
+            &input.metadata().map_err(FsError::io("stat", &path))?,
+            Kind::File,
+        );
+        if !same_item(&after, expect) {
+            return Err(FsError::Changed {
+                path: rel.to_string(),
+            });
+        }
+        Ok(hash)
+    }
+
+    /// Put a finished temp file in place of `rel`: check `replace` is still
+    /// what is there, trash it first with `backup`, rename, fsync the folder.
+    pub fn commit(
+        &self,
+        rel: &str,
+        temp: &Path,
+        replace: Option<&Entry>,
+        backup: bool,
+    ) -> Result<Entry, FsError> {
+        self.ensure_parent(rel)?;
+        self.expect(rel, replace)?;
+        let target = self.abs(rel);
+        if backup && replace.is_some() {
+            self.trash_item(rel)?;
+        }
+        fs::rename(temp, &target).map_err(FsError::io("rename", &target))?;
+        if let Some(dir) = target.parent() {
+            sync_dir(dir)?;
+        }
+        self.stat(rel)?.ok_or(FsError::Changed {
+            path: rel.to_string(),
+        })
+    }
+
+    /// Rename `from` (still as observed) to `to` (which must not exist).
+    pub fn rename(&self, from: &str, to: &str, expect: &Entry) -> Result<Entry, FsError> {
+        self.expect(from, Some(expect))?;
+        self.expect(to, None)?;
+        self.ensure_parent(to)?;
+        let src = self.abs(from);
+        let dst = self.abs(to);
+        // Never replace: a hard link fails if `to` appeared meanwhile; a
+        // folder cannot be hard-linked, so it is renamed after a last check.
+        let linked = expect.kind == Kind::File
+            && match fs::hard_link(&src, &dst) {
+                Ok(()) => true,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(FsError::Changed {
+                        path: to.to_string(),
+                    });
+                }
+                // No hard links here (FAT, some shares): plain rename.
+                Err(_) => false,
+            };
+        if linked {
+            fs::remove_file(&src).map_err(FsError::io("rename", &src))?;
+        } else {
+            fs::rename(&src, &dst).map_err(FsError::io("rename", &dst))?;
+        }
+        for dir in [src.parent(), dst.parent()].into_iter().flatten() {
+            sync_dir(dir)?;
+        }
+        self.stat(to)?.ok_or(FsError::Changed {
+            path: to.to_string(),
+        })
+    }
+
+    /// Send `rel` to the trash if it (and, for a folder, everything in it)
+    /// is still as observed. Excluded items inside a folder go with it.
+    pub fn delete(
+        &self,
+        rel: &str,
+        expect: &Entry,
+        contents: &[(String, Entry)],
+        filter: &Filter,
+    ) -> Result<(), FsError> {
+        self.expect(rel, Some(expect))?;
+        if expect.kind == Kind::Dir {
+            let sub = Folder::new(self.abs(rel), self.side, TrashPolicy::Folder);
+            let now = sub.scan(filter)?.map(|s| s.tree).unwrap_or_default();
+            let prefix = format!("{rel}/");
+            let mut expected = contents.iter().map(|(k, e)| (k.strip_prefix(&prefix), e));
+            let mut actual = now.iter();
+            loop {
+                match (expected.next(), actual.next()) {
+                    (None, None) => break,
+                    (Some((Some(k), e)), Some((ak, ae))) if k == ak && same_item(ae, e) => {}
+                    _ => {
+                        return Err(FsError::Changed {
+                            path: rel.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        self.trash_item(rel)
+    }
+
+    /// Move `rel` to the trash (no checks).
+    fn trash_item(&self, rel: &str) -> Result<(), FsError> {
+        let path = self.abs(rel);
+        if self.trash == TrashPolicy::Os && trash::delete(&path).is_ok() {
+            return Ok(());
+        }
+        let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H%M%S").to_string();
+        let dest = self.root.join(TRASH_DIR).join(stamp).join(rel);
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir).map_err(FsError::io("create folder", dir))?;
+        }
+        let mut dest_final = dest.clone();
+        let mut n = 1;
+        while dest_final.exists() {
+            n += 1;
+            dest_final = PathBuf::from(format!("{} ({n})", dest.display()));
+        }
+        fs::rename(&path, &dest_final).map_err(FsError::io("move to trash", &path))?;
+        if let Some(dir) = path.parent() {
+            sync_dir(dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// Write everything from `input` to a new file `temp`, with `mtime`;
+/// check the size, fsync. Returns the content hash.
+fn write_temp(input: &mut File, temp: &Path, size: u64, mtime: i64) -> Result<Hash, FsError> {
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temp)
+        .map_err(FsError::io("create", temp))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut written = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(FsError::io("read", temp)(e)),
+        };
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(FsError::io("write", temp))?;
+        written += n as u64;
+    }
+    if written != size {
+        return Err(FsError::Changed {
+            path: temp.display().to_string(),
+        });
+    }
+    out.set_modified(to_system_time(mtime))
+        .map_err(FsError::io("set time", temp))?;
+    out.sync_all().map_err(FsError::io("fsync", temp))?;
+    Ok(hasher.finalize().into())
+}
+
+/// SHA-256 of everything a reader yields.
+pub fn hash_reader(r: &mut impl Read) -> io::Result<Hash> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// fsync a folder, so a rename in it is durable.
+pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(FsError::io("fsync folder", dir))
+}
+
+fn to_system_time(ns: i64) -> std::time::SystemTime {
+    let d = std::time::Duration::from_nanos(ns.unsigned_abs());
+    if ns >= 0 {
+        std::time::UNIX_EPOCH + d
+    } else {
+        std::time::UNIX_EPOCH - d
+    }
+}
+
+/// An entry from file metadata; the identity is `dev:inode`.
+pub fn entry_of(meta: &fs::Metadata, kind: Kind) -> Entry {
+    Entry {
+        kind,
+        size: if kind == Kind::File { meta.len() } else { 0 },
+        mtime: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        id: Some(format!("{}:{}", meta.dev(), meta.ino()).into()),
+        etag: None,
+        hash: None,
+    }
+}
+
+/// Same item, unchanged: kind, identity, and for files size and mtime.
+pub fn same_item(a: &Entry, b: &Entry) -> bool {
+    a.kind == b.kind
+        && a.id == b.id
+        && (a.kind == Kind::Dir || (a.size == b.size && a.mtime == b.mtime))
+}

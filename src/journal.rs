@@ -1,0 +1,450 @@
+//! The journal of one synchronization: a SQLite file holding the base tree
+//! (both sides as they were when last in sync), in-flight transfers, the
+//! transfer log and the conflicts.
+//!
+//! Invariants:
+//! * WAL with `synchronous=FULL`: a committed transaction survives a crash
+//!   or power loss.
+//! * An op's outcome is written only after it is durable on disk (the
+//!   executor's job); so after `kill -9` the journal may lag reality, never
+//!   lead it, and re-planning from the three trees is safe.
+//! * The schema is versioned with `PRAGMA user_version`; migrations run in
+//!   order inside a transaction.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::engine::{BaseEntry, BaseTree, Kind, Sig};
+
+/// A journal error, with the file it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("journal {path}: {source}")]
+pub struct JournalError {
+    pub path: PathBuf,
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+type Result<T> = std::result::Result<T, JournalError>;
+
+/// One change to the base tree.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BaseChange {
+    /// Record (or replace) the base of one item.
+    Put(String, BaseEntry),
+    /// Forget an item and everything below it.
+    Forget(String),
+    /// Move an item and everything below it to a new path.
+    Rekey { from: String, to: String },
+}
+
+/// One line of the transfer log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogRow {
+    /// Milliseconds since the Unix epoch.
+    pub time: i64,
+    pub sync: String,
+    pub action: String,
+    pub path: String,
+    pub bytes: u64,
+    /// `ok`, `skipped: …` or `error: …`.
+    pub result: String,
+}
+
+/// A conflict that was resolved by keeping a copy or by a policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConflictRow {
+    pub time: i64,
+    pub path: String,
+    pub copy: Option<String>,
+    pub policy: String,
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE base (
+        path TEXT PRIMARY KEY NOT NULL,
+        kind INTEGER NOT NULL,
+        l_size INTEGER NOT NULL, l_mtime INTEGER NOT NULL, l_id TEXT, l_etag TEXT,
+        r_size INTEGER NOT NULL, r_mtime INTEGER NOT NULL, r_id TEXT, r_etag TEXT,
+        hash BLOB
+     ) WITHOUT ROWID;
+     CREATE TABLE transfers (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        temp TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT,
+        started INTEGER NOT NULL
+     );
+     CREATE TABLE log (
+        id INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        sync TEXT NOT NULL,
+        action TEXT NOT NULL,
+        path TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        result TEXT NOT NULL
+     );
+     CREATE INDEX log_time ON log(time);
+     CREATE TABLE conflicts (
+        id INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        copy TEXT,
+        policy TEXT NOT NULL,
+        resolved INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;",
+];
+
+/// An open journal.
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+impl Journal {
+    /// Open (or create) the journal at `path` and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<Journal> {
+        let err = |source| JournalError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > MIGRATIONS.len() {
+            return Err(err(rusqlite::Error::InvalidParameterName(format!(
+                "schema version {version} is newer than this Ferry knows ({}); upgrade Ferry",
+                MIGRATIONS.len()
+            ))));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+        |source| JournalError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The whole base tree.
+    pub fn load_base(&self) -> Result<BaseTree> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT path, kind, l_size, l_mtime, l_id, l_etag, r_size, r_mtime, r_id, r_etag, hash FROM base",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let kind: i64 = r.get(1)?;
+                let hash: Option<Vec<u8>> = r.get(10)?;
+                Ok((
+                    r.get::<_, String>(0)?,
+                    BaseEntry {
+                        kind: if kind == 1 { Kind::Dir } else { Kind::File },
+                        local: Sig {
+                            size: r.get::<_, i64>(2)? as u64,
+                            mtime: r.get(3)?,
+                            id: r.get::<_, Option<String>>(4)?.map(Into::into),
+                            etag: r.get::<_, Option<String>>(5)?.map(Into::into),
+                        },
+                        remote: Sig {
+                            size: r.get::<_, i64>(6)? as u64,
+                            mtime: r.get(7)?,
+                            id: r.get::<_, Option<String>>(8)?.map(Into::into),
+                            etag: r.get::<_, Option<String>>(9)?.map(Into::into),
+                        },
+                        hash: hash.and_then(|h| h.try_into().ok()),
+                    },
+                ))
+            })
+            .map_err(self.err())?;
+        let mut tree = BaseTree::new();
+        for row in rows {
+            let (path, entry) = row.map_err(self.err())?;
+            tree.insert(path, entry);
+        }
+        Ok(tree)
+    }
+
+    /// Number of items in the base.
+    pub fn base_len(&self) -> Result<usize> {
+        self.conn
+            .query_row("SELECT count(*) FROM base", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as usize)
+            .map_err(self.err())
+    }
+
+    /// Apply base changes and append log and conflict rows, in one
+    /// transaction.
+    pub fn record(
+        &mut self,
+        changes: &[BaseChange],
+        log: &[LogRow],
+        conflicts: &[ConflictRow],
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| JournalError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO base (path, kind, l_size, l_mtime, l_id, l_etag, r_size, r_mtime, r_id, r_etag, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(err)?;
+            let mut forget = tx
+                .prepare_cached(
+                    "DELETE FROM base WHERE path = ?1 OR (path >= ?1 || '/' AND path < ?1 || '0')",
+                )
+                .map_err(err)?;
+            let mut rekey = tx
+                .prepare_cached(
+                    "UPDATE base SET path = ?2 || substr(path, length(?1) + 1)
+                     WHERE path = ?1 OR (path >= ?1 || '/' AND path < ?1 || '0')",
+                )
+                .map_err(err)?;
+            for c in changes {
+                match c {
+                    BaseChange::Put(p, b) => {
+                        put.execute(params![
+                            p,
+                            if b.kind == Kind::Dir { 1 } else { 0 },
+                            b.local.size as i64,
+                            b.local.mtime,
+                            b.local.id.as_deref(),
+                            b.local.etag.as_deref(),
+                            b.remote.size as i64,
+                            b.remote.mtime,
+                            b.remote.id.as_deref(),
+                            b.remote.etag.as_deref(),
+                            b.hash.as_ref().map(|h| h.as_slice()),
+                        ])
+                        .map_err(err)?;
+                    }
+                    BaseChange::Forget(p) => {
+                        forget.execute(params![p]).map_err(err)?;
+                    }
+                    BaseChange::Rekey { from, to } => {
+                        forget.execute(params![to]).map_err(err)?;
+                        rekey.execute(params![from, to]).map_err(err)?;
+                    }
+                }
+            }
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO log (time, sync, action, path, bytes, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(err)?;
+            for l in log {
+                ins.execute(params![
+                    l.time,
+                    l.sync,
+                    l.action,
+                    l.path,
+                    l.bytes as i64,
+                    l.result
+                ])
+                .map_err(err)?;
+            }
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO conflicts (time, path, copy, policy) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for c in conflicts {
+                ins.execute(params![c.time, c.path, c.copy, c.policy])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// The transfer log, newest first, optionally filtered.
+    pub fn log(
+        &self,
+        action: Option<&str>,
+        search: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<LogRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT time, sync, action, path, bytes, result FROM log
+                 WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR instr(path, ?2) > 0)
+                 ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![action, search, limit as i64], |r| {
+                Ok(LogRow {
+                    time: r.get(0)?,
+                    sync: r.get(1)?,
+                    action: r.get(2)?,
+                    path: r.get(3)?,
+                    bytes: r.get::<_, i64>(4)? as u64,
+                    result: r.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(self.err())
+    }
+
+    /// Conflicts recorded, newest first.
+    pub fn conflicts(&self) -> Result<Vec<ConflictRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT time, path, copy, policy FROM conflicts WHERE resolved = 0 ORDER BY id DESC",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ConflictRow {
+                    time: r.get(0)?,
+                    path: r.get(1)?,
+                    copy: r.get(2)?,
+                    policy: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(self.err())
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                [key, value],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(size: u64) -> BaseEntry {
+        BaseEntry {
+            kind: Kind::File,
+            local: Sig {
+                size,
+                mtime: 7,
+                id: Some("1:2".into()),
+                etag: None,
+            },
+            remote: Sig {
+                size,
+                mtime: 9,
+                id: None,
+                etag: Some("\"e\"".into()),
+            },
+            hash: Some([3; 32]),
+        }
+    }
+
+    #[test]
+    fn base_round_trips_and_subtree_ops_respect_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let mut j = Journal::open(&path).unwrap();
+        let puts: Vec<_> = ["a", "a/x", "a/y/z", "a b", "a-", "b"]
+            .iter()
+            .map(|p| BaseChange::Put(p.to_string(), entry(1)))
+            .collect();
+        j.record(&puts, &[], &[]).unwrap();
+        j.record(
+            &[BaseChange::Rekey {
+                from: "a".into(),
+                to: "c".into(),
+            }],
+            &[],
+            &[],
+        )
+        .unwrap();
+        let base = j.load_base().unwrap();
+        let keys: Vec<_> = base.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["a b", "a-", "b", "c", "c/x", "c/y/z"]);
+        assert_eq!(base["c/x"], entry(1));
+        j.record(&[BaseChange::Forget("c".into())], &[], &[])
+            .unwrap();
+        drop(j);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.base_len().unwrap(), 3);
+    }
+
+    #[test]
+    fn log_filters_by_action_and_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
+        let row = |action: &str, path: &str| LogRow {
+            time: 1,
+            sync: "s".into(),
+            action: action.into(),
+            path: path.into(),
+            bytes: 3,
+            result: "ok".into(),
+        };
+        j.record(
+            &[],
+            &[row("upload", "docs/a.txt"), row("download", "docs/b.txt")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(j.log(Some("upload"), None, 10).unwrap().len(), 1);
+        assert_eq!(
+            j.log(None, Some("b.txt"), 10).unwrap()[0].action,
+            "download"
+        );
+        assert_eq!(j.log(None, None, 10).unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,19 @@
+//! Ferry keeps a folder on your computer in sync with a folder on a server
+//! (WebDAV) or on another disk.
+//!
+//! Layout (see `ARCHITECTURE.md` for the whole map and its invariants):
+//!
+//! * [`engine`] — the pure core: trees, settings, filters, the planner.
+//! * [`journal`] — the SQLite journal of one synchronization.
+//! * [`fsops`] — the local file system: scanning, hashing, atomic writes,
+//!   the trash.
+//! * [`remote`] — the `Remote` trait and its implementations.
+//! * [`sync`] — one pass: observe, plan, guard, execute, record.
+//! * [`cli`] — the command line.
+
+pub mod cli;
+pub mod engine;
+pub mod fsops;
+pub mod journal;
+pub mod remote;
+pub mod sync;

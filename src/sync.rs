@@ -1,0 +1,666 @@
+//! One synchronization pass: observe both sides, hash what the planner
+//! needs, plan, check the guards, execute the ops, record the outcomes.
+//!
+//! Invariants:
+//! * The guards run before anything is touched: a pass that would delete
+//!   more than the configured share or count of items, or that finds a
+//!   side's root missing or empty while the base is not, stops with
+//!   [`SyncError::NeedsConfirmation`] (or `RootMissing`) unless forced.
+//! * An op's outcome reaches the journal only after the op is durable (the
+//!   file-system layer fsyncs before it returns).
+//! * A failed precondition is not an error: the op is reported as skipped
+//!   and the item is re-planned next pass.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::engine::{self, BaseEntry, BaseTree, Entry, Filter, Op, Problem, Settings, Side, Tree};
+use crate::fsops::{Folder, FsError};
+use crate::journal::{BaseChange, ConflictRow, Journal, JournalError, LogRow};
+use crate::remote::{Remote, RemoteError};
+
+/// Everything one synchronization needs to run a pass.
+pub struct SyncJob {
+    pub name: String,
+    pub local: Arc<Folder>,
+    pub remote: Arc<dyn Remote>,
+    pub journal: Arc<Mutex<Journal>>,
+    pub settings: Settings,
+    pub filter: Arc<Filter>,
+    /// Transfers run at most this many at once.
+    pub concurrency: usize,
+}
+
+/// How to run a pass.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PassOptions {
+    /// Plan and report, touch nothing.
+    pub dry_run: bool,
+    /// Proceed past the guards.
+    pub force: bool,
+}
+
+/// Why a pass stopped before doing anything.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("stopped, nothing was changed: {0} Run again with --force to proceed.")]
+    NeedsConfirmation(String),
+    #[error(
+        "the {side} folder {path} does not exist, but {items} items were in sync: is a disk unmounted? Nothing was changed. Run again with --force to proceed."
+    )]
+    RootMissing {
+        side: Side,
+        path: String,
+        items: usize,
+    },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("local folder: {0}")]
+    Local(#[from] FsError),
+    #[error("remote: {0}")]
+    Remote(#[from] RemoteError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What a pass did (or, in a dry run, would do).
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub dry_run: bool,
+    /// Ops per action (`upload`, `download`, `move`, …).
+    pub counts: BTreeMap<&'static str, usize>,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// Items the pass deletes (to a trash).
+    pub deletions: usize,
+    /// The planned ops (always in a dry run).
+    pub ops: Vec<Op>,
+    /// Items not synchronized, with the reason.
+    pub problems: Vec<Problem>,
+    /// Ops skipped because an item changed while the pass ran.
+    pub skipped: Vec<Problem>,
+    /// Ops that failed.
+    pub errors: Vec<Problem>,
+    pub elapsed_ms: u128,
+}
+
+impl Report {
+    /// Whether the pass changed anything (a follow-up pass may then be
+    /// needed to settle items that changed meanwhile).
+    pub fn changed_anything(&self) -> bool {
+        self.counts.values().any(|&n| n > 0)
+    }
+}
+
+fn blocking_err(e: tokio::task::JoinError) -> SyncError {
+    SyncError::Internal(e.to_string())
+}
+
+/// Run one pass. `now` is the local time used in conflict names.
+pub async fn run_pass(
+    job: &SyncJob,
+    opts: PassOptions,
+    now: jiff::civil::DateTime,
+) -> Result<Report, SyncError> {
+    let start = Instant::now();
+    let span = tracing::info_span!("pass", sync = %job.name, dry_run = opts.dry_run);
+    let _enter = span.enter();
+
+    let journal = job.journal.clone();
+    let base_task = tokio::task::spawn_blocking(move || {
+        let j = journal
+            .lock()
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        j.load_base().map_err(SyncError::from)
+    });
+    let local = job.local.clone();
+    let filter = job.filter.clone();
+    let scan_task = tokio::task::spawn_blocking(move || local.scan(&filter));
+    let listing = job.remote.list(&job.filter).await?;
+    let scan = scan_task.await.map_err(blocking_err)??;
+    let base = base_task.await.map_err(blocking_err)??;
+
+    let mut report = Report {
+        dry_run: opts.dry_run,
+        ..Report::default()
+    };
+    let mut local_tree = match scan {
+        Some(s) => {
+            report.problems.extend(s.problems);
+            s.tree
+        }
+        None if base.is_empty() || opts.force => {
+            if !opts.dry_run {
+                job.local.create_root()?;
+            }
+            Tree::new()
+        }
+        None => {
+            return Err(SyncError::RootMissing {
+                side: Side::Local,
+                path: job.local.root().display().to_string(),
+                items: base.len(),
+            });
+        }
+    };
+    let mut remote_tree = match listing {
+        Some(l) => {
+            report.problems.extend(l.problems);
+            l.tree
+        }
+        None if base.is_empty() || opts.force => {
+            if !opts.dry_run {
+                job.remote.create_root().await?;
+            }
+            Tree::new()
+        }
+        None => {
+            return Err(SyncError::RootMissing {
+                side: Side::Remote,
+                path: job.remote.describe(),
+                items: base.len(),
+            });
+        }
+    };
+    if !opts.force && !base.is_empty() {
+        for (side, tree) in [(Side::Local, &local_tree), (Side::Remote, &remote_tree)] {
+            if tree.is_empty() {
+                return Err(SyncError::NeedsConfirmation(format!(
+                    "the {side} folder is empty, but {} items were in sync (is a disk unmounted or a folder replaced?).",
+                    base.len()
+                )));
+            }
+        }
+    }
+
+    hash_what_is_needed(job, &mut local_tree, &mut remote_tree, &base, &mut report).await;
+
+    let plan = engine::plan(
+        &local_tree,
+        &remote_tree,
+        &base,
+        &job.settings,
+        &job.filter,
+        now,
+    );
+    report.problems.extend(plan.problems.iter().cloned());
+    report.deletions = plan.deletions();
+    let guards = job.settings.guards;
+    if !opts.force && report.deletions > 0 {
+        if report.deletions > guards.max_delete_count {
+            return Err(SyncError::NeedsConfirmation(format!(
+                "this pass would delete {} items, more than the limit of {}.",
+                report.deletions, guards.max_delete_count
+            )));
+        }
+        if report.deletions as f64 > guards.max_delete_ratio * base.len() as f64 {
+            return Err(SyncError::NeedsConfirmation(format!(
+                "this pass would delete {} of the {} items in sync, more than {:.0}%.",
+                report.deletions,
+                base.len(),
+                guards.max_delete_ratio * 100.0
+            )));
+        }
+    }
+    for op in &plan.ops {
+        *report.counts.entry(op.action()).or_default() += 1;
+        if let Op::Transfer { to, source, .. } = op {
+            match to {
+                Side::Remote => report.bytes_up += source.size,
+                Side::Local => report.bytes_down += source.size,
+            }
+        }
+    }
+    if opts.dry_run {
+        report.ops = plan.ops;
+        report.elapsed_ms = start.elapsed().as_millis();
+        return Ok(report);
+    }
+    drop(_enter);
+    execute(job, plan.ops, &base, &mut report).await?;
+    report.elapsed_ms = start.elapsed().as_millis();
+    Ok(report)
+}
+
+/// Fill in the content hashes the planner asked for.
+async fn hash_what_is_needed(
+    job: &SyncJob,
+    local: &mut Tree,
+    remote: &mut Tree,
+    base: &BaseTree,
+    report: &mut Report,
+) {
+    let requests = engine::hash_requests(local, remote, base, &job.settings);
+    if requests.is_empty() {
+        return;
+    }
+    let sem = Arc::new(Semaphore::new(job.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for (side, path) in requests {
+        let tree = match side {
+            Side::Local => &*local,
+            Side::Remote => &*remote,
+        };
+        let Some(expect) = tree.get(&path).cloned() else {
+            continue;
+        };
+        let sem = sem.clone();
+        let folder = job.local.clone();
+        let remote = job.remote.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let result = match side {
+                Side::Local => {
+                    let (p, e) = (path.clone(), expect.clone());
+                    match tokio::task::spawn_blocking(move || folder.hash(&p, &e)).await {
+                        Ok(r) => r.map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                Side::Remote => remote.hash(&path, &expect).await.map_err(|e| e.to_string()),
+            };
+            (side, path, result)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        let Ok((side, path, result)) = joined else {
+            continue;
+        };
+        match result {
+            Ok(h) => {
+                let tree = match side {
+                    Side::Local => &mut *local,
+                    Side::Remote => &mut *remote,
+                };
+                if let Some(e) = tree.get_mut(&path) {
+                    e.hash = Some(h);
+                }
+            }
+            Err(message) => report.problems.push(Problem {
+                path,
+                side: Some(side),
+                message: format!("could not hash: {message}"),
+            }),
+        }
+    }
+}
+
+/// The result of one op: what to record.
+struct Outcome {
+    changes: Vec<BaseChange>,
+    log: LogRow,
+    conflict: Option<ConflictRow>,
+}
+
+enum OpError {
+    Changed(String),
+    Failed(String),
+}
+
+impl From<FsError> for OpError {
+    fn from(e: FsError) -> Self {
+        if e.is_changed() {
+            OpError::Changed(e.to_string())
+        } else {
+            OpError::Failed(e.to_string())
+        }
+    }
+}
+
+impl From<RemoteError> for OpError {
+    fn from(e: RemoteError) -> Self {
+        if e.is_changed() {
+            OpError::Changed(e.to_string())
+        } else {
+            OpError::Failed(e.to_string())
+        }
+    }
+}
+
+struct Ctx {
+    name: String,
+    local: Arc<Folder>,
+    remote: Arc<dyn Remote>,
+    filter: Arc<Filter>,
+    base: BaseTree,
+    policy: String,
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+async fn execute(
+    job: &SyncJob,
+    ops: Vec<Op>,
+    base: &BaseTree,
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    let ctx = Arc::new(Ctx {
+        name: job.name.clone(),
+        local: job.local.clone(),
+        remote: job.remote.clone(),
+        filter: job.filter.clone(),
+        base: base.clone(),
+        policy: serde_json::to_value(job.settings.conflict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+    });
+    // Ops come in phases; moves must run in order, the rest of a phase may
+    // run at once.
+    let mut phase: Vec<Op> = Vec::new();
+    let mut phase_key = 0;
+    for op in ops {
+        let key = match op {
+            Op::Move { .. } => 0,
+            Op::Delete { .. } => 1,
+            Op::MakeDir { .. } => 2,
+            Op::Transfer { .. } => 3,
+            Op::Adopt { .. } | Op::Forget { .. } => 4,
+        };
+        if key != phase_key && !phase.is_empty() {
+            run_phase(job, &ctx, std::mem::take(&mut phase), phase_key, report).await?;
+        }
+        phase_key = key;
+        phase.push(op);
+    }
+    if !phase.is_empty() {
+        run_phase(job, &ctx, phase, phase_key, report).await?;
+    }
+    Ok(())
+}
+
+async fn run_phase(
+    job: &SyncJob,
+    ctx: &Arc<Ctx>,
+    ops: Vec<Op>,
+    phase: u8,
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    // Moves and new folders depend on each other's order: one at a time.
+    let parallel = if phase == 0 || phase == 2 {
+        1
+    } else {
+        job.concurrency.max(1)
+    };
+    let sem = Arc::new(Semaphore::new(parallel));
+    let mut set = JoinSet::new();
+    let mut outcomes = Vec::new();
+    for op in ops {
+        let permit = sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        let ctx = ctx.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            let path = op.path().to_string();
+            let action = op.action();
+            (path, action, run_op(&ctx, op).await)
+        });
+        // Collect what is done so far so memory stays flat.
+        while let Some(done) = set.try_join_next() {
+            outcomes.push(done);
+        }
+        if outcomes.len() >= 512 {
+            record(job, std::mem::take(&mut outcomes), report).await?;
+        }
+    }
+    while let Some(done) = set.join_next().await {
+        outcomes.push(done);
+    }
+    record(job, outcomes, report).await
+}
+
+type Done = Result<(String, &'static str, Result<Outcome, OpError>), tokio::task::JoinError>;
+
+async fn record(job: &SyncJob, done: Vec<Done>, report: &mut Report) -> Result<(), SyncError> {
+    let mut changes = Vec::new();
+    let mut log = Vec::new();
+    let mut conflicts = Vec::new();
+    for d in done {
+        let (path, action, result) = d.map_err(blocking_err)?;
+        match result {
+            Ok(o) => {
+                changes.extend(o.changes);
+                log.push(o.log);
+                conflicts.extend(o.conflict);
+            }
+            Err(OpError::Changed(message)) => {
+                log.push(LogRow {
+                    time: now_ms(),
+                    sync: job.name.clone(),
+                    action: action.to_string(),
+                    path: path.clone(),
+                    bytes: 0,
+                    result: format!("skipped: {message}"),
+                });
+                report.skipped.push(Problem {
+                    path,
+                    side: None,
+                    message,
+                });
+            }
+            Err(OpError::Failed(message)) => {
+                tracing::warn!(%path, action, %message, "op failed");
+                log.push(LogRow {
+                    time: now_ms(),
+                    sync: job.name.clone(),
+                    action: action.to_string(),
+                    path: path.clone(),
+                    bytes: 0,
+                    result: format!("error: {message}"),
+                });
+                report.errors.push(Problem {
+                    path,
+                    side: None,
+                    message,
+                });
+            }
+        }
+    }
+    let journal = job.journal.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut j = journal
+            .lock()
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        j.record(&changes, &log, &conflicts)
+            .map_err(SyncError::from)
+    })
+    .await
+    .map_err(blocking_err)?
+}
+
+fn base_of(
+    kind: engine::Kind,
+    local: &Entry,
+    remote: &Entry,
+    hash: Option<engine::Hash>,
+) -> BaseEntry {
+    BaseEntry {
+        kind,
+        local: local.signature(),
+        remote: remote.signature(),
+        hash,
+    }
+}
+
+async fn local_blocking<T: Send + 'static>(
+    ctx: &Ctx,
+    f: impl FnOnce(&Folder) -> Result<T, FsError> + Send + 'static,
+) -> Result<T, OpError> {
+    let folder = ctx.local.clone();
+    tokio::task::spawn_blocking(move || f(&folder))
+        .await
+        .map_err(|e| OpError::Failed(e.to_string()))?
+        .map_err(OpError::from)
+}
+
+async fn run_op(ctx: &Ctx, op: Op) -> Result<Outcome, OpError> {
+    let action = op.action();
+    let mut conflict = None;
+    let (changes, path, bytes) = match op {
+        Op::Move {
+            side,
+            from,
+            to,
+            expect,
+            aside,
+            ..
+        } => {
+            let moved = match side {
+                Side::Local => {
+                    let (f, t, e) = (from.clone(), to.clone(), expect.clone());
+                    local_blocking(ctx, move |l| l.rename(&f, &t, &e)).await?
+                }
+                Side::Remote => ctx.remote.rename(&from, &to, &expect).await?,
+            };
+            let mut changes = Vec::new();
+            if aside {
+                conflict = Some(ConflictRow {
+                    time: now_ms(),
+                    path: from.clone(),
+                    copy: Some(to.clone()),
+                    policy: "keep-both".into(),
+                });
+                changes.push(BaseChange::Forget(from));
+            } else {
+                changes.push(BaseChange::Rekey {
+                    from: from.clone(),
+                    to: to.clone(),
+                });
+                if let Some(b) = ctx.base.get(&from) {
+                    let mut b = b.clone();
+                    match side {
+                        Side::Local => b.local = moved.signature(),
+                        Side::Remote => b.remote = moved.signature(),
+                    }
+                    changes.push(BaseChange::Put(to.clone(), b));
+                }
+            }
+            (changes, to, 0)
+        }
+        Op::Delete {
+            side,
+            path,
+            expect,
+            contents,
+            ..
+        } => {
+            match side {
+                Side::Local => {
+                    let (p, e, c, f) = (path.clone(), expect, contents, ctx.filter.clone());
+                    local_blocking(ctx, move |l| l.delete(&p, &e, &c, &f)).await?
+                }
+                Side::Remote => {
+                    ctx.remote
+                        .delete(&path, &expect, &contents, &ctx.filter)
+                        .await?
+                }
+            }
+            (vec![BaseChange::Forget(path.clone())], path, 0)
+        }
+        Op::MakeDir {
+            side, path, source, ..
+        } => {
+            let made = match side {
+                Side::Local => {
+                    let p = path.clone();
+                    local_blocking(ctx, move |l| l.mkdir(&p)).await?
+                }
+                Side::Remote => ctx.remote.mkdir(&path).await?,
+            };
+            let b = match side {
+                Side::Local => base_of(engine::Kind::Dir, &made, &source, None),
+                Side::Remote => base_of(engine::Kind::Dir, &source, &made, None),
+            };
+            (vec![BaseChange::Put(path.clone(), b)], path, 0)
+        }
+        Op::Transfer {
+            to,
+            path,
+            source,
+            replace,
+            backup,
+            ..
+        } => {
+            let (written, hash) = match to {
+                Side::Remote => {
+                    let src = ctx.local.abs(&path);
+                    ctx.remote
+                        .upload(&path, &src, &source, replace.as_ref(), backup)
+                        .await?
+                }
+                Side::Local => download(ctx, &path, &source, replace.as_ref(), backup).await?,
+            };
+            if backup {
+                conflict = Some(ConflictRow {
+                    time: now_ms(),
+                    path: path.clone(),
+                    copy: None,
+                    policy: ctx.policy.clone(),
+                });
+            }
+            let b = match to {
+                Side::Local => base_of(engine::Kind::File, &written, &source, Some(hash)),
+                Side::Remote => base_of(engine::Kind::File, &source, &written, Some(hash)),
+            };
+            (vec![BaseChange::Put(path.clone(), b)], path, source.size)
+        }
+        Op::Adopt {
+            path,
+            local,
+            remote,
+        } => {
+            let hash = local.hash.or(remote.hash);
+            let b = base_of(local.kind, &local, &remote, hash);
+            (vec![BaseChange::Put(path.clone(), b)], path, 0)
+        }
+        Op::Forget { path } => (vec![BaseChange::Forget(path.clone())], path, 0),
+    };
+    Ok(Outcome {
+        changes,
+        log: LogRow {
+            time: now_ms(),
+            sync: ctx.name.clone(),
+            action: action.to_string(),
+            path,
+            bytes,
+            result: "ok".into(),
+        },
+        conflict,
+    })
+}
+
+async fn download(
+    ctx: &Ctx,
+    path: &str,
+    source: &Entry,
+    replace: Option<&Entry>,
+    backup: bool,
+) -> Result<(Entry, engine::Hash), OpError> {
+    let p = path.to_string();
+    let temp = local_blocking(ctx, move |l| {
+        l.ensure_parent(&p)?;
+        Ok(l.temp_for(&p))
+    })
+    .await?;
+    let result = async {
+        let hash = ctx.remote.download(path, source, &temp).await?;
+        let (p, t, r) = (path.to_string(), temp.clone(), replace.cloned());
+        let entry = local_blocking(ctx, move |l| l.commit(&p, &t, r.as_ref(), backup)).await?;
+        Ok::<_, OpError>((entry, hash))
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}

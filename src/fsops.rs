@@ -177,7 +177,11 @@ impl Folder {
                 let disk_path = join(&disk, name);
                 let norm = nfc(name);
                 let child = join(&key, &norm);
-                if name.starts_with(TEMP_PREFIX) || (key.is_empty() && name == TRASH_DIR) {
+                if name.starts_with(TEMP_PREFIX) {
+                    remove_if_stale(&self.root.join(&disk_path), name);
+                    continue;
+                }
+                if key.is_empty() && name == TRASH_DIR {
                     continue;
                 }
                 if let Err(e) = check_segment(&norm) {
@@ -515,6 +519,35 @@ impl Folder {
         }
         Ok(())
     }
+}
+
+/// Remove a temp file left behind by a Ferry process that is gone (killed
+/// mid-transfer). Temp names carry the writer's process id.
+fn remove_if_stale(path: &Path, name: &str) {
+    let Some(pid) = name
+        .strip_prefix(TEMP_PREFIX)
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|pid| pid.parse::<u32>().ok())
+    else {
+        return;
+    };
+    if pid == std::process::id() || process_alive(pid) {
+        return;
+    }
+    if let Err(e) = fs::remove_file(path) {
+        tracing::debug!(path = %path.display(), %e, "could not remove a stale temp file");
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_alive(_pid: u32) -> bool {
+    // Without a cheap check, keep the file; it is excluded from sync anyway.
+    true
 }
 
 /// Write everything from `input` to a new file `temp`, with `mtime`;

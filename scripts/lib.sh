@@ -1,0 +1,33 @@
+# Shared helpers for Ferry's set-up scripts (sourced, not run).
+
+# Run a command as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Install the Debian/Ubuntu packages given, if any is missing.
+need_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "Installing system packages: ${missing[*]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+}
+
+# Make sure a Rust toolchain (cargo, rustfmt, clippy) is on PATH.
+ensure_rust() {
+    [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+    if ! command -v cargo >/dev/null 2>&1; then
+        if apt-cache show rustup >/dev/null 2>&1; then
+            need_packages rustup
+            rustup default stable
+        else
+            echo "Ferry needs Rust 1.85 or newer: install it from https://rustup.rs and run this again." >&2
+            exit 1
+        fi
+    fi
+}

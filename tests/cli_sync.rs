@@ -1,0 +1,444 @@
+//! End-to-end tests of `ferry sync` with the real binary on temp folders
+//! (a local folder and a local-folder remote).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fs::create_dir_all(env.local()).unwrap();
+        fs::create_dir_all(env.remote()).unwrap();
+        fs::create_dir_all(env.home()).unwrap();
+        env
+    }
+    fn local(&self) -> PathBuf {
+        self.dir.path().join("local")
+    }
+    fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote")
+    }
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    fn cmd(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.arg("sync")
+            .arg(self.local())
+            .arg(self.remote())
+            .arg("--state")
+            .arg(self.dir.path().join("state"))
+            .args(extra)
+            // The OS trash lives under the home folder: keep it in the temp dir.
+            .env("HOME", self.home())
+            .env("XDG_DATA_HOME", self.home().join(".local/share"))
+            .env_remove("FERRY_LOG");
+        c
+    }
+    fn sync(&self, extra: &[&str]) -> Output {
+        let out = self.cmd(extra).output().unwrap();
+        assert!(
+            out.status.success(),
+            "ferry sync failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+    fn sync_json(&self, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.sync(&args);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+    /// Sync and assert that a second pass has nothing to do.
+    fn sync_quiet(&self) {
+        self.sync(&[]);
+        let again = self.sync_json(&[]);
+        assert_eq!(
+            again["counts"],
+            serde_json::json!({}),
+            "second pass not quiet: {again:#}"
+        );
+    }
+}
+
+fn write(path: &Path, content: &str) {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).unwrap();
+    }
+    fs::write(path, content).unwrap();
+}
+
+/// Every synchronized item under `root` (dot-names skipped) with its content.
+fn snapshot(root: &Path) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<String>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(rel, None);
+                walk(root, &e.path(), out);
+            } else {
+                out.insert(rel, Some(fs::read_to_string(e.path()).unwrap_or_default()));
+            }
+        }
+    }
+    walk(root, root, &mut out);
+    out
+}
+
+fn all_files_recursive(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn first_sync_merges_both_sides_and_second_pass_is_quiet() {
+    let env = Env::new();
+    write(&env.local().join("docs/report.txt"), "local report");
+    write(&env.local().join("naïve name #1 + 50%.txt"), "odd name");
+    write(&env.remote().join("photos/cat.jpg"), "meow");
+    fs::create_dir_all(env.remote().join("empty folder")).unwrap();
+    env.sync_quiet();
+    assert_eq!(snapshot(&env.local()), snapshot(&env.remote()));
+    assert_eq!(
+        fs::read_to_string(env.local().join("photos/cat.jpg")).unwrap(),
+        "meow"
+    );
+    assert!(env.local().join("empty folder").is_dir());
+    // Downloads keep the remote's modification time.
+    let l = fs::metadata(env.local().join("photos/cat.jpg")).unwrap();
+    let r = fs::metadata(env.remote().join("photos/cat.jpg")).unwrap();
+    assert_eq!(l.mtime(), r.mtime());
+    assert_eq!(l.mtime_nsec(), r.mtime_nsec());
+}
+
+#[test]
+fn edits_on_both_sides_reach_the_other_side() {
+    let env = Env::new();
+    write(&env.local().join("a.txt"), "a1");
+    write(&env.local().join("b.txt"), "b1");
+    write(&env.local().join("keep/c.txt"), "c1");
+    write(&env.local().join("gone.txt"), "bye");
+    env.sync_quiet();
+
+    write(&env.local().join("a.txt"), "a2 local edit");
+    write(&env.remote().join("b.txt"), "b2 remote edit");
+    write(&env.remote().join("keep/new-remote.txt"), "new");
+    fs::remove_file(env.remote().join("gone.txt")).unwrap();
+    env.sync_quiet();
+
+    assert_eq!(snapshot(&env.local()), snapshot(&env.remote()));
+    assert_eq!(
+        fs::read_to_string(env.remote().join("a.txt")).unwrap(),
+        "a2 local edit"
+    );
+    assert_eq!(
+        fs::read_to_string(env.local().join("b.txt")).unwrap(),
+        "b2 remote edit"
+    );
+    assert!(!env.local().join("gone.txt").exists());
+    // The local deletion went to the OS trash (under our temp HOME), not away.
+    let trash = env.home().join(".local/share/Trash/files");
+    let trashed: Vec<_> = fs::read_dir(&trash)
+        .map(|rd| rd.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        trashed.iter().any(|n| n.to_string_lossy().starts_with("gone")),
+        "gone.txt not in the trash: {trashed:?}"
+    );
+}
+
+#[test]
+fn a_conflict_keeps_both_versions() {
+    let env = Env::new();
+    write(&env.local().join("plan.txt"), "v1");
+    env.sync_quiet();
+    write(&env.local().join("plan.txt"), "local version");
+    write(&env.remote().join("plan.txt"), "remote version!");
+    let report = env.sync_json(&[]);
+    assert_eq!(report["errors"], serde_json::json!([]));
+    env.sync_quiet();
+    let snap = snapshot(&env.local());
+    assert_eq!(snap, snapshot(&env.remote()));
+    assert_eq!(snap["plan.txt"].as_deref(), Some("remote version!"));
+    let copies: Vec<_> = snap
+        .iter()
+        .filter(|(k, _)| k.starts_with("plan (conflicted copy ") && k.ends_with(".txt"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{snap:?}");
+    assert_eq!(copies[0].1.as_deref(), Some("local version"));
+}
+
+#[test]
+fn policies_keep_the_loser_in_a_trash() {
+    let env = Env::new();
+    write(&env.local().join("p.txt"), "v1");
+    env.sync_quiet();
+    write(&env.local().join("p.txt"), "local wins");
+    write(&env.remote().join("p.txt"), "remote loses");
+    env.sync(&["--conflict", "local"]);
+    assert_eq!(
+        fs::read_to_string(env.remote().join("p.txt")).unwrap(),
+        "local wins"
+    );
+    let trashed: Vec<String> = all_files_recursive(&env.remote().join(".ferry-trash"))
+        .iter()
+        .map(|p| fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(trashed, vec!["remote loses".to_string()]);
+}
+
+#[test]
+fn renaming_a_folder_of_1000_files_moves_it_without_copying() {
+    let env = Env::new();
+    for i in 0..1000 {
+        write(
+            &env.local().join(format!("big/sub{}/f{i}.txt", i % 10)),
+            &format!("content {i}"),
+        );
+    }
+    env.sync_quiet();
+    let inode = |p: PathBuf| fs::metadata(p).unwrap().ino();
+    let before: Vec<u64> = (0..1000)
+        .map(|i| inode(env.remote().join(format!("big/sub{}/f{i}.txt", i % 10))))
+        .collect();
+    fs::rename(env.local().join("big"), env.local().join("renamed")).unwrap();
+    let report = env.sync_json(&[]);
+    assert_eq!(report["counts"], serde_json::json!({"move": 1}), "{report:#}");
+    assert_eq!(report["bytes_up"], 0);
+    let after: Vec<u64> = (0..1000)
+        .map(|i| inode(env.remote().join(format!("renamed/sub{}/f{i}.txt", i % 10))))
+        .collect();
+    assert_eq!(before, after, "remote files were copied, not moved");
+    assert!(!env.remote().join("big").exists());
+    env.sync_quiet();
+}
+
+#[test]
+fn the_mass_delete_guard_stops_and_force_proceeds() {
+    let env = Env::new();
+    for i in 0..20 {
+        write(&env.local().join(format!("f{i}.txt")), "x");
+    }
+    env.sync_quiet();
+    for i in 0..15 {
+        fs::remove_file(env.local().join(format!("f{i}.txt"))).unwrap();
+    }
+    let out = env.cmd(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("would delete 15 of the 20 items"), "{stderr}");
+    assert_eq!(snapshot(&env.remote()).len(), 20, "the guard must not delete");
+
+    // A lower count limit trips too.
+    for i in 0..15 {
+        write(&env.local().join(format!("f{i}.txt")), "x");
+    }
+    env.sync_quiet();
+    for i in 0..3 {
+        fs::remove_file(env.local().join(format!("f{i}.txt"))).unwrap();
+    }
+    let out = env.cmd(&["--max-delete-count", "2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+
+    env.sync(&["--max-delete-count", "2", "--force"]);
+    assert_eq!(snapshot(&env.remote()).len(), 17);
+    // The deleted remote files are in the remote's trash.
+    assert_eq!(all_files_recursive(&env.remote().join(".ferry-trash")).len(), 3);
+}
+
+#[test]
+fn a_missing_or_emptied_side_stops_the_pass() {
+    let env = Env::new();
+    write(&env.local().join("a.txt"), "a");
+    write(&env.local().join("b.txt"), "b");
+    env.sync_quiet();
+    // The remote disk is "unmounted".
+    let moved = env.dir.path().join("unmounted");
+    fs::rename(env.remote(), &moved).unwrap();
+    let out = env.cmd(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    assert_eq!(snapshot(&env.local()).len(), 2);
+    // Emptied rather than missing.
+    fs::create_dir(env.remote()).unwrap();
+    let out = env.cmd(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is empty"));
+    assert_eq!(snapshot(&env.local()).len(), 2);
+}
+
+#[test]
+fn excluded_names_are_never_propagated() {
+    let env = Env::new();
+    for name in [".hidden", "draft.tmp", "~$report.docx", "notes.txt~", "Thumbs.db"] {
+        write(&env.local().join(name), "private");
+    }
+    write(&env.local().join("build/out.log"), "log");
+    write(&env.local().join("real.txt"), "real");
+    write(&env.remote().join(".server-only"), "server private");
+    let report = env.sync_json(&["--exclude", "*.log"]);
+    let problems = report["problems"].to_string();
+    assert!(problems.contains("name starts with '.'"), "{problems}");
+    assert!(problems.contains("filter glob '*.log'"), "{problems}");
+    let remote = snapshot(&env.remote());
+    assert_eq!(
+        remote.keys().collect::<Vec<_>>(),
+        vec!["build", "real.txt"],
+        "{remote:?}"
+    );
+    assert!(!env.local().join(".server-only").exists());
+    // Deleting an excluded file on one side never deletes the other's.
+    fs::remove_file(env.remote().join(".server-only")).unwrap();
+    write(&env.remote().join(".server-only"), "again");
+    fs::remove_file(env.local().join(".hidden")).unwrap();
+    env.sync(&["--exclude", "*.log"]);
+    assert!(env.remote().join(".server-only").exists());
+}
+
+#[test]
+fn dry_run_reports_and_changes_nothing() {
+    let env = Env::new();
+    write(&env.local().join("a.txt"), "a");
+    write(&env.remote().join("b.txt"), "b");
+    let report = env.sync_json(&["--dry-run"]);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(
+        report["counts"],
+        serde_json::json!({"upload": 1, "download": 1})
+    );
+    let ops = report["ops"].as_array().unwrap();
+    assert_eq!(ops.len(), 2);
+    assert!(!env.remote().join("a.txt").exists());
+    assert!(!env.local().join("b.txt").exists());
+    let human = env.sync(&["--dry-run"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("would sync"), "{text}");
+    assert!(text.contains("upload   a.txt"), "{text}");
+}
+
+#[test]
+fn one_way_mirrors_make_the_target_equal_to_the_source() {
+    let env = Env::new();
+    write(&env.local().join("mine.txt"), "mine");
+    write(&env.remote().join("theirs.txt"), "theirs");
+    env.sync(&["--direction", "send", "--force"]);
+    assert_eq!(snapshot(&env.remote()), snapshot(&env.local()));
+    assert!(!env.remote().join("theirs.txt").exists());
+    // The mirror's deletion went to the remote trash.
+    assert_eq!(all_files_recursive(&env.remote().join(".ferry-trash")).len(), 1);
+
+    write(&env.remote().join("server-new.txt"), "srv");
+    write(&env.remote().join("mine.txt"), "changed on server");
+    env.sync(&["--direction", "receive"]);
+    assert_eq!(snapshot(&env.local()), snapshot(&env.remote()));
+    assert_eq!(
+        fs::read_to_string(env.local().join("mine.txt")).unwrap(),
+        "changed on server"
+    );
+}
+
+#[test]
+fn kill_9_in_the_middle_of_a_pass_loses_nothing() {
+    let env = Env::new();
+    let n = 2000;
+    for i in 0..n {
+        write(
+            &env.local().join(format!("d{}/f{i}.txt", i % 40)),
+            &format!("local file {i}"),
+        );
+    }
+    for i in 0..200 {
+        write(
+            &env.remote().join(format!("r{}/g{i}.txt", i % 4)),
+            &format!("remote file {i}"),
+        );
+    }
+    let mut child = env.cmd(&["--jobs", "4"]).spawn().unwrap();
+    // Kill once the pass is well under way.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let uploaded = all_files_recursive(&env.remote())
+            .iter()
+            .filter(|p| p.to_string_lossy().contains("/d") && p.to_string_lossy().ends_with(".txt"))
+            .count();
+        if uploaded >= 100 || Instant::now() > deadline {
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        None,
+        "the pass finished before it could be killed: the test proves nothing"
+    );
+    let done_before_kill = all_files_recursive(&env.remote())
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".txt"))
+        .count();
+    assert!(
+        done_before_kill < n + 200,
+        "the pass had already finished ({done_before_kill} files)"
+    );
+    eprintln!("killed with {done_before_kill} of {} remote files in place", n + 200);
+
+    env.sync(&[]);
+    env.sync_quiet();
+    let local = snapshot(&env.local());
+    assert_eq!(local, snapshot(&env.remote()));
+    for i in 0..n {
+        let key = format!("d{}/f{i}.txt", i % 40);
+        assert_eq!(local[&key].as_deref(), Some(format!("local file {i}").as_str()));
+    }
+    for i in 0..200 {
+        let key = format!("r{}/g{i}.txt", i % 4);
+        assert_eq!(local[&key].as_deref(), Some(format!("remote file {i}").as_str()));
+    }
+    let conflicts = local.keys().filter(|k| k.contains("conflicted copy")).count();
+    assert_eq!(conflicts, 0, "an interrupted pass must not create conflicts");
+    for root in [env.local(), env.remote()] {
+        let temps: Vec<_> = all_files_recursive(&root)
+            .into_iter()
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".ferry-") && p.to_string_lossy().ends_with(".part"))
+            .collect();
+        assert!(temps.is_empty(), "temp files left: {temps:?}");
+    }
+}

@@ -208,7 +208,7 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&state)
         .map_err(|e| anyhow::anyhow!("cannot create state folder {}: {e}", state.display()))?;
     let journal = Journal::open(&journal_path(&state, &local_root, &remote_spec))?;
-    let remote = crate::remote::open(&remote_spec)?;
+    let remote = crate::remote::open(&remote_spec, crate::remote::webdav::Options::default())?;
     let job = SyncJob {
         name: local_root
             .file_name()

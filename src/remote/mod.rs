@@ -5,6 +5,7 @@
 //! can do ([`Capabilities`]).
 
 pub mod folder;
+pub mod webdav;
 
 use std::path::Path;
 
@@ -26,7 +27,8 @@ pub struct Capabilities {
     pub set_mtime: bool,
 }
 
-/// A remote error. `retryable` says whether trying again later can help.
+/// A remote error. `is_changed` errors are not failures: the item is
+/// re-planned next pass.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     /// The item is no longer as planned: re-plan next pass.
@@ -34,8 +36,35 @@ pub enum RemoteError {
         "{path} changed on the remote since it was observed; it will be looked at again next pass"
     )]
     Changed { path: String },
+    /// The local source of an upload changed while it was sent.
+    #[error("{0} changed while it was uploaded; it will be sent again next pass")]
+    SourceChanged(String),
     #[error(transparent)]
     Fs(FsError),
+    /// The server wants (other) credentials: no retry until the user acts.
+    #[error("credentials required: {0}")]
+    Auth(String),
+    /// The item is locked on the server (423): skipped this pass.
+    #[error("{0} is locked on the server; skipped")]
+    Locked(String),
+    /// The server is out of space (507): the pass stops.
+    #[error("the server has no space left (507): synchronization paused")]
+    NoSpace,
+    /// A parent folder is missing (409).
+    #[error("the parent folder of {0} is missing on the server")]
+    Conflict(String),
+    /// The server's answer is not acceptable (hostile or broken).
+    #[error("the server's answer was rejected: {0}")]
+    Protocol(String),
+    /// HTTP failed after retries (or with a status that retrying cannot fix).
+    #[error("{message}")]
+    Http { message: String, retryable: bool },
+    /// A local file error during a transfer.
+    #[error("local file: {0}")]
+    Local(String),
+    /// The remote is misconfigured (bad URL, CA file…).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl From<FsError> for RemoteError {
@@ -48,8 +77,17 @@ impl From<FsError> for RemoteError {
 }
 
 impl RemoteError {
+    /// Not a failure: the item changed and is re-planned next pass.
     pub fn is_changed(&self) -> bool {
-        matches!(self, RemoteError::Changed { .. })
+        matches!(
+            self,
+            RemoteError::Changed { .. } | RemoteError::SourceChanged(_) | RemoteError::Locked(_)
+        )
+    }
+
+    /// Whether the whole pass should stop (no point trying other items).
+    pub fn stops_pass(&self) -> bool {
+        matches!(self, RemoteError::Auth(_) | RemoteError::NoSpace)
     }
 }
 
@@ -109,13 +147,14 @@ pub trait Remote: Send + Sync {
     ) -> Result<(), RemoteError>;
 }
 
-/// Open a remote from what the user typed: a `file://` URL or a plain path.
-pub fn open(spec: &str) -> anyhow::Result<Box<dyn Remote>> {
+/// Open a remote from what the user typed: an `http(s)://` WebDAV URL, a
+/// `file://` URL or a plain path.
+pub fn open(spec: &str, options: webdav::Options) -> Result<Box<dyn Remote>, RemoteError> {
     if let Some(rest) = spec.strip_prefix("file://") {
         return Ok(Box::new(folder::FolderRemote::new(rest)));
     }
     if spec.starts_with("http://") || spec.starts_with("https://") {
-        anyhow::bail!("WebDAV remotes are not supported by this build yet: {spec}");
+        return Ok(Box::new(webdav::WebDav::new(spec, options)?));
     }
     Ok(Box::new(folder::FolderRemote::new(spec)))
 }

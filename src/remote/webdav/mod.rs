@@ -1,0 +1,1067 @@
+//! The WebDAV remote (RFC 4918) over reqwest with rustls.
+//!
+//! Correct on every server in `../shared/servers.md`, taking shortcuts only
+//! where the capability probe found them:
+//!
+//! * Listing: one `PROPFIND Depth: infinity` where the server allows it,
+//!   else a bounded-parallel `Depth: 1` walk.
+//! * Uploads never leave a partial file at the target: `PUT` to a
+//!   dot-named temp in the same collection, check its size, re-check the
+//!   target is still the planned version, then `MOVE` it over the target.
+//! * Deletions and replaced conflict losers are moved into `.ferry-trash/`
+//!   at the sync root on the server, so they can be restored with any
+//!   WebDAV client.
+//! * Transient failures (5xx, 429, timeouts, resets) are retried a bounded
+//!   number of times with jittered exponential backoff that honours
+//!   `Retry-After`; a download resumes with `Range` + `If-Range`.
+//!
+//! Invariant: every href is checked to lie inside the listed collection
+//! (else the whole listing is rejected) and every name to be one safe
+//! segment (else that item is skipped and reported).
+
+pub mod xml;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use reqwest::{Method, StatusCode};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::OnceCell;
+
+use super::{Capabilities, Listing, Remote, RemoteError};
+use crate::engine::path::check_segment;
+use crate::engine::tree::{join, parent};
+use crate::engine::{Entry, Filter, Hash, Kind, Problem, Side};
+
+/// Characters kept as they are in a path segment; all others are encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A multistatus body larger than this is refused.
+pub const MAX_LISTING_BYTES: usize = 512 * 1024 * 1024;
+/// At most this many attempts per request.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// Depth-1 listings run at most this many at once.
+const LIST_PARALLEL: usize = 8;
+/// The server-side trash folder, at the sync root (a dot-name: never synced).
+pub const REMOTE_TRASH: &str = ".ferry-trash";
+
+const PROPFIND_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>
+<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/><oc:fileid/>
+</d:prop></d:propfind>"#;
+
+/// User name and password (or app password). `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What the server was found to offer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Probe {
+    pub depth_infinity: bool,
+    pub file_ids: bool,
+    pub x_oc_mtime: bool,
+}
+
+/// Options of a WebDAV connection.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub credentials: Option<Credentials>,
+    /// An extra CA certificate (PEM) to trust.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A WebDAV collection used as a remote.
+pub struct WebDav {
+    client: reqwest::Client,
+    /// The collection URL, ending in `/`.
+    base: reqwest::Url,
+    /// Its path, percent-decoded, ending in `/`.
+    base_path: String,
+    credentials: Option<Credentials>,
+    probe: OnceCell<Probe>,
+}
+
+impl std::fmt::Debug for WebDav {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebDav")
+            .field("base", &self.base.as_str())
+            .finish()
+    }
+}
+
+/// Install the TLS crypto provider once per process.
+fn install_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn http_error(what: &str, e: impl std::fmt::Display) -> RemoteError {
+    RemoteError::Http {
+        message: format!("{what}: {e}"),
+        retryable: true,
+    }
+}
+
+impl WebDav {
+    pub fn new(url: &str, options: Options) -> Result<WebDav, RemoteError> {
+        install_crypto();
+        let mut url =
+            reqwest::Url::parse(url).map_err(|e| RemoteError::Config(format!("{url}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(RemoteError::Config(format!("{url}: not an http(s) URL")));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(RemoteError::Config(
+                "put no user name or password in the URL: use `ferry account add`".into(),
+            ));
+        }
+        if !url.path().ends_with('/') {
+            let p = format!("{}/", url.path());
+            url.set_path(&p);
+        }
+        let base_path = percent_decode_str(url.path())
+            .decode_utf8()
+            .map_err(|e| RemoteError::Config(format!("{url}: {e}")))?
+            .into_owned();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &options.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| RemoteError::Config(format!("CA file {}: {e}", ca.display())))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| RemoteError::Config(format!("CA file {}: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| RemoteError::Config(format!("HTTP client: {e}")))?;
+        Ok(WebDav {
+            client,
+            base: url,
+            base_path,
+            credentials: options.credentials,
+            probe: OnceCell::new(),
+        })
+    }
+
+    /// The URL of a relative path (`""` is the root); `dir` adds a `/`.
+    fn url(&self, rel: &str, dir: bool) -> reqwest::Url {
+        let mut s = self.base.as_str().to_string();
+        for (i, seg) in rel.split('/').filter(|s| !s.is_empty()).enumerate() {
+            if i > 0 {
+                s.push('/');
+            }
+            s.extend(utf8_percent_encode(seg, SEGMENT));
+        }
+        if dir && !s.ends_with('/') {
+            s.push('/');
+        }
+        // Joining encoded segments onto a valid base cannot fail to parse.
+        reqwest::Url::parse(&s).unwrap_or_else(|_| self.base.clone())
+    }
+
+    fn request(&self, method: Method, url: reqwest::Url) -> reqwest::RequestBuilder {
+        let rb = self.client.request(method, url);
+        match &self.credentials {
+            Some(c) => rb.basic_auth(&c.user, Some(&c.password)),
+            None => rb,
+        }
+    }
+
+    /// Send a request built by `build`, retrying transient failures.
+    async fn send(
+        &self,
+        what: &str,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+    ) -> Result<reqwest::Response, RemoteError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = build()?.send().await;
+            let wait = match &result {
+                Ok(resp) => {
+                    let s = resp.status();
+                    if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS {
+                        if s == StatusCode::INSUFFICIENT_STORAGE {
+                            return Err(RemoteError::NoSpace);
+                        }
+                        Some(retry_after(resp).unwrap_or_else(|| backoff(attempt)))
+                    } else {
+                        None
+                    }
+                }
+                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() => {
+                    Some(backoff(attempt))
+                }
+                Err(_) => None,
+            };
+            match (wait, result) {
+                (Some(wait), result) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(what, attempt, ?wait, "retrying");
+                    let _ = result;
+                    tokio::time::sleep(wait).await;
+                }
+                (_, Ok(resp)) => return check_auth(resp),
+                (_, Err(e)) => return Err(http_error(what, e)),
+            }
+        }
+    }
+
+    /// PROPFIND one path; `None` when it does not exist.
+    async fn propfind(
+        &self,
+        rel: &str,
+        dir: bool,
+        depth: &'static str,
+    ) -> Result<Option<Vec<xml::DavItem>>, RemoteError> {
+        let url = self.url(rel, dir);
+        let resp = self
+            .send("PROPFIND", || {
+                Ok(self
+                    .request(propfind_method(), url.clone())
+                    .header("Depth", depth)
+                    .header("Content-Type", "application/xml; charset=utf-8")
+                    .body(PROPFIND_BODY))
+            })
+            .await?;
+        match resp.status() {
+            StatusCode::MULTI_STATUS => {}
+            StatusCode::NOT_FOUND => return Ok(None),
+            s => return Err(status_error("PROPFIND", rel, s)),
+        }
+        let body = read_capped(resp, MAX_LISTING_BYTES).await?;
+        let items =
+            xml::parse_multistatus(&body).map_err(|e| RemoteError::Protocol(e.to_string()))?;
+        Ok(Some(items))
+    }
+
+    /// The relative path of an href, checked to lie within `within` (a
+    /// relative collection path). Err rejects the whole listing.
+    fn rel_of(&self, href: &str, within: &str) -> Result<String, RemoteError> {
+        let path = if href.starts_with("http://") || href.starts_with("https://") {
+            let u = reqwest::Url::parse(href)
+                .map_err(|_| RemoteError::Protocol(format!("bad href {href:?}")))?;
+            if u.host_str() != self.base.host_str()
+                || u.port_or_known_default() != self.base.port_or_known_default()
+            {
+                return Err(RemoteError::Protocol(format!(
+                    "href {href:?} points to another server"
+                )));
+            }
+            u.path().to_string()
+        } else {
+            href.to_string()
+        };
+        let decoded = percent_decode_str(&path)
+            .decode_utf8()
+            .map_err(|_| RemoteError::Protocol(format!("href {href:?} is not UTF-8")))?;
+        let expected = format!("{}{}", self.base_path, within);
+        let expected = expected.trim_end_matches('/');
+        let decoded = decoded.trim_end_matches('/');
+        if decoded == expected {
+            return Ok(within.trim_end_matches('/').to_string());
+        }
+        match decoded
+            .strip_prefix(expected)
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            Some(rest) if !rest.is_empty() => Ok(if within.is_empty() {
+                rest.to_string()
+            } else {
+                format!("{}/{rest}", within.trim_end_matches('/'))
+            }),
+            _ => Err(RemoteError::Protocol(format!(
+                "the server listed {href:?}, which is outside the folder asked for: the listing is rejected"
+            ))),
+        }
+    }
+
+    async fn probe(&self) -> Result<Probe, RemoteError> {
+        self.probe
+            .get_or_try_init(|| async {
+                let url = self.url("", true);
+                let resp = self
+                    .send("PROPFIND", || {
+                        Ok(self
+                            .request(propfind_method(), url.clone())
+                            .header("Depth", "infinity")
+                            .header("Content-Type", "application/xml; charset=utf-8")
+                            .body(PROPFIND_BODY))
+                    })
+                    .await?;
+                let depth_infinity = resp.status() == StatusCode::MULTI_STATUS;
+                let mut file_ids = false;
+                if depth_infinity {
+                    // Only the root's own entry matters here; the body can be large.
+                    let body = read_capped(resp, MAX_LISTING_BYTES).await?;
+                    if let Ok(items) = xml::parse_multistatus(&body) {
+                        file_ids = items.first().is_some_and(|i| i.file_id.is_some());
+                    }
+                } else if let Some(items) = self.propfind("", true, "0").await? {
+                    file_ids = items.first().is_some_and(|i| i.file_id.is_some());
+                }
+                let probe = Probe {
+                    depth_infinity,
+                    file_ids,
+                    // Nextcloud/ownCloud honour X-OC-Mtime; they are the
+                    // servers with file ids. Elsewhere it is sent anyway and
+                    // the mtime the server reports is what is recorded.
+                    x_oc_mtime: file_ids,
+                };
+                tracing::debug!(?probe, base = %self.base, "probed");
+                Ok(probe)
+            })
+            .await
+            .copied()
+    }
+
+    fn entry_of(&self, item: &xml::DavItem) -> Entry {
+        let kind = if item.is_collection {
+            Kind::Dir
+        } else {
+            Kind::File
+        };
+        let mtime = item
+            .last_modified
+            .as_deref()
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64 * 1_000_000_000)
+            .unwrap_or(0);
+        let etag = item.etag.as_deref().map(Into::into);
+        Entry {
+            kind,
+            size: if kind == Kind::File {
+                item.size.unwrap_or(0)
+            } else {
+                0
+            },
+            mtime,
+            id: item.file_id.as_deref().map(Into::into).or_else(|| {
+                if kind == Kind::File {
+                    etag.clone()
+                } else {
+                    None
+                }
+            }),
+            etag: if kind == Kind::File { etag } else { None },
+            hash: None,
+        }
+    }
+
+    /// The entry at `rel` now (`None`: nothing there).
+    async fn stat(&self, rel: &str) -> Result<Option<Entry>, RemoteError> {
+        let Some(items) = self.propfind(rel, false, "0").await? else {
+            return Ok(None);
+        };
+        let item = items
+            .first()
+            .ok_or_else(|| RemoteError::Protocol(format!("empty PROPFIND answer for {rel}")))?;
+        Ok(Some(self.entry_of(item)))
+    }
+
+    /// Check the item at `rel` is still the one observed.
+    async fn expect(&self, rel: &str, expect: Option<&Entry>) -> Result<(), RemoteError> {
+        let now = self.stat(rel).await?;
+        let same = match (&now, expect) {
+            (None, None) => true,
+            (Some(n), Some(e)) => unchanged(n, e),
+            _ => false,
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(RemoteError::Changed {
+                path: rel.to_string(),
+            })
+        }
+    }
+
+    /// MKCOL each missing folder of `rel` (a folder path).
+    async fn mkdirs(&self, rel: &str) -> Result<(), RemoteError> {
+        if rel.is_empty() {
+            return Ok(());
+        }
+        match self.mkcol(rel).await {
+            Ok(()) => Ok(()),
+            Err(RemoteError::Conflict(_)) => {
+                Box::pin(self.mkdirs(parent(rel))).await?;
+                self.mkcol(rel).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn mkcol(&self, rel: &str) -> Result<(), RemoteError> {
+        let url = self.url(rel, true);
+        let resp = self
+            .send("MKCOL", || {
+                Ok(self.request(
+                    Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT),
+                    url.clone(),
+                ))
+            })
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            // Exists already (Apache, nginx): fine if it is a folder.
+            StatusCode::METHOD_NOT_ALLOWED => match self.stat(rel).await? {
+                Some(e) if e.kind == Kind::Dir => Ok(()),
+                _ => Err(RemoteError::Changed {
+                    path: rel.to_string(),
+                }),
+            },
+            StatusCode::CONFLICT | StatusCode::NOT_FOUND => {
+                Err(RemoteError::Conflict(rel.to_string()))
+            }
+            s => Err(status_error("MKCOL", rel, s)),
+        }
+    }
+
+    /// MOVE `from` to `to` (both relative); `overwrite` replaces.
+    async fn move_item(
+        &self,
+        from: &str,
+        to: &str,
+        dir: bool,
+        overwrite: bool,
+    ) -> Result<(), RemoteError> {
+        let src = self.url(from, dir);
+        let dst = self.url(to, dir);
+        let resp = self
+            .send("MOVE", || {
+                Ok(self
+                    .request(
+                        Method::from_bytes(b"MOVE").unwrap_or(Method::PUT),
+                        src.clone(),
+                    )
+                    .header("Destination", dst.as_str())
+                    .header("Overwrite", if overwrite { "T" } else { "F" }))
+            })
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::PRECONDITION_FAILED => Err(RemoteError::Changed {
+                path: to.to_string(),
+            }),
+            StatusCode::NOT_FOUND => Err(RemoteError::Changed {
+                path: from.to_string(),
+            }),
+            StatusCode::CONFLICT => Err(RemoteError::Conflict(to.to_string())),
+            StatusCode::LOCKED => Err(RemoteError::Locked(from.to_string())),
+            s => Err(status_error("MOVE", from, s)),
+        }
+    }
+
+    /// Move `rel` into the server-side trash.
+    async fn trash(&self, rel: &str, dir: bool) -> Result<(), RemoteError> {
+        let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H%M%S").to_string();
+        let dest = join(&join(REMOTE_TRASH, &stamp), rel);
+        self.mkdirs(parent(&dest)).await?;
+        let mut target = dest.clone();
+        for n in 2..100 {
+            match self.move_item(rel, &target, dir, false).await {
+                Err(RemoteError::Changed { path }) if path == target => {
+                    target = format!("{dest} ({n})");
+                }
+                other => return other,
+            }
+        }
+        Err(RemoteError::Changed {
+            path: rel.to_string(),
+        })
+    }
+
+    /// List a collection subtree.
+    async fn walk(
+        &self,
+        root: &str,
+        filter: &Filter,
+        listing: &mut Listing,
+    ) -> Result<bool, RemoteError> {
+        let probe = self.probe().await?;
+        if probe.depth_infinity {
+            let Some(items) = self.propfind(root, true, "infinity").await? else {
+                return Ok(false);
+            };
+            let mut excluded_dirs: Vec<String> = Vec::new();
+            let mut rows = Vec::with_capacity(items.len());
+            for item in &items {
+                rows.push((self.rel_of(&item.href, root)?, item));
+            }
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            for (rel, item) in rows {
+                if rel == root.trim_end_matches('/') {
+                    continue;
+                }
+                if excluded_dirs
+                    .iter()
+                    .any(|d| crate::engine::tree::is_within(&rel, d))
+                {
+                    continue;
+                }
+                if let Some(dir) = self.add_item(&rel, item, filter, listing) {
+                    let _ = dir;
+                } else if item.is_collection {
+                    excluded_dirs.push(rel);
+                }
+            }
+            return Ok(true);
+        }
+        // Depth 1, breadth first, a few collections at once.
+        let mut pending = vec![root.to_string()];
+        let mut first = true;
+        while !pending.is_empty() {
+            let batch: Vec<String> = pending.drain(..pending.len().min(LIST_PARALLEL)).collect();
+            let results = futures_util::future::join_all(
+                batch.iter().map(|dir| self.propfind(dir, true, "1")),
+            )
+            .await;
+            for (dir, result) in batch.iter().zip(results) {
+                let Some(items) = result? else {
+                    if first {
+                        return Ok(false);
+                    }
+                    // Removed while we listed: the next pass sees it.
+                    continue;
+                };
+                for item in &items {
+                    let rel = self.rel_of(&item.href, dir)?;
+                    if rel == dir.trim_end_matches('/') {
+                        continue;
+                    }
+                    if parent(&rel) != dir.trim_end_matches('/') {
+                        return Err(RemoteError::Protocol(format!(
+                            "the server listed {:?} in a Depth 1 listing of {dir:?}: the listing is rejected",
+                            item.href
+                        )));
+                    }
+                    if self.add_item(&rel, item, filter, listing) == Some(true) {
+                        pending.push(rel);
+                    }
+                }
+            }
+            first = false;
+        }
+        Ok(true)
+    }
+
+    /// Add one listed item; `Some(is_dir)` when it was added.
+    fn add_item(
+        &self,
+        rel: &str,
+        item: &xml::DavItem,
+        filter: &Filter,
+        listing: &mut Listing,
+    ) -> Option<bool> {
+        let problem = |message: String| Problem {
+            path: rel.to_string(),
+            side: Some(Side::Remote),
+            message,
+        };
+        let name = crate::engine::tree::file_name(rel);
+        if let Err(e) = check_segment(name) {
+            listing.problems.push(problem(format!(
+                "unsafe name from the server, skipped: {e}"
+            )));
+            return None;
+        }
+        let norm = crate::engine::path::nfc(name);
+        if norm != name {
+            listing.problems.push(problem(
+                "name is not NFC on the server: not synchronized".into(),
+            ));
+            return None;
+        }
+        let entry = self.entry_of(item);
+        if name.starts_with(".ferry-") && entry.kind == Kind::File {
+            return None;
+        }
+        if let Some(rule) = filter.excluded(rel, entry.kind, entry.size) {
+            listing.problems.push(problem(format!("excluded: {rule}")));
+            return None;
+        }
+        let is_dir = entry.kind == Kind::Dir;
+        listing.tree.insert(rel.to_string(), entry);
+        Some(is_dir)
+    }
+
+    /// Temp name for an upload of `rel` (deterministic per content version,
+    /// so a retry after a crash reuses and overwrites it).
+    fn upload_temp(rel: &str, src_expect: &Entry) -> String {
+        let mut h = Sha256::new();
+        h.update(rel.as_bytes());
+        h.update(src_expect.size.to_le_bytes());
+        h.update(src_expect.mtime.to_le_bytes());
+        let d: [u8; 32] = h.finalize().into();
+        join(
+            parent(rel),
+            &format!(".ferry-up-{}.part", hex::encode(&d[..8])),
+        )
+    }
+}
+
+fn propfind_method() -> Method {
+    Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET)
+}
+
+/// Same item, unchanged: an equal entity tag, or equal size and mtime (a
+/// weak/strong entity-tag flip is not a change).
+fn unchanged(now: &Entry, then: &Entry) -> bool {
+    if now.kind != then.kind {
+        return false;
+    }
+    if now.kind == Kind::Dir {
+        return true;
+    }
+    if now.size != then.size {
+        return false;
+    }
+    match (&now.etag, &then.etag) {
+        (Some(a), Some(b)) if a == b => true,
+        _ => now.mtime == then.mtime,
+    }
+}
+
+fn check_auth(resp: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
+    match resp.status() {
+        StatusCode::UNAUTHORIZED => Err(RemoteError::Auth(
+            "the server asks for credentials (401): check the account's user and password".into(),
+        )),
+        StatusCode::INSUFFICIENT_STORAGE => Err(RemoteError::NoSpace),
+        _ => Ok(resp),
+    }
+}
+
+fn status_error(what: &str, rel: &str, s: StatusCode) -> RemoteError {
+    match s {
+        StatusCode::FORBIDDEN => RemoteError::Auth(format!("{what} {rel}: forbidden (403)")),
+        StatusCode::LOCKED => RemoteError::Locked(rel.to_string()),
+        StatusCode::INSUFFICIENT_STORAGE => RemoteError::NoSpace,
+        s => RemoteError::Http {
+            message: format!("{what} {rel}: {s}"),
+            retryable: s.is_server_error(),
+        },
+    }
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let v = resp.headers().get("Retry-After")?.to_str().ok()?;
+    let d = if let Ok(secs) = v.trim().parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let t = httpdate::parse_http_date(v).ok()?;
+        t.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+    };
+    Some(d.min(Duration::from_secs(60)))
+}
+
+/// Exponential backoff with full jitter: up to 200 ms · 2^attempt, ≤ 10 s.
+fn backoff(attempt: u32) -> Duration {
+    let cap = (200u64 << attempt.min(6)).min(10_000);
+    Duration::from_millis(rand::random_range(cap / 4..=cap))
+}
+
+async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, RemoteError> {
+    if resp.content_length().is_some_and(|n| n as usize > cap) {
+        return Err(RemoteError::Protocol(format!(
+            "the server's answer is larger than {cap} bytes"
+        )));
+    }
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| http_error("reading the answer", e))?;
+        if out.len() + chunk.len() > cap {
+            return Err(RemoteError::Protocol(format!(
+                "the server's answer is larger than {cap} bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+static UPLOADS: AtomicU64 = AtomicU64::new(0);
+
+#[async_trait]
+impl Remote for WebDav {
+    fn describe(&self) -> String {
+        format!("WebDAV {}", self.base)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let probe = self.probe.get().copied().unwrap_or_default();
+        Capabilities {
+            cheap_hash: false,
+            trash: true,
+            file_ids: probe.file_ids,
+            set_mtime: probe.x_oc_mtime,
+        }
+    }
+
+    async fn list(&self, filter: &Filter) -> Result<Option<Listing>, RemoteError> {
+        let mut listing = Listing::default();
+        if self.stat("").await?.is_none() {
+            return Ok(None);
+        }
+        if !self.walk("", filter, &mut listing).await? {
+            return Ok(None);
+        }
+        Ok(Some(listing))
+    }
+
+    async fn create_root(&self) -> Result<(), RemoteError> {
+        // MKCOL the root and its missing parents, relative to the server.
+        let segments: Vec<&str> = self
+            .base_path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut url = self.base.clone();
+        for i in 0..segments.len() {
+            let path: String = segments[..=i]
+                .iter()
+                .map(|s| format!("/{}", utf8_percent_encode(s, SEGMENT)))
+                .collect::<String>()
+                + "/";
+            url.set_path(&path);
+            let u = url.clone();
+            let resp = self
+                .send("MKCOL", || {
+                    Ok(self.request(
+                        Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT),
+                        u.clone(),
+                    ))
+                })
+                .await?;
+            let s = resp.status();
+            if !(s.is_success() || s == StatusCode::METHOD_NOT_ALLOWED) {
+                return Err(status_error("MKCOL", &path, s));
+            }
+        }
+        Ok(())
+    }
+
+    async fn hash(&self, path: &str, expect: &Entry) -> Result<Hash, RemoteError> {
+        // No server-side SHA-256: download and hash.
+        let resp = self
+            .send("GET", || {
+                Ok(self.request(Method::GET, self.url(path, false)))
+            })
+            .await?;
+        if !resp.status().is_success() {
+            return Err(status_error("GET", path, resp.status()));
+        }
+        let mut h = Sha256::new();
+        let mut n = 0u64;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| http_error("GET", e))?;
+            n += chunk.len() as u64;
+            h.update(&chunk);
+        }
+        if n != expect.size {
+            return Err(RemoteError::Changed {
+                path: path.to_string(),
+            });
+        }
+        Ok(h.finalize().into())
+    }
+
+    async fn mkdir(&self, path: &str) -> Result<Entry, RemoteError> {
+        self.mkdirs(path).await?;
+        match self.stat(path).await? {
+            Some(e) if e.kind == Kind::Dir => Ok(e),
+            _ => Err(RemoteError::Changed {
+                path: path.to_string(),
+            }),
+        }
+    }
+
+    async fn upload(
+        &self,
+        path: &str,
+        src: &Path,
+        src_expect: &Entry,
+        replace: Option<&Entry>,
+        backup: bool,
+    ) -> Result<(Entry, Hash), RemoteError> {
+        let temp = Self::upload_temp(path, src_expect);
+        let temp_url = self.url(&temp, false);
+        let mtime_secs = (src_expect.mtime.div_euclid(1_000_000_000)).to_string();
+        let _n = UPLOADS.fetch_add(1, Ordering::Relaxed);
+        let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
+        let mut tried_parents = false;
+        loop {
+            let hash_cell2 = hash_cell.clone();
+            let resp = self
+                .send("PUT", || {
+                    let file = std::fs::File::open(src)
+                        .map_err(|e| RemoteError::Local(format!("open {}: {e}", src.display())))?;
+                    let meta = file
+                        .metadata()
+                        .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
+                    if meta.len() != src_expect.size {
+                        return Err(RemoteError::SourceChanged(src.display().to_string()));
+                    }
+                    let hasher = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
+                    let h2 = hasher.clone();
+                    let cell = hash_cell2.clone();
+                    let size = src_expect.size;
+                    let mut seen = 0u64;
+                    let stream = tokio_util::io::ReaderStream::with_capacity(
+                        tokio::fs::File::from_std(file),
+                        256 * 1024,
+                    )
+                    .map(move |chunk| {
+                        if let Ok(c) = &chunk {
+                            if let Ok(mut h) = h2.lock() {
+                                h.update(c);
+                            }
+                            seen += c.len() as u64;
+                            if seen == size {
+                                if let (Ok(h), Ok(mut out)) = (h2.lock(), cell.lock()) {
+                                    *out = Some(h.clone().finalize().into());
+                                }
+                            }
+                        }
+                        chunk
+                    });
+                    let _ = hasher;
+                    Ok(self
+                        .request(Method::PUT, temp_url.clone())
+                        .header("Content-Length", size)
+                        .header("X-OC-Mtime", mtime_secs.clone())
+                        .body(reqwest::Body::wrap_stream(stream)))
+                })
+                .await?;
+            match resp.status() {
+                s if s.is_success() => break,
+                StatusCode::CONFLICT | StatusCode::NOT_FOUND if !tried_parents => {
+                    tried_parents = true;
+                    self.mkdirs(parent(path)).await?;
+                }
+                s => return Err(status_error("PUT", path, s)),
+            }
+        }
+        let hash = if src_expect.size == 0 {
+            Sha256::digest(b"").into()
+        } else {
+            hash_cell
+                .lock()
+                .ok()
+                .and_then(|h| *h)
+                .ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))?
+        };
+        // The file must not have changed while it was sent.
+        let now = std::fs::metadata(src)
+            .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
+        let now = crate::fsops::entry_of(&now, Kind::File);
+        if !crate::fsops::same_item(&now, src_expect) {
+            let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
+            return Err(RemoteError::SourceChanged(src.display().to_string()));
+        }
+        // The temp must hold exactly what was sent.
+        match self.stat(&temp).await? {
+            Some(e) if e.kind == Kind::File && e.size == src_expect.size => {}
+            _ => {
+                let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
+                return Err(RemoteError::Protocol(format!(
+                    "the server stored a different size for {path}"
+                )));
+            }
+        }
+        // Publish: only over the version planned with.
+        let publish = async {
+            self.expect(path, replace).await?;
+            if backup && replace.is_some() {
+                self.trash(path, false).await?;
+                self.move_item(&temp, path, false, false).await
+            } else {
+                self.move_item(&temp, path, false, replace.is_some()).await
+            }
+        }
+        .await;
+        if let Err(e) = publish {
+            let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
+            return Err(e);
+        }
+        let entry = self.stat(path).await?.ok_or_else(|| RemoteError::Changed {
+            path: path.to_string(),
+        })?;
+        Ok((entry, hash))
+    }
+
+    async fn download(&self, path: &str, expect: &Entry, temp: &Path) -> Result<Hash, RemoteError> {
+        let url = self.url(path, false);
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(temp)
+            .await
+            .map_err(|e| RemoteError::Local(format!("create {}: {e}", temp.display())))?;
+        let mut hasher = Sha256::new();
+        let mut written = 0u64;
+        let mut attempt = 0;
+        let mut etag_seen: Option<String> = None;
+        loop {
+            attempt += 1;
+            let from = written;
+            let etag_for_range = etag_seen.clone();
+            let resp = self
+                .send("GET", || {
+                    let mut rb = self.request(Method::GET, url.clone());
+                    if from > 0 {
+                        rb = rb.header("Range", format!("bytes={from}-"));
+                        if let Some(t) = &etag_for_range {
+                            rb = rb.header("If-Range", t.clone());
+                        }
+                    }
+                    Ok(rb)
+                })
+                .await?;
+            let status = resp.status();
+            if status == StatusCode::NOT_FOUND {
+                return Err(RemoteError::Changed {
+                    path: path.to_string(),
+                });
+            }
+            if !(status == StatusCode::OK || status == StatusCode::PARTIAL_CONTENT) {
+                return Err(status_error("GET", path, status));
+            }
+            if from > 0 && status == StatusCode::OK {
+                // The server ignored the range (or the file changed): restart.
+                return Err(RemoteError::Changed {
+                    path: path.to_string(),
+                });
+            }
+            if etag_seen.is_none() {
+                etag_seen = resp
+                    .headers()
+                    .get(reqwest::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|t| !t.starts_with("W/"))
+                    .map(str::to_string);
+            }
+            let mut stream = resp.bytes_stream();
+            let mut broke = false;
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(c) => {
+                        written += c.len() as u64;
+                        if written > expect.size {
+                            return Err(RemoteError::Changed {
+                                path: path.to_string(),
+                            });
+                        }
+                        hasher.update(&c);
+                        file.write_all(&c).await.map_err(|e| {
+                            RemoteError::Local(format!("write {}: {e}", temp.display()))
+                        })?;
+                    }
+                    Err(e) => {
+                        tracing::debug!(%path, written, %e, "download interrupted");
+                        broke = true;
+                        break;
+                    }
+                }
+            }
+            if !broke {
+                break;
+            }
+            if attempt >= MAX_ATTEMPTS || etag_seen.is_none() {
+                return Err(http_error("GET", format!("{path}: the transfer broke off")));
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        if written != expect.size {
+            return Err(RemoteError::Changed {
+                path: path.to_string(),
+            });
+        }
+        file.flush()
+            .await
+            .map_err(|e| RemoteError::Local(format!("write {}: {e}", temp.display())))?;
+        let std_file = file.into_std().await;
+        let mtime = expect.mtime;
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let t = std::time::UNIX_EPOCH + Duration::from_nanos(mtime.max(0) as u64);
+            std_file.set_modified(t)?;
+            std_file.sync_all()
+        })
+        .await
+        .map_err(|e| RemoteError::Local(e.to_string()))?
+        .map_err(|e| RemoteError::Local(format!("fsync {}: {e}", temp.display())))?;
+        Ok(hasher.finalize().into())
+    }
+
+    async fn rename(&self, from: &str, to: &str, expect: &Entry) -> Result<Entry, RemoteError> {
+        self.expect(from, Some(expect)).await?;
+        let dir = expect.kind == Kind::Dir;
+        match self.move_item(from, to, dir, false).await {
+            Err(RemoteError::Conflict(_)) => {
+                self.mkdirs(parent(to)).await?;
+                self.move_item(from, to, dir, false).await?;
+            }
+            other => other?,
+        }
+        self.stat(to).await?.ok_or_else(|| RemoteError::Changed {
+            path: to.to_string(),
+        })
+    }
+
+    async fn delete(
+        &self,
+        path: &str,
+        expect: &Entry,
+        contents: &[(String, Entry)],
+        filter: &Filter,
+    ) -> Result<(), RemoteError> {
+        self.expect(path, Some(expect)).await?;
+        if expect.kind == Kind::Dir {
+            let mut listing = Listing::default();
+            self.walk(path, filter, &mut listing).await?;
+            let now: Vec<(&String, &Entry)> = listing.tree.iter().collect();
+            let same = now.len() == contents.len()
+                && now
+                    .iter()
+                    .zip(contents)
+                    .all(|((k, e), (ek, ee))| *k == ek && unchanged(e, ee));
+            if !same {
+                return Err(RemoteError::Changed {
+                    path: path.to_string(),
+                });
+            }
+        }
+        self.trash(path, expect.kind == Kind::Dir).await
+    }
+}

@@ -89,6 +89,8 @@ pub struct Options {
     pub credentials: Option<Credentials>,
     /// An extra CA certificate (PEM) to trust.
     pub ca_file: Option<PathBuf>,
+    /// Refuse listings larger than this (default [`MAX_LISTING_BYTES`]).
+    pub max_listing_bytes: Option<usize>,
 }
 
 /// A WebDAV collection used as a remote.
@@ -100,6 +102,7 @@ pub struct WebDav {
     base_path: String,
     credentials: Option<Credentials>,
     probe: OnceCell<Probe>,
+    max_listing_bytes: usize,
 }
 
 impl std::fmt::Debug for WebDav {
@@ -167,6 +170,7 @@ impl WebDav {
             base_path,
             credentials: options.credentials,
             probe: OnceCell::new(),
+            max_listing_bytes: options.max_listing_bytes.unwrap_or(MAX_LISTING_BYTES),
         })
     }
 
@@ -255,7 +259,7 @@ impl WebDav {
             StatusCode::NOT_FOUND => return Ok(None),
             s => return Err(status_error("PROPFIND", rel, s)),
         }
-        let body = read_capped(resp, MAX_LISTING_BYTES).await?;
+        let body = read_capped(resp, self.max_listing_bytes).await?;
         let items =
             xml::parse_multistatus(&body).map_err(|e| RemoteError::Protocol(e.to_string()))?;
         Ok(Some(items))
@@ -291,11 +295,22 @@ impl WebDav {
             .strip_prefix(expected)
             .and_then(|r| r.strip_prefix('/'))
         {
-            Some(rest) if !rest.is_empty() => Ok(if within.is_empty() {
-                rest.to_string()
-            } else {
-                format!("{}/{rest}", within.trim_end_matches('/'))
-            }),
+            Some(rest) if !rest.is_empty() => {
+                // Every folder segment must be safe; a bad last segment is
+                // reported per item by the caller.
+                let mut segments: Vec<&str> = rest.split('/').collect();
+                segments.pop();
+                if let Some(bad) = segments.iter().find(|s| check_segment(s).is_err()) {
+                    return Err(RemoteError::Protocol(format!(
+                        "the server listed {href:?}, whose folder segment {bad:?} is unsafe: the listing is rejected"
+                    )));
+                }
+                Ok(if within.is_empty() {
+                    rest.to_string()
+                } else {
+                    format!("{}/{rest}", within.trim_end_matches('/'))
+                })
+            }
             _ => Err(RemoteError::Protocol(format!(
                 "the server listed {href:?}, which is outside the folder asked for: the listing is rejected"
             ))),
@@ -319,7 +334,7 @@ impl WebDav {
                 let mut file_ids = false;
                 if depth_infinity {
                     // Only the root's own entry matters here; the body can be large.
-                    let body = read_capped(resp, MAX_LISTING_BYTES).await?;
+                    let body = read_capped(resp, self.max_listing_bytes).await?;
                     if let Ok(items) = xml::parse_multistatus(&body) {
                         file_ids = items.first().is_some_and(|i| i.file_id.is_some());
                     }

@@ -91,6 +91,12 @@ pub struct SyncArgs {
     /// How many transfers run at once.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub jobs: usize,
+    /// WebDAV: give up on a request that sends nothing for this many seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    pub timeout: u64,
+    /// WebDAV: also trust this CA certificate (PEM file).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -208,7 +214,13 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&state)
         .map_err(|e| anyhow::anyhow!("cannot create state folder {}: {e}", state.display()))?;
     let journal = Journal::open(&journal_path(&state, &local_root, &remote_spec))?;
-    let remote = crate::remote::open(&remote_spec, crate::remote::webdav::Options::default())?;
+    let options = crate::remote::webdav::Options {
+        credentials: None,
+        ca_file: args.ca_file.clone(),
+        max_listing_bytes: None,
+        timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
+    };
+    let remote = crate::remote::open(&remote_spec, options)?;
     let job = SyncJob {
         name: local_root
             .file_name()

@@ -61,9 +61,9 @@ pub enum SyncError {
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error("local folder: {0}")]
-    Local(#[from] FsError),
+    Local(FsError),
     #[error("remote: {0}")]
-    Remote(#[from] RemoteError),
+    Remote(RemoteError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -94,6 +94,18 @@ impl Report {
     /// needed to settle items that changed meanwhile).
     pub fn changed_anything(&self) -> bool {
         self.counts.values().any(|&n| n > 0)
+    }
+}
+
+impl From<FsError> for SyncError {
+    fn from(e: FsError) -> Self {
+        SyncError::Local(e)
+    }
+}
+
+impl From<RemoteError> for SyncError {
+    fn from(e: RemoteError) -> Self {
+        SyncError::Remote(e)
     }
 }
 

@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::OnceCell;
 
 use super::{Capabilities, Listing, Remote, RemoteError};
@@ -91,6 +91,8 @@ pub struct Options {
     pub ca_file: Option<PathBuf>,
     /// Refuse listings larger than this (default [`MAX_LISTING_BYTES`]).
     pub max_listing_bytes: Option<usize>,
+    /// Give up on a request that sends nothing for this long (default 120 s).
+    pub timeout: Option<Duration>,
 }
 
 /// A WebDAV collection used as a remote.
@@ -151,7 +153,7 @@ impl WebDav {
             .into_owned();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(120))
+            .read_timeout(options.timeout.unwrap_or(Duration::from_secs(120)))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = &options.ca_file {
@@ -211,10 +213,7 @@ impl WebDav {
             let wait = match &result {
                 Ok(resp) => {
                     let s = resp.status();
-                    if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS {
-                        if s == StatusCode::INSUFFICIENT_STORAGE {
-                            return Err(RemoteError::NoSpace);
-                        }
+                    if transient(s) {
                         Some(retry_after(resp).unwrap_or_else(|| backoff(attempt)))
                     } else {
                         None
@@ -257,6 +256,15 @@ impl WebDav {
         match resp.status() {
             StatusCode::MULTI_STATUS => {}
             StatusCode::NOT_FOUND => return Ok(None),
+            // A folder asked for without its trailing slash (Apache's mod_dir).
+            StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+                if !dir =>
+            {
+                return Box::pin(self.propfind(rel, true, depth)).await;
+            }
             s => return Err(status_error("PROPFIND", rel, s)),
         }
         let body = read_capped(resp, self.max_listing_bytes).await?;
@@ -642,6 +650,12 @@ impl WebDav {
     }
 }
 
+/// Statuses worth trying again: overload, gateway trouble, rate limits.
+/// (501 Not Implemented or 507 Insufficient Storage will not change.)
+fn transient(s: StatusCode) -> bool {
+    matches!(s.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
 fn propfind_method() -> Method {
     Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET)
 }
@@ -974,10 +988,15 @@ impl Remote for WebDav {
                 return Err(status_error("GET", path, status));
             }
             if from > 0 && status == StatusCode::OK {
-                // The server ignored the range (or the file changed): restart.
-                return Err(RemoteError::Changed {
-                    path: path.to_string(),
-                });
+                // The server ignored the range (or If-Range failed): start over.
+                file.set_len(0)
+                    .await
+                    .map_err(|e| RemoteError::Local(format!("truncate {}: {e}", temp.display())))?;
+                file.seek(std::io::SeekFrom::Start(0))
+                    .await
+                    .map_err(|e| RemoteError::Local(format!("seek {}: {e}", temp.display())))?;
+                hasher = Sha256::new();
+                written = 0;
             }
             if etag_seen.is_none() {
                 etag_seen = resp
@@ -1013,7 +1032,7 @@ impl Remote for WebDav {
             if !broke {
                 break;
             }
-            if attempt >= MAX_ATTEMPTS || etag_seen.is_none() {
+            if attempt >= MAX_ATTEMPTS {
                 return Err(http_error("GET", format!("{path}: the transfer broke off")));
             }
             tokio::time::sleep(backoff(attempt)).await;
@@ -1022,6 +1041,11 @@ impl Remote for WebDav {
             return Err(RemoteError::Changed {
                 path: path.to_string(),
             });
+        }
+        if attempt > 1 && etag_seen.is_none() {
+            // Resumed without a strong entity tag to guard the range: make
+            // sure the file is still the version planned with.
+            self.expect(path, Some(expect)).await?;
         }
         file.flush()
             .await

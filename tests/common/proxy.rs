@@ -1,0 +1,262 @@
+//! A fault-injecting HTTP proxy for tests, on 127.0.0.1 and a free port,
+//! between Ferry and a real WebDAV server. Rules say which request to
+//! disturb and how: an error status (optionally with `Retry-After`), a
+//! dropped connection, a hang, a body cut short, or a hook that runs (for
+//! example, changes a file on the server) before the answer goes back.
+//!
+//! Use from a test file: `#[path = "common/proxy.rs"] mod proxy;`.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+/// What to do to a matching request.
+#[derive(Clone)]
+pub enum Fault {
+    /// Answer with this status without forwarding.
+    Status(u16, Option<u64>),
+    /// Close the connection without an answer.
+    Reset,
+    /// Wait this long before forwarding.
+    Hang(Duration),
+    /// Forward, then send only the first N bytes of the answer's body.
+    CutBody(usize),
+    /// Forward, then run the hook before answering.
+    After(Arc<dyn Fn() + Send + Sync>),
+}
+
+pub struct Rule {
+    pub method: String,
+    /// The request path must contain this.
+    pub path_contains: String,
+    /// How many more times the rule fires.
+    pub times: usize,
+    pub fault: Fault,
+}
+
+/// One request as the proxy saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub range: Option<String>,
+    pub status: u16,
+    pub faulted: bool,
+}
+
+pub struct Proxy {
+    pub port: u16,
+    rules: Arc<Mutex<Vec<Rule>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// Start a proxy in front of `upstream` (e.g. `http://127.0.0.1:8080`).
+    pub fn start(upstream: &str) -> Proxy {
+        let rules: Arc<Mutex<Vec<Rule>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (r2, s2) = (rules.clone(), seen.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let client = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap();
+                loop {
+                    tokio::select! {
+                        _ = &mut stop_rx => return,
+                        accepted = listener.accept() => {
+                            let Ok((stream, _)) = accepted else { return };
+                            let (rules, seen, client, upstream) = (r2.clone(), s2.clone(), client.clone(), upstream.clone());
+                            tokio::spawn(async move {
+                                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                                    handle(req, rules.clone(), seen.clone(), client.clone(), upstream.clone())
+                                });
+                                let _ = hyper::server::conn::http1::Builder::new()
+                                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                                    .await;
+                            });
+                        }
+                    }
+                }
+            });
+        });
+        let port = port_rx.recv().unwrap();
+        Proxy {
+            port,
+            rules,
+            seen,
+            shutdown: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// The proxy's URL for an upstream URL's path.
+    pub fn url_for(&self, upstream_url: &str) -> String {
+        let u = reqwest::Url::parse(upstream_url).unwrap();
+        format!("http://127.0.0.1:{}{}", self.port, u.path())
+    }
+
+    pub fn add(&self, method: &str, path_contains: &str, times: usize, fault: Fault) {
+        self.rules.lock().unwrap().push(Rule {
+            method: method.to_string(),
+            path_contains: path_contains.to_string(),
+            times,
+            fault,
+        });
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn clear(&self) {
+        self.seen.lock().unwrap().clear();
+        self.rules.lock().unwrap().clear();
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    rules: Arc<Mutex<Vec<Rule>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    client: reqwest::Client,
+    upstream: String,
+) -> Result<Response<BoxBody<Bytes, std::io::Error>>, std::io::Error> {
+    let method = req.method().to_string();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let range = req
+        .headers()
+        .get("Range")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let fault = {
+        let mut rules = rules.lock().unwrap();
+        rules
+            .iter_mut()
+            .find(|r| r.times > 0 && r.method == method && path.contains(&r.path_contains))
+            .map(|r| {
+                r.times -= 1;
+                r.fault.clone()
+            })
+    };
+    let record = |status: u16, faulted: bool| {
+        seen.lock().unwrap().push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            range: range.clone(),
+            status,
+            faulted,
+        });
+    };
+    match &fault {
+        Some(Fault::Status(code, retry_after)) => {
+            record(*code, true);
+            let mut b = Response::builder().status(*code);
+            if let Some(s) = retry_after {
+                b = b.header("Retry-After", s.to_string());
+            }
+            return Ok(b.body(full(Bytes::new())).unwrap());
+        }
+        Some(Fault::Reset) => {
+            record(0, true);
+            return Err(std::io::Error::other("injected reset"));
+        }
+        Some(Fault::Hang(d)) => tokio::time::sleep(*d).await,
+        _ => {}
+    }
+    // Forward.
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut fwd = client.request(
+        reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+        format!("{upstream}{path}"),
+    );
+    for (name, value) in parts.headers.iter() {
+        if name == "host" {
+            continue;
+        }
+        let v = if name == "destination" {
+            // Point Destination at the upstream too.
+            let d = value.to_str().unwrap_or_default();
+            let u = reqwest::Url::parse(d).unwrap();
+            reqwest::header::HeaderValue::from_str(&format!("{upstream}{}", u.path())).unwrap()
+        } else {
+            value.clone()
+        };
+        fwd = fwd.header(name.as_str(), v);
+    }
+    let resp = fwd.body(body).send().await.map_err(std::io::Error::other)?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let mut bytes = resp.bytes().await.map_err(std::io::Error::other)?;
+    let mut cut = false;
+    match &fault {
+        Some(Fault::CutBody(n)) if *n < bytes.len() => {
+            bytes = bytes.slice(..*n);
+            cut = true;
+        }
+        Some(Fault::After(hook)) => hook(),
+        _ => {}
+    }
+    record(status, fault.is_some());
+    let mut b = Response::builder().status(status);
+    for (name, value) in headers.iter() {
+        if name == "transfer-encoding" || name == "connection" {
+            continue;
+        }
+        b = b.header(name, value);
+    }
+    if cut {
+        // Send the first bytes, then break the connection.
+        let frames = futures_util::stream::iter(vec![
+            Ok(Frame::data(bytes)),
+            Err(std::io::Error::other("injected cut")),
+        ]);
+        return Ok(b.body(BodyExt::boxed(StreamBody::new(frames))).unwrap());
+    }
+    Ok(b.body(full(bytes)).unwrap())
+}
+
+fn full(bytes: Bytes) -> BoxBody<Bytes, std::io::Error> {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}

@@ -1,0 +1,449 @@
+//! The WebDAV conformance suite: the same scenarios, end to end through the
+//! real `ferry sync` binary, against every real server the harness starts
+//! (Apache mod_dav, nginx dav + dav_ext, rclone, wsgidav, dav-server), each
+//! on 127.0.0.1 with a free port.
+
+#[path = "common/dav.rs"]
+mod dav;
+#[path = "common/proxy.rs"]
+mod proxy;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dav::{DavKind, DavServer};
+
+struct Env {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Env {
+    fn new(url: String) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("local")).unwrap();
+        fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env { dir, url }
+    }
+    fn local(&self) -> PathBuf {
+        self.dir.path().join("local")
+    }
+    fn cmd(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.arg("sync")
+            .arg(self.local())
+            .arg(&self.url)
+            .arg("--state")
+            .arg(self.dir.path().join("state"))
+            .args(["--timeout", "5"])
+            .args(extra)
+            .env("HOME", self.dir.path().join("home"))
+            .env("XDG_DATA_HOME", self.dir.path().join("home/.local/share"))
+            .env_remove("FERRY_LOG");
+        c
+    }
+    fn sync(&self, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.cmd(&args).output().unwrap();
+        assert!(out.status.success(), "ferry sync failed: {}", show(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+    fn sync_quiet(&self) {
+        let first = self.sync(&[]);
+        assert_eq!(first["errors"], serde_json::json!([]), "{first:#}");
+        // A second pass changes nothing on either side. It may refresh the
+        // journal (`adopt`) where the server turned a weak entity tag into a
+        // strong one (Apache does, a second after a write).
+        let again = self.sync(&[]);
+        let counts = again["counts"].as_object().unwrap();
+        assert!(
+            counts.keys().all(|k| k == "adopt"),
+            "second pass not quiet: {again:#}"
+        );
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(path: &Path, content: &[u8]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+/// Synchronized items under a folder (dot-names skipped): path → content.
+fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(rel, None);
+                stack.push(e.path());
+            } else {
+                out.insert(rel, Some(fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn count(server: &DavServer, method: &str) -> usize {
+    server.requests().iter().filter(|r| r.0 == method).count()
+}
+
+fn first_sync_merges_both_sides(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let env = Env::new(server.url());
+    write(&env.local().join("docs/report.txt"), b"local report");
+    write(&env.local().join("top.txt"), b"top");
+    server.write("photos/cat.jpg", b"meow");
+    server.write("readme.md", b"from the server");
+    env.sync_quiet();
+    assert_eq!(snapshot(&env.local()), snapshot(server.root()));
+}
+
+fn edits_deletes_and_conflicts(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let env = Env::new(server.url());
+    for name in ["a.txt", "b.txt", "c.txt", "d.txt", "conflict.txt"] {
+        write(&env.local().join(name), format!("{name} v1").as_bytes());
+    }
+    env.sync_quiet();
+    // Make sure the next edits get new mtimes on servers with 1 s resolution.
+    std::thread::sleep(Duration::from_millis(1100));
+    write(&env.local().join("a.txt"), b"a edited locally");
+    server.write("b.txt", b"b edited on the server");
+    fs::remove_file(env.local().join("c.txt")).unwrap();
+    server.remove("d.txt");
+    write(&env.local().join("conflict.txt"), b"local side");
+    server.write("conflict.txt", b"server side!");
+    env.sync(&[]);
+    env.sync_quiet();
+    let local = snapshot(&env.local());
+    assert_eq!(local, snapshot(server.root()));
+    assert_eq!(local["a.txt"].as_deref(), Some(&b"a edited locally"[..]));
+    assert_eq!(
+        local["b.txt"].as_deref(),
+        Some(&b"b edited on the server"[..])
+    );
+    assert!(!local.contains_key("c.txt") && !local.contains_key("d.txt"));
+    assert_eq!(local["conflict.txt"].as_deref(), Some(&b"server side!"[..]));
+    let copies: Vec<_> = local
+        .iter()
+        .filter(|(k, _)| k.starts_with("conflict (conflicted copy "))
+        .collect();
+    assert_eq!(copies.len(), 1, "{:?}", local.keys());
+    assert_eq!(copies[0].1.as_deref(), Some(&b"local side"[..]));
+    // The remote deletion of c.txt went to the server-side trash.
+    let trash = server.root().join(".ferry-trash");
+    let trashed = snapshot(&trash);
+    assert!(
+        trashed
+            .iter()
+            .any(|(k, v)| k.ends_with("c.txt") && v.as_deref() == Some(&b"c.txt v1"[..])),
+        "{trashed:?}"
+    );
+}
+
+fn odd_names_round_trip(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let env = Env::new(server.url());
+    let names = [
+        "with space.txt",
+        "hash#tag.txt",
+        "percent 50%.txt",
+        "plus+sign.txt",
+        "amp&ersand.txt",
+        "ünïcödé.txt",
+        "日本語.txt",
+        "emoji 🎉.txt",
+        "semi;colon,comma.txt",
+        "quote's [b] (p) {c}.txt",
+        "folder with space/inner #1.txt",
+    ];
+    for n in &names[..6] {
+        write(&env.local().join(n), n.as_bytes());
+    }
+    for n in &names[6..] {
+        server.write(n, n.as_bytes());
+    }
+    env.sync_quiet();
+    let local = snapshot(&env.local());
+    assert_eq!(local, snapshot(server.root()));
+    for n in names {
+        assert_eq!(local[n].as_deref(), Some(n.as_bytes()), "{n}");
+    }
+}
+
+/// Peak resident memory (VmHWM) of a child while it runs, in KiB.
+fn run_measuring_peak(mut cmd: Command) -> (Output, u64) {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let p2 = peak.clone();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d2 = done.clone();
+    let watcher = std::thread::spawn(move || {
+        while !d2.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok(s) = fs::read_to_string(format!("/proc/{pid}/status")) {
+                for line in s.lines() {
+                    if let Some(v) = line.strip_prefix("VmHWM:") {
+                        let kib: u64 = v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0);
+                        p2.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().unwrap();
+    (out, peak.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+fn big(size: usize, seed: u8) -> Vec<u8> {
+    (0..size)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ seed)
+        .collect()
+}
+
+fn empty_and_200_mib_files_with_flat_memory(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let env = Env::new(server.url());
+    let size = 200 * 1024 * 1024;
+    let up = big(size, 1);
+    write(&env.local().join("empty.txt"), b"");
+    write(&env.local().join("big-up.bin"), &up);
+    server.write("empty-remote.txt", b"");
+    let (out, peak_up) = run_measuring_peak(env.cmd(&[]));
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        server.read("big-up.bin").unwrap(),
+        up,
+        "uploaded content differs"
+    );
+    drop(up);
+    let down = big(size, 2);
+    server.write("big-down.bin", &down);
+    let (out, peak_down) = run_measuring_peak(env.cmd(&[]));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        fs::read(env.local().join("big-down.bin")).unwrap() == down,
+        "downloaded content differs"
+    );
+    assert_eq!(fs::read(env.local().join("empty-remote.txt")).unwrap(), b"");
+    assert_eq!(server.read("empty.txt").unwrap(), b"");
+    eprintln!("{kind:?}: peak RSS upload {peak_up} KiB, download {peak_down} KiB");
+    assert!(peak_up > 0 && peak_down > 0, "could not measure memory");
+    assert!(peak_up < 80 * 1024, "upload of 200 MiB used {peak_up} KiB");
+    assert!(
+        peak_down < 80 * 1024,
+        "download of 200 MiB used {peak_down} KiB"
+    );
+}
+
+fn a_folder_rename_is_one_move(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let env = Env::new(server.url());
+    for i in 0..60 {
+        write(
+            &env.local().join(format!("project/sub{}/f{i}.txt", i % 3)),
+            format!("file {i}").as_bytes(),
+        );
+    }
+    env.sync_quiet();
+    let puts_before = count(&server, "PUT");
+    let moves_before = count(&server, "MOVE");
+    fs::rename(
+        env.local().join("project"),
+        env.local().join("project renamed"),
+    )
+    .unwrap();
+    let report = env.sync(&[]);
+    assert_eq!(
+        report["counts"],
+        serde_json::json!({"move": 1}),
+        "{report:#}"
+    );
+    assert_eq!(
+        count(&server, "PUT") - puts_before,
+        0,
+        "content was re-sent"
+    );
+    assert_eq!(count(&server, "MOVE") - moves_before, 1);
+    env.sync_quiet();
+    assert_eq!(snapshot(&env.local()), snapshot(server.root()));
+    assert!(server.root().join("project renamed/sub1/f1.txt").exists());
+}
+
+fn guards_stop_mass_deletes_and_a_missing_root(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let env = Env::new(server.url());
+    for i in 0..10 {
+        write(&env.local().join(format!("f{i}.txt")), b"x");
+    }
+    env.sync_quiet();
+    for i in 0..8 {
+        server.remove(&format!("f{i}.txt"));
+    }
+    let out = env.cmd(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert_eq!(
+        snapshot(&env.local()).len(),
+        10,
+        "the guard must not delete"
+    );
+    // The whole server folder disappears.
+    for i in 8..10 {
+        server.remove(&format!("f{i}.txt"));
+    }
+    fs::remove_dir_all(server.root()).unwrap();
+    let out = env.cmd(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(snapshot(&env.local()).len(), 10);
+}
+
+fn a_remote_change_during_an_upload_is_not_clobbered(kind: DavKind) {
+    let server = Arc::new(DavServer::start(kind));
+    let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    let env = Env::new(proxy.url_for(&server.url()));
+    write(&env.local().join("shared.txt"), b"v1");
+    env.sync_quiet();
+    std::thread::sleep(Duration::from_millis(1100));
+    write(&env.local().join("shared.txt"), b"v2 from this computer");
+    // While Ferry uploads, someone saves another version on the server.
+    let s2 = server.clone();
+    proxy.add(
+        "PUT",
+        ".ferry-up-",
+        1,
+        proxy::Fault::After(Arc::new(move || {
+            s2.write("shared.txt", b"v2 from someone else")
+        })),
+    );
+    let report = env.sync(&[]);
+    assert_eq!(
+        report["skipped"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
+    assert_eq!(server.read("shared.txt").unwrap(), b"v2 from someone else");
+    // The next pass sees a conflict and keeps both.
+    env.sync(&[]);
+    env.sync_quiet();
+    let local = snapshot(&env.local());
+    assert_eq!(local, snapshot(server.root()));
+    let contents: Vec<&[u8]> = local.values().flatten().map(Vec::as_slice).collect();
+    assert!(contents.contains(&&b"v2 from someone else"[..]));
+    assert!(contents.contains(&&b"v2 from this computer"[..]));
+}
+
+fn faults_are_retried_boundedly_and_converge(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    let env = Env::new(proxy.url_for(&server.url()));
+    for i in 0..5 {
+        write(
+            &env.local().join(format!("up{i}.txt")),
+            format!("up {i}").as_bytes(),
+        );
+    }
+    let payload = big(3 * 1024 * 1024, 7);
+    server.write("down.bin", &payload);
+    proxy.add("PROPFIND", "/", 2, proxy::Fault::Status(503, None));
+    proxy.add("PUT", ".ferry-up-", 1, proxy::Fault::Status(500, None));
+    proxy.add("PUT", ".ferry-up-", 1, proxy::Fault::Reset);
+    proxy.add("MOVE", "/", 1, proxy::Fault::Status(429, Some(1)));
+    proxy.add("GET", "down.bin", 1, proxy::Fault::CutBody(1024 * 1024));
+    env.sync_quiet();
+    assert_eq!(snapshot(&env.local()), snapshot(server.root()));
+    assert!(fs::read(env.local().join("down.bin")).unwrap() == payload);
+    let seen = proxy.seen();
+    // The cut download continued from where it stopped.
+    assert!(
+        seen.iter()
+            .any(|s| s.method == "GET" && s.range.as_deref() == Some("bytes=1048576-")),
+        "no resumed GET: {seen:?}"
+    );
+    // Retries are bounded: a server that always fails ends the pass with an
+    // error, not an endless loop.
+    proxy.clear();
+    write(&env.local().join("never.txt"), b"never");
+    proxy.add("PUT", ".ferry-up-", 1000, proxy::Fault::Status(503, None));
+    let out = env.cmd(&["--json"]).output().unwrap();
+    assert!(!out.status.success());
+    let puts = proxy.seen().iter().filter(|s| s.method == "PUT").count();
+    assert!((2..=5).contains(&puts), "{puts} PUT attempts");
+    // A hung server times out.
+    proxy.clear();
+    proxy.add(
+        "PROPFIND",
+        "/",
+        1000,
+        proxy::Fault::Hang(Duration::from_secs(30)),
+    );
+    let start = std::time::Instant::now();
+    let out = env.cmd(&["--timeout", "1"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        start.elapsed() < Duration::from_secs(25),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+macro_rules! conformance {
+    ($($module:ident => $kind:expr),* $(,)?) => {$(
+        mod $module {
+            use super::*;
+            #[test] fn first_sync() { first_sync_merges_both_sides($kind) }
+            #[test] fn edits_deletes_conflicts() { edits_deletes_and_conflicts($kind) }
+            #[test] fn odd_names() { odd_names_round_trip($kind) }
+            #[test] fn large_files_flat_memory() { empty_and_200_mib_files_with_flat_memory($kind) }
+            #[test] fn folder_rename_one_move() { a_folder_rename_is_one_move($kind) }
+            #[test] fn guards() { guards_stop_mass_deletes_and_a_missing_root($kind) }
+            #[test] fn concurrent_change_not_clobbered() { a_remote_change_during_an_upload_is_not_clobbered($kind) }
+            #[test] fn faults_converge() { faults_are_retried_boundedly_and_converge($kind) }
+        }
+    )*};
+}
+
+conformance! {
+    apache => DavKind::Apache,
+    nginx => DavKind::Nginx,
+    rclone => DavKind::Rclone,
+    wsgidav => DavKind::WsgiDav,
+    dav_server => DavKind::DavServer,
+}

@@ -337,6 +337,9 @@ fn print_report(job: &SyncJob, r: &Report) {
         &r.skipped,
     );
     list("failed", &r.errors);
+    if let Some(reason) = &r.stopped {
+        println!("  the pass stopped early: {reason}");
+    }
 }
 
 fn describe_op(op: &Op) -> String {

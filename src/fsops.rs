@@ -316,6 +316,24 @@ impl Folder {
         }
     }
 
+    /// The temp path a download of this version of `rel` uses. The name
+    /// encodes the version, so a download interrupted by a crash or a lost
+    /// connection finds its partial file again and continues.
+    pub fn resumable_temp(&self, rel: &str, version: &Entry) -> PathBuf {
+        let mut h = Sha256::new();
+        h.update(rel.as_bytes());
+        h.update(version.size.to_le_bytes());
+        h.update(version.mtime.to_le_bytes());
+        // Not the entity tag: some servers turn a weak one strong later
+        // (If-Range and a final check guard against a changed file).
+        let d: [u8; 32] = h.finalize().into();
+        let name = format!("{TEMP_PREFIX}dl-{}.part", hex::encode(&d[..8]));
+        match self.abs(rel).parent() {
+            Some(dir) => dir.join(name),
+            None => self.root.join(name),
+        }
+    }
+
     /// Create folder `rel` (and missing parents). An existing folder is fine.
     pub fn mkdir(&self, rel: &str) -> Result<Entry, FsError> {
         let path = self.abs(rel);
@@ -384,6 +402,13 @@ impl Folder {
     /// Stream file `rel` (expected as `expect`) into `out`, returning its
     /// hash; fails with `Changed` if it changes while read.
     pub fn copy_out(&self, rel: &str, expect: &Entry, temp: &Path) -> Result<Hash, FsError> {
+        // A local copy is cheap to redo: never resume, start over.
+        match fs::remove_file(temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(FsError::io("remove", temp)(e));
+            }
+            _ => {}
+        }
         let path = self.abs(rel);
         let mut input = File::open(&path).map_err(FsError::io("open", &path))?;
         let before = entry_of(
@@ -524,6 +549,18 @@ impl Folder {
 /// Remove a temp file left behind by a Ferry process that is gone (killed
 /// mid-transfer). Temp names carry the writer's process id.
 fn remove_if_stale(path: &Path, name: &str) {
+    if name.starts_with(".ferry-dl-") {
+        // Kept for resuming; dropped when nobody came back for a week.
+        let old = fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(7 * 24 * 3600));
+        if old {
+            let _ = fs::remove_file(path);
+        }
+        return;
+    }
     let Some(pid) = name
         .strip_prefix(TEMP_PREFIX)
         .and_then(|rest| rest.split('-').next())

@@ -86,6 +86,8 @@ pub struct Report {
     pub skipped: Vec<Problem>,
     /// Ops that failed.
     pub errors: Vec<Problem>,
+    /// Why the pass stopped early (credentials required, server full), if it did.
+    pub stopped: Option<String>,
     pub elapsed_ms: u128,
 }
 
@@ -312,6 +314,8 @@ struct Outcome {
 enum OpError {
     Changed(String),
     Failed(String),
+    /// No point going on with this pass (credentials, a full server).
+    Fatal(String),
 }
 
 impl From<FsError> for OpError {
@@ -328,6 +332,8 @@ impl From<RemoteError> for OpError {
     fn from(e: RemoteError) -> Self {
         if e.is_changed() {
             OpError::Changed(e.to_string())
+        } else if e.stops_pass() {
+            OpError::Fatal(e.to_string())
         } else {
             OpError::Failed(e.to_string())
         }
@@ -405,6 +411,14 @@ async fn run_phase(
     let mut set = JoinSet::new();
     let mut outcomes = Vec::new();
     for op in ops {
+        if let Some(reason) = &report.stopped {
+            report.skipped.push(Problem {
+                path: op.path().to_string(),
+                side: None,
+                message: format!("not done: {reason}"),
+            });
+            continue;
+        }
         let permit = sem
             .clone()
             .acquire_owned()
@@ -419,6 +433,9 @@ async fn run_phase(
         });
         // Collect what is done so far so memory stays flat.
         while let Some(done) = set.try_join_next() {
+            if let Ok((_, _, Err(OpError::Fatal(m)))) = &done {
+                report.stopped.get_or_insert(m.clone());
+            }
             outcomes.push(done);
         }
         if outcomes.len() >= 512 {
@@ -459,6 +476,23 @@ async fn record(job: &SyncJob, done: Vec<Done>, report: &mut Report) -> Result<(
                     side: None,
                     message,
                 });
+            }
+            Err(OpError::Fatal(message)) => {
+                tracing::warn!(%path, action, %message, "pass stopped");
+                log.push(LogRow {
+                    time: now_ms(),
+                    sync: job.name.clone(),
+                    action: action.to_string(),
+                    path: path.clone(),
+                    bytes: 0,
+                    result: format!("error: {message}"),
+                });
+                report.errors.push(Problem {
+                    path,
+                    side: None,
+                    message: message.clone(),
+                });
+                report.stopped.get_or_insert(message);
             }
             Err(OpError::Failed(message)) => {
                 tracing::warn!(%path, action, %message, "op failed");
@@ -658,10 +692,10 @@ async fn download(
     replace: Option<&Entry>,
     backup: bool,
 ) -> Result<(Entry, engine::Hash), OpError> {
-    let p = path.to_string();
+    let (p, v) = (path.to_string(), source.clone());
     let temp = local_blocking(ctx, move |l| {
         l.ensure_parent(&p)?;
-        Ok(l.temp_for(&p))
+        Ok(l.resumable_temp(&p, &v))
     })
     .await?;
     let result = async {
@@ -671,7 +705,9 @@ async fn download(
         Ok::<_, OpError>((entry, hash))
     }
     .await;
-    if result.is_err() {
+    // Keep a partial download for next time when the network failed;
+    // drop it when the file changed (that version will never complete).
+    if let Err(OpError::Changed(_)) = &result {
         let _ = std::fs::remove_file(&temp);
     }
     result

@@ -424,6 +424,37 @@ fn faults_are_retried_boundedly_and_converge(kind: DavKind) {
     );
 }
 
+fn a_download_resumes_after_ferry_restarts(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    let env = Env::new(proxy.url_for(&server.url()));
+    let payload = big(8 * 1024 * 1024, 9);
+    server.write("movie.bin", &payload);
+    // Every attempt of the first run breaks off after 1 MiB: the run fails.
+    proxy.add("GET", "movie.bin", 5, proxy::Fault::CutBody(1024 * 1024));
+    let out = env.cmd(&["--json"]).output().unwrap();
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(!env.local().join("movie.bin").exists(), "a partial file must never appear");
+    // The second run continues where the first stopped.
+    proxy.clear();
+    env.sync_quiet();
+    assert!(fs::read(env.local().join("movie.bin")).unwrap() == payload);
+    let gets: Vec<_> = proxy.seen().into_iter().filter(|s| s.method == "GET").collect();
+    let from: u64 = gets
+        .first()
+        .and_then(|g| g.range.as_deref())
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.trim_end_matches('-').parse().ok())
+        .unwrap_or(0);
+    assert!(from >= 4 * 1024 * 1024, "the restarted download began at {from}: {gets:?}");
+    let temps: Vec<_> = fs::read_dir(env.local())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".ferry-"))
+        .collect();
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+}
+
 macro_rules! conformance {
     ($($module:ident => $kind:expr),* $(,)?) => {$(
         mod $module {
@@ -436,6 +467,7 @@ macro_rules! conformance {
             #[test] fn guards() { guards_stop_mass_deletes_and_a_missing_root($kind) }
             #[test] fn concurrent_change_not_clobbered() { a_remote_change_during_an_upload_is_not_clobbered($kind) }
             #[test] fn faults_converge() { faults_are_retried_boundedly_and_converge($kind) }
+            #[test] fn download_resumes_after_restart() { a_download_resumes_after_ferry_restarts($kind) }
         }
     )*};
 }

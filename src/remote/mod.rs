@@ -130,8 +130,10 @@ pub trait Remote: Send + Sync {
         backup: bool,
     ) -> Result<(Entry, Hash), RemoteError>;
 
-    /// Download file `path` (which must still be as `expect`) into the new
-    /// local file `temp`, with its mtime; returns the content hash.
+    /// Download file `path` (which must still be as `expect`) into the local
+    /// file `temp`, with its mtime; returns the content hash. If `temp`
+    /// already holds the start of this version (a download interrupted
+    /// earlier), the remote may continue after it.
     async fn download(&self, path: &str, expect: &Entry, temp: &Path) -> Result<Hash, RemoteError>;
 
     /// Move `from` (still as `expect`) to `to`, which must not exist.

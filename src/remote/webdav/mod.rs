@@ -22,7 +22,7 @@
 pub mod xml;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,7 +31,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
-use tokio::sync::OnceCell;
 
 use super::{Capabilities, Listing, Remote, RemoteError};
 use crate::engine::path::check_segment;
@@ -103,9 +102,16 @@ pub struct WebDav {
     /// Its path, percent-decoded, ending in `/`.
     base_path: String,
     credentials: Option<Credentials>,
-    probe: OnceCell<Probe>,
+    /// `Depth: infinity` listings: UNKNOWN until the first listing tries one.
+    depth_infinity: AtomicU8,
+    /// The server returns `oc:fileid` (Nextcloud, ownCloud): ids survive moves.
+    file_ids: AtomicBool,
     max_listing_bytes: usize,
 }
+
+const UNKNOWN: u8 = 0;
+const YES: u8 = 1;
+const NO: u8 = 2;
 
 impl std::fmt::Debug for WebDav {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,7 +177,8 @@ impl WebDav {
             base: url,
             base_path,
             credentials: options.credentials,
-            probe: OnceCell::new(),
+            depth_infinity: AtomicU8::new(UNKNOWN),
+            file_ids: AtomicBool::new(false),
             max_listing_bytes: options.max_listing_bytes.unwrap_or(MAX_LISTING_BYTES),
         })
     }
@@ -243,6 +250,19 @@ impl WebDav {
         dir: bool,
         depth: &'static str,
     ) -> Result<Option<Vec<xml::DavItem>>, RemoteError> {
+        match self.propfind_raw(rel, dir, depth).await? {
+            Ok(items) => Ok(items),
+            Err(s) => Err(status_error("PROPFIND", rel, s)),
+        }
+    }
+
+    /// PROPFIND, with a status other than 207/404 given back as is.
+    async fn propfind_raw(
+        &self,
+        rel: &str,
+        dir: bool,
+        depth: &'static str,
+    ) -> Result<Result<Option<Vec<xml::DavItem>>, StatusCode>, RemoteError> {
         let url = self.url(rel, dir);
         let resp = self
             .send("PROPFIND", || {
@@ -255,7 +275,7 @@ impl WebDav {
             .await?;
         match resp.status() {
             StatusCode::MULTI_STATUS => {}
-            StatusCode::NOT_FOUND => return Ok(None),
+            StatusCode::NOT_FOUND => return Ok(Ok(None)),
             // A folder asked for without its trailing slash (Apache's mod_dir).
             StatusCode::MOVED_PERMANENTLY
             | StatusCode::FOUND
@@ -263,14 +283,17 @@ impl WebDav {
             | StatusCode::PERMANENT_REDIRECT
                 if !dir =>
             {
-                return Box::pin(self.propfind(rel, true, depth)).await;
+                return Box::pin(self.propfind_raw(rel, true, depth)).await;
             }
-            s => return Err(status_error("PROPFIND", rel, s)),
+            s => return Ok(Err(s)),
         }
         let body = read_capped(resp, self.max_listing_bytes).await?;
         let items =
             xml::parse_multistatus(&body).map_err(|e| RemoteError::Protocol(e.to_string()))?;
-        Ok(Some(items))
+        if items.iter().any(|i| i.file_id.is_some()) {
+            self.file_ids.store(true, Ordering::Relaxed);
+        }
+        Ok(Ok(Some(items)))
     }
 
     /// The relative path of an href, checked to lie within `within` (a
@@ -325,43 +348,13 @@ impl WebDav {
         }
     }
 
-    async fn probe(&self) -> Result<Probe, RemoteError> {
-        self.probe
-            .get_or_try_init(|| async {
-                let url = self.url("", true);
-                let resp = self
-                    .send("PROPFIND", || {
-                        Ok(self
-                            .request(propfind_method(), url.clone())
-                            .header("Depth", "infinity")
-                            .header("Content-Type", "application/xml; charset=utf-8")
-                            .body(PROPFIND_BODY))
-                    })
-                    .await?;
-                let depth_infinity = resp.status() == StatusCode::MULTI_STATUS;
-                let mut file_ids = false;
-                if depth_infinity {
-                    // Only the root's own entry matters here; the body can be large.
-                    let body = read_capped(resp, self.max_listing_bytes).await?;
-                    if let Ok(items) = xml::parse_multistatus(&body) {
-                        file_ids = items.first().is_some_and(|i| i.file_id.is_some());
-                    }
-                } else if let Some(items) = self.propfind("", true, "0").await? {
-                    file_ids = items.first().is_some_and(|i| i.file_id.is_some());
-                }
-                let probe = Probe {
-                    depth_infinity,
-                    file_ids,
-                    // Nextcloud/ownCloud honour X-OC-Mtime; they are the
-                    // servers with file ids. Elsewhere it is sent anyway and
-                    // the mtime the server reports is what is recorded.
-                    x_oc_mtime: file_ids,
-                };
-                tracing::debug!(?probe, base = %self.base, "probed");
-                Ok(probe)
-            })
-            .await
-            .copied()
+    /// What was learnt about the server so far.
+    fn probe(&self) -> Probe {
+        Probe {
+            depth_infinity: self.depth_infinity.load(Ordering::Relaxed) == YES,
+            file_ids: self.file_ids.load(Ordering::Relaxed),
+            x_oc_mtime: self.file_ids.load(Ordering::Relaxed),
+        }
     }
 
     fn entry_of(&self, item: &xml::DavItem) -> Entry {
@@ -528,9 +521,26 @@ impl WebDav {
         filter: &Filter,
         listing: &mut Listing,
     ) -> Result<bool, RemoteError> {
-        let probe = self.probe().await?;
-        if probe.depth_infinity {
-            let Some(items) = self.propfind(root, true, "infinity").await? else {
+        // One Depth: infinity listing where the server allows it (found out
+        // by trying: Apache and nginx refuse with 403, dav-server with 501).
+        let infinity = if self.depth_infinity.load(Ordering::Relaxed) == NO {
+            None
+        } else {
+            match self.propfind_raw(root, true, "infinity").await? {
+                Ok(items) => {
+                    self.depth_infinity.store(YES, Ordering::Relaxed);
+                    Some(items)
+                }
+                Err(s) if s.is_client_error() || s == StatusCode::NOT_IMPLEMENTED => {
+                    tracing::debug!(status = %s, "Depth: infinity refused; walking with Depth: 1");
+                    self.depth_infinity.store(NO, Ordering::Relaxed);
+                    None
+                }
+                Err(s) => return Err(status_error("PROPFIND", root, s)),
+            }
+        };
+        if let Some(items) = infinity {
+            let Some(items) = items else {
                 return Ok(false);
             };
             let mut excluded_dirs: Vec<String> = Vec::new();
@@ -738,7 +748,6 @@ async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, Rem
     Ok(out)
 }
 
-static UPLOADS: AtomicU64 = AtomicU64::new(0);
 
 #[async_trait]
 impl Remote for WebDav {
@@ -747,7 +756,7 @@ impl Remote for WebDav {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let probe = self.probe.get().copied().unwrap_or_default();
+        let probe = self.probe();
         Capabilities {
             cheap_hash: false,
             trash: true,
@@ -847,7 +856,6 @@ impl Remote for WebDav {
         let temp = Self::upload_temp(path, src_expect);
         let temp_url = self.url(&temp, false);
         let mtime_secs = (src_expect.mtime.div_euclid(1_000_000_000)).to_string();
-        let _n = UPLOADS.fetch_add(1, Ordering::Relaxed);
         let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
         let mut tried_parents = false;
         loop {
@@ -952,14 +960,41 @@ impl Remote for WebDav {
 
     async fn download(&self, path: &str, expect: &Entry, temp: &Path) -> Result<Hash, RemoteError> {
         let url = self.url(path, false);
+        let local = |what: &str, e: std::io::Error| RemoteError::Local(format!("{what} {}: {e}", temp.display()));
         let mut file = tokio::fs::OpenOptions::new()
+            .read(true)
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(false)
             .open(temp)
             .await
-            .map_err(|e| RemoteError::Local(format!("create {}: {e}", temp.display())))?;
+            .map_err(|e| local("open", e))?;
+        // A temp left by an interrupted download of this same version (its
+        // name says which): hash what it holds and continue after it.
         let mut hasher = Sha256::new();
-        let mut written = 0u64;
+        let mut written = file.metadata().await.map_err(|e| local("stat", e))?.len();
+        if written > expect.size {
+            file.set_len(0).await.map_err(|e| local("truncate", e))?;
+            written = 0;
+        } else if written > 0 {
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut left = written;
+            while left > 0 {
+                let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf)
+                    .await
+                    .map_err(|e| local("read", e))?;
+                if n == 0 {
+                    break;
+                }
+                let n = n.min(left as usize);
+                hasher.update(&buf[..n]);
+                left -= n as u64;
+            }
+            tracing::debug!(%path, from = written, "resuming a download");
+        }
+        file.seek(std::io::SeekFrom::Start(written))
+            .await
+            .map_err(|e| local("seek", e))?;
         let mut attempt = 0;
         let mut etag_seen: Option<String> = None;
         loop {

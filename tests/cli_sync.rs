@@ -176,7 +176,9 @@ fn edits_on_both_sides_reach_the_other_side() {
         .map(|rd| rd.map(|e| e.unwrap().file_name()).collect())
         .unwrap_or_default();
     assert!(
-        trashed.iter().any(|n| n.to_string_lossy().starts_with("gone")),
+        trashed
+            .iter()
+            .any(|n| n.to_string_lossy().starts_with("gone")),
         "gone.txt not in the trash: {trashed:?}"
     );
 }
@@ -237,7 +239,11 @@ fn renaming_a_folder_of_1000_files_moves_it_without_copying() {
         .collect();
     fs::rename(env.local().join("big"), env.local().join("renamed")).unwrap();
     let report = env.sync_json(&[]);
-    assert_eq!(report["counts"], serde_json::json!({"move": 1}), "{report:#}");
+    assert_eq!(
+        report["counts"],
+        serde_json::json!({"move": 1}),
+        "{report:#}"
+    );
     assert_eq!(report["bytes_up"], 0);
     let after: Vec<u64> = (0..1000)
         .map(|i| inode(env.remote().join(format!("renamed/sub{}/f{i}.txt", i % 10))))
@@ -260,8 +266,15 @@ fn the_mass_delete_guard_stops_and_force_proceeds() {
     let out = env.cmd(&[]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("would delete 15 of the 20 items"), "{stderr}");
-    assert_eq!(snapshot(&env.remote()).len(), 20, "the guard must not delete");
+    assert!(
+        stderr.contains("would delete 15 of the 20 items"),
+        "{stderr}"
+    );
+    assert_eq!(
+        snapshot(&env.remote()).len(),
+        20,
+        "the guard must not delete"
+    );
 
     // A lower count limit trips too.
     for i in 0..15 {
@@ -277,7 +290,10 @@ fn the_mass_delete_guard_stops_and_force_proceeds() {
     env.sync(&["--max-delete-count", "2", "--force"]);
     assert_eq!(snapshot(&env.remote()).len(), 17);
     // The deleted remote files are in the remote's trash.
-    assert_eq!(all_files_recursive(&env.remote().join(".ferry-trash")).len(), 3);
+    assert_eq!(
+        all_files_recursive(&env.remote().join(".ferry-trash")).len(),
+        3
+    );
 }
 
 #[test]
@@ -304,7 +320,13 @@ fn a_missing_or_emptied_side_stops_the_pass() {
 #[test]
 fn excluded_names_are_never_propagated() {
     let env = Env::new();
-    for name in [".hidden", "draft.tmp", "~$report.docx", "notes.txt~", "Thumbs.db"] {
+    for name in [
+        ".hidden",
+        "draft.tmp",
+        "~$report.docx",
+        "notes.txt~",
+        "Thumbs.db",
+    ] {
         write(&env.local().join(name), "private");
     }
     write(&env.local().join("build/out.log"), "log");
@@ -359,7 +381,10 @@ fn one_way_mirrors_make_the_target_equal_to_the_source() {
     assert_eq!(snapshot(&env.remote()), snapshot(&env.local()));
     assert!(!env.remote().join("theirs.txt").exists());
     // The mirror's deletion went to the remote trash.
-    assert_eq!(all_files_recursive(&env.remote().join(".ferry-trash")).len(), 1);
+    assert_eq!(
+        all_files_recursive(&env.remote().join(".ferry-trash")).len(),
+        1
+    );
 
     write(&env.remote().join("server-new.txt"), "srv");
     write(&env.remote().join("mine.txt"), "changed on server");
@@ -418,7 +443,10 @@ fn kill_9_in_the_middle_of_a_pass_loses_nothing() {
         done_before_kill < n + 200,
         "the pass had already finished ({done_before_kill} files)"
     );
-    eprintln!("killed with {done_before_kill} of {} remote files in place", n + 200);
+    eprintln!(
+        "killed with {done_before_kill} of {} remote files in place",
+        n + 200
+    );
 
     env.sync(&[]);
     env.sync_quiet();
@@ -426,19 +454,65 @@ fn kill_9_in_the_middle_of_a_pass_loses_nothing() {
     assert_eq!(local, snapshot(&env.remote()));
     for i in 0..n {
         let key = format!("d{}/f{i}.txt", i % 40);
-        assert_eq!(local[&key].as_deref(), Some(format!("local file {i}").as_str()));
+        assert_eq!(
+            local[&key].as_deref(),
+            Some(format!("local file {i}").as_str())
+        );
     }
     for i in 0..200 {
         let key = format!("r{}/g{i}.txt", i % 4);
-        assert_eq!(local[&key].as_deref(), Some(format!("remote file {i}").as_str()));
+        assert_eq!(
+            local[&key].as_deref(),
+            Some(format!("remote file {i}").as_str())
+        );
     }
-    let conflicts = local.keys().filter(|k| k.contains("conflicted copy")).count();
-    assert_eq!(conflicts, 0, "an interrupted pass must not create conflicts");
+    let conflicts = local
+        .keys()
+        .filter(|k| k.contains("conflicted copy"))
+        .count();
+    assert_eq!(
+        conflicts, 0,
+        "an interrupted pass must not create conflicts"
+    );
     for root in [env.local(), env.remote()] {
         let temps: Vec<_> = all_files_recursive(&root)
             .into_iter()
-            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".ferry-") && p.to_string_lossy().ends_with(".part"))
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(".ferry-")
+                    && p.to_string_lossy().ends_with(".part")
+            })
             .collect();
         assert!(temps.is_empty(), "temp files left: {temps:?}");
     }
+}
+
+#[test]
+fn a_folder_deleted_here_but_added_to_there_is_kept_with_the_new_file() {
+    let env = Env::new();
+    write(&env.local().join("project/old.txt"), "old");
+    write(&env.local().join("project/notes.txt"), "notes");
+    for i in 0..10 {
+        write(&env.local().join(format!("other{i}.txt")), "x");
+    }
+    env.sync_quiet();
+    fs::remove_dir_all(env.local().join("project")).unwrap();
+    write(&env.remote().join("project/new-from-colleague.txt"), "new");
+    env.sync_quiet();
+    let local = snapshot(&env.local());
+    assert_eq!(local, snapshot(&env.remote()));
+    assert_eq!(
+        local["project/new-from-colleague.txt"].as_deref(),
+        Some("new"),
+        "the new remote file must survive: {local:?}"
+    );
+    assert!(!local.contains_key("project/old.txt"));
+    // Only the files deleted here went to the remote trash, not the new one.
+    let trashed: Vec<String> = all_files_recursive(&env.remote().join(".ferry-trash"))
+        .iter()
+        .map(|p| fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(!trashed.contains(&"new".to_string()), "{trashed:?}");
 }

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-need_packages build-essential pkg-config
+need_packages build-essential pkg-config libdbus-1-dev
 ensure_rust
 cargo build --release --locked
 

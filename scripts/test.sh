@@ -8,7 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-need_packages build-essential pkg-config
+need_packages build-essential pkg-config libdbus-1-dev dbus gnome-keyring keyutils
+# Real WebDAV servers for the integration tests (tests/common/dav.rs).
+# nginx first: its install fails if it cannot start because something (a
+# freshly started apache2) holds port 80; apache2's does not.
+need_packages nginx-extras
+need_packages apache2 rclone python3-venv
+# wsgidav in its own venv (Debian's python3 is externally managed).
+ferry_venv="$HOME/.cache/ferry-test-venv"
+"$ferry_venv/bin/python" -c 'import wsgidav, cheroot' >/dev/null 2>&1 || {
+    python3 -m venv --clear "$ferry_venv" &&
+        "$ferry_venv/bin/pip" install -q --disable-pip-version-check 'wsgidav~=4.4' cheroot
+}
 ensure_rust
 
 cargo fmt --all -- --check

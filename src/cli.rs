@@ -44,6 +44,9 @@ pub struct Cli {
 pub enum Command {
     /// Run one synchronization pass between LOCAL and REMOTE and print a summary.
     Sync(SyncArgs),
+    /// Add, list or remove WebDAV accounts (passwords go to the system keyring).
+    #[command(subcommand)]
+    Account(crate::accounts::AccountCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -132,6 +135,7 @@ pub fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Sync(args) => sync_command(args),
+        Command::Account(cmd) => account_command(cmd),
     };
     match result {
         Ok(code) => code,
@@ -140,6 +144,12 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn account_command(cmd: crate::accounts::AccountCommand) -> anyhow::Result<ExitCode> {
+    let dir = crate::config::default_dir()?;
+    crate::accounts::run(cmd, &dir, &crate::secrets::KeyringStore::new())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn settings_of(args: &SyncArgs) -> Settings {
@@ -214,8 +224,17 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&state)
         .map_err(|e| anyhow::anyhow!("cannot create state folder {}: {e}", state.display()))?;
     let journal = Journal::open(&journal_path(&state, &local_root, &remote_spec))?;
+    let credentials = if remote_spec.starts_with("http://") || remote_spec.starts_with("https://") {
+        crate::accounts::credentials_for(
+            &remote_spec,
+            &crate::config::default_dir()?,
+            &crate::secrets::KeyringStore::new(),
+        )?
+    } else {
+        None
+    };
     let options = crate::remote::webdav::Options {
-        credentials: None,
+        credentials,
         ca_file: args.ca_file.clone(),
         max_listing_bytes: None,
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),

@@ -11,9 +11,12 @@
 //! * [`sync`] — one pass: observe, plan, guard, execute, record.
 //! * [`cli`] — the command line.
 
+pub mod accounts;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod fsops;
 pub mod journal;
 pub mod remote;
+pub mod secrets;
 pub mod sync;

@@ -282,3 +282,22 @@ fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_401_means_credentials_required_without_a_retry_storm() {
+    let mut routes = Routes::new();
+    for depth in ["0", "1", "infinity"] {
+        routes.insert(
+            ("PROPFIND".into(), depth.into(), "/dav/".into()),
+            (401, String::new()),
+        );
+    }
+    let addr = serve(routes).await;
+    let dav = WebDav::new(&format!("http://{addr}/dav/"), Options::default()).unwrap();
+    let start = std::time::Instant::now();
+    let err = dav.list(&Filter::default()).await.unwrap_err();
+    assert!(matches!(err, RemoteError::Auth(_)), "{err}");
+    assert!(err.stops_pass());
+    assert!(err.to_string().contains("credentials"), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(1), "retried a 401");
+}

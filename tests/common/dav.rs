@@ -587,10 +587,18 @@ fn start_apache(
         empty.display().to_string()
     };
     conf.push_str(&format!(
-        "StartServers 1\n\
-         ServerLimit 2\n\
-         ThreadsPerChild 16\n\
-         MaxRequestWorkers 32\n\
+        "# Debian's apache2.conf and mpm_event.conf\n\
+         Timeout 300\n\
+         KeepAlive On\n\
+         MaxKeepAliveRequests 100\n\
+         KeepAliveTimeout 5\n\
+         StartServers 2\n\
+         MinSpareThreads 25\n\
+         MaxSpareThreads 75\n\
+         ThreadLimit 64\n\
+         ThreadsPerChild 25\n\
+         MaxRequestWorkers 150\n\
+         MaxConnectionsPerChild 0\n\
          TypesConfig \"{mime}\"\n\
          DavLockDB \"{t}/lock/DavLock\"\n\
          DocumentRoot \"{t}/data\"\n\

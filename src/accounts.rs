@@ -1,0 +1,748 @@
+//! `ferry account`: add, list and remove WebDAV accounts.
+//!
+//! An account is a WebDAV base URL and a user name in the configuration
+//! ([`crate::config`]) plus a password in the keyring ([`crate::secrets`]),
+//! under the key `<user>@<url>`. [`credentials_for`] finds the account of a
+//! URL (the longest account URL that is a prefix of it) for `ferry sync`.
+//!
+//! `add` tests the connection (a `PROPFIND Depth: 0` on the URL) before it
+//! saves anything, unless `--no-test` is given. It runs its own short-lived
+//! tokio runtime on a separate thread, so it may be called from anywhere.
+
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::config::{Account, Config, normalize_url};
+use crate::remote::webdav::Credentials;
+use crate::secrets::{SERVICE, SecretStore};
+
+/// The `ferry account` subcommands.
+#[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum AccountCommand {
+    /// Add a WebDAV account, or change its password. The password goes to
+    /// the system keyring, never to the configuration file.
+    Add {
+        /// The WebDAV URL of the account's root folder, e.g.
+        /// `https://cloud.example.com/remote.php/dav/files/alice/`
+        url: String,
+        /// The user name on the server.
+        #[arg(long)]
+        user: String,
+        /// Read the password from the first line of standard input instead
+        /// of asking for it on the terminal.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Save the account without testing the connection first.
+        #[arg(long)]
+        no_test: bool,
+        /// Also trust this CA certificate (PEM file) when testing the
+        /// connection.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+    },
+    /// List the accounts (URL and user; never the password).
+    List,
+    /// Remove an account and its password from the keyring.
+    Remove {
+        /// The account's id (see `ferry account list`) or its URL.
+        url_or_id: String,
+        /// Remove it even when synchronizations use it (they are disabled;
+        /// their local files are kept) or when the keyring cannot be
+        /// reached (the password then stays in it).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Where a command reads and writes; [`run`] uses the process's own.
+pub struct Io<'a> {
+    /// Standard input (for `--password-stdin`).
+    pub input: &'a mut dyn BufRead,
+    /// Results.
+    pub out: &'a mut dyn Write,
+    /// Warnings.
+    pub err: &'a mut dyn Write,
+    /// Ask for a password on the terminal without echo.
+    pub prompt: &'a dyn Fn(&str) -> io::Result<String>,
+}
+
+/// Run an account command with the process's stdin, stdout, stderr and
+/// terminal.
+pub fn run(cmd: AccountCommand, config_dir: &Path, store: &dyn SecretStore) -> anyhow::Result<()> {
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut out = io::stdout();
+    let mut err = io::stderr();
+    let prompt = |p: &str| rpassword::prompt_password(p);
+    let mut io = Io {
+        input: &mut input,
+        out: &mut out,
+        err: &mut err,
+        prompt: &prompt,
+    };
+    run_with_io(cmd, config_dir, store, &mut io)
+}
+
+/// Run an account command with the given input and output.
+pub fn run_with_io(
+    cmd: AccountCommand,
+    config_dir: &Path,
+    store: &dyn SecretStore,
+    io: &mut Io<'_>,
+) -> anyhow::Result<()> {
+    match cmd {
+        AccountCommand::Add {
+            url,
+            user,
+            password_stdin,
+            no_test,
+            ca_file,
+        } => add(
+            &AddArgs {
+                url: &url,
+                user: &user,
+                password_stdin,
+                no_test,
+                ca_file: ca_file.as_deref(),
+            },
+            config_dir,
+            store,
+            io,
+        ),
+        AccountCommand::List => list(config_dir, io),
+        AccountCommand::Remove { url_or_id, force } => {
+            remove(&url_or_id, force, config_dir, store, io)
+        }
+    }
+}
+
+/// The credentials of the account whose URL is the longest prefix of `url`;
+/// `None` when no account matches (or `url` is not an http(s) URL).
+pub fn credentials_for(
+    url: &str,
+    config_dir: &Path,
+    store: &dyn SecretStore,
+) -> anyhow::Result<Option<Credentials>> {
+    let config = load(config_dir, &mut io::stderr())?;
+    let Some((account, _)) = config.find_account_for_url(url) else {
+        return Ok(None);
+    };
+    let password = store.get(SERVICE, &account.secret_key()).with_context(|| {
+        format!(
+            "cannot read the password of account {} ({})",
+            account.id, account.url
+        )
+    })?;
+    match password {
+        Some(password) => Ok(Some(Credentials {
+            user: account.user.clone(),
+            password,
+        })),
+        None => bail!(
+            "the account {} ({} as {}) has no password in {}: store it again with `ferry account add {} --user {}`",
+            account.id,
+            account.url,
+            account.user,
+            store.describe(),
+            account.url,
+            account.user
+        ),
+    }
+}
+
+fn load(config_dir: &Path, err: &mut dyn Write) -> anyhow::Result<Config> {
+    let (config, warning) = Config::load(config_dir)?;
+    if let Some(w) = warning {
+        let _ = writeln!(err, "ferry: warning: {w}");
+    }
+    Ok(config)
+}
+
+struct AddArgs<'a> {
+    url: &'a str,
+    user: &'a str,
+    password_stdin: bool,
+    no_test: bool,
+    ca_file: Option<&'a Path>,
+}
+
+fn add(
+    args: &AddArgs<'_>,
+    config_dir: &Path,
+    store: &dyn SecretStore,
+    io: &mut Io<'_>,
+) -> anyhow::Result<()> {
+    let url = normalize_url(args.url)?;
+    let mut config = load(config_dir, io.err)?;
+    let existed = config.find_account(&url).is_some();
+    // Refuse a conflicting account before asking for a password.
+    let account = config.clone().add_account(&url, args.user)?.clone();
+
+    let password = read_password(args, &account, io)?;
+    if args.no_test {
+        writeln!(io.out, "Not testing the connection (--no-test).")?;
+    } else {
+        check_connection(&account.url, &account.user, &password, args.ca_file).map_err(|e| {
+            anyhow::anyhow!(
+                "{e}\nNothing was saved: fix this and try again, or pass --no-test to save the account anyway."
+            )
+        })?;
+        writeln!(io.out, "Connected to {} as {}.", account.url, account.user)?;
+    }
+
+    let key = account.secret_key();
+    store
+        .set(SERVICE, &key, &password)
+        .context("cannot store the password; nothing was saved")?;
+    config.add_account(&url, args.user)?;
+    if let Err(e) = config.save(config_dir) {
+        if !existed {
+            let _ = store.delete(SERVICE, &key);
+        }
+        return Err(e.into());
+    }
+    writeln!(
+        io.out,
+        "Account {} {}: {} at {} (password in {}).",
+        account.id,
+        if existed { "updated" } else { "added" },
+        account.user,
+        account.url,
+        store.describe()
+    )?;
+    Ok(())
+}
+
+fn read_password(args: &AddArgs<'_>, account: &Account, io: &mut Io<'_>) -> anyhow::Result<String> {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        let n = io
+            .input
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        if n == 0 {
+            bail!("no password on standard input (--password-stdin reads its first line)");
+        }
+        if line.ends_with('\n') {
+            line.pop();
+            if line.ends_with('\r') {
+                line.pop();
+            }
+        }
+        line
+    } else {
+        let prompt = format!("Password for {} at {}: ", account.user, account.url);
+        (io.prompt)(&prompt).map_err(|e| {
+            anyhow::anyhow!(
+                "no terminal to ask for the password ({e}): pass it on standard input with --password-stdin, \
+                 e.g. `printf '%s\\n' \"$PASSWORD\" | ferry account add {} --user {} --password-stdin`",
+                account.url,
+                account.user
+            )
+        })?
+    };
+    if password.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(password)
+}
+
+fn list(config_dir: &Path, io: &mut Io<'_>) -> anyhow::Result<()> {
+    let config = load(config_dir, io.err)?;
+    if config.accounts.is_empty() {
+        writeln!(
+            io.out,
+            "No accounts. Add one with `ferry account add URL --user NAME`."
+        )?;
+        return Ok(());
+    }
+    let w_id = config
+        .accounts
+        .iter()
+        .map(|a| a.id.len())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let w_user = config
+        .accounts
+        .iter()
+        .map(|a| a.user.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    writeln!(io.out, "{:w_id$}  {:w_user$}  URL", "ID", "USER")?;
+    for a in &config.accounts {
+        writeln!(io.out, "{:w_id$}  {:w_user$}  {}", a.id, a.user, a.url)?;
+    }
+    Ok(())
+}
+
+fn remove(
+    url_or_id: &str,
+    force: bool,
+    config_dir: &Path,
+    store: &dyn SecretStore,
+    io: &mut Io<'_>,
+) -> anyhow::Result<()> {
+    let mut config = load(config_dir, io.err)?;
+    let Some(account) = config.find_account(url_or_id).cloned() else {
+        bail!("no account matches {url_or_id:?}: `ferry account list` shows them");
+    };
+    let users: Vec<(String, String)> = config
+        .syncs_using(&account.id)
+        .iter()
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
+    let names = users
+        .iter()
+        .map(|(_, n)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !users.is_empty() && !force {
+        bail!(
+            "the account {} ({}) is used by these synchronizations: {names}. Remove them first, \
+             or pass --force to remove the account and disable them (their local files are kept)",
+            account.id,
+            account.url
+        );
+    }
+
+    let secret_note = match store.delete(SERVICE, &account.secret_key()) {
+        Ok(true) => format!("its password was deleted from {}", store.describe()),
+        Ok(false) => format!("no password was stored in {}", store.describe()),
+        Err(e) if force => {
+            writeln!(
+                io.err,
+                "ferry: warning: the password could not be deleted ({e}); it stays in the keyring \
+                 (service {SERVICE:?}, account {:?})",
+                account.secret_key()
+            )?;
+            "its password could not be deleted".to_string()
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot delete the password of account {}; nothing was changed (pass --force to remove the account anyway)",
+                account.id
+            )));
+        }
+    };
+
+    for (id, _) in &users {
+        if let Some(s) = config.sync_mut(id) {
+            s.enabled = false;
+        }
+    }
+    config.remove_account(&account.id);
+    config.save(config_dir)?;
+    writeln!(
+        io.out,
+        "Account {} removed ({} at {}); {secret_note}.",
+        account.id, account.user, account.url
+    )?;
+    if !users.is_empty() {
+        writeln!(
+            io.out,
+            "Disabled synchronizations (local files kept): {names}."
+        )?;
+    }
+    Ok(())
+}
+
+/// Why a connection test failed. Messages never hold the password.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(
+        "the server rejected the user name or password for {user} (401 Unauthorized): check them \
+         (servers with two-factor login need an app password)"
+    )]
+    WrongPassword { user: String },
+    #[error("the server refused access to {url} for {user} (403 Forbidden)")]
+    Forbidden { url: String, user: String },
+    #[error("there is no folder at {url} (404 Not Found): check the URL")]
+    NotFound { url: String },
+    #[error("the server redirects {url} to {location}: use that URL")]
+    Redirect { url: String, location: String },
+    #[error("{url} is a file, not a folder: give the URL of a folder")]
+    NotAFolder { url: String },
+    #[error(
+        "the server does not answer WebDAV requests at {url} ({status}): is this its WebDAV URL? \
+         (Nextcloud/ownCloud: https://HOST/remote.php/dav/files/USER/)"
+    )]
+    NotWebDav { url: String, status: String },
+    #[error(
+        "the server is not reachable at {address}: connection refused (is it running? is the port right?)"
+    )]
+    Refused { address: String },
+    #[error("the server is not reachable: {0}")]
+    Unreachable(String),
+    #[error(
+        "TLS failed with {host}: {reason} (for a self-signed certificate, pass --ca-file; \
+         for a plain-HTTP server, use an http:// URL)"
+    )]
+    Tls { host: String, reason: String },
+    #[error("the server did not answer within {0} s")]
+    Timeout(u64),
+    #[error("{0}")]
+    Other(String),
+}
+
+const CHECK_TIMEOUT_SECS: u64 = 30;
+
+const PROPFIND_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#;
+
+/// Test an account: `PROPFIND Depth: 0` on `url` with these credentials;
+/// `Ok` when the server answers with a WebDAV folder.
+pub fn check_connection(
+    url: &str,
+    user: &str,
+    password: &str,
+    ca_file: Option<&Path>,
+) -> Result<(), CheckError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let parsed = reqwest::Url::parse(url).map_err(|e| CheckError::Other(format!("{url}: {e}")))?;
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(Duration::from_secs(CHECK_TIMEOUT_SECS))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = ca_file {
+        let pem = std::fs::read(ca)
+            .map_err(|e| CheckError::Other(format!("CA file {}: {e}", ca.display())))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| CheckError::Other(format!("CA file {}: {e}", ca.display())))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    let client = builder
+        .build()
+        .map_err(|e| CheckError::Other(format!("HTTP client: {e}")))?;
+    let method =
+        reqwest::Method::from_bytes(b"PROPFIND").map_err(|e| CheckError::Other(e.to_string()))?;
+    let request = client
+        .request(method, parsed.clone())
+        .basic_auth(user, Some(password))
+        .header("Depth", "0")
+        .header("Content-Type", "application/xml; charset=utf-8")
+        .body(PROPFIND_BODY);
+
+    // Our own runtime on our own thread: callable inside or outside tokio.
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CheckError::Other(format!("cannot start the HTTP runtime: {e}")))?;
+            rt.block_on(async {
+                let resp = request.send().await.map_err(|e| send_error(&parsed, &e))?;
+                let status = resp.status();
+                let location = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let body = if status.as_u16() == 207 {
+                    resp.bytes()
+                        .await
+                        .map_err(|e| send_error(&parsed, &e))?
+                        .to_vec()
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, CheckError>((status, location, body))
+            })
+        })
+        .join()
+        .map_err(|_| CheckError::Other("the connection test crashed".into()))?
+    });
+    let (status, location, body) = outcome?;
+    let url = url.to_string();
+    match status.as_u16() {
+        207 => {
+            let items = crate::remote::webdav::xml::parse_multistatus(&body).map_err(|_| {
+                CheckError::NotWebDav {
+                    url: url.clone(),
+                    status: "207 with a body that is not a WebDAV multistatus".into(),
+                }
+            })?;
+            match items.first() {
+                Some(item) if !item.is_collection => Err(CheckError::NotAFolder { url }),
+                _ => Ok(()),
+            }
+        }
+        401 => Err(CheckError::WrongPassword {
+            user: user.to_string(),
+        }),
+        403 => Err(CheckError::Forbidden {
+            url,
+            user: user.to_string(),
+        }),
+        404 => Err(CheckError::NotFound { url }),
+        301 | 302 | 303 | 307 | 308 => Err(CheckError::Redirect {
+            url,
+            location: location.unwrap_or_else(|| "another address".into()),
+        }),
+        200 | 400 | 405 | 501 => Err(CheckError::NotWebDav {
+            url,
+            status: status.to_string(),
+        }),
+        _ => Err(CheckError::Other(format!(
+            "the server answered {status} to a WebDAV PROPFIND on {url}"
+        ))),
+    }
+}
+
+fn send_error(url: &reqwest::Url, e: &reqwest::Error) -> CheckError {
+    let host = url.host_str().unwrap_or("").to_string();
+    let address = format!("{host}:{}", url.port_or_known_default().unwrap_or(0));
+    if e.is_timeout() {
+        return CheckError::Timeout(CHECK_TIMEOUT_SECS);
+    }
+    let mut chain: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::ConnectionRefused {
+                return CheckError::Refused { address };
+            }
+            // An io::Error's source() skips the error it wraps: look inside.
+            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+                return CheckError::Tls {
+                    host,
+                    reason: tls.to_string(),
+                };
+            }
+        }
+        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+            return CheckError::Tls {
+                host,
+                reason: tls.to_string(),
+            };
+        }
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    let text = chain.join(": ");
+    if text.contains("Connection refused") {
+        return CheckError::Refused { address };
+    }
+    let lower = text.to_ascii_lowercase();
+    if url.scheme() == "https" && (lower.contains("tls") || lower.contains("certificate")) {
+        return CheckError::Tls { host, reason: text };
+    }
+    if e.is_connect() {
+        return CheckError::Unreachable(format!("{address}: {text}"));
+    }
+    CheckError::Other(format!("{address}: {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MemoryStore;
+
+    struct Captured {
+        out: Vec<u8>,
+        err: Vec<u8>,
+    }
+
+    fn run_cmd(
+        cmd: AccountCommand,
+        dir: &Path,
+        store: &dyn SecretStore,
+        stdin: &str,
+    ) -> (anyhow::Result<()>, Captured) {
+        let mut input = io::Cursor::new(stdin.as_bytes().to_vec());
+        let mut c = Captured {
+            out: Vec::new(),
+            err: Vec::new(),
+        };
+        let prompt = |_: &str| -> io::Result<String> {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "/dev/tty: no such device",
+            ))
+        };
+        let r = run_with_io(
+            cmd,
+            dir,
+            store,
+            &mut Io {
+                input: &mut input,
+                out: &mut c.out,
+                err: &mut c.err,
+                prompt: &prompt,
+            },
+        );
+        (r, c)
+    }
+
+    fn add_cmd(url: &str, user: &str) -> AccountCommand {
+        AccountCommand::Add {
+            url: url.into(),
+            user: user.into(),
+            password_stdin: true,
+            no_test: true,
+            ca_file: None,
+        }
+    }
+
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(subcommand)]
+        command: AccountCommand,
+    }
+
+    #[test]
+    fn clap_definitions_parse() {
+        use clap::{CommandFactory, Parser};
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from([
+            "ferry",
+            "add",
+            "https://h/dav/",
+            "--user",
+            "u",
+            "--password-stdin",
+            "--no-test",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.command,
+            AccountCommand::Add {
+                url: "https://h/dav/".into(),
+                user: "u".into(),
+                password_stdin: true,
+                no_test: true,
+                ca_file: None,
+            }
+        );
+        let c = Cli::try_parse_from(["ferry", "remove", "h", "--force"]).unwrap();
+        assert_eq!(
+            c.command,
+            AccountCommand::Remove {
+                url_or_id: "h".into(),
+                force: true
+            }
+        );
+        assert!(Cli::try_parse_from(["ferry", "add", "https://h/"]).is_err());
+        assert_eq!(
+            Cli::try_parse_from(["ferry", "list"]).unwrap().command,
+            AccountCommand::List
+        );
+    }
+
+    #[test]
+    fn password_stdin_takes_first_line_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let (r, c) = run_cmd(
+            add_cmd("https://h/dav", "u"),
+            dir.path(),
+            &store,
+            " p w \r\nsecond\n",
+        );
+        r.unwrap();
+        assert_eq!(
+            store.get(SERVICE, "u@https://h/dav/").unwrap().as_deref(),
+            Some(" p w ")
+        );
+        let out = String::from_utf8(c.out).unwrap();
+        assert!(!out.contains(" p w "), "{out}");
+        assert!(out.contains("Account h added"), "{out}");
+    }
+
+    #[test]
+    fn password_without_newline_and_empty_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        run_cmd(add_cmd("https://h/dav", "u"), dir.path(), &store, "pw")
+            .0
+            .unwrap();
+        assert_eq!(
+            store.get(SERVICE, "u@https://h/dav/").unwrap().as_deref(),
+            Some("pw")
+        );
+        let (r, _) = run_cmd(add_cmd("https://h2/", "u"), dir.path(), &store, "");
+        assert!(
+            r.unwrap_err()
+                .to_string()
+                .contains("no password on standard input")
+        );
+        let (r, _) = run_cmd(add_cmd("https://h2/", "u"), dir.path(), &store, "\n");
+        assert!(r.unwrap_err().to_string().contains("empty"));
+    }
+
+    #[test]
+    fn no_terminal_says_to_use_password_stdin() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let cmd = AccountCommand::Add {
+            url: "https://h/".into(),
+            user: "u".into(),
+            password_stdin: false,
+            no_test: true,
+            ca_file: None,
+        };
+        let e = run_cmd(cmd, dir.path(), &store, "")
+            .0
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no terminal"), "{e}");
+        assert!(e.contains("--password-stdin"), "{e}");
+        assert!(store.is_empty());
+        assert!(Config::load(dir.path()).unwrap().0.accounts.is_empty());
+    }
+
+    #[test]
+    fn unavailable_keyring_saves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::unavailable("no D-Bus session; run `keyctl session - ferry …`");
+        let e = run_cmd(add_cmd("https://h/", "u"), dir.path(), &store, "pw\n")
+            .0
+            .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("keyctl session"), "{msg}");
+        assert!(msg.contains("nothing was saved"), "{msg}");
+        assert!(!msg.contains("pw\n"));
+        assert!(Config::load(dir.path()).unwrap().0.accounts.is_empty());
+    }
+
+    #[test]
+    fn list_formats_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let (_, c) = run_cmd(AccountCommand::List, dir.path(), &store, "");
+        assert!(String::from_utf8(c.out).unwrap().contains("No accounts"));
+        run_cmd(
+            add_cmd("https://cloud.example.com/dav", "alice"),
+            dir.path(),
+            &store,
+            "s3cret\n",
+        )
+        .0
+        .unwrap();
+        let (r, c) = run_cmd(AccountCommand::List, dir.path(), &store, "");
+        r.unwrap();
+        let out = String::from_utf8(c.out).unwrap();
+        assert!(
+            out.contains("cloud-example-com  alice  https://cloud.example.com/dav/"),
+            "{out}"
+        );
+        assert!(!out.contains("s3cret"));
+    }
+
+    #[test]
+    fn corrupt_config_warning_is_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), b"{oops").unwrap();
+        let store = MemoryStore::new();
+        let (r, c) = run_cmd(AccountCommand::List, dir.path(), &store, "");
+        r.unwrap();
+        let err = String::from_utf8(c.err).unwrap();
+        assert!(err.contains("config.json.corrupt-"), "{err}");
+        assert!(err.contains("empty configuration"), "{err}");
+    }
+}

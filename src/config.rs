@@ -1,0 +1,1016 @@
+//! Ferry's configuration file: accounts, synchronizations and settings.
+//!
+//! One JSON file, `config.json`, in the platform config folder
+//! (`~/.config/ferry` on Linux; `FERRY_CONFIG_DIR` overrides it). It is
+//! schema-versioned (`"version": 1`), and it never holds a secret: an
+//! account's password lives in the OS keyring ([`crate::secrets`]).
+//!
+//! * **Written atomically**: a temp file in the same folder, fsynced, renamed
+//!   over `config.json`, then the folder is fsynced. Mode 0600 on Unix.
+//! * **Forward compatible**: unknown fields are ignored and missing ones take
+//!   their defaults. A file of a newer schema version is refused (never
+//!   rewritten by an older Ferry).
+//! * **Never overwritten silently**: a file that cannot be read or parsed is
+//!   moved aside to `config.json.corrupt-<timestamp>`; loading then returns
+//!   an empty configuration and a [`Warning`] that says where the old file
+//!   went, for the caller to show.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::engine::{CompareMode, ConflictPolicy, Direction, Guards, UserFilter};
+
+/// The configuration file's name inside the config folder.
+pub const CONFIG_FILE: &str = "config.json";
+/// The schema version this Ferry writes and understands.
+pub const CONFIG_VERSION: u32 = 1;
+/// Environment variable that overrides the config folder.
+pub const CONFIG_DIR_ENV: &str = "FERRY_CONFIG_DIR";
+
+/// What went wrong with the configuration. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no home folder to keep Ferry's configuration in: set {CONFIG_DIR_ENV}")]
+    NoHome,
+    #[error("cannot read the configuration {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write the configuration {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error(
+        "the configuration {} could not be used ({reason}) and could not be moved aside to {}: {source}; fix or remove it by hand",
+        path.display(),
+        aside.display()
+    )]
+    MoveAside {
+        path: PathBuf,
+        aside: PathBuf,
+        reason: String,
+        source: io::Error,
+    },
+    #[error(
+        "the configuration {} has version {found}, newer than this Ferry understands ({CONFIG_VERSION}): update Ferry",
+        path.display()
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("invalid URL {url:?}: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Something the user should be told about while loading, though loading
+/// succeeded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// The file that could not be used.
+    pub path: PathBuf,
+    /// Where it was moved.
+    pub moved_to: PathBuf,
+    /// Why it could not be used.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the configuration {} could not be used ({}); it was moved to {} and Ferry starts with an empty configuration",
+            self.path.display(),
+            self.reason,
+            self.moved_to.display()
+        )
+    }
+}
+
+/// A WebDAV account: where and who. Never a secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Short, stable, human-readable id (e.g. `cloud-example-com`).
+    pub id: String,
+    /// The WebDAV base URL, normalised (see [`normalize_url`]); ends in `/`.
+    pub url: String,
+    /// The user name sent to the server.
+    pub user: String,
+}
+
+impl Account {
+    /// The key of this account's password in the keyring: `<user>@<url>`.
+    pub fn secret_key(&self) -> String {
+        crate::secrets::account_key(&self.user, &self.url)
+    }
+
+    /// The URL of `rel` (a `/`-separated path relative to the account URL,
+    /// not percent-encoded); a folder URL, ending in `/`.
+    pub fn url_for(&self, rel: &str) -> String {
+        let mut s = self.url.clone();
+        for seg in rel.split('/').filter(|s| !s.is_empty()) {
+            s.extend(percent_encoding::utf8_percent_encode(seg, SEGMENT));
+            s.push('/');
+        }
+        s
+    }
+}
+
+/// Characters kept as they are in a path segment; all others are encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The other side of a synchronization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum RemoteSpec {
+    /// A folder on another disk or a mounted share.
+    Folder { path: PathBuf },
+    /// A folder on a WebDAV server.
+    WebDav {
+        /// The [`Account::id`].
+        account: String,
+        /// Relative to the account URL, `/`-separated, not percent-encoded;
+        /// `""` is the account URL itself.
+        #[serde(default)]
+        path: String,
+    },
+}
+
+/// One synchronization: a local folder and a remote folder kept in sync.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SyncConfig {
+    pub id: String,
+    pub name: String,
+    pub local: PathBuf,
+    pub remote: RemoteSpec,
+    #[serde(default)]
+    pub direction: Direction,
+    #[serde(default)]
+    pub conflict: ConflictPolicy,
+    #[serde(default)]
+    pub compare: CompareMode,
+    /// Watch the local folder and poll the remote (else only scheduled or
+    /// manual passes).
+    #[serde(default = "default_true")]
+    pub live: bool,
+    /// How often the remote is polled for changes.
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+    /// How often both sides are scanned in full, whatever the watchers say.
+    #[serde(default = "default_full_scan")]
+    pub full_scan_interval_secs: u64,
+    /// Run a pass every this many seconds (when not live).
+    #[serde(default)]
+    pub schedule_secs: Option<u64>,
+    #[serde(default)]
+    pub filters: Vec<UserFilter>,
+    /// Selective sync: remote folders left out.
+    #[serde(default)]
+    pub deselected: Vec<String>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default, deserialize_with = "lenient_guards")]
+    pub guards: Guards,
+}
+
+impl SyncConfig {
+    /// A synchronization with every setting at its default; the id is
+    /// assigned by [`Config::add_sync`] when left empty.
+    pub fn new(name: &str, local: PathBuf, remote: RemoteSpec) -> SyncConfig {
+        SyncConfig {
+            id: String::new(),
+            name: name.to_string(),
+            local,
+            remote,
+            direction: Direction::default(),
+            conflict: ConflictPolicy::default(),
+            compare: CompareMode::default(),
+            live: true,
+            poll_interval_secs: default_poll(),
+            full_scan_interval_secs: default_full_scan(),
+            schedule_secs: None,
+            filters: Vec::new(),
+            deselected: Vec::new(),
+            enabled: true,
+            guards: Guards::default(),
+        }
+    }
+
+    /// The account this synchronization uses, if it is a WebDAV one.
+    pub fn account(&self) -> Option<&str> {
+        match &self.remote {
+            RemoteSpec::WebDav { account, .. } => Some(account),
+            RemoteSpec::Folder { .. } => None,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_poll() -> u64 {
+    30
+}
+
+fn default_full_scan() -> u64 {
+    3600
+}
+
+/// `Guards` with any missing field at its default (the engine's type has
+/// no `#[serde(default)]`, and a partial object must not fail the load).
+fn lenient_guards<'de, D: Deserializer<'de>>(d: D) -> Result<Guards, D::Error> {
+    #[derive(Deserialize)]
+    struct Partial {
+        max_delete_ratio: Option<f64>,
+        max_delete_count: Option<usize>,
+    }
+    let p = Partial::deserialize(d)?;
+    let def = Guards::default();
+    Ok(Guards {
+        max_delete_ratio: p.max_delete_ratio.unwrap_or(def.max_delete_ratio),
+        max_delete_count: p.max_delete_count.unwrap_or(def.max_delete_count),
+    })
+}
+
+/// Application-wide settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppSettings {
+    /// Start Ferry when the user logs in.
+    pub autostart: bool,
+    /// Start all synchronizations at once (else one after the other).
+    pub start_all_parallel: bool,
+}
+
+/// The whole configuration file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub version: u32,
+    pub accounts: Vec<Account>,
+    #[serde(rename = "synchronizations")]
+    pub syncs: Vec<SyncConfig>,
+    pub settings: AppSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            version: CONFIG_VERSION,
+            accounts: Vec::new(),
+            syncs: Vec::new(),
+            settings: AppSettings::default(),
+        }
+    }
+}
+
+/// The config folder: `$FERRY_CONFIG_DIR`, else the platform's
+/// (`~/.config/ferry` on Linux).
+pub fn default_dir() -> Result<PathBuf, ConfigError> {
+    if let Some(dir) = std::env::var_os(CONFIG_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "ferry")
+        .map(|d| d.config_dir().to_path_buf())
+        .ok_or(ConfigError::NoHome)
+}
+
+/// The path of the configuration file in `dir`.
+pub fn config_path(dir: &Path) -> PathBuf {
+    dir.join(CONFIG_FILE)
+}
+
+impl Config {
+    /// Load the configuration from `dir`. A missing file is an empty
+    /// configuration. A file that cannot be read or parsed is moved aside
+    /// and an empty configuration is returned with a [`Warning`]; if it
+    /// cannot be moved aside, that is an error (so it is never overwritten).
+    pub fn load(dir: &Path) -> Result<(Config, Option<Warning>), ConfigError> {
+        let path = config_path(dir);
+        let reason = match fs::read(&path) {
+            Ok(bytes) => match parse(&bytes) {
+                Ok(config) => {
+                    if config.version > CONFIG_VERSION {
+                        return Err(ConfigError::TooNew {
+                            path,
+                            found: config.version,
+                        });
+                    }
+                    return Ok((config, None));
+                }
+                Err(e) => format!("not a valid Ferry configuration: {e}"),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Config::default(), None)),
+            Err(e) => format!("unreadable: {e}"),
+        };
+        let moved_to = move_aside(&path, &reason)?;
+        Ok((
+            Config::default(),
+            Some(Warning {
+                path,
+                moved_to,
+                reason,
+            }),
+        ))
+    }
+
+    /// Save the configuration to `dir` (created if missing) atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), ConfigError> {
+        let path = config_path(dir);
+        let err = |source: io::Error| ConfigError::Write {
+            path: path.clone(),
+            source,
+        };
+        create_dir_private(dir).map_err(err)?;
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| err(io::Error::other(e)))?;
+        json.push(b'\n');
+        write_atomic(dir, &path, &json).map_err(err)
+    }
+
+    // ----- accounts -----
+
+    /// The account with this id.
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.id == id)
+    }
+
+    /// The account with this id, or whose URL equals this URL (normalised).
+    pub fn find_account(&self, url_or_id: &str) -> Option<&Account> {
+        if let Some(a) = self.account(url_or_id) {
+            return Some(a);
+        }
+        let url = normalize_url(url_or_id).ok()?;
+        let parts = UrlParts::of(&url)?;
+        self.accounts
+            .iter()
+            .find(|a| UrlParts::of(&a.url).is_some_and(|p| p == parts))
+    }
+
+    /// Add an account for `url` and `user`, or return the existing one when
+    /// the same user already has an account at that URL. Another user at
+    /// the same URL is refused: an URL picks one account.
+    pub fn add_account(&mut self, url: &str, user: &str) -> Result<&Account, ConfigError> {
+        let url = normalize_url(url)?;
+        if user.is_empty() {
+            return Err(ConfigError::Conflict("the user name is empty".into()));
+        }
+        if let Some(i) = self.accounts.iter().position(|a| same_url(&a.url, &url)) {
+            let existing = &self.accounts[i];
+            if existing.user != user {
+                return Err(ConfigError::Conflict(format!(
+                    "the account {} already uses {} (as user {}): remove it first with `ferry account remove {}`",
+                    existing.id, existing.url, existing.user, existing.id
+                )));
+            }
+            return Ok(&self.accounts[i]);
+        }
+        let id = unique_id(&slug_of_url(&url), |id| self.account(id).is_some());
+        self.accounts.push(Account {
+            id,
+            url,
+            user: user.to_string(),
+        });
+        let last = self.accounts.len() - 1;
+        Ok(&self.accounts[last])
+    }
+
+    /// Remove the account with this id; returns it.
+    pub fn remove_account(&mut self, id: &str) -> Option<Account> {
+        let i = self.accounts.iter().position(|a| a.id == id)?;
+        Some(self.accounts.remove(i))
+    }
+
+    /// The synchronizations that use the account `id`.
+    pub fn syncs_using(&self, account_id: &str) -> Vec<&SyncConfig> {
+        self.syncs
+            .iter()
+            .filter(|s| s.account() == Some(account_id))
+            .collect()
+    }
+
+    /// The account whose URL is the longest prefix of `url` (comparing
+    /// normalised URLs segment by segment), with the rest of the path,
+    /// percent-decoded, `/`-separated, without leading or trailing `/`.
+    pub fn find_account_for_url(&self, url: &str) -> Option<(&Account, String)> {
+        let target = UrlParts::of(&normalize_url(url).ok()?)?;
+        self.accounts
+            .iter()
+            .filter_map(|a| {
+                let p = UrlParts::of(&a.url)?;
+                (p.origin == target.origin && target.segments.starts_with(&p.segments))
+                    .then_some((a, p.segments.len()))
+            })
+            .max_by_key(|(_, n)| *n)
+            .map(|(a, n)| (a, target.segments[n..].join("/")))
+    }
+
+    // ----- synchronizations -----
+
+    /// The synchronization with this id.
+    pub fn sync(&self, id: &str) -> Option<&SyncConfig> {
+        self.syncs.iter().find(|s| s.id == id)
+    }
+
+    /// The synchronization with this id, mutably.
+    pub fn sync_mut(&mut self, id: &str) -> Option<&mut SyncConfig> {
+        self.syncs.iter_mut().find(|s| s.id == id)
+    }
+
+    /// The synchronization with this id or name.
+    pub fn find_sync(&self, id_or_name: &str) -> Option<&SyncConfig> {
+        self.sync(id_or_name)
+            .or_else(|| self.syncs.iter().find(|s| s.name == id_or_name))
+    }
+
+    /// Add a synchronization. An empty id is replaced by a unique slug of
+    /// its name; a duplicate id, or a WebDAV remote naming no known account,
+    /// is refused. Returns the id.
+    pub fn add_sync(&mut self, mut sync: SyncConfig) -> Result<String, ConfigError> {
+        if sync.id.is_empty() {
+            sync.id = unique_id(&slug(&sync.name), |id| self.sync(id).is_some());
+        } else if self.sync(&sync.id).is_some() {
+            return Err(ConfigError::Conflict(format!(
+                "a synchronization with id {} already exists",
+                sync.id
+            )));
+        }
+        if let Some(account) = sync.account() {
+            if self.account(account).is_none() {
+                return Err(ConfigError::Conflict(format!(
+                    "no account {account}: add it first with `ferry account add`"
+                )));
+            }
+        }
+        let id = sync.id.clone();
+        self.syncs.push(sync);
+        Ok(id)
+    }
+
+    /// Remove the synchronization with this id; returns it.
+    pub fn remove_sync(&mut self, id: &str) -> Option<SyncConfig> {
+        let i = self.syncs.iter().position(|s| s.id == id)?;
+        Some(self.syncs.remove(i))
+    }
+}
+
+/// Parse a configuration: any JSON object; unknown fields are ignored.
+fn parse(bytes: &[u8]) -> Result<Config, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+/// Move a file that cannot be used to `<name>.corrupt-<timestamp>` (never
+/// replacing anything). Returns the new path.
+fn move_aside(path: &Path, reason: &str) -> Result<PathBuf, ConfigError> {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let base = format!("{CONFIG_FILE}.corrupt-{stamp}");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut aside = dir.join(&base);
+    let mut n = 1;
+    while fs::symlink_metadata(&aside).is_ok() {
+        n += 1;
+        aside = dir.join(format!("{base}-{n}"));
+    }
+    match fs::rename(path, &aside) {
+        Ok(()) => {
+            let _ = sync_dir(dir);
+            Ok(aside)
+        }
+        Err(source) => Err(ConfigError::MoveAside {
+            path: path.to_path_buf(),
+            aside,
+            reason: reason.to_string(),
+            source,
+        }),
+    }
+}
+
+fn create_dir_private(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        fs::create_dir_all(dir)
+    }
+}
+
+/// Write `bytes` to `path` through a temp file in `dir`: fsync, rename,
+/// fsync the folder. The temp file is removed on failure.
+fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let (tmp, mut file) = create_temp(dir)?;
+    let result = (|| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A new temp file (mode 0600) next to the configuration.
+fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
+    let mut attempt = 0;
+    loop {
+        let tmp = dir.join(format!(
+            ".{CONFIG_FILE}.{}-{:08x}.tmp",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Normalise a WebDAV base URL: http(s) only, no user name or password in
+/// it, no query or fragment, scheme and host lower-cased, default port
+/// dropped, path ending in `/`.
+pub fn normalize_url(url: &str) -> Result<String, ConfigError> {
+    let bad = |reason: &str| ConfigError::BadUrl {
+        url: redact_userinfo(url),
+        reason: reason.to_string(),
+    };
+    let mut u = reqwest::Url::parse(url.trim()).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(bad("not an http(s) URL"));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad(
+            "put no user name or password in the URL: give the user with --user",
+        ));
+    }
+    u.set_query(None);
+    u.set_fragment(None);
+    if !u.path().ends_with('/') {
+        let p = format!("{}/", u.path());
+        u.set_path(&p);
+    }
+    Ok(u.to_string())
+}
+
+/// `url` with any `user:password@` part replaced, for messages.
+fn redact_userinfo(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..authority_end].rfind('@') {
+        Some(at) => format!("{}<redacted>@{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// A normalised URL split for comparison: origin and decoded path segments.
+#[derive(Debug, PartialEq, Eq)]
+struct UrlParts {
+    origin: String,
+    segments: Vec<String>,
+}
+
+impl UrlParts {
+    fn of(normalised: &str) -> Option<UrlParts> {
+        let u = reqwest::Url::parse(normalised).ok()?;
+        let origin = format!(
+            "{}://{}:{}",
+            u.scheme(),
+            u.host_str()?,
+            u.port_or_known_default()?
+        );
+        let segments = u
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .collect();
+        Some(UrlParts { origin, segments })
+    }
+}
+
+fn same_url(a: &str, b: &str) -> bool {
+    match (UrlParts::of(a), UrlParts::of(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Lower-case letters, digits and single dashes; never empty.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.len() >= 32 {
+            break;
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() { "item".into() } else { out }
+}
+
+fn slug_of_url(url: &str) -> String {
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    slug(&host)
+}
+
+/// `base`, or `base-2`, `base-3`… whichever is free.
+fn unique_id(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_string();
+    }
+    let mut n = 2u64;
+    loop {
+        let id = format!("{base}-{n}");
+        if !taken(&id) {
+            return id;
+        }
+        n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Config {
+        let mut c = Config::default();
+        let id = c
+            .add_account(
+                "https://Cloud.Example.com:443/remote.php/dav/files/alice",
+                "alice",
+            )
+            .unwrap()
+            .id
+            .clone();
+        let mut s = SyncConfig::new(
+            "Documents",
+            PathBuf::from("/home/alice/Documents"),
+            RemoteSpec::WebDav {
+                account: id,
+                path: "Documents".into(),
+            },
+        );
+        s.filters.push(UserFilter::glob("*.log"));
+        s.deselected.push("Big".into());
+        s.schedule_secs = Some(600);
+        s.direction = Direction::Send;
+        c.add_sync(s).unwrap();
+        c.add_sync(SyncConfig::new(
+            "Backup",
+            PathBuf::from("/home/alice/Pictures"),
+            RemoteSpec::Folder {
+                path: PathBuf::from("/mnt/usb/Pictures"),
+            },
+        ))
+        .unwrap();
+        c.settings.autostart = true;
+        c
+    }
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = sample();
+        c.save(dir.path()).unwrap();
+        let (back, warning) = Config::load(dir.path()).unwrap();
+        assert_eq!(warning, None);
+        assert_eq!(back, c);
+        let text = fs::read_to_string(config_path(dir.path())).unwrap();
+        assert!(text.contains("\"version\": 1"), "{text}");
+        assert!(text.contains("\"synchronizations\""), "{text}");
+        assert!(text.contains("\"type\": \"webdav\""), "{text}");
+    }
+
+    #[test]
+    fn missing_file_is_empty_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, w) = Config::load(&dir.path().join("nope")).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(w, None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saved_file_is_private_and_no_temp_left() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a/b");
+        sample().save(&sub).unwrap();
+        sample().save(&sub).unwrap();
+        let mode = fs::metadata(config_path(&sub))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let names: Vec<_> = fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec![CONFIG_FILE.to_string()]);
+    }
+
+    #[test]
+    fn save_replaces_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        sample().save(dir.path()).unwrap();
+        // A reader holding the old file keeps the old content: the new one
+        // is a different file renamed over it, never a rewrite in place.
+        let old = File::open(config_path(dir.path())).unwrap();
+        let old_len = old.metadata().unwrap().len();
+        Config::default().save(dir.path()).unwrap();
+        assert_eq!(old.metadata().unwrap().len(), old_len);
+        let (c, _) = Config::load(dir.path()).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn failed_save_leaves_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        sample().save(dir.path()).unwrap();
+        // The target is a non-empty folder: the rename fails.
+        let blocked = dir.path().join("blocked");
+        fs::create_dir_all(config_path(&blocked).join("x")).unwrap();
+        let e = sample().save(&blocked).unwrap_err();
+        assert!(e.to_string().contains("config.json"), "{e}");
+        let names: Vec<_> = fs::read_dir(&blocked).unwrap().collect();
+        assert_eq!(names.len(), 1, "temp file left behind");
+    }
+
+    #[test]
+    fn corrupt_file_is_moved_aside_with_clear_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config_path(dir.path());
+        fs::write(&path, b"{\"version\": 1, \"accounts\": [").unwrap();
+        let (c, w) = Config::load(dir.path()).unwrap();
+        assert_eq!(c, Config::default());
+        let w = w.expect("a warning");
+        assert_eq!(w.path, path);
+        assert!(!path.exists());
+        let aside = fs::read(&w.moved_to).unwrap();
+        assert_eq!(aside, b"{\"version\": 1, \"accounts\": [");
+        let name = w.moved_to.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("config.json.corrupt-"), "{name}");
+        let msg = w.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains(&w.moved_to.display().to_string()), "{msg}");
+        assert!(msg.contains("empty configuration"), "{msg}");
+
+        // A second corrupt file in the same second does not replace the first.
+        fs::write(&path, b"not json").unwrap();
+        let (_, w2) = Config::load(dir.path()).unwrap();
+        let w2 = w2.unwrap();
+        assert_ne!(w2.moved_to, w.moved_to);
+        assert_eq!(fs::read(&w.moved_to).unwrap(), aside);
+        assert_eq!(fs::read(&w2.moved_to).unwrap(), b"not json");
+    }
+
+    #[test]
+    fn unreadable_file_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the file should be cannot be read as one.
+        fs::create_dir(config_path(dir.path())).unwrap();
+        let (c, w) = Config::load(dir.path()).unwrap();
+        assert_eq!(c, Config::default());
+        let w = w.unwrap();
+        assert!(w.moved_to.is_dir());
+        assert!(w.to_string().contains("unreadable"), "{w}");
+    }
+
+    #[test]
+    fn wrong_shape_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(config_path(dir.path()), b"[1, 2]").unwrap();
+        let (_, w) = Config::load(dir.path()).unwrap();
+        assert!(w.is_some());
+    }
+
+    #[test]
+    fn newer_version_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config_path(dir.path());
+        fs::write(&path, br#"{"version": 7}"#).unwrap();
+        let e = Config::load(dir.path()).unwrap_err();
+        assert!(matches!(e, ConfigError::TooNew { found: 7, .. }), "{e}");
+        assert!(e.to_string().contains("update Ferry"));
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn unknown_fields_ignored_and_defaults_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = r#"{
+            "version": 1,
+            "future_top": {"x": 1},
+            "accounts": [{"id": "a", "url": "https://h/dav/", "user": "u", "colour": "red"}],
+            "synchronizations": [{
+                "id": "s", "name": "S", "local": "/l",
+                "remote": {"type": "webdav", "account": "a", "path": "x", "extra": true},
+                "guards": {"max_delete_count": 5},
+                "new_knob": 42
+            }],
+            "settings": {"autostart": true, "theme": "dark"}
+        }"#;
+        fs::write(config_path(dir.path()), json).unwrap();
+        let (c, w) = Config::load(dir.path()).unwrap();
+        assert_eq!(w, None);
+        assert_eq!(c.accounts[0].user, "u");
+        let s = &c.syncs[0];
+        assert!(s.live && s.enabled);
+        assert_eq!(s.poll_interval_secs, 30);
+        assert_eq!(s.full_scan_interval_secs, 3600);
+        assert_eq!(s.schedule_secs, None);
+        assert_eq!(s.direction, Direction::Both);
+        assert_eq!(s.guards.max_delete_count, 5);
+        assert_eq!(
+            s.guards.max_delete_ratio,
+            Guards::default().max_delete_ratio
+        );
+        assert!(c.settings.autostart);
+        assert!(!c.settings.start_all_parallel);
+    }
+
+    #[test]
+    fn empty_object_is_empty_config() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(config_path(dir.path()), b"{}").unwrap();
+        let (c, w) = Config::load(dir.path()).unwrap();
+        assert_eq!((c, w), (Config::default(), None));
+    }
+
+    #[test]
+    fn urls_are_normalised() {
+        assert_eq!(
+            normalize_url("HTTPS://Example.COM:443/dav").unwrap(),
+            "https://example.com/dav/"
+        );
+        assert_eq!(
+            normalize_url("http://h:8080/a/b/?x=1#f").unwrap(),
+            "http://h:8080/a/b/"
+        );
+        assert_eq!(normalize_url("https://h").unwrap(), "https://h/");
+        assert!(normalize_url("ftp://h/").is_err());
+        assert!(normalize_url("https://bob:pw@h/").is_err());
+        assert!(normalize_url("not a url").is_err());
+        let e = normalize_url("https://bob:s3cret@h/x").unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(e.to_string().contains("https://<redacted>@h/x"), "{e}");
+        let e = normalize_url("https://bob:s3cret@h:99999/").unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn account_url_matching_takes_longest_prefix() {
+        let mut c = Config::default();
+        let root = c
+            .add_account("https://h.example/dav", "u1")
+            .unwrap()
+            .id
+            .clone();
+        let deep = c
+            .add_account("https://h.example/dav/files/alice/", "alice")
+            .unwrap()
+            .id
+            .clone();
+        c.add_account("https://other.example/dav/", "o").unwrap();
+        assert_ne!(root, deep);
+
+        let (a, rel) = c
+            .find_account_for_url("https://H.example/dav/files/alice/My%20Docs/x")
+            .unwrap();
+        assert_eq!((a.id.as_str(), rel.as_str()), (deep.as_str(), "My Docs/x"));
+        let (a, rel) = c
+            .find_account_for_url("https://h.example/dav/files/bob")
+            .unwrap();
+        assert_eq!((a.id.as_str(), rel.as_str()), (root.as_str(), "files/bob"));
+        let (a, rel) = c.find_account_for_url("https://h.example:443/dav").unwrap();
+        assert_eq!((a.id.as_str(), rel.as_str()), (root.as_str(), ""));
+        // Segment boundaries: /dav2 is not under /dav.
+        assert!(c.find_account_for_url("https://h.example/dav2/x").is_none());
+        // Scheme and port matter.
+        assert!(c.find_account_for_url("http://h.example/dav/").is_none());
+        assert!(
+            c.find_account_for_url("https://h.example:8443/dav/")
+                .is_none()
+        );
+        // Percent-encoding differences do not matter.
+        let mut c2 = Config::default();
+        c2.add_account("https://h/a%7Eb/", "u").unwrap();
+        assert_eq!(c2.find_account_for_url("https://h/a~b/c").unwrap().1, "c");
+    }
+
+    #[test]
+    fn add_account_is_idempotent_and_refuses_second_user() {
+        let mut c = Config::default();
+        let a = c.add_account("https://h/dav", "u").unwrap().clone();
+        assert_eq!(a.url, "https://h/dav/");
+        assert_eq!(a.id, "h");
+        let again = c.add_account("https://H/dav/", "u").unwrap().clone();
+        assert_eq!(again, a);
+        assert_eq!(c.accounts.len(), 1);
+        let e = c.add_account("https://h/dav/", "other").unwrap_err();
+        assert!(e.to_string().contains("already uses"), "{e}");
+        let b = c.add_account("https://h/dav/other/", "v").unwrap().clone();
+        assert_eq!(b.id, "h-2");
+        assert_eq!(c.find_account("https://h/dav").unwrap().id, "h");
+        assert_eq!(c.find_account("h-2").unwrap().user, "v");
+        assert!(c.find_account("https://h/").is_none());
+        assert_eq!(c.remove_account("h").unwrap(), a);
+        assert!(c.remove_account("h").is_none());
+    }
+
+    #[test]
+    fn syncs_helpers() {
+        let mut c = sample();
+        let acc = c.accounts[0].id.clone();
+        assert_eq!(c.syncs_using(&acc).len(), 1);
+        assert_eq!(c.find_sync("documents").unwrap().name, "Documents");
+        assert_eq!(c.find_sync("Backup").unwrap().id, "backup");
+        let dup = SyncConfig::new(
+            "Documents",
+            PathBuf::from("/x"),
+            RemoteSpec::Folder {
+                path: PathBuf::from("/y"),
+            },
+        );
+        assert_eq!(c.add_sync(dup).unwrap(), "documents-2");
+        let orphan = SyncConfig::new(
+            "O",
+            PathBuf::from("/o"),
+            RemoteSpec::WebDav {
+                account: "nobody".into(),
+                path: String::new(),
+            },
+        );
+        assert!(c.add_sync(orphan).is_err());
+        c.sync_mut("backup").unwrap().enabled = false;
+        assert!(!c.sync("backup").unwrap().enabled);
+        assert!(c.remove_sync("backup").is_some());
+        assert!(c.sync("backup").is_none());
+    }
+
+    #[test]
+    fn url_for_encodes_segments() {
+        let a = Account {
+            id: "a".into(),
+            url: "https://h/dav/".into(),
+            user: "u".into(),
+        };
+        assert_eq!(a.url_for(""), "https://h/dav/");
+        assert_eq!(a.url_for("My Docs/ä"), "https://h/dav/My%20Docs/%C3%A4/");
+        assert_eq!(a.secret_key(), "u@https://h/dav/");
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("Cloud.Example.com"), "cloud-example-com");
+        assert_eq!(slug("  --  "), "item");
+        assert_eq!(slug("Mes Documents (2)"), "mes-documents-2");
+    }
+}

@@ -238,13 +238,46 @@ fn status(e: Option<&Entry>, b: Option<&BaseEntry>, side: Side) -> St {
 /// * a file whose metadata changed but whose size did not, when the base
 ///   knows the old content's hash (a touch or a copy-back is not an edit);
 /// * a file present on both sides with the same size and changed on both
-///   (or new on both): equal content is adopted, never a conflict.
+///   (or new on both): equal content is adopted, never a conflict. "Both
+///   sides" is after the moves [`plan`] replays, so a file under a folder
+///   moved on one side is compared with the other side's copy.
 pub fn hash_requests(
     local: &Tree,
     remote: &Tree,
     base: &BaseTree,
     settings: &Settings,
 ) -> Vec<(Side, String)> {
+    // The planner replays moves before it compares paths: compare the files
+    // where they will meet (a file under a folder moved on one side meets
+    // the other side's copy only there), and name each at its observed path.
+    let mut p = Planner {
+        settings,
+        local: local.clone(),
+        remote: remote.clone(),
+        base: base.clone(),
+        moves: Vec::new(),
+        extra_forgets: Vec::new(),
+        deselect_ops: Vec::new(),
+        problems: Vec::new(),
+        stamp: String::new(),
+        copies: HashSet::new(),
+    };
+    p.detect_moves();
+    let observed = |side: Side, path: &str| {
+        let mut path = path.to_string();
+        for m in p.moves.iter().rev() {
+            if let Op::Move {
+                side: s, from, to, ..
+            } = m
+            {
+                if *s == side && is_within(&path, to) {
+                    path = rebase(&path, to, from);
+                }
+            }
+        }
+        path
+    };
+    let (local, remote, base) = (&p.local, &p.remote, &p.base);
     let mut out = Vec::new();
     for (side, tree) in [(Side::Local, local), (Side::Remote, remote)] {
         for (path, e) in tree {
@@ -273,7 +306,7 @@ pub fn hash_requests(
                 touched || both
             };
             if wanted {
-                out.push((side, path.clone()));
+                out.push((side, observed(side, path)));
             }
         }
     }
@@ -506,6 +539,7 @@ impl Planner<'_> {
                 .cmp(&depth(&b.1))
                 .then_with(|| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)))
         });
+        let candidates = outer_destinations_first(candidates);
         // Folder rewrites applied so far: to the base (all of them) and to
         // each side's tree (those replayed on that side).
         let mut all: Vec<(String, String)> = Vec::new();
@@ -921,7 +955,10 @@ impl Planner<'_> {
 }
 
 /// Both sides unchanged: refresh the base when a signature moved without a
-/// content change (a hash proved it, or an entity tag flipped).
+/// content change (a hash proved it, or an entity tag flipped), or when a
+/// folder was made anew under the same name (its identity changed: without
+/// the new one in the base, a later rename of it is not seen as a move). A
+/// folder's mtime alone changes with its contents and is not worth a record.
 fn refresh(l: Option<&Entry>, r: Option<&Entry>, b: Option<&BaseEntry>) -> Decision {
     match (l, r, b) {
         (Some(l), Some(r), Some(b))
@@ -929,6 +966,11 @@ fn refresh(l: Option<&Entry>, r: Option<&Entry>, b: Option<&BaseEntry>) -> Decis
                 && (l.signature() != b.local
                     || r.signature() != b.remote
                     || (b.hash.is_none() && (l.hash.is_some() || r.hash.is_some()))) =>
+        {
+            Decision::Adopt
+        }
+        (Some(l), Some(r), Some(b))
+            if l.kind == Kind::Dir && (l.id != b.local.id || r.id != b.remote.id) =>
         {
             Decision::Adopt
         }
@@ -1056,6 +1098,85 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
             Some(p)
         }
     })
+}
+
+/// Reorder move candidates (sorted by source depth, so that a folder move
+/// comes before the moves of what was in it) so that a folder move also
+/// comes before every move on the same side into its destination: a file
+/// moved into a folder that was moved as well must be replayed after the
+/// folder, or replaying it would make the destination folder (the executor
+/// makes missing parents) and the folder move would then fail.
+///
+/// A candidate waits while a folder move still to come holds its
+/// destination (on its side) or its source (on the other side: its source
+/// is then re-keyed by that move). Among moves on one side, the source does
+/// not matter: an item moved out of a folder that moves as well may be
+/// replayed first, and must be when the folder moves into it. The order is
+/// otherwise kept, and a cycle (which no order satisfies) is broken in that
+/// order.
+fn outer_destinations_first(
+    candidates: Vec<(Side, String, String, Kind)>,
+) -> Vec<(Side, String, String, Kind)> {
+    type Key = (Side, String);
+    // Pending folder moves by (side, source) and by (side, destination).
+    let mut sources: HashMap<Key, usize> = HashMap::new();
+    let mut destinations: HashMap<Key, usize> = HashMap::new();
+    for (side, p, q, kind) in &candidates {
+        if *kind == Kind::Dir {
+            *sources.entry((*side, p.clone())).or_default() += 1;
+            *destinations.entry((*side, q.clone())).or_default() += 1;
+        }
+    }
+    let held = |map: &HashMap<Key, usize>, side: Side, path: &str| {
+        ancestors(path).any(|a| map.contains_key(&(side, a.to_string())))
+    };
+    if candidates
+        .iter()
+        .all(|(side, _, q, _)| !held(&destinations, *side, q))
+    {
+        return candidates;
+    }
+    let take = |map: &mut HashMap<Key, usize>, key: Key| {
+        if let Some(n) = map.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&key);
+            }
+        }
+    };
+    let total = candidates.len();
+    let mut rest: Vec<Option<(Side, String, String, Kind)>> =
+        candidates.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(total);
+    while out.len() < total {
+        let before = out.len();
+        for slot in rest.iter_mut() {
+            let ready = slot.as_ref().is_some_and(|(side, p, q, _)| {
+                !held(&destinations, *side, q) && !held(&sources, side.other(), p)
+            });
+            if !ready {
+                continue;
+            }
+            if let Some(c) = slot.take() {
+                if c.3 == Kind::Dir {
+                    take(&mut sources, (c.0, c.1.clone()));
+                    take(&mut destinations, (c.0, c.2.clone()));
+                }
+                out.push(c);
+            }
+        }
+        if out.len() == before {
+            // A cycle: take the first one left.
+            if let Some(c) = rest.iter_mut().find_map(Option::take) {
+                if c.3 == Kind::Dir {
+                    take(&mut sources, (c.0, c.1.clone()));
+                    take(&mut destinations, (c.0, c.2.clone()));
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 fn translate(rewrites: &[(String, String)], path: &str) -> String {

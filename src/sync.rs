@@ -111,6 +111,9 @@ impl From<RemoteError> for SyncError {
     }
 }
 
+/// The journal key under which the remote keeps what it learnt.
+const REMOTE_STATE: &str = "remote_state";
+
 fn blocking_err(e: tokio::task::JoinError) -> SyncError {
     SyncError::Internal(e.to_string())
 }
@@ -130,14 +133,17 @@ pub async fn run_pass(
         let j = journal
             .lock()
             .map_err(|e| SyncError::Internal(e.to_string()))?;
-        j.load_base().map_err(SyncError::from)
+        Ok::<_, SyncError>((j.load_base()?, j.meta(REMOTE_STATE)?))
     });
     let local = job.local.clone();
     let filter = job.filter.clone();
     let scan_task = tokio::task::spawn_blocking(move || local.scan(&filter));
+    let (base, remote_state) = base_task.await.map_err(blocking_err)??;
+    if let Some(state) = &remote_state {
+        job.remote.import_state(state);
+    }
     let listing = job.remote.list(&job.filter).await?;
     let scan = scan_task.await.map_err(blocking_err)??;
-    let base = base_task.await.map_err(blocking_err)??;
 
     let mut report = Report {
         dry_run: opts.dry_run,
@@ -236,7 +242,22 @@ pub async fn run_pass(
         return Ok(report);
     }
     drop(_enter);
-    execute(job, plan.ops, &base, &mut report).await?;
+    if !plan.ops.is_empty() {
+        execute(job, plan.ops, &base, &mut report).await?;
+    }
+    if let Some(state) = job.remote.export_state() {
+        if remote_state.as_deref() != Some(state.as_str()) {
+            let journal = job.journal.clone();
+            tokio::task::spawn_blocking(move || {
+                let j = journal
+                    .lock()
+                    .map_err(|e| SyncError::Internal(e.to_string()))?;
+                j.set_meta(REMOTE_STATE, &state).map_err(SyncError::from)
+            })
+            .await
+            .map_err(blocking_err)??;
+        }
+    }
     report.elapsed_ms = start.elapsed().as_millis();
     Ok(report)
 }

@@ -434,25 +434,113 @@ fn a_download_resumes_after_ferry_restarts(kind: DavKind) {
     proxy.add("GET", "movie.bin", 5, proxy::Fault::CutBody(1024 * 1024));
     let out = env.cmd(&["--json"]).output().unwrap();
     assert!(!out.status.success(), "{}", show(&out));
-    assert!(!env.local().join("movie.bin").exists(), "a partial file must never appear");
+    assert!(
+        !env.local().join("movie.bin").exists(),
+        "a partial file must never appear"
+    );
     // The second run continues where the first stopped.
     proxy.clear();
     env.sync_quiet();
     assert!(fs::read(env.local().join("movie.bin")).unwrap() == payload);
-    let gets: Vec<_> = proxy.seen().into_iter().filter(|s| s.method == "GET").collect();
+    let gets: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "GET")
+        .collect();
     let from: u64 = gets
         .first()
         .and_then(|g| g.range.as_deref())
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.trim_end_matches('-').parse().ok())
         .unwrap_or(0);
-    assert!(from >= 4 * 1024 * 1024, "the restarted download began at {from}: {gets:?}");
+    assert!(
+        from >= 4 * 1024 * 1024,
+        "the restarted download began at {from}: {gets:?}"
+    );
     let temps: Vec<_> = fs::read_dir(env.local())
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(".ferry-"))
         .collect();
     assert!(temps.is_empty(), "temp files left: {temps:?}");
+}
+
+fn the_probe_matches_what_the_server_does(kind: DavKind) {
+    use ferry::remote::Remote;
+    let server = DavServer::start(kind);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dav = ferry::remote::webdav::WebDav::new(&server.url(), Default::default()).unwrap();
+    let probe = rt.block_on(dav.write_probe());
+    let listing = rt
+        .block_on(dav.list(&ferry::engine::Filter::default()))
+        .unwrap()
+        .unwrap();
+    eprintln!("{kind:?}: {probe:?}");
+    assert!(probe.probed_at > 0);
+    assert!(
+        listing.tree.is_empty(),
+        "the probe left something: {:?}",
+        listing.tree
+    );
+    assert!(
+        fs::read_dir(server.root()).unwrap().next().is_none(),
+        "the probe folder was not removed"
+    );
+    // Measured behaviour (shared/servers.md): none of these servers
+    // propagates collection ETags to grandparents or honours X-OC-Mtime.
+    assert!(!probe.collection_etags_propagate);
+    assert!(!probe.x_oc_mtime);
+    match kind {
+        DavKind::Apache | DavKind::WsgiDav => assert!(probe.if_match, "{kind:?}"),
+        DavKind::Nginx | DavKind::Rclone => assert!(!probe.if_match, "{kind:?}"),
+        DavKind::DavServer => {}
+    }
+}
+
+/// Where the server checks the `If:` header, a change that lands between
+/// Ferry's last look and its MOVE is caught by the server itself.
+fn a_change_just_before_the_publishing_move_is_not_clobbered(kind: DavKind) {
+    use ferry::remote::Remote;
+    let server = Arc::new(DavServer::start(kind));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dav = ferry::remote::webdav::WebDav::new(&server.url(), Default::default()).unwrap();
+    if !rt.block_on(dav.write_probe()).if_header {
+        eprintln!("{kind:?} ignores the If: header: its MOVE cannot be made conditional");
+        return;
+    }
+    let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    let env = Env::new(proxy.url_for(&server.url()));
+    write(&env.local().join("shared.txt"), b"v1");
+    env.sync_quiet();
+    // Let a weak entity tag turn strong (Apache), then edit here.
+    std::thread::sleep(Duration::from_millis(1100));
+    env.sync(&[]);
+    let listing = rt
+        .block_on(dav.list(&ferry::engine::Filter::default()))
+        .unwrap()
+        .unwrap();
+    let tag = listing.tree["shared.txt"].etag.clone().unwrap_or_default();
+    if tag.starts_with("W/") {
+        eprintln!("{kind:?} gives weak ETags ({tag}): Ferry re-checks with PROPFIND instead");
+        return;
+    }
+    write(&env.local().join("shared.txt"), b"v2 from this computer");
+    let s2 = server.clone();
+    proxy.add(
+        "MOVE",
+        ".ferry-up-",
+        1,
+        proxy::Fault::Before(Arc::new(move || {
+            s2.write("shared.txt", b"v2 from someone else")
+        })),
+    );
+    let report = env.sync(&[]);
+    assert_eq!(
+        report["skipped"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
+    assert_eq!(server.read("shared.txt").unwrap(), b"v2 from someone else");
 }
 
 macro_rules! conformance {
@@ -468,6 +556,8 @@ macro_rules! conformance {
             #[test] fn concurrent_change_not_clobbered() { a_remote_change_during_an_upload_is_not_clobbered($kind) }
             #[test] fn faults_converge() { faults_are_retried_boundedly_and_converge($kind) }
             #[test] fn download_resumes_after_restart() { a_download_resumes_after_ferry_restarts($kind) }
+            #[test] fn probe() { the_probe_matches_what_the_server_does($kind) }
+            #[test] fn change_before_move_not_clobbered() { a_change_just_before_the_publishing_move_is_not_clobbered($kind) }
         }
     )*};
 }

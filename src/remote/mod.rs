@@ -106,6 +106,15 @@ pub trait Remote: Send + Sync {
 
     fn capabilities(&self) -> Capabilities;
 
+    /// What the remote learnt about its server, to keep in the journal so
+    /// the next run need not find it out again.
+    fn export_state(&self) -> Option<String> {
+        None
+    }
+
+    /// Restore what [`Remote::export_state`] gave (ignored when unreadable).
+    fn import_state(&self, _state: &str) {}
+
     /// List everything under the root. `None` when the root does not exist.
     async fn list(&self, filter: &Filter) -> Result<Option<Listing>, RemoteError>;
 

@@ -31,6 +31,8 @@ pub enum Fault {
     CutBody(usize),
     /// Forward, then run the hook before answering.
     After(Arc<dyn Fn() + Send + Sync>),
+    /// Run the hook, then forward.
+    Before(Arc<dyn Fn() + Send + Sync>),
 }
 
 pub struct Rule {
@@ -198,6 +200,7 @@ async fn handle(
             return Err(std::io::Error::other("injected reset"));
         }
         Some(Fault::Hang(d)) => tokio::time::sleep(*d).await,
+        Some(Fault::Before(hook)) => hook(),
         _ => {}
     }
     // Forward.

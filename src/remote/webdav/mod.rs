@@ -74,12 +74,28 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// What the server was found to offer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+/// What the server was found to offer. Listing properties are learnt from
+/// listings; the write behaviours by a probe in a temporary `.ferry-probe-…`
+/// folder on the first upload, kept in the journal (see
+/// [`Remote::export_state`]) and re-done after a day.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Probe {
+    /// `Depth: infinity` listings are allowed.
     pub depth_infinity: bool,
+    /// Items carry `oc:fileid` (Nextcloud, ownCloud).
     pub file_ids: bool,
+    /// A collection's ETag changes when something deep inside it changes.
+    pub collection_etags_propagate: bool,
+    /// `X-OC-Mtime` on PUT sets the modification time.
     pub x_oc_mtime: bool,
+    /// `PROPPATCH getlastmodified` sets it (Sync-in).
+    pub proppatch_mtime: bool,
+    /// `If-Match` on PUT is honoured.
+    pub if_match: bool,
+    /// The RFC 4918 `If:` header is honoured (used on the publishing MOVE).
+    pub if_header: bool,
+    /// When the write probe ran (Unix seconds; 0: not yet).
+    pub probed_at: i64,
 }
 
 /// Options of a WebDAV connection.
@@ -106,6 +122,8 @@ pub struct WebDav {
     depth_infinity: AtomicU8,
     /// The server returns `oc:fileid` (Nextcloud, ownCloud): ids survive moves.
     file_ids: AtomicBool,
+    /// The write probe's findings (`probed_at == 0`: not probed yet).
+    written: tokio::sync::Mutex<Probe>,
     max_listing_bytes: usize,
 }
 
@@ -179,6 +197,7 @@ impl WebDav {
             credentials: options.credentials,
             depth_infinity: AtomicU8::new(UNKNOWN),
             file_ids: AtomicBool::new(false),
+            written: tokio::sync::Mutex::new(Probe::default()),
             max_listing_bytes: options.max_listing_bytes.unwrap_or(MAX_LISTING_BYTES),
         })
     }
@@ -348,13 +367,155 @@ impl WebDav {
         }
     }
 
-    /// What was learnt about the server so far.
+    /// What was learnt about the server so far (without waiting).
     fn probe(&self) -> Probe {
-        Probe {
-            depth_infinity: self.depth_infinity.load(Ordering::Relaxed) == YES,
-            file_ids: self.file_ids.load(Ordering::Relaxed),
-            x_oc_mtime: self.file_ids.load(Ordering::Relaxed),
+        let mut p = self
+            .written
+            .try_lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        p.depth_infinity = self.depth_infinity.load(Ordering::Relaxed) == YES;
+        p.file_ids = self.file_ids.load(Ordering::Relaxed);
+        p
+    }
+
+    /// The write probe's findings, running it first when they are missing
+    /// or older than a day. Writes (and removes) a `.ferry-probe-…` folder.
+    pub async fn write_probe(&self) -> Probe {
+        let mut guard = self.written.lock().await;
+        let now = jiff::Timestamp::now().as_second();
+        if guard.probed_at == 0 || now - guard.probed_at > 24 * 3600 {
+            *guard = self.run_write_probe().await;
+            guard.probed_at = now;
+            tracing::debug!(probe = ?*guard, base = %self.base, "probed the server");
         }
+        guard.clone()
+    }
+
+    /// Find out, in a folder of our own, how the server treats writes.
+    async fn run_write_probe(&self) -> Probe {
+        let mut p = Probe::default();
+        let dir = format!(".ferry-probe-{:016x}", rand::random::<u64>());
+        let sub = join(&dir, "sub");
+        let file = join(&sub, "f");
+        if self.mkcol(&dir).await.is_err() || self.mkcol(&sub).await.is_err() {
+            return p;
+        }
+        let collection_etag = |items: Option<Vec<xml::DavItem>>| {
+            items
+                .and_then(|i| i.into_iter().next())
+                .and_then(|i| i.etag)
+        };
+        let before = collection_etag(self.propfind(&dir, true, "0").await.ok().flatten());
+        const PROBE_MTIME: i64 = 1_000_000_000;
+        let put = |extra: Option<(&'static str, String)>| {
+            let mut rb = self
+                .request(Method::PUT, self.url(&file, false))
+                .header("X-OC-Mtime", PROBE_MTIME.to_string())
+                .body("ferry probe");
+            if let Some((k, v)) = extra {
+                rb = rb.header(k, v);
+            }
+            rb.send()
+        };
+        if matches!(put(None).await, Ok(r) if r.status().is_success()) {
+            let mtime = |e: Option<Entry>| e.map(|e| e.mtime / 1_000_000_000);
+            p.x_oc_mtime = mtime(self.stat(&file).await.ok().flatten()) == Some(PROBE_MTIME);
+            if !p.x_oc_mtime {
+                p.proppatch_mtime = self.proppatch_mtime(&file, PROBE_MTIME).await.is_ok()
+                    && mtime(self.stat(&file).await.ok().flatten()) == Some(PROBE_MTIME);
+            }
+            let after = collection_etag(self.propfind(&dir, true, "0").await.ok().flatten());
+            p.collection_etags_propagate = before.is_some() && after.is_some() && before != after;
+            let bogus = "\"ferry-probe-no-such-etag\"".to_string();
+            p.if_match = matches!(
+                put(Some(("If-Match", bogus.clone()))).await,
+                Ok(r) if r.status() == StatusCode::PRECONDITION_FAILED
+            );
+            // Exactly what publishing does: a MOVE over an existing file,
+            // conditional on the destination's entity tag (servers differ
+            // between PUT and MOVE here).
+            let other = join(&sub, "g");
+            let made = self
+                .request(Method::PUT, self.url(&other, false))
+                .body("ferry probe 2")
+                .send()
+                .await;
+            // The tag of a version of `f` that was then replaced: the MOVE
+            // must be refused (a bogus tag alone is not enough: some servers
+            // refuse that but let a real, outdated tag through).
+            let mut old_tag = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
+            if old_tag.as_deref().is_some_and(|t| t.starts_with("W/")) {
+                // Apache's tags are weak for a second after a write.
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+                old_tag = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
+            }
+            let old_tag = old_tag.filter(|t| !t.starts_with("W/"));
+            let replaced = self
+                .request(Method::PUT, self.url(&file, false))
+                .body("ferry probe, a longer second version")
+                .send()
+                .await;
+            if let (Ok(m), Some(tag), Ok(r)) = (made, old_tag, replaced) {
+                if m.status().is_success() && r.status().is_success() {
+                    let refused = matches!(
+                        self.move_if(&other, &file, false, true, Some(&tag)).await,
+                        Err(RemoteError::Changed { .. })
+                    );
+                    // …and the current tag must let it through (some servers
+                    // refuse every tag).
+                    let current = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
+                    let accepted = match current.filter(|t| !t.starts_with("W/")) {
+                        Some(t) => self
+                            .move_if(&other, &file, false, true, Some(&t))
+                            .await
+                            .is_ok(),
+                        None => false,
+                    };
+                    p.if_header = refused && accepted;
+                }
+            }
+        }
+        // Our own probe folder: a plain DELETE.
+        let _ = self
+            .request(Method::DELETE, self.url(&dir, true))
+            .send()
+            .await;
+        p
+    }
+
+    /// Set a file's modification time with PROPPATCH (Sync-in's way).
+    async fn proppatch_mtime(&self, rel: &str, secs: i64) -> Result<(), RemoteError> {
+        let when = std::time::UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:getlastmodified>{}</d:getlastmodified></d:prop></d:set></d:propertyupdate>"#,
+            httpdate::fmt_http_date(when)
+        );
+        let url = self.url(rel, false);
+        let resp = self
+            .send("PROPPATCH", || {
+                Ok(self
+                    .request(
+                        Method::from_bytes(b"PROPPATCH").unwrap_or(Method::PUT),
+                        url.clone(),
+                    )
+                    .header("Content-Type", "application/xml; charset=utf-8")
+                    .body(body.clone()))
+            })
+            .await?;
+        if resp.status() != StatusCode::MULTI_STATUS && !resp.status().is_success() {
+            return Err(status_error("PROPPATCH", rel, resp.status()));
+        }
+        // A 207 can still refuse the property: look for a failed propstat.
+        let text = read_capped(resp, 1024 * 1024).await?;
+        let text = String::from_utf8_lossy(&text);
+        if text.contains(" 403") || text.contains(" 409") || text.contains(" 424") {
+            return Err(RemoteError::Http {
+                message: format!("PROPPATCH {rel}: refused"),
+                retryable: false,
+            });
+        }
+        Ok(())
     }
 
     fn entry_of(&self, item: &xml::DavItem) -> Entry {
@@ -468,17 +629,35 @@ impl WebDav {
         dir: bool,
         overwrite: bool,
     ) -> Result<(), RemoteError> {
+        self.move_if(from, to, dir, overwrite, None).await
+    }
+
+    /// MOVE, optionally only if the destination still has entity tag
+    /// `dest_etag` (RFC 4918 tagged `If:` list; 412 otherwise).
+    async fn move_if(
+        &self,
+        from: &str,
+        to: &str,
+        dir: bool,
+        overwrite: bool,
+        dest_etag: Option<&str>,
+    ) -> Result<(), RemoteError> {
         let src = self.url(from, dir);
         let dst = self.url(to, dir);
+        let condition = dest_etag.map(|t| format!("<{dst}> ([{t}])"));
         let resp = self
             .send("MOVE", || {
-                Ok(self
+                let mut rb = self
                     .request(
                         Method::from_bytes(b"MOVE").unwrap_or(Method::PUT),
                         src.clone(),
                     )
                     .header("Destination", dst.as_str())
-                    .header("Overwrite", if overwrite { "T" } else { "F" }))
+                    .header("Overwrite", if overwrite { "T" } else { "F" });
+                if let Some(c) = &condition {
+                    rb = rb.header("If", c.as_str());
+                }
+                Ok(rb)
             })
             .await?;
         match resp.status() {
@@ -748,11 +927,30 @@ async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, Rem
     Ok(out)
 }
 
-
 #[async_trait]
 impl Remote for WebDav {
     fn describe(&self) -> String {
         format!("WebDAV {}", self.base)
+    }
+
+    fn export_state(&self) -> Option<String> {
+        let p = self.probe();
+        (p.probed_at != 0)
+            .then(|| serde_json::to_string(&p).ok())
+            .flatten()
+    }
+
+    fn import_state(&self, state: &str) {
+        if let Ok(p) = serde_json::from_str::<Probe>(state) {
+            self.depth_infinity
+                .store(if p.depth_infinity { YES } else { NO }, Ordering::Relaxed);
+            if p.file_ids {
+                self.file_ids.store(true, Ordering::Relaxed);
+            }
+            if let Ok(mut w) = self.written.try_lock() {
+                *w = p;
+            }
+        }
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -937,13 +1135,39 @@ impl Remote for WebDav {
                 )));
             }
         }
-        // Publish: only over the version planned with.
+        // Publish: only over the version planned with. Where the server
+        // honours the `If:` header and the planned version has a strong
+        // entity tag, the server checks it atomically with the MOVE;
+        // otherwise a PROPFIND re-check comes right before the MOVE.
+        let probe = self.write_probe().await;
+        let strong_tag = replace
+            .and_then(|r| r.etag.as_deref())
+            .filter(|t| !t.starts_with("W/"));
         let publish = async {
-            self.expect(path, replace).await?;
             if backup && replace.is_some() {
+                self.expect(path, replace).await?;
                 self.trash(path, false).await?;
                 self.move_item(&temp, path, false, false).await
+            } else if let (true, Some(tag)) = (probe.if_header, strong_tag) {
+                match self.move_if(&temp, path, false, true, Some(tag)).await {
+                    Err(RemoteError::Changed { .. })
+                        if self
+                            .stat(path)
+                            .await?
+                            .zip(replace)
+                            .is_some_and(|(now, then)| now.etag == then.etag) =>
+                    {
+                        // Refused although the tag still matches: this
+                        // server's If: support is broken. Stop using it.
+                        tracing::warn!(base = %self.base, "the server refuses matching If: headers; re-checking with PROPFIND instead");
+                        self.written.lock().await.if_header = false;
+                        self.expect(path, replace).await?;
+                        self.move_item(&temp, path, false, true).await
+                    }
+                    other => other,
+                }
             } else {
+                self.expect(path, replace).await?;
                 self.move_item(&temp, path, false, replace.is_some()).await
             }
         }
@@ -951,6 +1175,12 @@ impl Remote for WebDav {
         if let Err(e) = publish {
             let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
             return Err(e);
+        }
+        if !probe.x_oc_mtime && probe.proppatch_mtime {
+            let secs = src_expect.mtime.div_euclid(1_000_000_000);
+            if let Err(e) = self.proppatch_mtime(path, secs).await {
+                tracing::debug!(%path, %e, "could not set the modification time");
+            }
         }
         let entry = self.stat(path).await?.ok_or_else(|| RemoteError::Changed {
             path: path.to_string(),
@@ -960,7 +1190,9 @@ impl Remote for WebDav {
 
     async fn download(&self, path: &str, expect: &Entry, temp: &Path) -> Result<Hash, RemoteError> {
         let url = self.url(path, false);
-        let local = |what: &str, e: std::io::Error| RemoteError::Local(format!("{what} {}: {e}", temp.display()));
+        let local = |what: &str, e: std::io::Error| {
+            RemoteError::Local(format!("{what} {}: {e}", temp.display()))
+        };
         let mut file = tokio::fs::OpenOptions::new()
             .read(true)
             .write(true)

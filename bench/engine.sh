@@ -333,5 +333,5 @@ LOAD_AFTER=$(uptime)
     echo
     echo "Runs: ferry ${FERRY_RUNS[*]} s; find ${FIND_RUNS[*]} s. ($P2_ITEMS items incl. folders.)"
     echo
-    echo "Load before: ${LOAD_BEFORE#*load average}; after: ${LOAD_AFTER#*load average} (other jobs on the machine add noise)."
+    echo "Load before: ${LOAD_BEFORE#*load average: }; after: ${LOAD_AFTER#*load average: } (other jobs on the machine add noise)."
 }

@@ -14,7 +14,16 @@ need_packages() {
     if [ ${#missing[@]} -gt 0 ]; then
         echo "Installing system packages: ${missing[*]}"
         as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        # Servers installed for the tests (apache2, nginx) must not start as
+        # system services on port 80: the tests start their own on loopback.
+        local policy=/usr/sbin/policy-rc.d made_policy=
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+            as_root chmod +x "$policy"
+            made_policy=1
+        fi
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        if [ -n "$made_policy" ]; then as_root rm -f "$policy"; fi
     fi
 }
 

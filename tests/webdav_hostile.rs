@@ -299,5 +299,8 @@ async fn a_401_means_credentials_required_without_a_retry_storm() {
     assert!(matches!(err, RemoteError::Auth(_)), "{err}");
     assert!(err.stops_pass());
     assert!(err.to_string().contains("credentials"), "{err}");
-    assert!(start.elapsed() < std::time::Duration::from_secs(1), "retried a 401");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(1),
+        "retried a 401"
+    );
 }

@@ -42,9 +42,14 @@
 //! | wsgidav | a counting WSGI middleware around `WsgiDAVApp` | bodies only |
 //! | dav-server | a counting wrapper around the handler | bodies only |
 //!
-//! For the log-based kinds `requests()` first sends a marker request
-//! (`GET /ferry-log-marker-N`, left out of the result) and waits until the
-//! server logged it, so every request the test finished before is in.
+//! A server logs a request only after the response went out, so for the
+//! log-based kinds `requests()` first waits until every answered request is
+//! logged: nginx (one worker, logs before it takes the next event) by a
+//! marker request it waits to see in the log; Apache (logs on whichever
+//! worker thread served the request) until mod_status shows no other busy
+//! worker; wsgidav until the middleware counts no request in flight. The
+//! harness's own requests (paths starting `/ferry-`) and the start-up traffic
+//! are left out.
 //!
 //! What is needed (`scripts/test.sh` installs all of it): Debian `apache2`,
 //! `nginx-extras` (nginx + the dav_ext module), `rclone`, and wsgidav +
@@ -54,12 +59,21 @@
 //! missing server program makes [`DavServer::start`] panic with what to
 //! install.
 //!
-//! Server quirks worth knowing (see also `shared/servers.md`): Apache has
-//! `DavDepthInfinity Off` (403 on `Depth: infinity`; [`DavOptions`] turns it
-//! on) and, like Debian's default set-up, mod_dir, which answers a request
-//! for a collection without its trailing slash with a 301; rclone runs with
-//! `--dir-cache-time 0s`, since with its default (5 min) files changed on
-//! disk stay invisible over WebDAV.
+//! Server set-up and quirks worth knowing (see also `shared/servers.md`):
+//!
+//! * Apache runs with Debian's mpm_event and keep-alive settings (2 worker
+//!   processes), `DavDepthInfinity Off` (403 on `Depth: infinity`;
+//!   [`DavOptions`] turns it on) and, like Debian's default set-up, mod_dir,
+//!   which answers a request for a collection without its trailing slash
+//!   with a 301. Its DAV lock database (Berkeley DB) is created at start-up
+//!   by a PUT + DELETE of `/dav/.ferry-warm-up`: created lazily, concurrent
+//!   first writes made some PUTs wait exactly 1 s.
+//! * nginx runs one worker, as root when the tests run as root.
+//! * rclone runs with `--dir-cache-time 0s`: with its default (5 min), files
+//!   changed on disk stay invisible over WebDAV.
+//! * wsgidav runs `WsgiDAVApp` with its default settings (so no
+//!   `honor_mtime_header`) and anonymous read-write access on cheroot, as
+//!   its `wsgidav` command does.
 //!
 //! Do not keep a `DavServer` in a `static`: statics are never dropped, so the
 //! server would outlive the tests.
@@ -245,6 +259,8 @@ enum Backend {
     Logged {
         child: Child,
         log: PathBuf,
+        /// Where the test's part of the log starts (after start-up traffic).
+        log_start: u64,
         format: LogFormat,
         settle: Settle,
         markers: AtomicU64,
@@ -399,47 +415,28 @@ impl DavServer {
     /// Requests the server has finished, oldest first:
     /// `(method, path, status, response bytes, request bytes)`. See the
     /// module docs for what the byte counts include for each kind.
+    ///
+    /// For Apache, nginx and wsgidav this blocks (up to 10 s, then warns)
+    /// until the server has logged every request it answered: call it when
+    /// the test's own requests are done, not while one is still running on
+    /// the same thread.
     pub fn requests(&self) -> Vec<RequestRecord> {
         match &self.backend {
             Backend::Logged {
                 log,
+                log_start,
                 format,
                 settle,
                 markers,
                 ..
             } => {
-                let settled = match settle {
-                    Settle::Marker => {
-                        let n = markers.fetch_add(1, Ordering::Relaxed);
-                        let marker = format!("{MARKER_PREFIX}{n}");
-                        log_barrier(self.port, log, *format, &marker, Duration::from_secs(10))
-                    }
-                    Settle::ApacheStatus => wait_until(Duration::from_secs(10), || {
-                        let status = http_get(self.port, &format!("{APACHE_STATUS}?auto"))?;
-                        let field = |name: &str| -> Option<u64> {
-                            status
-                                .lines()
-                                .find_map(|l| l.strip_prefix(name))
-                                .and_then(|v| v.trim().parse().ok())
-                        };
-                        // Our own status request is the one busy worker.
-                        Some(
-                            field("BusyWorkers:")? <= 1
-                                && field("ConnsAsyncWriting:").unwrap_or(0) == 0,
-                        )
-                    }),
-                    Settle::Inflight => wait_until(Duration::from_secs(10), || {
-                        let body = http_get(self.port, WSGIDAV_INFLIGHT)?;
-                        Some(body.trim() == "0")
-                    }),
-                };
-                if !settled {
+                if !settle_log(self.port, log, *format, *settle, markers) {
                     eprintln!(
                         "dav harness: {} still has requests in flight: the list may be incomplete",
                         self.kind
                     );
                 }
-                parse_log(log, *format)
+                parse_log(log, *log_start, *format)
                     .into_iter()
                     .filter(|r| !r.1.starts_with(INTERNAL_PREFIX))
                     .collect()
@@ -938,14 +935,26 @@ fn wait_logged(
         let marker = format!("{MARKER_PREFIX}start-{n}");
         n += 1;
         if log_barrier(port, &log, format, &marker, Duration::from_secs(2)) {
+            if let Settle::ApacheStatus = settle {
+                // Create the DAV lock database now: when it does not exist,
+                // concurrent first writes from both worker processes race to
+                // create it, and Berkeley DB makes the losers sleep 1 s.
+                let warm = "/dav/.ferry-warm-up";
+                http_request(port, "PUT", warm, b"x");
+                http_request(port, "DELETE", warm, b"");
+            }
+            let markers = AtomicU64::new(0);
+            settle_log(port, &log, format, settle, &markers);
+            let log_start = fs::metadata(&log).map_or(0, |m| m.len());
             return Ok((
                 port,
                 Backend::Logged {
                     child,
                     log,
+                    log_start,
                     format,
                     settle,
-                    markers: AtomicU64::new(0),
+                    markers,
                 },
             ));
         }
@@ -960,6 +969,39 @@ fn wait_logged(
     }
 }
 
+/// Waits until every request the server answered is in its log; false if
+/// that did not happen within 10 s.
+fn settle_log(
+    port: u16,
+    log: &Path,
+    format: LogFormat,
+    settle: Settle,
+    markers: &AtomicU64,
+) -> bool {
+    match settle {
+        Settle::Marker => {
+            let n = markers.fetch_add(1, Ordering::Relaxed);
+            let marker = format!("{MARKER_PREFIX}{n}");
+            log_barrier(port, log, format, &marker, Duration::from_secs(10))
+        }
+        Settle::ApacheStatus => wait_until(Duration::from_secs(10), || {
+            let status = http_get(port, &format!("{APACHE_STATUS}?auto"))?;
+            let field = |name: &str| -> Option<u64> {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse().ok())
+            };
+            // Our own status request is the one busy worker.
+            Some(field("BusyWorkers:")? <= 1 && field("ConnsAsyncWriting:").unwrap_or(0) == 0)
+        }),
+        Settle::Inflight => wait_until(Duration::from_secs(10), || {
+            let body = http_get(port, WSGIDAV_INFLIGHT)?;
+            Some(body.trim() == "0")
+        }),
+    }
+}
+
 /// Sends `GET marker` and waits (up to `wait`) until the log has it.
 /// False when the server does not answer or does not log it in time.
 fn log_barrier(port: u16, log: &Path, format: LogFormat, marker: &str, wait: Duration) -> bool {
@@ -968,7 +1010,7 @@ fn log_barrier(port: u16, log: &Path, format: LogFormat, marker: &str, wait: Dur
     }
     let deadline = Instant::now() + wait;
     loop {
-        if parse_log(log, format).iter().any(|r| r.1 == marker) {
+        if parse_log(log, 0, format).iter().any(|r| r.1 == marker) {
             return true;
         }
         if Instant::now() > deadline {
@@ -981,21 +1023,32 @@ fn log_barrier(port: u16, log: &Path, format: LogFormat, marker: &str, wait: Dur
 /// A bare `GET path` with `Connection: close`: the response body of a 200,
 /// `Some("")` for another status, `None` if no response came.
 fn http_get(port: u16, path: &str) -> Option<String> {
+    let (status, body) = http_request(port, "GET", path, b"")?;
+    Some(if status == 200 { body } else { String::new() })
+}
+
+/// One request on its own connection (`Connection: close`): the status and
+/// body, or `None` if no response came.
+fn http_request(port: u16, method: &str, path: &str, body: &[u8]) -> Option<(u16, String)> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).ok()?;
+    let length = if body.is_empty() && method == "GET" {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{length}Connection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);
     let (head, body) = text.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?;
-    Some(if status == "200" {
-        body.to_string()
-    } else {
-        String::new()
-    })
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
 }
 
 /// Polls `check` every 2 ms until it says `Some(true)` or `limit` passed.
@@ -1098,11 +1151,15 @@ fn tails(files: &[PathBuf]) -> String {
 // ---------------------------------------------------------------------------
 // Access logs
 
-fn parse_log(log: &Path, format: LogFormat) -> Vec<RequestRecord> {
+/// The records logged from byte `start` on.
+fn parse_log(log: &Path, start: u64, format: LogFormat) -> Vec<RequestRecord> {
     let Ok(bytes) = fs::read(log) else {
         return Vec::new();
     };
-    let text = String::from_utf8_lossy(&bytes);
+    let start = usize::try_from(start)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let text = String::from_utf8_lossy(&bytes[start..]);
     // Only complete lines: the server may be writing the last one.
     let complete = match text.rfind('\n') {
         Some(i) => &text[..i],

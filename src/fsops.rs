@@ -144,6 +144,8 @@ impl Folder {
         }
         let mut scan = Scan::default();
         let mut disk_names = HashMap::new();
+        // Collected unsorted, then sorted once and bulk-loaded into the map.
+        let mut items: Vec<(String, Entry)> = Vec::new();
         // (key, disk path relative to root) of folders still to read.
         let mut stack: Vec<(String, String)> = vec![(String::new(), String::new())];
         while let Some((key, disk)) = stack.pop() {
@@ -174,11 +176,10 @@ impl Folder {
                     ));
                     continue;
                 };
-                let disk_path = join(&disk, name);
                 let norm = nfc(name);
                 let child = join(&key, &norm);
                 if name.starts_with(TEMP_PREFIX) {
-                    remove_if_stale(&self.root.join(&disk_path), name);
+                    remove_if_stale(&self.root.join(join(&disk, name)), name);
                     continue;
                 }
                 if key.is_empty() && name == TRASH_DIR {
@@ -219,23 +220,29 @@ impl Folder {
                     continue;
                 }
                 if norm != name {
-                    disk_names.insert(child.clone(), disk_path.clone());
-                }
-                if scan.tree.contains_key(&child) {
-                    scan.problems.push(self.problem(
-                        &child,
-                        "two names on disk normalise to the same name: only one is synchronized"
-                            .into(),
-                    ));
-                    continue;
+                    disk_names.insert(child.clone(), join(&disk, name));
                 }
                 let entry = entry_of(&meta, kind);
                 if kind == Kind::Dir {
-                    stack.push((child.clone(), disk_path));
+                    stack.push((child.clone(), join(&disk, name)));
                 }
-                scan.tree.insert(child, entry);
+                items.push((child, entry));
             }
         }
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut i = 1;
+        while i < items.len() {
+            if items[i].0 == items[i - 1].0 {
+                scan.problems.push(self.problem(
+                    &items[i].0,
+                    "two names on disk normalise to the same name: only one is synchronized".into(),
+                ));
+                items.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        scan.tree = items.into_iter().collect();
         *self.disk_names.lock().unwrap_or_else(|e| e.into_inner()) = disk_names;
         Ok(Some(scan))
     }

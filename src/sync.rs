@@ -139,11 +139,19 @@ pub async fn run_pass(
     let filter = job.filter.clone();
     let scan_task = tokio::task::spawn_blocking(move || local.scan(&filter));
     let (base, remote_state) = base_task.await.map_err(blocking_err)??;
+    let base = Arc::new(base);
+    tracing::debug!(
+        items = base.len(),
+        ms = start.elapsed().as_millis(),
+        "journal loaded"
+    );
     if let Some(state) = &remote_state {
         job.remote.import_state(state);
     }
     let listing = job.remote.list(&job.filter).await?;
+    tracing::debug!(ms = start.elapsed().as_millis(), "remote listed");
     let scan = scan_task.await.map_err(blocking_err)??;
+    tracing::debug!(ms = start.elapsed().as_millis(), "local scanned");
 
     let mut report = Report {
         dry_run: opts.dry_run,
@@ -198,16 +206,26 @@ pub async fn run_pass(
         }
     }
 
-    hash_what_is_needed(job, &mut local_tree, &mut remote_tree, &base, &mut report).await;
-
-    let plan = engine::plan(
-        &local_tree,
-        &remote_tree,
-        &base,
-        &job.settings,
-        &job.filter,
-        now,
+    let plan = if engine::in_sync(&local_tree, &remote_tree, &base, &job.settings, &job.filter) {
+        engine::Plan::default()
+    } else {
+        hash_what_is_needed(job, &mut local_tree, &mut remote_tree, &base, &mut report).await;
+        engine::plan(
+            &local_tree,
+            &remote_tree,
+            &base,
+            &job.settings,
+            &job.filter,
+            now,
+        )
+    };
+    tracing::debug!(
+        ops = plan.ops.len(),
+        ms = start.elapsed().as_millis(),
+        "planned"
     );
+    // Three large trees: let another thread free them.
+    let trees = (local_tree, remote_tree);
     report.problems.extend(plan.problems.iter().cloned());
     report.deletions = plan.deletions();
     let guards = job.settings.guards;
@@ -243,7 +261,7 @@ pub async fn run_pass(
     }
     drop(_enter);
     if !plan.ops.is_empty() {
-        execute(job, plan.ops, &base, &mut report).await?;
+        execute(job, plan.ops, base.clone(), &mut report).await?;
     }
     if let Some(state) = job.remote.export_state() {
         if remote_state.as_deref() != Some(state.as_str()) {
@@ -259,7 +277,17 @@ pub async fn run_pass(
         }
     }
     report.elapsed_ms = start.elapsed().as_millis();
+    drop_in_background((trees, base));
     Ok(report)
+}
+
+/// Free large trees on another thread: the pass is done, its caller should
+/// not wait for 100,000 entries to be deallocated.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    // Should no thread be had, the value is dropped right here instead.
+    let _ = std::thread::Builder::new()
+        .name("ferry-free".into())
+        .spawn(move || drop(value));
 }
 
 /// Fill in the content hashes the planner asked for.
@@ -366,7 +394,7 @@ struct Ctx {
     local: Arc<Folder>,
     remote: Arc<dyn Remote>,
     filter: Arc<Filter>,
-    base: BaseTree,
+    base: Arc<BaseTree>,
     policy: String,
 }
 
@@ -377,7 +405,7 @@ fn now_ms() -> i64 {
 async fn execute(
     job: &SyncJob,
     ops: Vec<Op>,
-    base: &BaseTree,
+    base: Arc<BaseTree>,
     report: &mut Report,
 ) -> Result<(), SyncError> {
     let ctx = Arc::new(Ctx {
@@ -385,7 +413,7 @@ async fn execute(
         local: job.local.clone(),
         remote: job.remote.clone(),
         filter: job.filter.clone(),
-        base: base.clone(),
+        base,
         policy: serde_json::to_value(job.settings.conflict)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))

@@ -978,3 +978,90 @@ fn regression_same_edit_on_both_sides_under_a_moved_folder_is_no_conflict() {
         m.check_base().unwrap();
     }
 }
+
+/// `in_sync` is a shortcut for "plan() has nothing to do": it must never
+/// say so when plan() would act.
+#[test]
+fn the_in_sync_shortcut_agrees_with_the_planner() {
+    use ferry::engine::{BaseEntry, Entry, Filter, Kind, Settings, Sig, Tree, in_sync, plan};
+    let mut local = Tree::new();
+    let mut remote = Tree::new();
+    let mut base = ferry::engine::BaseTree::new();
+    for i in 0..50 {
+        let path = format!("d{}/f{i}", i % 5);
+        let dir = format!("d{}", i % 5);
+        let l = Entry::file(i, 1000 + i as i64).with_id(format!("1:{i}"));
+        let r = Entry::file(i, 2000 + i as i64).with_id(format!("2:{i}"));
+        base.insert(
+            path.clone(),
+            BaseEntry {
+                kind: Kind::File,
+                local: l.signature(),
+                remote: r.signature(),
+                hash: None,
+            },
+        );
+        local.insert(path.clone(), l);
+        remote.insert(path, r);
+        let ld = Entry::dir().with_id(format!("1:d{}", i % 5));
+        let rd = Entry::dir().with_id(format!("2:d{}", i % 5));
+        base.insert(
+            dir.clone(),
+            BaseEntry {
+                kind: Kind::Dir,
+                local: ld.signature(),
+                remote: rd.signature(),
+                hash: None,
+            },
+        );
+        local.insert(dir.clone(), ld);
+        remote.insert(dir, rd);
+    }
+    let settings = Settings::default();
+    let filter = Filter::default();
+    let now = jiff::civil::date(2026, 11, 22).at(10, 15, 0, 0);
+    assert!(in_sync(&local, &remote, &base, &settings, &filter));
+    assert!(
+        plan(&local, &remote, &base, &settings, &filter, now)
+            .ops
+            .is_empty()
+    );
+    type Tweak = Box<dyn Fn(&mut Tree, &mut Tree, &mut ferry::engine::BaseTree)>;
+    let tweaks: Vec<Tweak> = vec![
+        Box::new(|l, _, _| {
+            l.get_mut("d1/f1").unwrap().mtime += 1;
+        }),
+        Box::new(|_, r, _| {
+            r.get_mut("d1/f1").unwrap().size += 1;
+        }),
+        Box::new(|_, r, _| {
+            r.get_mut("d2/f2").unwrap().etag = Some("\"x\"".into());
+        }),
+        Box::new(|l, _, _| {
+            l.remove("d3/f3");
+        }),
+        Box::new(|_, r, _| {
+            r.insert("d3/new".into(), Entry::file(1, 1));
+        }),
+        Box::new(|l, _, _| {
+            l.get_mut("d4").unwrap().id = Some("1:other".into());
+        }),
+        Box::new(|_, _, b| {
+            b.get_mut("d0/f0").unwrap().local = Sig::default();
+        }),
+    ];
+    for (n, tweak) in tweaks.iter().enumerate() {
+        let (mut l, mut r, mut b) = (local.clone(), remote.clone(), base.clone());
+        tweak(&mut l, &mut r, &mut b);
+        assert!(!in_sync(&l, &r, &b, &settings, &filter), "tweak {n}");
+        assert!(
+            !plan(&l, &r, &b, &settings, &filter, now).ops.is_empty(),
+            "tweak {n}"
+        );
+    }
+    let secure = Settings {
+        compare: ferry::engine::CompareMode::Secure,
+        ..Settings::default()
+    };
+    assert!(!in_sync(&local, &remote, &base, &secure, &filter));
+}

@@ -13,6 +13,6 @@ pub mod settings;
 pub mod tree;
 
 pub use filter::{Filter, UserFilter};
-pub use plan::{DeleteReason, Op, Plan, Problem, hash_requests, plan};
+pub use plan::{DeleteReason, Op, Plan, Problem, hash_requests, in_sync, plan};
 pub use settings::{CompareMode, ConflictPolicy, Direction, Guards, Settings};
 pub use tree::{BaseEntry, BaseTree, Entry, Hash, Kind, Side, Sig, Tree};

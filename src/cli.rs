@@ -15,6 +15,15 @@ use crate::fsops::{Folder, TrashPolicy};
 use crate::journal::Journal;
 use crate::sync::{PassOptions, Report, SyncError, SyncJob, run_pass};
 
+/// Print a line to standard output, ignoring a closed pipe (`ferry … | head`
+/// must not panic).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Exit code when a guard stopped a pass (nothing was changed).
 pub const EXIT_NEEDS_CONFIRMATION: u8 = 3;
 
@@ -268,7 +277,7 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     match result {
         Ok(report) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                out!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print_report(&job, &report);
             }
@@ -280,7 +289,7 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e @ (SyncError::NeedsConfirmation(_) | SyncError::RootMissing { .. })) => {
             if args.json {
-                println!(
+                out!(
                     "{}",
                     serde_json::json!({"stopped": true, "needs_confirmation": true, "message": e.to_string()})
                 );
@@ -309,7 +318,7 @@ fn human_bytes(n: u64) -> String {
 
 fn print_report(job: &SyncJob, r: &Report) {
     let verb = if r.dry_run { "would sync" } else { "synced" };
-    println!(
+    out!(
         "ferry: {verb} {} <-> {} in {:.2} s",
         job.local.root().display(),
         job.remote.describe(),
@@ -317,7 +326,7 @@ fn print_report(job: &SyncJob, r: &Report) {
     );
     if r.dry_run {
         for op in &r.ops {
-            println!("  {}", describe_op(op));
+            out!("  {}", describe_op(op));
         }
     }
     let counts: Vec<String> = r
@@ -327,9 +336,9 @@ fn print_report(job: &SyncJob, r: &Report) {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     if counts.is_empty() {
-        println!("  nothing to do: both sides are in sync");
+        out!("  nothing to do: both sides are in sync");
     } else {
-        println!(
+        out!(
             "  {}; {} up, {} down; {} to the trash",
             counts.join(", "),
             human_bytes(r.bytes_up),
@@ -341,13 +350,13 @@ fn print_report(job: &SyncJob, r: &Report) {
         if items.is_empty() {
             return;
         }
-        println!("  {} {title}:", items.len());
+        out!("  {} {title}:", items.len());
         for p in items.iter().take(50) {
             let side = p.side.map(|s| s.to_string()).unwrap_or_default();
-            println!("    {side:6} {}: {}", p.path, p.message);
+            out!("    {side:6} {}: {}", p.path, p.message);
         }
         if items.len() > 50 {
-            println!("    … and {} more (see --json)", items.len() - 50);
+            out!("    … and {} more (see --json)", items.len() - 50);
         }
     };
     list("not synchronized", &r.problems);
@@ -357,7 +366,7 @@ fn print_report(job: &SyncJob, r: &Report) {
     );
     list("failed", &r.errors);
     if let Some(reason) = &r.stopped {
-        println!("  the pass stopped early: {reason}");
+        out!("  the pass stopped early: {reason}");
     }
 }
 

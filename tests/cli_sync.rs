@@ -516,3 +516,22 @@ fn a_folder_deleted_here_but_added_to_there_is_kept_with_the_new_file() {
         .collect();
     assert!(!trashed.contains(&"new".to_string()), "{trashed:?}");
 }
+
+/// Regression: `ferry sync … | head -1` panicked with "failed printing to
+/// stdout: Broken pipe".
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let env = Env::new();
+    write(&env.local().join("a.txt"), "a");
+    let mut child = env
+        .cmd(&["--dry-run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}

@@ -124,7 +124,18 @@ pub struct WebDav {
     file_ids: AtomicBool,
     /// The write probe's findings (`probed_at == 0`: not probed yet).
     written: tokio::sync::Mutex<Probe>,
+    /// The last full listing with its collections' entity tags, for servers
+    /// whose collection tags change when anything inside changes: an
+    /// unchanged tag means an unchanged subtree, which is not listed again.
+    cache: std::sync::Mutex<Option<ListingCache>>,
     max_listing_bytes: usize,
+}
+
+/// A listing and the entity tags of its collections (`""`: the root).
+#[derive(Clone, Debug, Default)]
+struct ListingCache {
+    tags: std::collections::HashMap<String, String>,
+    tree: crate::engine::Tree,
 }
 
 const UNKNOWN: u8 = 0;
@@ -198,6 +209,7 @@ impl WebDav {
             depth_infinity: AtomicU8::new(UNKNOWN),
             file_ids: AtomicBool::new(false),
             written: tokio::sync::Mutex::new(Probe::default()),
+            cache: std::sync::Mutex::new(None),
             max_listing_bytes: options.max_listing_bytes.unwrap_or(MAX_LISTING_BYTES),
         })
     }
@@ -700,6 +712,19 @@ impl WebDav {
         filter: &Filter,
         listing: &mut Listing,
     ) -> Result<bool, RemoteError> {
+        // Where collection tags propagate, reuse what did not change.
+        let propagate = {
+            let p = self.probe();
+            p.collection_etags_propagate || p.file_ids
+        };
+        let cache = if root.is_empty() && propagate {
+            self.cache.lock().ok().and_then(|c| c.clone())
+        } else {
+            None
+        };
+        if let Some(cache) = cache {
+            return self.walk_incremental(filter, listing, cache).await;
+        }
         // One Depth: infinity listing where the server allows it (found out
         // by trying: Apache and nginx refuse with 403, dav-server with 501).
         let infinity = if self.depth_infinity.load(Ordering::Relaxed) == NO {
@@ -747,6 +772,7 @@ impl WebDav {
             return Ok(true);
         }
         // Depth 1, breadth first, a few collections at once.
+        let mut tags = std::collections::HashMap::new();
         let mut pending = vec![root.to_string()];
         let mut first = true;
         while !pending.is_empty() {
@@ -766,6 +792,9 @@ impl WebDav {
                 for item in &items {
                     let rel = self.rel_of(&item.href, dir)?;
                     if rel == dir.trim_end_matches('/') {
+                        if let Some(t) = &item.etag {
+                            tags.insert(rel, t.clone());
+                        }
                         continue;
                     }
                     if parent(&rel) != dir.trim_end_matches('/') {
@@ -781,6 +810,91 @@ impl WebDav {
             }
             first = false;
         }
+        if root.is_empty() {
+            self.remember(tags, &listing.tree);
+        }
+        Ok(true)
+    }
+
+    fn remember(
+        &self,
+        tags: std::collections::HashMap<String, String>,
+        tree: &crate::engine::Tree,
+    ) {
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Some(ListingCache {
+                tags,
+                tree: tree.clone(),
+            });
+        }
+    }
+
+    /// List from the root, descending only into collections whose entity
+    /// tag changed since `cache` was taken (valid only where collection tags
+    /// propagate upward: Nextcloud, ownCloud, or as the probe found).
+    async fn walk_incremental(
+        &self,
+        filter: &Filter,
+        listing: &mut Listing,
+        cache: ListingCache,
+    ) -> Result<bool, RemoteError> {
+        let Some(root) = self.propfind("", true, "0").await? else {
+            return Ok(false);
+        };
+        let root_tag = root.first().and_then(|i| i.etag.clone());
+        if root_tag.is_some() && root_tag.as_ref() == cache.tags.get("") {
+            tracing::debug!("root unchanged: listing reused");
+            listing.tree = cache.tree;
+            return Ok(true);
+        }
+        let mut tags = std::collections::HashMap::new();
+        let mut pending = vec![String::new()];
+        while !pending.is_empty() {
+            let batch: Vec<String> = pending.drain(..pending.len().min(LIST_PARALLEL)).collect();
+            let results = futures_util::future::join_all(
+                batch.iter().map(|dir| self.propfind(dir, true, "1")),
+            )
+            .await;
+            for (dir, result) in batch.iter().zip(results) {
+                let Some(items) = result? else {
+                    continue;
+                };
+                for item in &items {
+                    let rel = self.rel_of(&item.href, dir)?;
+                    if rel == *dir {
+                        if let Some(t) = &item.etag {
+                            tags.insert(rel, t.clone());
+                        }
+                        continue;
+                    }
+                    if parent(&rel) != dir {
+                        return Err(RemoteError::Protocol(format!(
+                            "the server listed {:?} in a Depth 1 listing of {dir:?}: the listing is rejected",
+                            item.href
+                        )));
+                    }
+                    if self.add_item(&rel, item, filter, listing) != Some(true) {
+                        continue;
+                    }
+                    let unchanged = item.etag.is_some()
+                        && item.etag.as_ref() == cache.tags.get(&rel)
+                        && cache.tree.contains_key(&rel);
+                    if unchanged {
+                        for (k, e) in crate::engine::tree::descendants(&cache.tree, &rel) {
+                            listing.tree.insert(k.clone(), e.clone());
+                        }
+                        for (k, t) in &cache.tags {
+                            if crate::engine::tree::is_within(k, &rel) {
+                                tags.insert(k.clone(), t.clone());
+                            }
+                        }
+                    } else {
+                        pending.push(rel);
+                    }
+                }
+            }
+        }
+        self.remember(tags, &listing.tree);
         Ok(true)
     }
 
@@ -965,9 +1079,6 @@ impl Remote for WebDav {
 
     async fn list(&self, filter: &Filter) -> Result<Option<Listing>, RemoteError> {
         let mut listing = Listing::default();
-        if self.stat("").await?.is_none() {
-            return Ok(None);
-        }
         if !self.walk("", filter, &mut listing).await? {
             return Ok(None);
         }

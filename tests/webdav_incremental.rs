@@ -1,0 +1,211 @@
+//! Listing a server whose collection ETags change when anything inside
+//! changes (Nextcloud, ownCloud): after a first full listing, an unchanged
+//! server costs one request, and a change deep inside costs one request per
+//! collection on its path — never a walk of the whole tree.
+//!
+//! The server here is a small in-process WebDAV stand-in that computes each
+//! collection's ETag from everything below it.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use ferry::engine::Filter;
+use ferry::remote::Remote;
+use ferry::remote::webdav::{Options, WebDav};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use sha2::{Digest, Sha256};
+
+/// path ("a/b/f.txt"; folders end with '/') → content.
+type Files = Arc<Mutex<BTreeMap<String, String>>>;
+type Log = Arc<Mutex<Vec<(String, String)>>>;
+
+fn tag(files: &BTreeMap<String, String>, prefix: &str) -> String {
+    let mut h = Sha256::new();
+    for (k, v) in files.range(prefix.to_string()..) {
+        if !k.starts_with(prefix) {
+            break;
+        }
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    let d: [u8; 32] = h.finalize().into();
+    format!("\"{}\"", hex::encode(&d[..6]))
+}
+
+fn entry(path: &str, files: &BTreeMap<String, String>) -> String {
+    let href = format!("/dav/{path}");
+    if path.is_empty() || path.ends_with('/') {
+        format!(
+            "<d:response><d:href>{href}</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype>\
+             <d:getetag>{}</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>",
+            tag(files, path)
+        )
+    } else {
+        let content = &files[path];
+        format!(
+            "<d:response><d:href>{href}</d:href><d:propstat><d:prop><d:resourcetype/>\
+             <d:getcontentlength>{}</d:getcontentlength><d:getetag>{}</d:getetag>\
+             <d:getlastmodified>Sun, 22 Nov 2026 10:00:00 GMT</d:getlastmodified></d:prop>\
+             <d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>",
+            content.len(),
+            tag(files, path)
+        )
+    }
+}
+
+async fn serve(files: Files, log: Log) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (files, log) = (files.clone(), log.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let (files, log) = (files.clone(), log.clone());
+                    async move {
+                        let depth = req
+                            .headers()
+                            .get("Depth")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        let path = req.uri().path().trim_start_matches("/dav/").to_string();
+                        log.lock().unwrap().push((depth.clone(), path.clone()));
+                        let files = files.lock().unwrap();
+                        let exists = path.is_empty() || files.contains_key(&path);
+                        let (status, body) = if req.method() != "PROPFIND" || depth == "infinity" {
+                            (403, String::new())
+                        } else if !exists {
+                            (404, String::new())
+                        } else {
+                            let mut body = entry(&path, &files);
+                            if depth == "1" && (path.is_empty() || path.ends_with('/')) {
+                                for k in files.keys() {
+                                    if let Some(rest) = k.strip_prefix(path.as_str()) {
+                                        let rest = rest.trim_end_matches('/');
+                                        if !rest.is_empty() && !rest.contains('/') {
+                                            body.push_str(&entry(k, &files));
+                                        }
+                                    }
+                                }
+                            }
+                            (
+                                207,
+                                format!(
+                                    "<?xml version=\"1.0\"?><d:multistatus xmlns:d=\"DAV:\">{body}</d:multistatus>"
+                                ),
+                            )
+                        };
+                        Ok::<_, Infallible>(
+                            Response::builder()
+                                .status(status)
+                                .body(Full::new(Bytes::from(body)))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}/dav/")
+}
+
+#[tokio::test]
+async fn unchanged_subtrees_are_not_listed_again() {
+    let files: Files = Arc::default();
+    {
+        let mut f = files.lock().unwrap();
+        for top in 0..5 {
+            f.insert(format!("t{top}/"), String::new());
+            for mid in 0..4 {
+                f.insert(format!("t{top}/m{mid}/"), String::new());
+                for n in 0..3 {
+                    f.insert(format!("t{top}/m{mid}/f{n}.txt"), format!("{top}{mid}{n}"));
+                }
+            }
+        }
+    }
+    let log: Log = Arc::default();
+    let url = serve(files.clone(), log.clone()).await;
+    let dav = WebDav::new(&url, Options::default()).unwrap();
+    // What the probe found earlier, as kept in the journal.
+    dav.import_state(r#"{"depth_infinity":false,"file_ids":false,"collection_etags_propagate":true,"x_oc_mtime":false,"proppatch_mtime":false,"if_match":false,"if_header":false,"probed_at":1}"#);
+    let filter = Filter::default();
+
+    let first = dav.list(&filter).await.unwrap().unwrap();
+    assert_eq!(first.tree.len(), 5 + 20 + 60);
+    let full_walk = log.lock().unwrap().len();
+    assert!(full_walk >= 26, "{full_walk}");
+
+    log.lock().unwrap().clear();
+    let again = dav.list(&filter).await.unwrap().unwrap();
+    assert_eq!(again.tree, first.tree);
+    assert_eq!(log.lock().unwrap().len(), 1, "{:?}", log.lock().unwrap());
+
+    // A change deep inside: only the collections on its path are listed.
+    log.lock().unwrap().clear();
+    files
+        .lock()
+        .unwrap()
+        .insert("t2/m3/f1.txt".into(), "changed, longer".into());
+    let changed = dav.list(&filter).await.unwrap().unwrap();
+    let requests = log.lock().unwrap().clone();
+    let depth1: Vec<_> = requests
+        .iter()
+        .filter(|(d, _)| d == "1")
+        .map(|(_, p)| p.as_str())
+        .collect();
+    assert_eq!(depth1, vec!["", "t2/", "t2/m3/"], "{requests:?}");
+    assert_eq!(
+        changed.tree["t2/m3/f1.txt"].size,
+        "changed, longer".len() as u64
+    );
+    assert_ne!(
+        changed.tree["t2/m3/f1.txt"].etag,
+        first.tree["t2/m3/f1.txt"].etag
+    );
+    let mut expected = first.tree.clone();
+    expected.insert("t2/m3/f1.txt".into(), changed.tree["t2/m3/f1.txt"].clone());
+    assert_eq!(changed.tree, expected);
+
+    // Additions and removals are seen too.
+    {
+        let mut f = files.lock().unwrap();
+        f.remove("t0/m0/f0.txt");
+        f.insert("t4/new/".into(), String::new());
+        f.insert("t4/new/n.txt".into(), "n".into());
+    }
+    let after = dav.list(&filter).await.unwrap().unwrap();
+    assert!(!after.tree.contains_key("t0/m0/f0.txt"));
+    assert!(after.tree.contains_key("t4/new/n.txt"));
+    assert_eq!(after.tree.len(), first.tree.len() + 1);
+}
+
+#[tokio::test]
+async fn without_propagating_tags_every_listing_walks_the_tree() {
+    let files: Files = Arc::default();
+    files.lock().unwrap().insert("a/".into(), String::new());
+    files.lock().unwrap().insert("a/b/".into(), String::new());
+    files.lock().unwrap().insert("a/b/f".into(), "x".into());
+    let log: Log = Arc::default();
+    let url = serve(files.clone(), log.clone()).await;
+    let dav = WebDav::new(&url, Options::default()).unwrap();
+    let filter = Filter::default();
+    dav.list(&filter).await.unwrap().unwrap();
+    log.lock().unwrap().clear();
+    dav.list(&filter).await.unwrap().unwrap();
+    let depth1 = log.lock().unwrap().iter().filter(|(d, _)| d == "1").count();
+    assert_eq!(depth1, 3, "Apache-like servers must be walked in full");
+}

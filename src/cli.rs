@@ -74,7 +74,9 @@ pub struct SyncArgs {
     /// How changes are detected: size and time (fast) or content hashes (secure).
     #[arg(long, value_enum, default_value = "fast")]
     pub compare: CompareArg,
-    /// Do not synchronize paths matching this glob (repeatable), e.g. '*.log'.
+    /// Do not synchronize what matches (repeatable): a glob on the path
+    /// ('*.log', 'build/**'), or 'starts:TEXT', 'contains:TEXT', 'ends:TEXT'
+    /// on the name, or 'regex:EXPR' on the path.
     #[arg(long, value_name = "PATTERN")]
     pub exclude: Vec<String>,
     /// Selective sync: leave this remote folder out (repeatable). Its local
@@ -185,6 +187,22 @@ fn settings_of(args: &SyncArgs) -> Settings {
     }
 }
 
+/// `--exclude` syntax: `starts:`, `contains:`, `ends:`, `regex:` or a glob.
+fn parse_filter(spec: &str) -> UserFilter {
+    use crate::engine::filter::FilterKind;
+    let (kind, pattern) = match spec.split_once(':') {
+        Some(("starts", p)) => (FilterKind::StartsWith, p),
+        Some(("contains", p)) => (FilterKind::Contains, p),
+        Some(("ends", p)) => (FilterKind::EndsWith, p),
+        Some(("regex", p)) => (FilterKind::Regex, p),
+        _ => (FilterKind::Glob, spec),
+    };
+    UserFilter {
+        kind,
+        pattern: pattern.to_string(),
+    }
+}
+
 /// The default folder for journals.
 pub fn default_state_dir() -> anyhow::Result<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "ferry")
@@ -208,7 +226,7 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 
 fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let settings = settings_of(&args);
-    let filters: Vec<UserFilter> = args.exclude.iter().map(|p| UserFilter::glob(p)).collect();
+    let filters: Vec<UserFilter> = args.exclude.iter().map(|p| parse_filter(p)).collect();
     let filter = Filter::new(&filters, &args.deselect)?;
     let local_root = absolute(&args.local)?;
     let remote_spec = if args.remote.contains("://") {

@@ -535,3 +535,68 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
 }
+
+#[test]
+fn filters_of_every_kind_apply_from_the_command_line() {
+    let env = Env::new();
+    for name in [
+        "draft-1.doc",
+        "my-secret.txt",
+        "copy.bak",
+        "build/out.o",
+        "keep.txt",
+    ] {
+        write(&env.local().join(name), "x");
+    }
+    let report = env.sync_json(&[
+        "--exclude",
+        "starts:draft",
+        "--exclude",
+        "contains:secret",
+        "--exclude",
+        "ends:.bak",
+        "--exclude",
+        "regex:^build/.",
+    ]);
+    let remote = snapshot(&env.remote());
+    assert_eq!(
+        remote.keys().collect::<Vec<_>>(),
+        vec!["build", "keep.txt"],
+        "{report:#}"
+    );
+    let problems = report["problems"].to_string();
+    for rule in [
+        "starts with 'draft'",
+        "contains 'secret'",
+        "ends with '.bak'",
+        "regex '^build/.'",
+    ] {
+        assert!(problems.contains(rule), "{rule}: {problems}");
+    }
+}
+
+#[test]
+fn deselecting_a_folder_removes_the_local_copy_to_the_trash_and_keeps_the_remote() {
+    let env = Env::new();
+    write(&env.remote().join("photos/2019/a.jpg"), "a");
+    write(&env.remote().join("photos/2020/b.jpg"), "b");
+    write(&env.remote().join("docs/c.txt"), "c");
+    env.sync_quiet();
+    assert!(env.local().join("photos/2019/a.jpg").exists());
+    env.sync(&["--deselect", "photos/2019"]);
+    assert!(!env.local().join("photos/2019").exists());
+    assert!(env.local().join("photos/2020/b.jpg").exists());
+    assert!(
+        env.remote().join("photos/2019/a.jpg").exists(),
+        "the remote keeps it"
+    );
+    let trash = env.home().join(".local/share/Trash/files");
+    assert!(
+        trash.join("2019").exists(),
+        "the local copy went to the trash"
+    );
+    // Later passes neither download it again nor delete it remotely.
+    let again = env.sync_json(&["--deselect", "photos/2019"]);
+    assert_eq!(again["counts"], serde_json::json!({}), "{again:#}");
+    assert!(env.remote().join("photos/2019/a.jpg").exists());
+}

@@ -124,6 +124,14 @@ fn first_sync_merges_both_sides(kind: DavKind) {
     assert_eq!(snapshot(&env.local()), snapshot(server.root()));
 }
 
+fn a_missing_server_folder_is_created_on_the_first_sync(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let env = Env::new(format!("{}new folder/and more/", server.url()));
+    write(&env.local().join("a.txt"), b"a");
+    env.sync_quiet();
+    assert_eq!(server.read("new folder/and more/a.txt").unwrap(), b"a");
+}
+
 fn edits_deletes_and_conflicts(kind: DavKind) {
     let server = DavServer::start(kind);
     let env = Env::new(server.url());
@@ -548,6 +556,7 @@ macro_rules! conformance {
         mod $module {
             use super::*;
             #[test] fn first_sync() { first_sync_merges_both_sides($kind) }
+            #[test] fn first_sync_creates_server_folder() { a_missing_server_folder_is_created_on_the_first_sync($kind) }
             #[test] fn edits_deletes_conflicts() { edits_deletes_and_conflicts($kind) }
             #[test] fn odd_names() { odd_names_round_trip($kind) }
             #[test] fn large_files_flat_memory() { empty_and_200_mib_files_with_flat_memory($kind) }

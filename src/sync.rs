@@ -526,8 +526,12 @@ async fn record(job: &SyncJob, done: Vec<Done>, report: &mut Report) -> Result<(
                     message,
                 });
             }
-            Err(OpError::Fatal(message)) => {
-                tracing::warn!(%path, action, %message, "pass stopped");
+            Err(e @ (OpError::Failed(_) | OpError::Fatal(_))) => {
+                let (message, fatal) = match e {
+                    OpError::Fatal(m) => (m, true),
+                    OpError::Failed(m) | OpError::Changed(m) => (m, false),
+                };
+                tracing::warn!(%path, action, %message, fatal, "op failed");
                 log.push(LogRow {
                     time: now_ms(),
                     sync: job.name.clone(),
@@ -536,23 +540,9 @@ async fn record(job: &SyncJob, done: Vec<Done>, report: &mut Report) -> Result<(
                     bytes: 0,
                     result: format!("error: {message}"),
                 });
-                report.errors.push(Problem {
-                    path,
-                    side: None,
-                    message: message.clone(),
-                });
-                report.stopped.get_or_insert(message);
-            }
-            Err(OpError::Failed(message)) => {
-                tracing::warn!(%path, action, %message, "op failed");
-                log.push(LogRow {
-                    time: now_ms(),
-                    sync: job.name.clone(),
-                    action: action.to_string(),
-                    path: path.clone(),
-                    bytes: 0,
-                    result: format!("error: {message}"),
-                });
+                if fatal {
+                    report.stopped.get_or_insert(message.clone());
+                }
                 report.errors.push(Problem {
                     path,
                     side: None,

@@ -507,10 +507,7 @@ impl WebDav {
         let resp = self
             .send("PROPPATCH", || {
                 Ok(self
-                    .request(
-                        Method::from_bytes(b"PROPPATCH").unwrap_or(Method::PUT),
-                        url.clone(),
-                    )
+                    .request(dav_method("PROPPATCH"), url.clone())
                     .header("Content-Type", "application/xml; charset=utf-8")
                     .body(body.clone()))
             })
@@ -611,10 +608,7 @@ impl WebDav {
         let url = self.url(rel, true);
         let resp = self
             .send("MKCOL", || {
-                Ok(self.request(
-                    Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT),
-                    url.clone(),
-                ))
+                Ok(self.request(dav_method("MKCOL"), url.clone()))
             })
             .await?;
         match resp.status() {
@@ -660,10 +654,7 @@ impl WebDav {
         let resp = self
             .send("MOVE", || {
                 let mut rb = self
-                    .request(
-                        Method::from_bytes(b"MOVE").unwrap_or(Method::PUT),
-                        src.clone(),
-                    )
+                    .request(dav_method("MOVE"), src.clone())
                     .header("Destination", dst.as_str())
                     .header("Overwrite", if overwrite { "T" } else { "F" });
                 if let Some(c) = &condition {
@@ -960,7 +951,12 @@ fn transient(s: StatusCode) -> bool {
 }
 
 fn propfind_method() -> Method {
-    Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET)
+    dav_method("PROPFIND")
+}
+
+/// A WebDAV method (an extension method: always a valid token).
+fn dav_method(name: &'static str) -> Method {
+    Method::from_bytes(name.as_bytes()).unwrap_or(Method::OPTIONS)
 }
 
 /// Same item, unchanged: an equal entity tag, or equal size and mtime (a
@@ -1103,12 +1099,7 @@ impl Remote for WebDav {
             url.set_path(&path);
             let u = url.clone();
             let resp = self
-                .send("MKCOL", || {
-                    Ok(self.request(
-                        Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT),
-                        u.clone(),
-                    ))
-                })
+                .send("MKCOL", || Ok(self.request(dav_method("MKCOL"), u.clone())))
                 .await?;
             let s = resp.status();
             if !(s.is_success() || s == StatusCode::METHOD_NOT_ALLOWED) {

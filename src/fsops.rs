@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -146,6 +146,7 @@ impl Folder {
         let mut disk_names = HashMap::new();
         // Collected unsorted, then sorted once and bulk-loaded into the map.
         let mut items: Vec<(String, Entry)> = Vec::new();
+        let root_dev = fs::metadata(&self.root).ok().map(|m| m.dev());
         // (key, disk path relative to root) of folders still to read.
         let mut stack: Vec<(String, String)> = vec![(String::new(), String::new())];
         while let Some((key, disk)) = stack.pop() {
@@ -189,6 +190,29 @@ impl Folder {
                     scan.problems
                         .push(self.problem(&child, format!("not synchronized: {e}")));
                     continue;
+                }
+                // A folder needs no stat: its identity is the directory
+                // entry's inode (on the root's device), and its mtime is of
+                // no use to the planner.
+                if let (Some(dev), Ok(ft)) = (root_dev, dent.file_type()) {
+                    if ft.is_dir() {
+                        if let Some(rule) = filter.excluded(&child, Kind::Dir, 0) {
+                            scan.problems
+                                .push(self.problem(&child, format!("excluded: {rule}")));
+                            continue;
+                        }
+                        if norm != name {
+                            disk_names.insert(child.clone(), join(&disk, name));
+                        }
+                        stack.push((child.clone(), join(&disk, name)));
+                        let entry = Entry {
+                            kind: Kind::Dir,
+                            id: Some(format!("{dev}:{}", dent.ino()).into()),
+                            ..Entry::default()
+                        };
+                        items.push((child, entry));
+                        continue;
+                    }
                 }
                 let meta = match dent.metadata() {
                     Ok(m) => m,

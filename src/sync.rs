@@ -128,30 +128,41 @@ pub async fn run_pass(
     let span = tracing::info_span!("pass", sync = %job.name, dry_run = opts.dry_run);
     let _enter = span.enter();
 
+    // What the remote learnt last time (a small read) goes in first; then
+    // the journal's base, the local scan and the remote listing all run at
+    // once.
+    let journal = job.journal.clone();
+    let remote_state = tokio::task::spawn_blocking(move || {
+        let j = journal
+            .lock()
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        j.meta(REMOTE_STATE).map_err(SyncError::from)
+    })
+    .await
+    .map_err(blocking_err)??;
+    if let Some(state) = &remote_state {
+        job.remote.import_state(state);
+    }
     let journal = job.journal.clone();
     let base_task = tokio::task::spawn_blocking(move || {
         let j = journal
             .lock()
             .map_err(|e| SyncError::Internal(e.to_string()))?;
-        Ok::<_, SyncError>((j.load_base()?, j.meta(REMOTE_STATE)?))
+        j.load_base().map_err(SyncError::from)
     });
     let local = job.local.clone();
     let filter = job.filter.clone();
     let scan_task = tokio::task::spawn_blocking(move || local.scan(&filter));
-    let (base, remote_state) = base_task.await.map_err(blocking_err)??;
-    let base = Arc::new(base);
+    let listing = job.remote.list(&job.filter).await?;
+    tracing::debug!(ms = start.elapsed().as_millis(), "remote listed");
+    let scan = scan_task.await.map_err(blocking_err)??;
+    tracing::debug!(ms = start.elapsed().as_millis(), "local scanned");
+    let base = Arc::new(base_task.await.map_err(blocking_err)??);
     tracing::debug!(
         items = base.len(),
         ms = start.elapsed().as_millis(),
         "journal loaded"
     );
-    if let Some(state) = &remote_state {
-        job.remote.import_state(state);
-    }
-    let listing = job.remote.list(&job.filter).await?;
-    tracing::debug!(ms = start.elapsed().as_millis(), "remote listed");
-    let scan = scan_task.await.map_err(blocking_err)??;
-    tracing::debug!(ms = start.elapsed().as_millis(), "local scanned");
 
     let mut report = Report {
         dry_run: opts.dry_run,

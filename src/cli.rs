@@ -205,9 +205,9 @@ fn parse_filter(spec: &str) -> UserFilter {
 
 /// The default folder for journals.
 pub fn default_state_dir() -> anyhow::Result<PathBuf> {
-    let dirs = directories::ProjectDirs::from("", "", "ferry")
-        .ok_or_else(|| anyhow::anyhow!("no home folder: pass --state DIR"))?;
-    Ok(dirs.data_dir().join("syncs"))
+    let dir = crate::config::data_dir()
+        .map_err(|_| anyhow::anyhow!("no home folder: pass --state DIR"))?;
+    Ok(dir.join("syncs"))
 }
 
 /// The journal file of a (local, remote) pair: one per synchronization.

@@ -24,6 +24,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::engine::{CompareMode, ConflictPolicy, Direction, Guards, UserFilter};
 
+/// Environment variable that overrides the data folder (journals, logs,
+/// the API port file).
+pub const DATA_DIR_ENV: &str = "FERRY_DATA_DIR";
+
 /// The configuration file's name inside the config folder.
 pub const CONFIG_FILE: &str = "config.json";
 /// The schema version this Ferry writes and understands.
@@ -276,6 +280,18 @@ pub fn default_dir() -> Result<PathBuf, ConfigError> {
     }
     directories::ProjectDirs::from("", "", "ferry")
         .map(|d| d.config_dir().to_path_buf())
+        .ok_or(ConfigError::NoHome)
+}
+
+/// The data folder: `$FERRY_DATA_DIR`, else the platform's
+/// (`~/.local/share/ferry` on Linux). Journals live in `syncs/`, logs in
+/// `logs/`, the API endpoint in `api.port`.
+pub fn data_dir() -> Result<PathBuf, ConfigError> {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "ferry")
+        .map(|d| d.data_dir().to_path_buf())
         .ok_or(ConfigError::NoHome)
 }
 

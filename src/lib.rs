@@ -12,11 +12,16 @@
 //! * [`cli`] — the command line.
 
 pub mod accounts;
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod diagnostics;
 pub mod engine;
 pub mod fsops;
 pub mod journal;
+pub mod logging;
 pub mod remote;
 pub mod secrets;
 pub mod sync;
+pub mod watch;

@@ -175,6 +175,36 @@ fn edits_deletes_and_conflicts(kind: DavKind) {
     );
 }
 
+fn many_deletions_in_parallel_all_reach_the_trash(kind: DavKind) {
+    // Deletions run in parallel and each one moves its file into the same
+    // `.ferry-trash/<time>/<folder>/`: the folders must be made once, not
+    // raced (Apache answers the losing MKCOL with 403).
+    let server = DavServer::start(kind);
+    let env = Env::new(server.url());
+    for d in 0..5 {
+        for f in 0..20 {
+            write(
+                &env.local().join(format!("d{d}/sub/f{f}.txt")),
+                format!("{d}/{f}").as_bytes(),
+            );
+        }
+    }
+    env.sync_quiet();
+    for d in 0..5 {
+        for f in (0..20).step_by(3) {
+            fs::remove_file(env.local().join(format!("d{d}/sub/f{f}.txt"))).unwrap();
+        }
+    }
+    let report = env.sync(&[]);
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    assert_eq!(report["counts"]["delete"], 35, "{report:#}");
+    env.sync_quiet();
+    assert_eq!(snapshot(&env.local()), snapshot(server.root()));
+    let trashed = snapshot(&server.root().join(".ferry-trash"));
+    let files = trashed.values().filter(|v| v.is_some()).count();
+    assert_eq!(files, 35, "{:?}", trashed.keys());
+}
+
 fn odd_names_round_trip(kind: DavKind) {
     let server = DavServer::start(kind);
     let env = Env::new(server.url());
@@ -558,6 +588,7 @@ macro_rules! conformance {
             #[test] fn first_sync() { first_sync_merges_both_sides($kind) }
             #[test] fn first_sync_creates_server_folder() { a_missing_server_folder_is_created_on_the_first_sync($kind) }
             #[test] fn edits_deletes_conflicts() { edits_deletes_and_conflicts($kind) }
+            #[test] fn parallel_deletions() { many_deletions_in_parallel_all_reach_the_trash($kind) }
             #[test] fn odd_names() { odd_names_round_trip($kind) }
             #[test] fn large_files_flat_memory() { empty_and_200_mib_files_with_flat_memory($kind) }
             #[test] fn folder_rename_one_move() { a_folder_rename_is_one_move($kind) }

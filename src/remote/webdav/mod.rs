@@ -128,6 +128,10 @@ pub struct WebDav {
     /// whose collection tags change when anything inside changes: an
     /// unchanged tag means an unchanged subtree, which is not listed again.
     cache: std::sync::Mutex<Option<ListingCache>>,
+    /// Trash folders known to exist. Parallel deletions create them under
+    /// this lock, one MKCOL each: racing MKCOLs of one folder make Apache
+    /// answer 403 to the loser.
+    trash_dirs: tokio::sync::Mutex<std::collections::HashSet<String>>,
     max_listing_bytes: usize,
 }
 
@@ -210,6 +214,7 @@ impl WebDav {
             file_ids: AtomicBool::new(false),
             written: tokio::sync::Mutex::new(Probe::default()),
             cache: std::sync::Mutex::new(None),
+            trash_dirs: tokio::sync::Mutex::new(std::collections::HashSet::new()),
             max_listing_bytes: options.max_listing_bytes.unwrap_or(MAX_LISTING_BYTES),
         })
     }
@@ -613,13 +618,18 @@ impl WebDav {
             .await?;
         match resp.status() {
             s if s.is_success() => Ok(()),
-            // Exists already (Apache, nginx): fine if it is a folder.
-            StatusCode::METHOD_NOT_ALLOWED => match self.stat(rel).await? {
-                Some(e) if e.kind == Kind::Dir => Ok(()),
-                _ => Err(RemoteError::Changed {
-                    path: rel.to_string(),
-                }),
-            },
+            // Exists already (405: Apache, nginx; 403: Apache when another
+            // request created it a moment ago): fine if it is a folder.
+            s @ (StatusCode::METHOD_NOT_ALLOWED | StatusCode::FORBIDDEN) => {
+                match self.stat(rel).await? {
+                    Some(e) if e.kind == Kind::Dir => Ok(()),
+                    _ if s == StatusCode::FORBIDDEN => Err(status_error("MKCOL", rel, s)),
+                    Some(e) if e.kind == Kind::Dir => Ok(()),
+                    _ => Err(RemoteError::Changed {
+                        path: rel.to_string(),
+                    }),
+                }
+            }
             StatusCode::CONFLICT | StatusCode::NOT_FOUND => {
                 Err(RemoteError::Conflict(rel.to_string()))
             }
@@ -681,7 +691,21 @@ impl WebDav {
     async fn trash(&self, rel: &str, dir: bool) -> Result<(), RemoteError> {
         let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H%M%S").to_string();
         let dest = join(&join(REMOTE_TRASH, &stamp), rel);
-        self.mkdirs(parent(&dest)).await?;
+        {
+            let mut known = self.trash_dirs.lock().await;
+            let folder = parent(&dest).to_string();
+            if !known.contains(&folder) {
+                if known.len() > 10_000 {
+                    known.clear();
+                }
+                self.mkdirs(&folder).await?;
+                // The folder and its parents exist now.
+                let mut f = folder.as_str();
+                while !f.is_empty() && known.insert(f.to_string()) {
+                    f = parent(f);
+                }
+            }
+        }
         let mut target = dest.clone();
         for n in 2..100 {
             match self.move_item(rel, &target, dir, false).await {

@@ -637,6 +637,49 @@ impl WebDav {
         }
     }
 
+    /// PUT the content of `src` to `temp_url` (creating missing parent
+    /// folders once), hashing it on the way into `hash_cell`.
+    async fn put_temp(
+        &self,
+        path: &str,
+        src: &Path,
+        src_expect: &Entry,
+        temp_url: &reqwest::Url,
+        mtime_secs: &str,
+        hash_cell: &std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+    ) -> Result<(), RemoteError> {
+        let mut tried_parents = false;
+        loop {
+            let hash_cell2 = hash_cell.clone();
+            let resp = self
+                .send("PUT", || {
+                    let file = std::fs::File::open(src)
+                        .map_err(|e| RemoteError::Local(format!("open {}: {e}", src.display())))?;
+                    let meta = file
+                        .metadata()
+                        .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
+                    if meta.len() != src_expect.size {
+                        return Err(RemoteError::SourceChanged(src.display().to_string()));
+                    }
+                    let stream = read_and_hash(file, src_expect.size, hash_cell2.clone());
+                    Ok(self
+                        .request(Method::PUT, temp_url.clone())
+                        .header("Content-Length", src_expect.size)
+                        .header("X-OC-Mtime", mtime_secs)
+                        .body(stream))
+                })
+                .await?;
+            match resp.status() {
+                s if s.is_success() => return Ok(()),
+                StatusCode::CONFLICT | StatusCode::NOT_FOUND if !tried_parents => {
+                    tried_parents = true;
+                    self.mkdirs(parent(path)).await?;
+                }
+                s => return Err(status_error("PUT", path, s)),
+            }
+        }
+    }
+
     /// MOVE `from` to `to` (both relative); `overwrite` replaces.
     async fn move_item(
         &self,
@@ -1181,59 +1224,13 @@ impl Remote for WebDav {
         let temp_url = self.url(&temp, false);
         let mtime_secs = (src_expect.mtime.div_euclid(1_000_000_000)).to_string();
         let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
-        let mut tried_parents = false;
-        loop {
-            let hash_cell2 = hash_cell.clone();
-            let resp = self
-                .send("PUT", || {
-                    let file = std::fs::File::open(src)
-                        .map_err(|e| RemoteError::Local(format!("open {}: {e}", src.display())))?;
-                    let meta = file
-                        .metadata()
-                        .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
-                    if meta.len() != src_expect.size {
-                        return Err(RemoteError::SourceChanged(src.display().to_string()));
-                    }
-                    let hasher = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
-                    let h2 = hasher.clone();
-                    let cell = hash_cell2.clone();
-                    let size = src_expect.size;
-                    let mut seen = 0u64;
-                    let stream = tokio_util::io::ReaderStream::with_capacity(
-                        tokio::fs::File::from_std(file),
-                        256 * 1024,
-                    )
-                    .map(move |chunk| {
-                        if let Ok(c) = &chunk {
-                            if let Ok(mut h) = h2.lock() {
-                                h.update(c);
-                            }
-                            seen += c.len() as u64;
-                            if seen == size {
-                                if let (Ok(h), Ok(mut out)) = (h2.lock(), cell.lock()) {
-                                    *out = Some(h.clone().finalize().into());
-                                }
-                            }
-                        }
-                        chunk
-                    });
-                    let _ = hasher;
-                    Ok(self
-                        .request(Method::PUT, temp_url.clone())
-                        .header("Content-Length", size)
-                        .header("X-OC-Mtime", mtime_secs.clone())
-                        .body(reqwest::Body::wrap_stream(stream)))
-                })
-                .await?;
-            match resp.status() {
-                s if s.is_success() => break,
-                StatusCode::CONFLICT | StatusCode::NOT_FOUND if !tried_parents => {
-                    tried_parents = true;
-                    self.mkdirs(parent(path)).await?;
-                }
-                s => return Err(status_error("PUT", path, s)),
-            }
-        }
+        // The write probe (first upload of a run only) goes on while the
+        // content is sent: it waits for Apache's tags to turn strong.
+        let (sent, probe) = tokio::join!(
+            self.put_temp(path, src, src_expect, &temp_url, &mtime_secs, &hash_cell),
+            self.write_probe()
+        );
+        sent?;
         let hash = if src_expect.size == 0 {
             Sha256::digest(b"").into()
         } else {
@@ -1265,7 +1262,6 @@ impl Remote for WebDav {
         // honours the `If:` header and the planned version has a strong
         // entity tag, the server checks it atomically with the MOVE;
         // otherwise a PROPFIND re-check comes right before the MOVE.
-        let probe = self.write_probe().await;
         let strong_tag = replace
             .and_then(|r| r.etag.as_deref())
             .filter(|t| !t.starts_with("W/"));
@@ -1496,4 +1492,68 @@ impl Remote for WebDav {
         }
         self.trash(path, expect.kind == Kind::Dir).await
     }
+}
+
+/// The body of an upload: a thread reads `file` in 1 MiB blocks and hashes
+/// them while the previous blocks are sent (at most 4 in flight: flat
+/// memory). The hash lands in `out` when exactly `size` bytes were read,
+/// before the last block is handed over.
+fn read_and_hash(
+    mut file: std::fs::File,
+    size: u64,
+    out: std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+) -> reqwest::Body {
+    use std::io::Read;
+    const BLOCK: usize = 1024 * 1024;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    std::thread::spawn(move || {
+        let mut hasher = Sha256::new();
+        let mut seen = 0u64;
+        loop {
+            let mut buf = vec![0u8; BLOCK];
+            let mut filled = 0;
+            let result = loop {
+                match file.read(&mut buf[filled..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        filled += n;
+                        if filled == BLOCK {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            if let Err(e) = result {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+            if filled == 0 {
+                if size == 0 {
+                    if let Ok(mut o) = out.lock() {
+                        *o = Some(hasher.finalize().into());
+                    }
+                }
+                return;
+            }
+            buf.truncate(filled);
+            hasher.update(&buf);
+            seen += filled as u64;
+            // Before the last block goes out: the request may complete
+            // (Content-Length reached) without reading to the end.
+            if seen == size {
+                if let Ok(mut o) = out.lock() {
+                    *o = Some(hasher.clone().finalize().into());
+                }
+            }
+            if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
+                return; // the request was dropped
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    reqwest::Body::wrap_stream(stream)
 }

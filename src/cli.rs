@@ -282,6 +282,7 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         settings,
         filter: Arc::new(filter),
         concurrency: args.jobs.max(1),
+        hooks: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

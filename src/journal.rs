@@ -169,31 +169,7 @@ impl Journal {
                 "SELECT path, kind, l_size, l_mtime, l_id, l_etag, r_size, r_mtime, r_id, r_etag, hash FROM base",
             )
             .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| {
-                let kind: i64 = r.get(1)?;
-                let hash: Option<Vec<u8>> = r.get(10)?;
-                Ok((
-                    r.get::<_, String>(0)?,
-                    BaseEntry {
-                        kind: if kind == 1 { Kind::Dir } else { Kind::File },
-                        local: Sig {
-                            size: r.get::<_, i64>(2)? as u64,
-                            mtime: r.get(3)?,
-                            id: r.get::<_, Option<String>>(4)?.map(Into::into),
-                            etag: r.get::<_, Option<String>>(5)?.map(Into::into),
-                        },
-                        remote: Sig {
-                            size: r.get::<_, i64>(6)? as u64,
-                            mtime: r.get(7)?,
-                            id: r.get::<_, Option<String>>(8)?.map(Into::into),
-                            etag: r.get::<_, Option<String>>(9)?.map(Into::into),
-                        },
-                        hash: hash.and_then(|h| h.try_into().ok()),
-                    },
-                ))
-            })
-            .map_err(self.err())?;
+        let rows = stmt.query_map([], base_row).map_err(self.err())?;
         let mut tree = BaseTree::new();
         for row in rows {
             let (path, entry) = row.map_err(self.err())?;
@@ -305,16 +281,30 @@ impl Journal {
         search: Option<&str>,
         limit: usize,
     ) -> Result<Vec<LogRow>> {
+        self.log_page(action, search, limit, 0)
+    }
+
+    /// A page of the transfer log, newest first: `action` exactly, `search`
+    /// anywhere in the path or the result (case-insensitive for ASCII).
+    pub fn log_page(
+        &self,
+        action: Option<&str>,
+        search: Option<&str>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<LogRow>> {
+        let search = search.map(|s| s.to_lowercase());
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT time, sync, action, path, bytes, result FROM log
-                 WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR instr(path, ?2) > 0)
-                 ORDER BY id DESC LIMIT ?3",
+                 WHERE (?1 IS NULL OR action = ?1)
+                   AND (?2 IS NULL OR instr(lower(path), ?2) > 0 OR instr(lower(result), ?2) > 0)
+                 ORDER BY id DESC LIMIT ?3 OFFSET ?4",
             )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map(params![action, search, limit as i64], |r| {
+            .query_map(params![action, search, limit as i64, offset as i64], |r| {
                 Ok(LogRow {
                     time: r.get(0)?,
                     sync: r.get(1)?,
@@ -348,6 +338,53 @@ impl Journal {
             })
             .map_err(self.err())?;
         rows.collect::<std::result::Result<_, _>>()
+            .map_err(self.err())
+    }
+
+    /// Conflicts not yet resolved by the user, newest first, with their ids.
+    pub fn open_conflicts(&self) -> Result<Vec<(i64, ConflictRow)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, time, path, copy, policy FROM conflicts WHERE resolved = 0 ORDER BY id DESC",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    ConflictRow {
+                        time: r.get(1)?,
+                        path: r.get(2)?,
+                        copy: r.get(3)?,
+                        policy: r.get(4)?,
+                    },
+                ))
+            })
+            .map_err(self.err())?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(self.err())
+    }
+
+    /// Mark a conflict resolved (it leaves the list).
+    pub fn resolve_conflict(&self, id: i64) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("UPDATE conflicts SET resolved = 1 WHERE id = ?1", [id])
+            .map_err(self.err())?;
+        Ok(n > 0)
+    }
+
+    /// One base entry (what Ferry last saw in sync at `path`).
+    pub fn base_entry(&self, path: &str) -> Result<Option<BaseEntry>> {
+        self.conn
+            .query_row(
+                "SELECT path, kind, l_size, l_mtime, l_id, l_etag, r_size, r_mtime, r_id, r_etag, hash FROM base WHERE path = ?1",
+                [path],
+                base_row,
+            )
+            .optional()
+            .map(|r| r.map(|(_, e)| e))
             .map_err(self.err())
     }
 
@@ -447,4 +484,29 @@ mod tests {
         );
         assert_eq!(j.log(None, None, 10).unwrap().len(), 2);
     }
+}
+
+/// A `base` row as (path, entry); the columns as `load_base` selects them.
+fn base_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, BaseEntry)> {
+    let kind: i64 = r.get(1)?;
+    let hash: Option<Vec<u8>> = r.get(10)?;
+    Ok((
+        r.get::<_, String>(0)?,
+        BaseEntry {
+            kind: if kind == 1 { Kind::Dir } else { Kind::File },
+            local: Sig {
+                size: r.get::<_, i64>(2)? as u64,
+                mtime: r.get(3)?,
+                id: r.get::<_, Option<String>>(4)?.map(Into::into),
+                etag: r.get::<_, Option<String>>(5)?.map(Into::into),
+            },
+            remote: Sig {
+                size: r.get::<_, i64>(6)? as u64,
+                mtime: r.get(7)?,
+                id: r.get::<_, Option<String>>(8)?.map(Into::into),
+                etag: r.get::<_, Option<String>>(9)?.map(Into::into),
+            },
+            hash: hash.and_then(|h| h.try_into().ok()),
+        },
+    ))
 }

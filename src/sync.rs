@@ -34,6 +34,55 @@ pub struct SyncJob {
     pub filter: Arc<Filter>,
     /// Transfers run at most this many at once.
     pub concurrency: usize,
+    /// Progress reports and the stop flag (the daemon's; the CLI has none).
+    pub hooks: PassHooks,
+}
+
+/// What a pass tells its watcher while it runs.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    /// The plan is made: this many ops moving this many bytes.
+    Planned { ops: usize, bytes: u64 },
+    /// One op finished (`error`: why it failed or was skipped).
+    Done {
+        action: &'static str,
+        path: String,
+        bytes: u64,
+        error: Option<String>,
+    },
+}
+
+/// Callbacks into whoever runs the pass.
+#[derive(Clone, Default)]
+pub struct PassHooks {
+    /// Called from the pass's tasks; must be quick and must not block.
+    pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+    /// When set, the pass starts no new op: those running finish and are
+    /// recorded, the rest is reported as skipped ("stopped").
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl PassHooks {
+    fn report(&self, p: Progress) {
+        if let Some(f) = &self.progress {
+            f(p);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Debug for PassHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PassHooks")
+            .field("progress", &self.progress.is_some())
+            .field("stop", &self.stop)
+            .finish()
+    }
 }
 
 /// How to run a pass.
@@ -88,7 +137,23 @@ pub struct Report {
     pub errors: Vec<Problem>,
     /// Why the pass stopped early (credentials required, server full), if it did.
     pub stopped: Option<String>,
+    /// What stopped it.
+    pub stop_kind: Option<StopKind>,
     pub elapsed_ms: u128,
+}
+
+/// Why a pass stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopKind {
+    /// The server wants (other) credentials.
+    Credentials,
+    /// The server is full.
+    NoSpace,
+    /// The server cannot be reached.
+    Offline,
+    /// Its runner asked it to stop (pause, shutdown).
+    Stopped,
 }
 
 impl Report {
@@ -271,6 +336,10 @@ pub async fn run_pass(
         return Ok(report);
     }
     drop(_enter);
+    job.hooks.report(Progress::Planned {
+        ops: plan.ops.len(),
+        bytes: report.bytes_up + report.bytes_down,
+    });
     if !plan.ops.is_empty() {
         execute(job, plan.ops, base.clone(), &mut report).await?;
     }
@@ -375,7 +444,7 @@ enum OpError {
     Changed(String),
     Failed(String),
     /// No point going on with this pass (credentials, a full server).
-    Fatal(String),
+    Fatal(String, StopKind),
 }
 
 impl From<FsError> for OpError {
@@ -393,7 +462,12 @@ impl From<RemoteError> for OpError {
         if e.is_changed() {
             OpError::Changed(e.to_string())
         } else if e.stops_pass() {
-            OpError::Fatal(e.to_string())
+            let kind = match e {
+                RemoteError::NoSpace => StopKind::NoSpace,
+                RemoteError::Unreachable(_) => StopKind::Offline,
+                _ => StopKind::Credentials,
+            };
+            OpError::Fatal(e.to_string(), kind)
         } else {
             OpError::Failed(e.to_string())
         }
@@ -471,6 +545,10 @@ async fn run_phase(
     let mut set = JoinSet::new();
     let mut outcomes = Vec::new();
     for op in ops {
+        if report.stopped.is_none() && job.hooks.stopping() {
+            report.stopped = Some("stopped (paused or shutting down)".into());
+            report.stop_kind = Some(StopKind::Stopped);
+        }
         if let Some(reason) = &report.stopped {
             report.skipped.push(Problem {
                 path: op.path().to_string(),
@@ -485,16 +563,37 @@ async fn run_phase(
             .await
             .map_err(|e| SyncError::Internal(e.to_string()))?;
         let ctx = ctx.clone();
+        let hooks = job.hooks.clone();
         set.spawn(async move {
             let _permit = permit;
             let path = op.path().to_string();
             let action = op.action();
-            (path, action, run_op(&ctx, op).await)
+            let bytes = match &op {
+                Op::Transfer { source, .. } => source.size,
+                _ => 0,
+            };
+            let result = run_op(&ctx, op).await;
+            if hooks.progress.is_some() {
+                let error = match &result {
+                    Ok(_) => None,
+                    Err(OpError::Changed(m) | OpError::Failed(m) | OpError::Fatal(m, _)) => {
+                        Some(m.clone())
+                    }
+                };
+                hooks.report(Progress::Done {
+                    action,
+                    path: path.clone(),
+                    bytes,
+                    error,
+                });
+            }
+            (path, action, result)
         });
         // Collect what is done so far so memory stays flat.
         while let Some(done) = set.try_join_next() {
-            if let Ok((_, _, Err(OpError::Fatal(m)))) = &done {
+            if let Ok((_, _, Err(OpError::Fatal(m, kind)))) = &done {
                 report.stopped.get_or_insert(m.clone());
+                report.stop_kind.get_or_insert(*kind);
             }
             outcomes.push(done);
         }
@@ -537,9 +636,12 @@ async fn record(job: &SyncJob, done: Vec<Done>, report: &mut Report) -> Result<(
                     message,
                 });
             }
-            Err(e @ (OpError::Failed(_) | OpError::Fatal(_))) => {
+            Err(e @ (OpError::Failed(_) | OpError::Fatal(..))) => {
                 let (message, fatal) = match e {
-                    OpError::Fatal(m) => (m, true),
+                    OpError::Fatal(m, kind) => {
+                        report.stop_kind.get_or_insert(kind);
+                        (m, true)
+                    }
                     OpError::Failed(m) | OpError::Changed(m) => (m, false),
                 };
                 tracing::warn!(%path, action, %message, fatal, "op failed");

@@ -153,7 +153,7 @@ impl Op {
 }
 
 /// Something the planner could not or would not do, per item.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Problem {
     pub path: String,
     pub side: Option<Side>,

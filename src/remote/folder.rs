@@ -54,6 +54,10 @@ impl Remote for FolderRemote {
         }
     }
 
+    fn local_root(&self) -> Option<&Path> {
+        Some(self.folder.root())
+    }
+
     async fn list(&self, filter: &Filter) -> Result<Option<Listing>, RemoteError> {
         let filter = filter.clone();
         let scan = self.run(move |f| f.scan(&filter)).await?;

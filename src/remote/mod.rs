@@ -56,6 +56,10 @@ pub enum RemoteError {
     /// The server's answer is not acceptable (hostile or broken).
     #[error("the server's answer was rejected: {0}")]
     Protocol(String),
+    /// The server could not be reached (connection refused or reset,
+    /// timeouts), after retries: the pass stops, the daemon goes offline.
+    #[error("the server cannot be reached: {0}")]
+    Unreachable(String),
     /// HTTP failed after retries (or with a status that retrying cannot fix).
     #[error("{message}")]
     Http { message: String, retryable: bool },
@@ -87,7 +91,10 @@ impl RemoteError {
 
     /// Whether the whole pass should stop (no point trying other items).
     pub fn stops_pass(&self) -> bool {
-        matches!(self, RemoteError::Auth(_) | RemoteError::NoSpace)
+        matches!(
+            self,
+            RemoteError::Auth(_) | RemoteError::NoSpace | RemoteError::Unreachable(_)
+        )
     }
 }
 
@@ -114,6 +121,19 @@ pub trait Remote: Send + Sync {
 
     /// Restore what [`Remote::export_state`] gave (ignored when unreadable).
     fn import_state(&self, _state: &str) {}
+
+    /// A cheap fingerprint of everything under the root, where the remote
+    /// has one (a WebDAV server whose collection tags change when anything
+    /// inside changes): an equal fingerprint means nothing changed.
+    /// `Ok(None)`: no cheap check here, list instead.
+    async fn fingerprint(&self) -> Result<Option<String>, RemoteError> {
+        Ok(None)
+    }
+
+    /// The folder on this machine, for a folder remote (it can be watched).
+    fn local_root(&self) -> Option<&Path> {
+        None
+    }
 
     /// List everything under the root. `None` when the root does not exist.
     async fn list(&self, filter: &Filter) -> Result<Option<Listing>, RemoteError>;

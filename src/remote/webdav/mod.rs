@@ -162,11 +162,30 @@ fn install_crypto() {
     });
 }
 
-fn http_error(what: &str, e: impl std::fmt::Display) -> RemoteError {
-    RemoteError::Http {
-        message: format!("{what}: {e}"),
-        retryable: true,
+fn http_error(what: &str, e: reqwest::Error) -> RemoteError {
+    if e.is_connect() || e.is_timeout() {
+        RemoteError::Unreachable(format!("{what}: {}", error_chain(&e)))
+    } else {
+        RemoteError::Http {
+            message: format!("{what}: {}", error_chain(&e)),
+            retryable: true,
+        }
     }
+}
+
+/// An error with its causes ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+        source = cause.source();
+    }
+    s
 }
 
 impl WebDav {
@@ -382,6 +401,34 @@ impl WebDav {
                 "the server listed {href:?}, which is outside the folder asked for: the listing is rejected"
             ))),
         }
+    }
+
+    /// The sub-folders of folder `rel` (names, sorted), for choosing a
+    /// remote folder and for the selective-sync tree. `None`: no such folder.
+    pub async fn folders(&self, rel: &str) -> Result<Option<Vec<String>>, RemoteError> {
+        let rel = rel.trim_matches('/');
+        let Some(items) = self.propfind(rel, true, "1").await? else {
+            return Ok(None);
+        };
+        let mut names = Vec::new();
+        for item in &items {
+            let path = self.rel_of(&item.href, rel)?;
+            if path == rel || !item.is_collection {
+                continue;
+            }
+            if parent(&path) != rel {
+                return Err(RemoteError::Protocol(format!(
+                    "the server listed {:?} in a Depth 1 listing of {rel:?}",
+                    item.href
+                )));
+            }
+            let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+            if crate::engine::path::check_segment(&name).is_ok() && !name.starts_with(".ferry-") {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(Some(names))
     }
 
     /// What was learnt about the server so far (without waiting).
@@ -1140,6 +1187,17 @@ impl Remote for WebDav {
         }
     }
 
+    async fn fingerprint(&self) -> Result<Option<String>, RemoteError> {
+        if !self.probe().collection_etags_propagate {
+            return Ok(None);
+        }
+        let items = self.propfind("", true, "0").await?;
+        Ok(items
+            .and_then(|i| i.into_iter().next())
+            .and_then(|i| i.etag)
+            .map(|t| t.trim_start_matches("W/").to_string()))
+    }
+
     async fn list(&self, filter: &Filter) -> Result<Option<Listing>, RemoteError> {
         let mut listing = Listing::default();
         if !self.walk("", filter, &mut listing).await? {
@@ -1422,7 +1480,10 @@ impl Remote for WebDav {
                 break;
             }
             if attempt >= MAX_ATTEMPTS {
-                return Err(http_error("GET", format!("{path}: the transfer broke off")));
+                return Err(RemoteError::Http {
+                    message: format!("GET {path}: the transfer broke off"),
+                    retryable: true,
+                });
             }
             tokio::time::sleep(backoff(attempt)).await;
         }

@@ -46,13 +46,37 @@ the pass and nothing was changed (run again with --force to proceed)."
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run one synchronization pass between LOCAL and REMOTE and print a summary.
+    /// Run the background service that keeps every synchronization in sync
+    /// (also what `ferry` with no command does).
+    Daemon {
+        /// No tray icon (servers, CI). The tray is not built yet: the daemon
+        /// always runs headless for now.
+        #[arg(long)]
+        headless: bool,
+        /// WebDAV: also trust this CA certificate (PEM file).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// WebDAV: give up on a request that sends nothing for this many seconds.
+        #[arg(long, default_value_t = 120, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Run one synchronization pass between LOCAL and REMOTE and print a
+    /// summary (no daemon needed).
     Sync(SyncArgs),
+    /// Write a bug-report bundle (logs, configuration and journal
+    /// statistics, secrets removed) into a zip file.
+    Diagnostics {
+        /// The zip file (default: ferry-diagnostics-TIME.zip here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    #[command(flatten)]
+    Control(crate::control::Control),
     /// Add, list or remove WebDAV accounts (passwords go to the system keyring).
     #[command(subcommand)]
     Account(crate::accounts::AccountCommand),
@@ -137,16 +161,32 @@ pub enum CompareArg {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match cli.command {
+    let command = cli.command.unwrap_or(Command::Daemon {
+        headless: false,
+        ca_file: None,
+        timeout: 120,
+    });
+    let daemon = matches!(command, Command::Daemon { .. });
+    let log_dir = if daemon {
+        crate::config::data_dir().ok().map(|d| d.join("logs"))
+    } else {
+        None
+    };
+    let _log = crate::logging::init(&crate::logging::LogOptions {
+        file_dir: log_dir,
+        stderr: true,
+        default_filter: if daemon { "info" } else { "warn" },
+    });
+    let result = match command {
+        Command::Daemon {
+            headless: _,
+            ca_file,
+            timeout,
+        } => daemon_command(ca_file, timeout),
         Command::Sync(args) => sync_command(args),
         Command::Account(cmd) => account_command(cmd),
+        Command::Diagnostics { out } => diagnostics_command(out),
+        Command::Control(cmd) => crate::control::run(cmd),
     };
     match result {
         Ok(code) => code,
@@ -157,29 +197,87 @@ pub fn main() -> ExitCode {
     }
 }
 
+fn daemon_command(ca_file: Option<PathBuf>, timeout: u64) -> anyhow::Result<ExitCode> {
+    crate::daemon::run(crate::daemon::RunOptions {
+        config_dir: crate::config::default_dir()?,
+        data_dir: crate::config::data_dir()?,
+        ca_file,
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diagnostics_command(out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let out = out.unwrap_or_else(|| {
+        let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
+        PathBuf::from(format!("ferry-diagnostics-{stamp}.zip"))
+    });
+    let summary = crate::diagnostics::write_bundle(
+        &crate::config::default_dir()?,
+        &crate::config::data_dir()?,
+        &out,
+    )?;
+    out!(
+        "Wrote {} ({} files, {} bytes). Secrets were removed; look inside before you share it.",
+        summary.path.display(),
+        summary.files.len(),
+        summary.bytes
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn account_command(cmd: crate::accounts::AccountCommand) -> anyhow::Result<ExitCode> {
+    // A running daemon owns the configuration: go through it.
+    if let Some(code) = crate::control::account_via_daemon(&cmd)? {
+        return Ok(code);
+    }
     let dir = crate::config::default_dir()?;
     crate::accounts::run(cmd, &dir, &crate::secrets::KeyringStore::new())?;
     Ok(ExitCode::SUCCESS)
 }
 
+fn direction_of(d: DirectionArg) -> Direction {
+    match d {
+        DirectionArg::Both => Direction::Both,
+        DirectionArg::Send => Direction::Send,
+        DirectionArg::Receive => Direction::Receive,
+    }
+}
+
+fn conflict_of(c: ConflictArg) -> ConflictPolicy {
+    match c {
+        ConflictArg::KeepBoth => ConflictPolicy::KeepBoth,
+        ConflictArg::Local => ConflictPolicy::Local,
+        ConflictArg::Remote => ConflictPolicy::Remote,
+        ConflictArg::Newest => ConflictPolicy::Newest,
+    }
+}
+
+fn compare_of(c: CompareArg) -> CompareMode {
+    match c {
+        CompareArg::Fast => CompareMode::Fast,
+        CompareArg::Secure => CompareMode::Secure,
+    }
+}
+
+/// The three settings as the configuration spells them (JSON).
+pub fn settings_json(
+    d: DirectionArg,
+    c: ConflictArg,
+    m: CompareArg,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut map = serde_json::Map::new();
+    map.insert("direction".into(), serde_json::to_value(direction_of(d))?);
+    map.insert("conflict".into(), serde_json::to_value(conflict_of(c))?);
+    map.insert("compare".into(), serde_json::to_value(compare_of(m))?);
+    Ok(map)
+}
+
 fn settings_of(args: &SyncArgs) -> Settings {
     Settings {
-        direction: match args.direction {
-            DirectionArg::Both => Direction::Both,
-            DirectionArg::Send => Direction::Send,
-            DirectionArg::Receive => Direction::Receive,
-        },
-        conflict: match args.conflict {
-            ConflictArg::KeepBoth => ConflictPolicy::KeepBoth,
-            ConflictArg::Local => ConflictPolicy::Local,
-            ConflictArg::Remote => ConflictPolicy::Remote,
-            ConflictArg::Newest => ConflictPolicy::Newest,
-        },
-        compare: match args.compare {
-            CompareArg::Fast => CompareMode::Fast,
-            CompareArg::Secure => CompareMode::Secure,
-        },
+        direction: direction_of(args.direction),
+        conflict: conflict_of(args.conflict),
+        compare: compare_of(args.compare),
         guards: Guards {
             max_delete_ratio: args.max_delete_ratio,
             max_delete_count: args.max_delete_count,
@@ -188,7 +286,7 @@ fn settings_of(args: &SyncArgs) -> Settings {
 }
 
 /// `--exclude` syntax: `starts:`, `contains:`, `ends:`, `regex:` or a glob.
-fn parse_filter(spec: &str) -> UserFilter {
+pub fn parse_filter(spec: &str) -> UserFilter {
     use crate::engine::filter::FilterKind;
     let (kind, pattern) = match spec.split_once(':') {
         Some(("starts", p)) => (FilterKind::StartsWith, p),
@@ -386,6 +484,29 @@ fn print_report(job: &SyncJob, r: &Report) {
     list("failed", &r.errors);
     if let Some(reason) = &r.stopped {
         out!("  the pass stopped early: {reason}");
+    }
+}
+
+/// An op of a JSON report (as the API sends it), described like
+/// [`describe_op`] does.
+pub fn describe_op_json(op: &serde_json::Value) -> String {
+    let s = |k: &str| op[k].as_str().unwrap_or_default().to_string();
+    match op["op"].as_str().unwrap_or_default() {
+        "move" => format!("move     {}: {} -> {}", s("side"), s("from"), s("to")),
+        "delete" => format!("delete   {}: {} to the trash", s("side"), s("path")),
+        "make-dir" => format!("mkdir    {}: {}", s("side"), s("path")),
+        "transfer" => {
+            let verb = if op["to"] == "remote" {
+                "upload  "
+            } else {
+                "download"
+            };
+            let size = op["source"]["size"].as_u64().unwrap_or(0);
+            format!("{verb} {} ({})", s("path"), human_bytes(size))
+        }
+        "adopt" => format!("adopt    {} (already equal)", s("path")),
+        "forget" => format!("forget   {} (gone on both sides)", s("path")),
+        other => format!("{other} {}", s("path")),
     }
 }
 

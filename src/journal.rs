@@ -27,7 +27,8 @@ pub struct JournalError {
     pub source: rusqlite::Error,
 }
 
-type Result<T> = std::result::Result<T, JournalError>;
+/// A journal operation's result.
+pub type Result<T> = std::result::Result<T, JournalError>;
 
 /// One change to the base tree.
 #[derive(Clone, Debug, PartialEq)]
@@ -406,6 +407,31 @@ impl Journal {
     }
 }
 
+/// A `base` row as (path, entry); the columns as `load_base` selects them.
+fn base_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, BaseEntry)> {
+    let kind: i64 = r.get(1)?;
+    let hash: Option<Vec<u8>> = r.get(10)?;
+    Ok((
+        r.get::<_, String>(0)?,
+        BaseEntry {
+            kind: if kind == 1 { Kind::Dir } else { Kind::File },
+            local: Sig {
+                size: r.get::<_, i64>(2)? as u64,
+                mtime: r.get(3)?,
+                id: r.get::<_, Option<String>>(4)?.map(Into::into),
+                etag: r.get::<_, Option<String>>(5)?.map(Into::into),
+            },
+            remote: Sig {
+                size: r.get::<_, i64>(6)? as u64,
+                mtime: r.get(7)?,
+                id: r.get::<_, Option<String>>(8)?.map(Into::into),
+                etag: r.get::<_, Option<String>>(9)?.map(Into::into),
+            },
+            hash: hash.and_then(|h| h.try_into().ok()),
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,29 +510,4 @@ mod tests {
         );
         assert_eq!(j.log(None, None, 10).unwrap().len(), 2);
     }
-}
-
-/// A `base` row as (path, entry); the columns as `load_base` selects them.
-fn base_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, BaseEntry)> {
-    let kind: i64 = r.get(1)?;
-    let hash: Option<Vec<u8>> = r.get(10)?;
-    Ok((
-        r.get::<_, String>(0)?,
-        BaseEntry {
-            kind: if kind == 1 { Kind::Dir } else { Kind::File },
-            local: Sig {
-                size: r.get::<_, i64>(2)? as u64,
-                mtime: r.get(3)?,
-                id: r.get::<_, Option<String>>(4)?.map(Into::into),
-                etag: r.get::<_, Option<String>>(5)?.map(Into::into),
-            },
-            remote: Sig {
-                size: r.get::<_, i64>(6)? as u64,
-                mtime: r.get(7)?,
-                id: r.get::<_, Option<String>>(8)?.map(Into::into),
-                etag: r.get::<_, Option<String>>(9)?.map(Into::into),
-            },
-            hash: hash.and_then(|h| h.try_into().ok()),
-        },
-    ))
 }

@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod diagnostics;
 pub mod engine;

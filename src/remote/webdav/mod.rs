@@ -155,7 +155,7 @@ impl std::fmt::Debug for WebDav {
 }
 
 /// Install the TLS crypto provider once per process.
-fn install_crypto() {
+pub fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -1,0 +1,379 @@
+//! The API's routes: parse the request, call the [`Daemon`], answer JSON.
+//! Errors are `{"error": message, "code": code}` with a matching status.
+//! `docs/api.md` lists every route; keep it in step.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::daemon::state::{Event, overall};
+use crate::daemon::{Daemon, DaemonError, Keep, LogQuery, NewSync};
+
+#[derive(Clone)]
+struct App {
+    daemon: Arc<Daemon>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// An error answer.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"error": self.message, "code": self.code})),
+        )
+            .into_response()
+    }
+}
+
+impl From<DaemonError> for ApiError {
+    fn from(e: DaemonError) -> Self {
+        let (status, code) = match &e {
+            DaemonError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            DaemonError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            DaemonError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            DaemonError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok(value: impl serde::Serialize) -> ApiResult {
+    Ok(axum::Json(value).into_response())
+}
+
+fn created(value: impl serde::Serialize) -> ApiResult {
+    Ok((StatusCode::CREATED, axum::Json(value)).into_response())
+}
+
+/// Parse a JSON body; an empty body is `{}`.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
+    serde_json::from_slice(bytes).map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "bad_request",
+        message: format!("invalid JSON body: {e}"),
+    })
+}
+
+/// The routes, before the security layer.
+pub fn router(daemon: Arc<Daemon>, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/status", get(status))
+        .route("/api/events", get(events))
+        .route("/api/recent", get(recent))
+        .route("/api/accounts", get(accounts).post(add_account))
+        .route("/api/accounts/{id}", axum::routing::delete(remove_account))
+        .route("/api/accounts/{id}/test", post(test_account))
+        .route("/api/accounts/{id}/folders", get(browse))
+        .route("/api/syncs", get(syncs).post(add_sync))
+        .route(
+            "/api/syncs/{id}",
+            get(sync_one).patch(update_sync).delete(remove_sync),
+        )
+        .route("/api/syncs/{id}/enable", post(enable))
+        .route("/api/syncs/{id}/disable", post(disable))
+        .route("/api/syncs/{id}/run", post(run_one))
+        .route("/api/syncs/{id}/pause", post(pause_one))
+        .route("/api/syncs/{id}/resume", post(resume_one))
+        .route("/api/syncs/{id}/confirm", post(confirm))
+        .route("/api/syncs/{id}/cancel", post(cancel))
+        .route("/api/syncs/{id}/simulate", post(simulate))
+        .route("/api/run", post(run_all))
+        .route("/api/pause", post(pause_all))
+        .route("/api/resume", post(resume_all))
+        .route("/api/log", get(log))
+        .route("/api/conflicts", get(conflicts))
+        .route("/api/conflicts/resolve", post(resolve))
+        .route("/api/why", post(why))
+        .with_state(App { daemon, shutdown })
+}
+
+async fn health() -> ApiResult {
+    ok(json!({"ok": true, "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn status(State(app): State<App>) -> ApiResult {
+    let syncs = app.daemon.statuses().await;
+    ok(json!({
+        "overall": overall(&syncs),
+        "syncs": syncs,
+        "recent": app.daemon.recent(),
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+async fn recent(State(app): State<App>) -> ApiResult {
+    ok(app.daemon.recent())
+}
+
+/// Server-sent events: first the state of every synchronization, then
+/// each change and transfer as it happens. A client that falls behind
+/// gets a `lagged` event and should re-read `/api/status`.
+async fn events(State(app): State<App>) -> Response {
+    let initial: Vec<Event> = app
+        .daemon
+        .statuses()
+        .await
+        .into_iter()
+        .map(|sync| Event::State {
+            sync: Box::new(sync),
+        })
+        .collect();
+    let rx = app.daemon.events();
+    let shutdown = app.shutdown.clone();
+    let first = futures_util::stream::iter(initial.into_iter().map(to_sse));
+    let live = futures_util::stream::unfold((rx, shutdown), |(mut rx, mut shutdown)| async move {
+        if *shutdown.borrow() {
+            return None;
+        }
+        tokio::select! {
+            r = rx.recv() => match r {
+                Ok(ev) => Some((to_sse(ev), (rx, shutdown))),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    let ev = SseEvent::default().data(json!({"type": "lagged", "missed": n}).to_string());
+                    Some((Ok(ev), (rx, shutdown)))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
+            },
+            _ = shutdown.changed() => None,
+        }
+    });
+    use futures_util::StreamExt;
+    Sse::new(first.chain(live))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+fn to_sse(ev: Event) -> Result<SseEvent, Infallible> {
+    Ok(SseEvent::default().data(serde_json::to_string(&ev).unwrap_or_default()))
+}
+
+// ---------------------------------------------------------------- accounts --
+
+async fn accounts(State(app): State<App>) -> ApiResult {
+    ok(app.daemon.config().await.accounts)
+}
+
+#[derive(Deserialize)]
+struct AddAccount {
+    url: String,
+    user: String,
+    password: String,
+    #[serde(default = "yes")]
+    test: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn add_account(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let a: AddAccount = body(&bytes)?;
+    let account = app
+        .daemon
+        .add_account(&a.url, &a.user, a.password, a.test)
+        .await?;
+    created(account)
+}
+
+async fn test_account(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    app.daemon.test_account(&id).await?;
+    ok(json!({"ok": true}))
+}
+
+async fn remove_account(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    let (account, removed) = app.daemon.remove_account(&id).await?;
+    ok(json!({"account": account, "removed_syncs": removed}))
+}
+
+#[derive(Deserialize)]
+struct Browse {
+    #[serde(default)]
+    path: String,
+}
+
+async fn browse(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(q): Query<Browse>,
+) -> ApiResult {
+    let folders = app.daemon.browse(&id, &q.path).await?;
+    ok(json!({"path": q.path, "folders": folders}))
+}
+
+// ------------------------------------------------------------------- syncs --
+
+async fn syncs(State(app): State<App>) -> ApiResult {
+    let statuses = app.daemon.statuses().await;
+    let list: Vec<Value> = app
+        .daemon
+        .config()
+        .await
+        .syncs
+        .into_iter()
+        .map(|s| {
+            let status = statuses.iter().find(|st| st.id == s.id);
+            json!({"config": s, "status": status})
+        })
+        .collect();
+    ok(list)
+}
+
+async fn sync_one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    let config = app.daemon.find(&id).await?;
+    let status = app.daemon.status(&config.id).await.ok();
+    ok(json!({"config": config, "status": status}))
+}
+
+async fn add_sync(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let new: NewSync = body(&bytes)?;
+    created(app.daemon.add_sync(new).await?)
+}
+
+async fn update_sync(State(app): State<App>, Path(id): Path<String>, bytes: Bytes) -> ApiResult {
+    let patch: Value = body(&bytes)?;
+    ok(app.daemon.update_sync(&id, patch).await?)
+}
+
+async fn remove_sync(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    let removed = app.daemon.remove_sync(&id).await?;
+    ok(json!({"removed": removed.name, "kept": [removed.local]}))
+}
+
+async fn enable(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    ok(app
+        .daemon
+        .update_sync(&id, json!({"enabled": true}))
+        .await?)
+}
+
+async fn disable(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    ok(app
+        .daemon
+        .update_sync(&id, json!({"enabled": false}))
+        .await?)
+}
+
+#[derive(Deserialize, Default)]
+struct Run {
+    #[serde(default)]
+    wait: bool,
+    parallel: Option<bool>,
+}
+
+async fn run_one(State(app): State<App>, Path(id): Path<String>, bytes: Bytes) -> ApiResult {
+    let r: Run = body(&bytes)?;
+    match app.daemon.run(&id, r.wait).await? {
+        Some(summary) => ok(summary),
+        None => Ok((StatusCode::ACCEPTED, axum::Json(json!({"started": true}))).into_response()),
+    }
+}
+
+async fn run_all(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let r: Run = body(&bytes)?;
+    let results = app.daemon.run_all(r.parallel, r.wait).await?;
+    let list: Vec<Value> = results
+        .into_iter()
+        .map(|(name, r)| match r {
+            Ok(summary) => json!({"sync": name, "ok": true, "summary": summary}),
+            Err(e) => json!({"sync": name, "ok": false, "error": e}),
+        })
+        .collect();
+    if r.wait {
+        ok(list)
+    } else {
+        Ok((StatusCode::ACCEPTED, axum::Json(json!({"started": true}))).into_response())
+    }
+}
+
+async fn pause_one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    app.daemon.pause(Some(&id)).await?;
+    ok(json!({"ok": true}))
+}
+
+async fn resume_one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    app.daemon.resume(Some(&id)).await?;
+    ok(json!({"ok": true}))
+}
+
+async fn pause_all(State(app): State<App>) -> ApiResult {
+    app.daemon.pause(None).await?;
+    ok(json!({"ok": true}))
+}
+
+async fn resume_all(State(app): State<App>) -> ApiResult {
+    app.daemon.resume(None).await?;
+    ok(json!({"ok": true}))
+}
+
+async fn confirm(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    app.daemon.confirm(&id).await?;
+    ok(json!({"ok": true}))
+}
+
+async fn cancel(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    app.daemon.cancel(&id).await?;
+    ok(json!({"ok": true}))
+}
+
+async fn simulate(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    ok(app.daemon.simulate(&id).await?)
+}
+
+// ------------------------------------------------------- log and conflicts --
+
+async fn log(State(app): State<App>, Query(q): Query<LogQuery>) -> ApiResult {
+    ok(app.daemon.log(q).await?)
+}
+
+async fn conflicts(State(app): State<App>) -> ApiResult {
+    ok(app.daemon.conflicts().await?)
+}
+
+#[derive(Deserialize)]
+struct Resolve {
+    sync: String,
+    id: i64,
+    keep: Keep,
+}
+
+async fn resolve(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let r: Resolve = body(&bytes)?;
+    app.daemon.resolve(&r.sync, r.id, r.keep).await?;
+    ok(json!({"ok": true}))
+}
+
+#[derive(Deserialize)]
+struct Why {
+    path: PathBuf,
+}
+
+async fn why(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let w: Why = body(&bytes)?;
+    ok(app.daemon.why(&w.path).await?)
+}

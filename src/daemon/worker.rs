@@ -1,0 +1,816 @@
+//! One synchronization kept in sync by itself: a tokio task that owns the
+//! synchronization's journal, remote connection and watchers, decides when
+//! a pass runs (local changes, a remote poll, the periodic full pass, the
+//! schedule, the user) and turns each pass's outcome into a [`SyncState`].
+//!
+//! When a pass runs:
+//! * live: after the local watcher reports changes (debounced), when the
+//!   remote poll finds a change (the remote's cheap fingerprint where it has
+//!   one, else every poll), and every `full_scan_interval_secs` as a safety
+//!   net; a folder remote is watched like the local folder;
+//! * not live: every `schedule_secs`, if set;
+//! * always: on "sync now", on confirm, after a failure (with backoff).
+//!
+//! Failures: network errors → `Offline`, retried with jittered exponential
+//! backoff (changes made meanwhile go out on reconnect, since passes
+//! compare the trees); refused credentials → `CredentialsRequired`, not
+//! retried until the user acts; a guard → `NeedsConfirmation`, nothing runs
+//! until the user confirms or cancels.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::Shared;
+use super::state::{Event, PassSummary, Progress, RecentFile, SyncState, SyncStatus};
+use crate::config::{Account, RemoteSpec, SyncConfig};
+use crate::engine::{Filter, Settings, Side};
+use crate::fsops::{Folder, TrashPolicy};
+use crate::journal::Journal;
+use crate::remote::{Remote, RemoteError};
+use crate::sync::{self, PassHooks, PassOptions, Report, StopKind, SyncError, SyncJob};
+use crate::watch::WatchEvent;
+
+/// How long file-system events must settle before a pass starts.
+const SETTLE: Duration = Duration::from_millis(300);
+/// The first retry after a failure; doubled each time, up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often progress is published while a pass runs.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// What the daemon asks a worker to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Run a pass now (also when paused: "sync now" runs once). The reply,
+    /// if any, gets the pass's summary.
+    Run {
+        reply: Option<oneshot::Sender<Result<PassSummary, String>>>,
+    },
+    /// Plan a pass and report it; touch nothing.
+    Simulate {
+        reply: oneshot::Sender<Result<Report, String>>,
+    },
+    Pause,
+    Resume,
+    /// The user confirms what a guard stopped: run it with force.
+    Confirm,
+    /// The user cancels what a guard stopped: pause.
+    Cancel,
+    /// Something changed outside the watchers' view (a resolved conflict).
+    Changed,
+    /// Finish what runs and end.
+    Stop,
+}
+
+/// The daemon's end of a worker.
+pub struct WorkerHandle {
+    pub tx: mpsc::UnboundedSender<Command>,
+    pub status: watch::Receiver<SyncStatus>,
+    pub journal: Arc<Mutex<Journal>>,
+    /// The running pass's stop flag (set on shutdown).
+    pub stop: Arc<AtomicBool>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Everything a worker needs to start.
+pub struct Spec {
+    pub config: SyncConfig,
+    pub account: Option<Account>,
+}
+
+/// The journal file of a synchronization.
+pub fn journal_path(data_dir: &std::path::Path, sync_id: &str) -> PathBuf {
+    data_dir.join("syncs").join(format!("{sync_id}.db"))
+}
+
+/// A human description of a synchronization's remote (no secrets).
+pub fn describe_remote(config: &SyncConfig, account: Option<&Account>) -> String {
+    match (&config.remote, account) {
+        (RemoteSpec::Folder { path }, _) => path.display().to_string(),
+        (RemoteSpec::WebDav { path, .. }, Some(a)) => a.url_for(path),
+        (RemoteSpec::WebDav { account, path }, None) => {
+            format!("{path} on account {account} (missing)")
+        }
+    }
+}
+
+/// Start a worker. Fails only when its journal cannot be opened.
+pub async fn spawn(spec: Spec, shared: Arc<Shared>) -> Result<WorkerHandle, String> {
+    let cfg = spec.config;
+    let path = journal_path(&shared.data_dir, &cfg.id);
+    let journal = tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        Journal::open(&path).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let journal = Arc::new(Mutex::new(journal));
+    let status = SyncStatus {
+        id: cfg.id.clone(),
+        name: cfg.name.clone(),
+        local: cfg.local.display().to_string(),
+        remote: describe_remote(&cfg, spec.account.as_ref()),
+        state: if cfg.enabled {
+            SyncState::Starting
+        } else {
+            SyncState::Disabled
+        },
+        last_pass: None,
+        watch_warning: None,
+    };
+    let (status_tx, status_rx) = watch::channel(status);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = Worker {
+        cfg,
+        account: spec.account,
+        shared,
+        journal: journal.clone(),
+        status: Arc::new(status_tx),
+        stop: stop.clone(),
+        rx,
+    };
+    let task = tokio::spawn(worker.run());
+    Ok(WorkerHandle {
+        tx,
+        status: status_rx,
+        journal,
+        stop,
+        task,
+    })
+}
+
+struct Worker {
+    cfg: SyncConfig,
+    account: Option<Account>,
+    shared: Arc<Shared>,
+    journal: Arc<Mutex<Journal>>,
+    status: Arc<watch::Sender<SyncStatus>>,
+    stop: Arc<AtomicBool>,
+    rx: mpsc::UnboundedReceiver<Command>,
+}
+
+/// Why the next pass runs, and how.
+#[derive(Default)]
+struct Pending {
+    /// A pass is wanted.
+    dirty: bool,
+    /// The next pass may pass the guards (the user confirmed).
+    force: bool,
+    /// The next pass runs even though paused ("sync now").
+    once: bool,
+    waiters: Vec<oneshot::Sender<Result<PassSummary, String>>>,
+}
+
+/// How the worker stands between passes.
+#[derive(Default)]
+struct Mode {
+    paused: bool,
+    /// A guard stopped the last pass: wait for confirm or cancel.
+    confirming: bool,
+    /// The server refused the credentials: wait for the user.
+    blocked: bool,
+    /// After a failure: not before this.
+    retry_at: Option<Instant>,
+    failures: u32,
+    stopping: bool,
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600)
+}
+
+impl Worker {
+    fn set_state(&self, state: SyncState) {
+        self.status.send_modify(|s| s.state = state);
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let sync = self.status.borrow().clone();
+        let _ = self.shared.events.send(Event::State {
+            sync: Box::new(sync),
+        });
+    }
+
+    async fn run(mut self) {
+        if !self.cfg.enabled {
+            // A disabled synchronization only answers.
+            while let Some(cmd) = self.rx.recv().await {
+                match cmd {
+                    Command::Stop => break,
+                    Command::Run { reply: Some(r) } => {
+                        let _ = r.send(Err(format!("{} is disabled", self.cfg.name)));
+                    }
+                    Command::Simulate { reply } => {
+                        let _ = reply.send(Err(format!("{} is disabled", self.cfg.name)));
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        let remote: Arc<dyn Remote> = match self.open_remote().await {
+            Ok(r) => r,
+            Err(state) => {
+                self.set_state(state);
+                // Without a remote only "stop" means anything; a changed
+                // account or password restarts the worker.
+                while let Some(cmd) = self.rx.recv().await {
+                    match cmd {
+                        Command::Stop => break,
+                        Command::Run { reply: Some(r) } => {
+                            let _ = r.send(Err(self.status.borrow().state.name().to_string()));
+                        }
+                        Command::Simulate { reply } => {
+                            let _ = reply.send(Err(self.status.borrow().state.name().to_string()));
+                        }
+                        _ => {}
+                    }
+                }
+                return;
+            }
+        };
+        let filter = match Filter::new(&self.cfg.filters, &self.cfg.deselected) {
+            Ok(f) => Arc::new(f),
+            Err(e) => {
+                self.set_state(SyncState::Error {
+                    reason: format!("the synchronization's filters are invalid: {e}"),
+                    retry_in_secs: 0,
+                });
+                while let Some(cmd) = self.rx.recv().await {
+                    if matches!(cmd, Command::Stop) {
+                        break;
+                    }
+                }
+                return;
+            }
+        };
+        let job = SyncJob {
+            name: self.cfg.name.clone(),
+            local: Arc::new(Folder::new(
+                self.cfg.local.clone(),
+                Side::Local,
+                TrashPolicy::Os,
+            )),
+            remote: remote.clone(),
+            journal: self.journal.clone(),
+            settings: Settings {
+                direction: self.cfg.direction,
+                conflict: self.cfg.conflict,
+                compare: self.cfg.compare,
+                guards: self.cfg.guards,
+            },
+            filter,
+            concurrency: 4,
+            hooks: self.hooks(),
+        };
+
+        // Watchers: the local folder, and a folder remote.
+        let (wtx, mut wrx) = mpsc::unbounded_channel();
+        let mut watchers = Vec::new();
+        let mut degraded = !self.cfg.live;
+        if self.cfg.live {
+            let mut roots = vec![self.cfg.local.clone()];
+            if let Some(r) = remote.local_root() {
+                roots.push(r.to_path_buf());
+            }
+            for root in roots {
+                if !root.is_dir() {
+                    // Not there yet (the first pass creates it): poll until
+                    // the next restart of the worker.
+                    degraded = true;
+                    continue;
+                }
+                match crate::watch::watch(&root, SETTLE, wtx.clone()) {
+                    Ok(w) => watchers.push(w),
+                    Err(e) => {
+                        degraded = true;
+                        let msg = format!("cannot watch {}: {e}", root.display());
+                        tracing::warn!(sync = %self.cfg.name, "{msg}; polling instead");
+                        self.status.send_modify(|s| s.watch_warning = Some(msg));
+                    }
+                }
+            }
+        }
+        drop(wtx);
+        let has_folder_watch = remote.local_root().is_some() && !degraded;
+
+        let poll = Duration::from_secs(self.cfg.poll_interval_secs.max(1));
+        let full = Duration::from_secs(self.cfg.full_scan_interval_secs.max(60));
+        let schedule = self
+            .cfg
+            .schedule_secs
+            .map(|s| Duration::from_secs(s.max(1)));
+        let now = tokio::time::Instant::now();
+        let mut next_poll = if self.cfg.live {
+            now + poll
+        } else {
+            far_future()
+        };
+        let mut next_full = if self.cfg.live {
+            now + full
+        } else {
+            far_future()
+        };
+        let mut next_schedule = match schedule {
+            Some(s) if !self.cfg.live => now + s,
+            _ => far_future(),
+        };
+        let mut pending = Pending {
+            // Live and scheduled synchronizations start with a pass.
+            dirty: self.cfg.live || schedule.is_some(),
+            ..Pending::default()
+        };
+        let mut mode = Mode::default();
+        let mut last_fingerprint: Option<String> = None;
+        if !pending.dirty {
+            self.set_state(SyncState::Synced);
+        }
+
+        loop {
+            let may_run = pending.once
+                || (!mode.paused
+                    && !mode.confirming
+                    && !mode.blocked
+                    && mode.retry_at.is_none_or(|t| t <= Instant::now()));
+            if mode.stopping {
+                break;
+            }
+            if pending.dirty && may_run {
+                let fingerprint = remote.fingerprint().await.ok().flatten();
+                let opts = PassOptions {
+                    dry_run: false,
+                    force: std::mem::take(&mut pending.force),
+                };
+                pending.dirty = false;
+                pending.once = false;
+                let waiters = std::mem::take(&mut pending.waiters);
+                let result = self
+                    .pass(&job, opts, &mut pending, &mut mode, &mut wrx)
+                    .await;
+                let ok = self.settle(result, &mut pending, &mut mode, waiters);
+                if ok {
+                    last_fingerprint = fingerprint;
+                }
+                continue;
+            }
+            let retry = match mode.retry_at {
+                Some(t) if pending.dirty && !mode.paused => tokio::time::Instant::from_std(t),
+                _ => far_future(),
+            };
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    None => break,
+                    Some(cmd) => self.command(cmd, &job, &mut pending, &mut mode).await,
+                },
+                Some(ev) = wrx.recv() => {
+                    if let WatchEvent::Degraded(msg) = &ev {
+                        tracing::warn!(sync = %self.cfg.name, "{msg}; polling instead");
+                        self.status.send_modify(|s| s.watch_warning = Some(msg.clone()));
+                        self.publish();
+                        degraded = true;
+                    }
+                    pending.dirty = true;
+                }
+                _ = tokio::time::sleep_until(next_poll) => {
+                    next_poll = tokio::time::Instant::now() + poll;
+                    if degraded || mode.retry_at.is_some() {
+                        pending.dirty = true;
+                    } else {
+                        match remote.fingerprint().await {
+                            Ok(Some(fp)) => {
+                                if last_fingerprint.as_deref() != Some(fp.as_str()) {
+                                    pending.dirty = true;
+                                }
+                            }
+                            // No cheap check: list (unless a watcher covers it).
+                            Ok(None) => {
+                                if !has_folder_watch {
+                                    pending.dirty = true;
+                                }
+                            }
+                            // Let a pass find out and report what is wrong.
+                            Err(_) => pending.dirty = true,
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(next_full) => {
+                    next_full = tokio::time::Instant::now() + full;
+                    pending.dirty = true;
+                }
+                _ = tokio::time::sleep_until(next_schedule) => {
+                    if let Some(s) = schedule {
+                        next_schedule = tokio::time::Instant::now() + s;
+                    }
+                    pending.dirty = true;
+                }
+                _ = tokio::time::sleep_until(retry) => {
+                    mode.retry_at = None;
+                }
+            }
+        }
+        for w in pending.waiters.drain(..) {
+            let _ = w.send(Err("Ferry is shutting down".into()));
+        }
+        drop(watchers);
+    }
+
+    /// Handle a command between passes.
+    async fn command(
+        &mut self,
+        cmd: Command,
+        job: &SyncJob,
+        pending: &mut Pending,
+        mode: &mut Mode,
+    ) {
+        match cmd {
+            Command::Stop => mode.stopping = true,
+            Command::Run { reply } => {
+                pending.dirty = true;
+                pending.once = true;
+                mode.blocked = false;
+                mode.retry_at = None;
+                pending.waiters.extend(reply);
+            }
+            Command::Simulate { reply } => {
+                let opts = PassOptions {
+                    dry_run: true,
+                    force: true,
+                };
+                let now = jiff::Zoned::now().datetime();
+                let r = sync::run_pass(job, opts, now)
+                    .await
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(r);
+            }
+            Command::Pause => {
+                mode.paused = true;
+                self.set_state(SyncState::Paused { reason: None });
+            }
+            Command::Resume => {
+                mode.paused = false;
+                mode.confirming = false;
+                mode.blocked = false;
+                mode.retry_at = None;
+                pending.dirty = true;
+            }
+            Command::Confirm => {
+                if mode.confirming {
+                    mode.confirming = false;
+                    pending.force = true;
+                    pending.dirty = true;
+                    pending.once = true;
+                }
+            }
+            Command::Cancel => {
+                if mode.confirming {
+                    mode.confirming = false;
+                    mode.paused = true;
+                    self.set_state(SyncState::Paused {
+                        reason: Some(
+                            "the pass a guard stopped was cancelled: resume to look again".into(),
+                        ),
+                    });
+                }
+            }
+            Command::Changed => pending.dirty = true,
+        }
+    }
+
+    /// Run one pass, answering commands while it runs.
+    async fn pass(
+        &mut self,
+        job: &SyncJob,
+        opts: PassOptions,
+        pending: &mut Pending,
+        mode: &mut Mode,
+        wrx: &mut mpsc::UnboundedReceiver<WatchEvent>,
+    ) -> Result<Report, SyncError> {
+        self.stop.store(mode.stopping, Ordering::Relaxed);
+        self.set_state(SyncState::Syncing(Progress::default()));
+        let now = jiff::Zoned::now().datetime();
+        let fut = sync::run_pass(job, opts, now);
+        tokio::pin!(fut);
+        let mut simulations = Vec::new();
+        let result = loop {
+            tokio::select! {
+                r = &mut fut => break r,
+                cmd = self.rx.recv() => match cmd {
+                    None | Some(Command::Stop) => {
+                        mode.stopping = true;
+                        self.stop.store(true, Ordering::Relaxed);
+                    }
+                    Some(Command::Pause) => {
+                        mode.paused = true;
+                        self.stop.store(true, Ordering::Relaxed);
+                    }
+                    Some(Command::Resume) => {
+                        mode.paused = false;
+                        self.stop.store(mode.stopping, Ordering::Relaxed);
+                    }
+                    Some(Command::Run { reply }) => {
+                        pending.dirty = true;
+                        pending.waiters.extend(reply);
+                    }
+                    Some(Command::Simulate { reply }) => simulations.push(reply),
+                    Some(Command::Changed) => pending.dirty = true,
+                    Some(Command::Confirm | Command::Cancel) => {}
+                },
+                Some(_) = wrx.recv() => pending.dirty = true,
+            }
+        };
+        self.stop.store(false, Ordering::Relaxed);
+        for reply in simulations {
+            let opts = PassOptions {
+                dry_run: true,
+                force: true,
+            };
+            let now = jiff::Zoned::now().datetime();
+            let r = sync::run_pass(job, opts, now)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = reply.send(r);
+        }
+        result
+    }
+
+    /// Turn a pass's outcome into the state; `true` when the pass completed.
+    fn settle(
+        &self,
+        result: Result<Report, SyncError>,
+        pending: &mut Pending,
+        mode: &mut Mode,
+        waiters: Vec<oneshot::Sender<Result<PassSummary, String>>>,
+    ) -> bool {
+        let (state, reply, ok) = match result {
+            Ok(report) => {
+                let summary = PassSummary::of(&report);
+                self.status
+                    .send_modify(|s| s.last_pass = Some(summary.clone()));
+                let state = match report.stop_kind {
+                    Some(StopKind::Credentials) => {
+                        mode.blocked = true;
+                        SyncState::CredentialsRequired {
+                            reason: report.stopped.clone().unwrap_or_default(),
+                        }
+                    }
+                    Some(StopKind::Offline) => {
+                        pending.dirty = true;
+                        self.failure(mode, report.stopped.clone().unwrap_or_default(), true)
+                    }
+                    Some(StopKind::NoSpace) => {
+                        pending.dirty = true;
+                        self.failure(mode, report.stopped.clone().unwrap_or_default(), false)
+                    }
+                    Some(StopKind::Stopped) => {
+                        pending.dirty = true;
+                        SyncState::Paused { reason: None }
+                    }
+                    None if !report.errors.is_empty() => {
+                        pending.dirty = true;
+                        let first = &report.errors[0];
+                        let reason = if report.errors.len() == 1 {
+                            format!("{}: {}", first.path, first.message)
+                        } else {
+                            format!(
+                                "{} items failed; the first: {}: {}",
+                                report.errors.len(),
+                                first.path,
+                                first.message
+                            )
+                        };
+                        self.failure(mode, reason, false)
+                    }
+                    None => {
+                        mode.failures = 0;
+                        mode.retry_at = None;
+                        if !report.skipped.is_empty() {
+                            // Items changed while the pass ran: look again.
+                            pending.dirty = true;
+                        }
+                        SyncState::Synced
+                    }
+                };
+                let ok = report.stop_kind.is_none();
+                (state, Ok(summary), ok)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let state = match &e {
+                    SyncError::NeedsConfirmation(m) => {
+                        mode.confirming = true;
+                        SyncState::NeedsConfirmation { reason: m.clone() }
+                    }
+                    SyncError::RootMissing { .. } => {
+                        mode.confirming = true;
+                        SyncState::NeedsConfirmation {
+                            reason: message.clone(),
+                        }
+                    }
+                    SyncError::Remote(RemoteError::Auth(m)) => {
+                        mode.blocked = true;
+                        SyncState::CredentialsRequired { reason: m.clone() }
+                    }
+                    SyncError::Remote(r) => {
+                        pending.dirty = true;
+                        self.failure(mode, r.to_string(), is_network(r))
+                    }
+                    _ => {
+                        pending.dirty = true;
+                        self.failure(mode, message.clone(), false)
+                    }
+                };
+                (state, Err(message), false)
+            }
+        };
+        let state = if mode.paused && !matches!(state, SyncState::NeedsConfirmation { .. }) {
+            SyncState::Paused { reason: None }
+        } else {
+            state
+        };
+        tracing::info!(sync = %self.cfg.name, state = state.name(), "pass done");
+        self.set_state(state);
+        for w in waiters {
+            let _ = w.send(reply.clone());
+        }
+        ok
+    }
+
+    /// Schedule a retry after a failure and describe it.
+    fn failure(&self, mode: &mut Mode, reason: String, offline: bool) -> SyncState {
+        let exp = FIRST_BACKOFF.saturating_mul(1 << mode.failures.min(10));
+        let base = exp.min(MAX_BACKOFF);
+        // ±25 % jitter, so many synchronizations do not retry in step.
+        let jitter = base.mul_f64(rand::random_range(0.75..1.25));
+        mode.failures = mode.failures.saturating_add(1);
+        mode.retry_at = Some(Instant::now() + jitter);
+        tracing::warn!(sync = %self.cfg.name, offline, retry_in = ?jitter, "{reason}");
+        let retry_in_secs = jitter.as_secs().max(1);
+        if offline {
+            SyncState::Offline {
+                reason,
+                retry_in_secs,
+            }
+        } else {
+            SyncState::Error {
+                reason,
+                retry_in_secs,
+            }
+        }
+    }
+
+    /// The pass's progress reports → state and events.
+    fn hooks(&self) -> PassHooks {
+        let status = self.status.clone();
+        let shared = self.shared.clone();
+        let name = self.cfg.name.clone();
+        let id = self.cfg.id.clone();
+        struct Live {
+            progress: Progress,
+            started: Instant,
+            published: Instant,
+        }
+        let live = Arc::new(Mutex::new(Live {
+            progress: Progress::default(),
+            started: Instant::now(),
+            published: Instant::now(),
+        }));
+        let progress = move |p: sync::Progress| {
+            let Ok(mut l) = live.lock() else { return };
+            let mut publish = false;
+            match p {
+                sync::Progress::Planned { ops, bytes } => {
+                    l.progress = Progress {
+                        files_total: ops,
+                        bytes_total: bytes,
+                        ..Progress::default()
+                    };
+                    l.started = Instant::now();
+                    publish = true;
+                }
+                sync::Progress::Done {
+                    action,
+                    path,
+                    bytes,
+                    error,
+                } => {
+                    l.progress.files_done += 1;
+                    l.progress.bytes_done += bytes;
+                    let secs = l.started.elapsed().as_secs_f64();
+                    let total = l.progress.bytes_total.max(1) as f64;
+                    let done = l.progress.bytes_done as f64;
+                    if secs > 1.0 && done > 0.0 {
+                        l.progress.eta_secs = Some(((total - done).max(0.0) * secs / done) as u64);
+                    }
+                    if l.published.elapsed() >= PROGRESS_EVERY
+                        || l.progress.files_done == l.progress.files_total
+                    {
+                        publish = true;
+                    }
+                    if error.is_none() && matches!(action, "upload" | "download") {
+                        if let Ok(mut r) = shared.recent.lock() {
+                            r.push_front(RecentFile {
+                                sync: id.clone(),
+                                path: path.clone(),
+                                action: action.to_string(),
+                                time: jiff::Timestamp::now().to_string(),
+                            });
+                            r.truncate(super::RECENT_FILES);
+                        }
+                    }
+                    let _ = shared.events.send(Event::Transfer {
+                        sync: name.clone(),
+                        action: action.to_string(),
+                        path,
+                        bytes,
+                        error,
+                    });
+                }
+            }
+            if publish {
+                l.published = Instant::now();
+                let p = l.progress.clone();
+                status.send_modify(|s| s.state = SyncState::Syncing(p));
+                let sync = status.borrow().clone();
+                let _ = shared.events.send(Event::State {
+                    sync: Box::new(sync),
+                });
+            }
+        };
+        PassHooks {
+            progress: Some(Arc::new(progress)),
+            stop: Some(self.stop.clone()),
+        }
+    }
+
+    /// Connect the remote; the state to show when that is not possible.
+    async fn open_remote(&self) -> Result<Arc<dyn Remote>, SyncState> {
+        match &self.cfg.remote {
+            RemoteSpec::Folder { path } => Ok(Arc::new(crate::remote::folder::FolderRemote::new(
+                path.clone(),
+            ))),
+            RemoteSpec::WebDav { account, path } => {
+                let Some(acc) = self.account.clone() else {
+                    return Err(SyncState::Error {
+                        reason: format!("the account {account} does not exist (any more)"),
+                        retry_in_secs: 0,
+                    });
+                };
+                let secrets = self.shared.secrets.clone();
+                let key = acc.secret_key();
+                let password =
+                    tokio::task::spawn_blocking(move || secrets.get(crate::secrets::SERVICE, &key))
+                        .await
+                        .map_err(|e| SyncState::Error {
+                            reason: e.to_string(),
+                            retry_in_secs: 0,
+                        })?;
+                let password = match password {
+                    Ok(Some(p)) => p,
+                    Ok(None) => {
+                        return Err(SyncState::CredentialsRequired {
+                            reason: format!(
+                                "no password stored for {} at {}: add the account again",
+                                acc.user, acc.url
+                            ),
+                        });
+                    }
+                    Err(e) => {
+                        return Err(SyncState::CredentialsRequired {
+                            reason: format!("the keyring could not be read: {e}"),
+                        });
+                    }
+                };
+                let options = crate::remote::webdav::Options {
+                    credentials: Some(crate::remote::webdav::Credentials {
+                        user: acc.user.clone(),
+                        password,
+                    }),
+                    ca_file: self.shared.ca_file.clone(),
+                    max_listing_bytes: None,
+                    timeout: Some(self.shared.timeout),
+                };
+                crate::remote::webdav::WebDav::new(&acc.url_for(path), options)
+                    .map(|w| Arc::new(w) as Arc<dyn Remote>)
+                    .map_err(|e| SyncState::Error {
+                        reason: e.to_string(),
+                        retry_in_secs: 0,
+                    })
+            }
+        }
+    }
+}
+
+/// Whether an error means "the server cannot be reached" (offline) rather
+/// than "the server said no".
+fn is_network(e: &RemoteError) -> bool {
+    matches!(e, RemoteError::Unreachable(_))
+}

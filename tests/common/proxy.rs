@@ -29,6 +29,9 @@ pub enum Fault {
     Hang(Duration),
     /// Forward, then send only the first N bytes of the answer's body.
     CutBody(usize),
+    /// Forward, then send the answer's body in chunks of this many bytes
+    /// every 100 ms (a slow network).
+    Throttle(usize),
     /// Forward, then run the hook before answering.
     After(Arc<dyn Fn() + Send + Sync>),
     /// Run the hook, then forward.
@@ -56,6 +59,8 @@ pub struct Seen {
 
 pub struct Proxy {
     pub port: u16,
+    /// While set, the port is closed: connections are refused.
+    down: Arc<std::sync::atomic::AtomicBool>,
     rules: Arc<Mutex<Vec<Rule>>>,
     seen: Arc<Mutex<Vec<Seen>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -71,28 +76,60 @@ impl Proxy {
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (r2, s2) = (rules.clone(), seen.clone());
+        let down: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let down2 = down.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+                let mut listener = Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+                let port = listener.as_ref().unwrap().local_addr().unwrap().port();
+                port_tx.send(port).unwrap();
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let client = reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .unwrap();
                 loop {
+                    // Down: close the port (connections refused) until up again.
+                    let is_down = down2.load(std::sync::atomic::Ordering::SeqCst);
+                    if is_down && listener.is_some() {
+                        listener = None;
+                    } else if !is_down && listener.is_none() {
+                        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                            Ok(l) => listener = Some(l),
+                            Err(_) => {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(l) = listener.as_ref() else {
+                        tokio::select! {
+                            _ = &mut stop_rx => return,
+                            _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                        }
+                    };
                     tokio::select! {
                         _ = &mut stop_rx => return,
-                        accepted = listener.accept() => {
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                        accepted = l.accept() => {
                             let Ok((stream, _)) = accepted else { return };
                             let (rules, seen, client, upstream) = (r2.clone(), s2.clone(), client.clone(), upstream.clone());
+                            let down = down2.clone();
                             tokio::spawn(async move {
                                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                                    handle(req, rules.clone(), seen.clone(), client.clone(), upstream.clone())
+                                    let is_down = down.load(std::sync::atomic::Ordering::SeqCst);
+                                    let answer = handle(req, rules.clone(), seen.clone(), client.clone(), upstream.clone());
+                                    async move {
+                                        if is_down {
+                                            // Kept-alive connections die with the "network".
+                                            return Err(std::io::Error::other("down"));
+                                        }
+                                        answer.await
+                                    }
                                 });
                                 let _ = hyper::server::conn::http1::Builder::new()
                                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
@@ -106,6 +143,7 @@ impl Proxy {
         let port = port_rx.recv().unwrap();
         Proxy {
             port,
+            down,
             rules,
             seen,
             shutdown: Some(stop_tx),
@@ -126,6 +164,13 @@ impl Proxy {
             times,
             fault,
         });
+    }
+
+    /// Take the server "off the network" (connections refused) or back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+        // Let the accept loop notice.
+        std::thread::sleep(Duration::from_millis(150));
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -171,7 +216,11 @@ async fn handle(
         let mut rules = rules.lock().unwrap();
         rules
             .iter_mut()
-            .find(|r| r.times > 0 && r.method == method && path.contains(&r.path_contains))
+            .find(|r| {
+                r.times > 0
+                    && (r.method == method || r.method == "*")
+                    && path.contains(&r.path_contains)
+            })
             .map(|r| {
                 r.times -= 1;
                 r.fault.clone()
@@ -248,6 +297,18 @@ async fn handle(
             continue;
         }
         b = b.header(name, value);
+    }
+    if let Some(Fault::Throttle(chunk)) = &fault {
+        let chunk = (*chunk).max(1);
+        let frames = futures_util::stream::unfold(bytes, move |mut rest| async move {
+            if rest.is_empty() {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let part = rest.split_to(chunk.min(rest.len()));
+            Some((Ok::<_, std::io::Error>(Frame::data(part)), rest))
+        });
+        return Ok(b.body(BodyExt::boxed(StreamBody::new(frames))).unwrap());
     }
     if cut {
         // Send the first bytes, then break the connection.

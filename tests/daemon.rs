@@ -1,0 +1,550 @@
+//! End to end with the real `ferry daemon --headless`: temp config and data
+//! folders, the kernel keyring in a fresh session, a folder remote or a real
+//! WebDAV server (nginx, behind a proxy that can take it off the network).
+//! Nothing is triggered by hand unless the test says so: changes must reach
+//! the other side by the watchers and pollers alone.
+
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/dav.rs"]
+mod dav;
+#[path = "common/proxy.rs"]
+mod proxy;
+
+use std::fs;
+use std::time::Duration;
+
+use daemon::{TestDaemon, files, write};
+use dav::{DavKind, DavServer};
+use serde_json::{Value, json};
+
+/// Add a folder-remote synchronization through the CLI.
+fn add_folder_sync(
+    d: &TestDaemon,
+    name: &str,
+    extra: &[&str],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let local = d.path(&format!("{name}-local"));
+    let remote = d.path(&format!("{name}-remote"));
+    fs::create_dir_all(&local).unwrap();
+    fs::create_dir_all(&remote).unwrap();
+    let (l, r) = (local.display().to_string(), remote.display().to_string());
+    let mut args = vec!["add", name, &l, &r, "--poll", "1"];
+    args.extend_from_slice(extra);
+    d.ferry_ok(&args);
+    (local, remote)
+}
+
+#[test]
+fn the_cli_says_when_no_daemon_runs() {
+    let d = TestDaemon::new();
+    for args in [&["status"][..], &["list"], &["run", "--all"], &["log"]] {
+        let out = d.ferry(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("Ferry is not running") && err.contains("ferry daemon"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_second_daemon_reports_the_running_one() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let out = d.ferry(&["daemon", "--headless"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already running") && err.contains(&format!("pid {}", d.pid())),
+        "{err}"
+    );
+    d.stop();
+    assert!(
+        !d.data_dir().join("api.port").exists(),
+        "port file left behind"
+    );
+}
+
+#[test]
+fn local_and_remote_edits_travel_by_themselves() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "docs", &[]);
+    write(&local.join("a.txt"), b"first");
+    d.wait_until("a.txt on the remote", || {
+        fs::read(remote.join("a.txt")).ok().as_deref() == Some(&b"first"[..])
+    });
+    // The folder remote is watched too: a change there comes back.
+    write(&remote.join("sub/b.txt"), b"from the other disk");
+    d.wait_until("sub/b.txt locally", || local.join("sub/b.txt").exists());
+    // An edit and a deletion.
+    write(&local.join("a.txt"), b"second version");
+    fs::remove_file(local.join("sub/b.txt")).unwrap();
+    d.wait_until("the edit and the deletion on the remote", || {
+        fs::read(remote.join("a.txt")).ok().as_deref() == Some(&b"second version"[..])
+            && !remote.join("sub/b.txt").exists()
+    });
+    d.wait_state("docs", "synced");
+    assert_eq!(files(&local), files(&remote));
+    // The log and the recent files saw it.
+    let log = d.ferry_ok(&["log", "--sync", "docs", "--action", "upload"]);
+    assert!(log.contains("a.txt"), "{log}");
+    let recent = d.api_ok("GET", "/api/recent", None);
+    assert!(
+        recent
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["path"] == "a.txt"),
+        "{recent:#}"
+    );
+    d.stop();
+}
+
+#[test]
+fn two_synchronizations_run_at_once() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (l1, r1) = add_folder_sync(&d, "one", &[]);
+    let (l2, r2) = add_folder_sync(&d, "two", &[]);
+    for i in 0..20 {
+        write(
+            &l1.join(format!("one-{i}.txt")),
+            format!("1/{i}").as_bytes(),
+        );
+        write(
+            &r2.join(format!("two-{i}.txt")),
+            format!("2/{i}").as_bytes(),
+        );
+    }
+    d.wait_until("both converge", || {
+        files(&r1).len() == 20 && files(&l2).len() == 20
+    });
+    d.wait_state("one", "synced");
+    d.wait_state("two", "synced");
+    assert_eq!(files(&l1), files(&r1));
+    assert_eq!(files(&l2), files(&r2));
+    let status = d.api_ok("GET", "/api/status", None);
+    assert_eq!(status["overall"], "synced", "{status:#}");
+    assert_eq!(status["syncs"].as_array().unwrap().len(), 2);
+    // Run all, in parallel and one after the other, through the CLI.
+    let out = d.ferry_ok(&["run", "--all", "--parallel"]);
+    assert!(out.contains("one:") && out.contains("two:"), "{out}");
+    let out = d.ferry_ok(&["run", "--all", "--sequential", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{v:#}");
+    d.stop();
+}
+
+#[test]
+fn a_guard_waits_for_confirmation_and_confirming_proceeds() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "guarded", &[]);
+    for i in 0..10 {
+        write(&local.join(format!("f{i}.txt")), b"x");
+    }
+    d.wait_until("the first sync", || files(&remote).len() == 10);
+    d.wait_state("guarded", "synced");
+    for i in 0..8 {
+        fs::remove_file(local.join(format!("f{i}.txt"))).unwrap();
+    }
+    let st = d.wait_state("guarded", "needs_confirmation");
+    assert!(
+        st["reason"].as_str().unwrap().contains("delete 8"),
+        "{st:#}"
+    );
+    // Nothing was deleted meanwhile, and nothing will be while it waits.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(files(&remote).len(), 10);
+    let status = d.ferry_ok(&["status"]);
+    assert!(
+        status.contains("needs confirmation") && status.contains("ferry confirm guarded"),
+        "{status}"
+    );
+    // The simulation shows what confirming would do.
+    let sim = d.ferry_ok(&["simulate", "guarded"]);
+    assert!(
+        sim.contains("delete") && sim.contains("Nothing was changed"),
+        "{sim}"
+    );
+    d.ferry_ok(&["confirm", "guarded"]);
+    d.wait_until("the deletions", || files(&remote).len() == 2);
+    d.wait_state("guarded", "synced");
+    // The deleted files are in the remote's trash, not gone.
+    let trash = files(&remote.join(".ferry-trash"));
+    assert_eq!(trash.len(), 8, "{:?}", trash.keys());
+    d.stop();
+}
+
+#[test]
+fn pause_resume_and_cancel() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "p", &[]);
+    d.wait_state("p", "synced");
+    d.ferry_ok(&["pause", "p"]);
+    d.wait_state("p", "paused");
+    write(&local.join("while-paused.txt"), b"waits");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !remote.join("while-paused.txt").exists(),
+        "a paused sync must not run"
+    );
+    d.ferry_ok(&["resume", "p"]);
+    d.wait_until("the file after resume", || {
+        remote.join("while-paused.txt").exists()
+    });
+    d.wait_state("p", "synced");
+    // Cancelling a confirmation pauses.
+    fs::remove_file(local.join("while-paused.txt")).unwrap();
+    d.wait_state("p", "needs_confirmation");
+    d.ferry_ok(&["confirm", "p", "--cancel"]);
+    d.wait_state("p", "paused");
+    assert!(remote.join("while-paused.txt").exists());
+    d.stop();
+}
+
+#[test]
+fn settings_change_and_removal_keep_the_files() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "s", &[]);
+    write(&local.join("keep.txt"), b"k");
+    d.wait_until("keep.txt", || remote.join("keep.txt").exists());
+    // Send only: a remote-side file no longer comes back...
+    let (code, v) = d.api("PATCH", "/api/syncs/s", Some(&json!({"direction": "send"})));
+    assert_eq!(code, 200, "{v:#}");
+    assert_eq!(v["direction"], "send");
+    d.wait_state("s", "synced");
+    // ...and an invalid change is refused with a clear error.
+    let (code, v) = d.api(
+        "PATCH",
+        "/api/syncs/s",
+        Some(&json!({"direction": "sideways"})),
+    );
+    assert_eq!(code, 400, "{v:#}");
+    assert!(
+        v["error"].as_str().unwrap().contains("direction")
+            || v["error"].as_str().unwrap().contains("sideways"),
+        "{v:#}"
+    );
+    let list = d.ferry_ok(&["list"]);
+    assert!(list.contains("send"), "{list}");
+    d.ferry_ok(&["remove", "s"]);
+    assert!(local.join("keep.txt").exists() && remote.join("keep.txt").exists());
+    assert!(d.ferry_ok(&["list"]).contains("No synchronizations"));
+    // The configuration survives a restart.
+    d.stop();
+    let (l2, _r2) = add_folder_sync_offline(&d, "later");
+    d.start();
+    d.wait_state("later", "synced");
+    assert!(l2.exists());
+    d.stop();
+}
+
+/// Write a synchronization into the config file while no daemon runs (as
+/// an older version or a hand edit would); the daemon picks it up.
+fn add_folder_sync_offline(d: &TestDaemon, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let local = d.path(&format!("{name}-local"));
+    let remote = d.path(&format!("{name}-remote"));
+    fs::create_dir_all(&remote).unwrap();
+    let path = d.config_dir().join("config.json");
+    let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    config["synchronizations"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "id": name, "name": name, "local": local, "remote": {"type": "folder", "path": remote},
+            "poll_interval_secs": 1
+        }));
+    fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    (local, remote)
+}
+
+#[test]
+fn conflicts_are_listed_and_resolved() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "c", &["--no-live"]);
+    write(&local.join("doc.txt"), b"base");
+    d.ferry_ok(&["run", "c"]);
+    assert!(remote.join("doc.txt").exists());
+    std::thread::sleep(Duration::from_millis(1100));
+    write(&local.join("doc.txt"), b"mine");
+    write(&remote.join("doc.txt"), b"theirs!");
+    d.ferry_ok(&["run", "c"]);
+    let list = d.ferry_ok(&["conflicts"]);
+    assert!(
+        list.contains("doc.txt") && list.contains("conflicted copy"),
+        "{list}"
+    );
+    // Keep mine: the copy replaces the file; the next pass sends it.
+    d.ferry_ok(&[
+        "resolve",
+        &local.join("doc.txt").display().to_string(),
+        "--use",
+        "local",
+    ]);
+    d.ferry_ok(&["run", "c"]);
+    d.ferry_ok(&["run", "c"]);
+    assert_eq!(fs::read(local.join("doc.txt")).unwrap(), b"mine");
+    assert_eq!(fs::read(remote.join("doc.txt")).unwrap(), b"mine");
+    assert_eq!(files(&local), files(&remote));
+    assert_eq!(files(&local).len(), 1, "{:?}", files(&local).keys());
+    assert!(d.ferry_ok(&["conflicts"]).contains("No conflicts"));
+    // `why` explains an item.
+    let why = d.ferry_ok(&["why", &local.join("doc.txt").display().to_string()]);
+    assert!(why.contains("in sync"), "{why}");
+    write(&local.join("notes.tmp"), b"scratch");
+    let why = d.ferry_ok(&["why", &local.join("notes.tmp").display().to_string()]);
+    assert!(why.contains("excluded"), "{why}");
+    d.stop();
+}
+
+// ------------------------------------------------------------- WebDAV --
+
+/// nginx behind a proxy, an account and a live synchronization polled
+/// every second.
+fn webdav_setup(d: &TestDaemon, server: &DavServer, proxy: &proxy::Proxy) -> std::path::PathBuf {
+    let url = proxy.url_for(&server.parent_url());
+    let mut add = d.cli(&[
+        "account",
+        "add",
+        &url,
+        "--user",
+        "alice",
+        "--password-stdin",
+    ]);
+    add.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = add.spawn().unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret-pw-1234\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let local = d.path("dav-local");
+    let remote_url = proxy.url_for(&server.url());
+    d.ferry_ok(&[
+        "add",
+        "dav",
+        &local.display().to_string(),
+        &remote_url,
+        "--poll",
+        "1",
+    ]);
+    local
+}
+
+#[test]
+fn webdav_changes_travel_and_offline_changes_go_out_on_reconnect() {
+    let server = DavServer::start(DavKind::Nginx);
+    let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    let mut d = TestDaemon::new();
+    d.start();
+    let local = webdav_setup(&d, &server, &proxy);
+    d.wait_state("dav", "synced");
+    write(&local.join("up.txt"), b"to the server");
+    d.wait_until("up.txt on the server", || server.read("up.txt").is_some());
+    server.write("down.txt", b"from the server");
+    d.wait_until("down.txt locally (one poll)", || {
+        local.join("down.txt").exists()
+    });
+
+    // The server goes away: local changes wait, the state says offline.
+    proxy.set_down(true);
+    write(&local.join("offline-1.txt"), b"written while offline");
+    write(&local.join("up.txt"), b"edited while offline");
+    let st = d.wait_state("dav", "offline");
+    assert!(st["retry_in_secs"].as_u64().is_some(), "{st:#}");
+    // Back: everything goes out by itself.
+    proxy.set_down(false);
+    d.wait_until("the offline changes on the server", || {
+        server.read("offline-1.txt").as_deref() == Some(&b"written while offline"[..])
+            && server.read("up.txt").as_deref() == Some(&b"edited while offline"[..])
+    });
+    d.wait_state("dav", "synced");
+
+    // No secret in any answer or log line.
+    for path in ["/api/status", "/api/accounts", "/api/syncs", "/api/log"] {
+        let (_, body, _) = d.raw(
+            "GET",
+            path,
+            &[("Authorization", &format!("Bearer {}", d.endpoint().1))],
+            None,
+        );
+        assert!(!body.contains("s3cret-pw-1234"), "{path}: {body}");
+    }
+    let token = d.endpoint().1;
+    d.stop();
+    let logs = d.all_logs();
+    assert!(!logs.contains("s3cret-pw-1234"), "the password is in a log");
+    assert!(!logs.contains(&token), "the API token is in a log");
+}
+
+#[test]
+fn a_download_interrupted_by_kill_9_resumes_after_restart() {
+    let server = DavServer::start(DavKind::Nginx);
+    let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    let mut d = TestDaemon::new();
+    d.start();
+    let local = webdav_setup(&d, &server, &proxy);
+    d.wait_state("dav", "synced");
+    // 8 MiB served slowly (~1.3 MiB/s): kill the daemon half way.
+    let big: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    proxy.add("GET", "big.bin", 1, proxy::Fault::Throttle(128 * 1024));
+    server.write("big.bin", &big);
+    d.wait_until("a partial download", || {
+        fs::read_dir(&local)
+            .map(|rd| {
+                rd.flatten().any(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with(".ferry-dl-")
+                        && e.metadata().map(|m| m.len() > 1024 * 1024).unwrap_or(false)
+                })
+            })
+            .unwrap_or(false)
+    });
+    d.kill9();
+    proxy.clear();
+    d.start();
+    d.wait_until("big.bin complete", || {
+        fs::read(local.join("big.bin")).ok().as_deref() == Some(&big[..])
+    });
+    // It continued where it stopped: a GET with a Range after the restart.
+    let ranged = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.method == "GET" && s.path.contains("big.bin"))
+        .any(|s| {
+            s.range
+                .as_deref()
+                .is_some_and(|r| !r.starts_with("bytes=0-"))
+        });
+    assert!(ranged, "no ranged GET: {:?}", proxy.seen());
+    d.wait_state("dav", "synced");
+    let leftovers: Vec<_> = fs::read_dir(&local)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".ferry-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    d.stop();
+}
+
+// ---------------------------------------------------------- API security --
+
+#[test]
+fn the_api_refuses_what_it_must() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (port, token) = d.endpoint();
+    let bearer = format!("Bearer {token}");
+    let ok_auth = [("Authorization", bearer.as_str())];
+    // The port file is private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(d.data_dir().join("api.port"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    assert_eq!(token.len(), 64);
+    // Health is public; the rest is not.
+    assert_eq!(d.raw("GET", "/api/health", &[], None).0, 200);
+    let (code, body, headers) = d.raw("GET", "/api/status", &[], None);
+    assert_eq!(code, 401, "{body}");
+    assert!(headers.contains_key("www-authenticate"));
+    let wrong = format!("Bearer {}", "0".repeat(64));
+    assert_eq!(
+        d.raw("GET", "/api/status", &[("Authorization", &wrong)], None)
+            .0,
+        401
+    );
+    assert_eq!(d.raw("GET", "/api/status", &ok_auth, None).0, 200);
+    // DNS rebinding: another Host.
+    let evil = [("Authorization", bearer.as_str()), ("Host", "evil.example")];
+    assert_eq!(d.raw("GET", "/api/status", &evil, None).0, 403);
+    let other_port = format!("127.0.0.1:{}", port.wrapping_add(1));
+    let wrong_port = [
+        ("Authorization", bearer.as_str()),
+        ("Host", other_port.as_str()),
+    ];
+    assert_eq!(d.raw("GET", "/api/status", &wrong_port, None).0, 403);
+    // A foreign Origin.
+    let foreign = [
+        ("Authorization", bearer.as_str()),
+        ("Origin", "https://evil.example"),
+    ];
+    assert_eq!(d.raw("GET", "/api/status", &foreign, None).0, 403);
+    let own = format!("http://127.0.0.1:{port}");
+    let same = [("Authorization", bearer.as_str()), ("Origin", own.as_str())];
+    assert_eq!(d.raw("GET", "/api/status", &same, None).0, 200);
+    // JSON bodies only.
+    let (code, _, _) = d.raw(
+        "POST",
+        "/api/pause",
+        &ok_auth,
+        Some(("text/plain", b"{}".to_vec())),
+    );
+    assert_eq!(code, 415);
+    let (code, _, _) = d.raw(
+        "POST",
+        "/api/pause",
+        &ok_auth,
+        Some(("application/json", b"{}".to_vec())),
+    );
+    assert_eq!(code, 200);
+    // Size limit (just over 1 MiB: small enough to be sent whole before
+    // the answer, which a client writing a huge body may never read).
+    let big = vec![b' '; 1024 * 1024 + 1024];
+    let (code, _, _) = d.raw(
+        "POST",
+        "/api/why",
+        &ok_auth,
+        Some(("application/json", big)),
+    );
+    assert_eq!(code, 413);
+    // Bad JSON is a clear 400; no CORS anywhere.
+    let (code, body, headers) = d.raw(
+        "POST",
+        "/api/syncs",
+        &ok_auth,
+        Some(("application/json", b"{nope".to_vec())),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("invalid JSON"), "{body}");
+    assert!(
+        !headers
+            .keys()
+            .any(|k| k.as_str().starts_with("access-control-"))
+    );
+    let (_, _, headers) = d.raw(
+        "OPTIONS",
+        "/api/status",
+        &[
+            ("Origin", own.as_str()),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        None,
+    );
+    assert!(
+        !headers
+            .keys()
+            .any(|k| k.as_str().starts_with("access-control-"))
+    );
+    d.stop();
+    assert!(!d.all_logs().contains(&token), "the token is in a log");
+}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install what Ferry needs on Debian/Ubuntu, build it, and run it.
 #
-# Without configuration it keeps ~/Ferry in sync with the local folder
-# ~/Ferry-remote (set FERRY_LOCAL / FERRY_REMOTE to choose others); any
-# further arguments go to `ferry sync` (e.g. --dry-run).
+# Runs the Ferry daemon in the foreground (Ctrl-C stops it). When no
+# synchronization is configured yet, it adds one that keeps ~/Ferry in sync
+# with the local folder ~/Ferry-remote (set FERRY_LOCAL / FERRY_REMOTE to
+# choose others). In another terminal: `target/release/ferry status`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -12,8 +13,22 @@ need_packages build-essential pkg-config libdbus-1-dev
 ensure_rust
 cargo build --release --locked
 
-LOCAL="${FERRY_LOCAL:-$HOME/Ferry}"
-REMOTE="${FERRY_REMOTE:-$HOME/Ferry-remote}"
-mkdir -p "$LOCAL" "$REMOTE"
-echo "Ferry: syncing $LOCAL <-> $REMOTE"
-exec target/release/ferry sync "$LOCAL" "$REMOTE" "$@"
+FERRY=target/release/ferry
+target/release/ferry daemon --headless &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null; wait $PID' INT TERM
+# Wait until it answers.
+for _ in $(seq 100); do
+    "$FERRY" status >/dev/null 2>&1 && break
+    kill -0 $PID 2>/dev/null || { wait $PID; exit 1; }
+    sleep 0.1
+done
+if "$FERRY" list | grep -q "^No synchronizations"; then
+    LOCAL="${FERRY_LOCAL:-$HOME/Ferry}"
+    REMOTE="${FERRY_REMOTE:-$HOME/Ferry-remote}"
+    mkdir -p "$LOCAL" "$REMOTE"
+    "$FERRY" add default "$LOCAL" "$REMOTE"
+fi
+"$FERRY" status
+echo "Ferry is running (Ctrl-C stops it). Try \`$FERRY status\`, \`$FERRY log\`, \`$FERRY --help\`."
+wait $PID

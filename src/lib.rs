@@ -22,6 +22,7 @@ pub mod engine;
 pub mod fsops;
 pub mod journal;
 pub mod logging;
+pub mod memory;
 pub mod remote;
 pub mod secrets;
 pub mod sync;

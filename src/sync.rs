@@ -367,7 +367,10 @@ fn drop_in_background<T: Send + 'static>(value: T) {
     // Should no thread be had, the value is dropped right here instead.
     let _ = std::thread::Builder::new()
         .name("ferry-free".into())
-        .spawn(move || drop(value));
+        .spawn(move || {
+            drop(value);
+            crate::memory::trim();
+        });
 }
 
 /// Fill in the content hashes the planner asked for.

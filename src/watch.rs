@@ -1,20 +1,30 @@
-//! The file-system watcher of one synchronization's folder: notify with
-//! the full debouncer (it joins rename pairs and waits until events settle),
-//! turned into three kinds of news for the daemon ([`WatchEvent`]):
-//! something changed (which paths), events were lost (rescan), or live
-//! watching does not work here (poll instead).
+//! The file-system watcher of one synchronization's folder: notify's
+//! recommended watcher (inotify on Linux), debounced here: changed paths are
+//! collected until nothing happened for `settle` (or for at most
+//! [`MAX_DELAY`] under a steady stream of changes), then reported as one
+//! piece of news ([`WatchEvent`]): something changed (which paths), events
+//! were lost (rescan), or live watching does not work here (poll instead).
+//!
+//! Not notify's own debouncers: notify-debouncer-full drops a file's create
+//! and remove events when both fall in one window, but the daemon may have
+//! synchronized the file in between — that deletion must not vanish. Every
+//! path that saw an event is reported; the daemon compares with its journal.
 //!
 //! Left out: `Access` events (notify emits one per folder while it sets up
 //! a recursive watch) and Ferry's own temp files and trash (any component
 //! starting with `.ferry-`), so Ferry's own writes do not wake it up
 //! beyond the final rename.
 
+use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 
-use notify::{EventKind, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc::UnboundedSender;
+
+/// News is sent at the latest this long after the first change it holds.
+pub const MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// News from a watcher.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,9 +48,9 @@ pub enum WatchError {
     Notify(String),
 }
 
-/// A running watcher; dropping it stops watching.
+/// A running watcher; dropping it stops watching (and its thread).
 pub struct Watcher {
-    _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+    _watcher: notify::RecommendedWatcher,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -60,6 +70,25 @@ fn too_many(e: &notify::Error) -> bool {
     matches!(e.kind, notify::ErrorKind::MaxFilesWatch)
 }
 
+/// What the debouncing thread has gathered.
+#[derive(Default)]
+struct Batch {
+    paths: BTreeSet<String>,
+    rescan: Option<String>,
+    first: Option<Instant>,
+}
+
+impl Batch {
+    fn take(&mut self) -> Option<WatchEvent> {
+        self.first = None;
+        let paths = std::mem::take(&mut self.paths);
+        if let Some(reason) = self.rescan.take() {
+            return Some(WatchEvent::Rescan(reason));
+        }
+        (!paths.is_empty()).then(|| WatchEvent::Changed(paths.into_iter().collect()))
+    }
+}
+
 /// Watch `root` recursively; news goes to `tx` once events have settled
 /// for `settle`.
 pub fn watch(
@@ -68,67 +97,12 @@ pub fn watch(
     tx: UnboundedSender<WatchEvent>,
 ) -> Result<Watcher, WatchError> {
     let base: PathBuf = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let root_for_handler = base.clone();
-    let handler = move |result: DebounceEventResult| {
-        let news = match result {
-            Ok(events) => {
-                let mut paths = Vec::new();
-                let mut rescan = None;
-                for ev in &events {
-                    if ev.need_rescan() {
-                        rescan = Some("the system dropped file events".to_string());
-                    }
-                    if matches!(ev.kind, EventKind::Access(_)) {
-                        continue;
-                    }
-                    if matches!(ev.kind, EventKind::Remove(_))
-                        && ev.paths.iter().any(|p| p == &root_for_handler)
-                    {
-                        let _ = tx.send(WatchEvent::Degraded(format!(
-                            "the folder {} was removed",
-                            root_for_handler.display()
-                        )));
-                        continue;
-                    }
-                    for p in &ev.paths {
-                        let Ok(rel) = p.strip_prefix(&root_for_handler) else {
-                            continue;
-                        };
-                        if rel.as_os_str().is_empty() || is_ours(rel) {
-                            continue;
-                        }
-                        paths.push(rel.to_string_lossy().replace('\\', "/"));
-                    }
-                }
-                if let Some(reason) = rescan {
-                    Some(WatchEvent::Rescan(reason))
-                } else if paths.is_empty() {
-                    None
-                } else {
-                    paths.sort();
-                    paths.dedup();
-                    Some(WatchEvent::Changed(paths))
-                }
-            }
-            Err(errors) => {
-                if errors.iter().any(too_many) {
-                    Some(WatchEvent::Degraded(
-                        "too many folders to watch (raise the sysctl fs.inotify.max_user_watches); checking for changes by polling instead".into(),
-                    ))
-                } else {
-                    let reasons: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                    Some(WatchEvent::Rescan(reasons.join("; ")))
-                }
-            }
-        };
-        if let Some(n) = news {
-            tracing::debug!(news = ?n, "watcher");
-            let _ = tx.send(n);
-        }
-    };
-    let mut debouncer =
-        new_debouncer(settle, None, handler).map_err(|e| WatchError::Notify(e.to_string()))?;
-    debouncer
+    let (raw_tx, raw_rx) = std_mpsc::channel::<notify::Result<notify::Event>>();
+    let mut watcher = notify::recommended_watcher(move |r| {
+        let _ = raw_tx.send(r);
+    })
+    .map_err(|e| WatchError::Notify(e.to_string()))?;
+    watcher
         .watch(&base, RecursiveMode::Recursive)
         .map_err(|e| {
             if too_many(&e) {
@@ -137,9 +111,77 @@ pub fn watch(
                 WatchError::Notify(format!("cannot watch {}: {e}", base.display()))
             }
         })?;
-    Ok(Watcher {
-        _debouncer: debouncer,
-    })
+    let root = base;
+    std::thread::Builder::new()
+        .name("ferry-watch".into())
+        .spawn(move || debounce(&root, settle, &raw_rx, &tx))
+        .map_err(|e| WatchError::Notify(e.to_string()))?;
+    Ok(Watcher { _watcher: watcher })
+}
+
+/// The debouncing loop; ends when the watcher (the sender) is dropped.
+fn debounce(
+    root: &Path,
+    settle: Duration,
+    rx: &std_mpsc::Receiver<notify::Result<notify::Event>>,
+    tx: &UnboundedSender<WatchEvent>,
+) {
+    let mut batch = Batch::default();
+    loop {
+        let wait = match batch.first {
+            None => Duration::from_secs(3600),
+            Some(first) => settle.min(MAX_DELAY.saturating_sub(first.elapsed())),
+        };
+        match rx.recv_timeout(wait) {
+            Ok(Ok(ev)) => {
+                if ev.need_rescan() {
+                    batch.rescan = Some("the system dropped file events".into());
+                }
+                if matches!(ev.kind, EventKind::Access(_)) {
+                    continue;
+                }
+                if matches!(ev.kind, EventKind::Remove(_)) && ev.paths.iter().any(|p| p == root) {
+                    let _ = tx.send(WatchEvent::Degraded(format!(
+                        "the folder {} was removed",
+                        root.display()
+                    )));
+                    continue;
+                }
+                let before = batch.paths.len();
+                for p in &ev.paths {
+                    let Ok(rel) = p.strip_prefix(root) else {
+                        continue;
+                    };
+                    if rel.as_os_str().is_empty() || is_ours(rel) {
+                        continue;
+                    }
+                    batch.paths.insert(rel.to_string_lossy().replace('\\', "/"));
+                }
+                if batch.first.is_none() && (batch.paths.len() > before || batch.rescan.is_some()) {
+                    batch.first = Some(Instant::now());
+                }
+            }
+            Ok(Err(e)) => {
+                if too_many(&e) {
+                    let _ = tx.send(WatchEvent::Degraded(
+                        "too many folders to watch (raise the sysctl fs.inotify.max_user_watches); checking for changes by polling instead".into(),
+                    ));
+                } else {
+                    batch.rescan = Some(e.to_string());
+                    batch.first.get_or_insert_with(Instant::now);
+                }
+            }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(news) = batch.take() {
+                    tracing::debug!(news = ?news, "watcher");
+                    if tx.send(news).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +260,18 @@ mod tests {
             }
         }
         assert!(messages < 20, "{messages} messages for one burst");
+    }
+
+    #[tokio::test]
+    async fn a_file_created_and_removed_in_one_window_is_still_news() {
+        // The daemon may have synchronized it in between: its removal must
+        // not be lost (notify-debouncer-full would drop both events).
+        let tmp = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _w = watch(tmp.path(), Duration::from_millis(300), tx).unwrap();
+        fs::write(tmp.path().join("brief.txt"), b"1").unwrap();
+        fs::remove_file(tmp.path().join("brief.txt")).unwrap();
+        seen(&mut rx, &["brief.txt"]).await;
     }
 
     #[test]

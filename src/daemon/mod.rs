@@ -1016,6 +1016,7 @@ pub fn lock(data_dir: &Path) -> anyhow::Result<std::fs::File> {
 /// `ferry daemon`: run until SIGINT or SIGTERM.
 pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     let _lock = lock(&opts.data_dir)?;
+    crate::memory::limit_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

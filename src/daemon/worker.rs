@@ -167,7 +167,12 @@ struct Pending {
     /// The next pass runs even though paused ("sync now").
     once: bool,
     waiters: Vec<oneshot::Sender<Result<PassSummary, String>>>,
+    /// Watcher news that arrived while a pass ran (judged after it).
+    seen: Vec<(Side, WatchEvent)>,
 }
+
+/// More changed paths than this in one piece of news: just run a pass.
+const NEWS_CHECK_MAX: usize = 64;
 
 /// How the worker stands between passes.
 #[derive(Default)]
@@ -273,23 +278,33 @@ impl Worker {
             hooks: self.hooks(),
         };
 
-        // Watchers: the local folder, and a folder remote.
-        let (wtx, mut wrx) = mpsc::unbounded_channel();
+        // Watchers: the local folder, and a folder remote; their news is
+        // tagged with the side it comes from.
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<(Side, WatchEvent)>();
         let mut watchers = Vec::new();
         let mut degraded = !self.cfg.live;
         if self.cfg.live {
-            let mut roots = vec![self.cfg.local.clone()];
+            let mut roots = vec![(Side::Local, self.cfg.local.clone())];
             if let Some(r) = remote.local_root() {
-                roots.push(r.to_path_buf());
+                roots.push((Side::Remote, r.to_path_buf()));
             }
-            for root in roots {
+            for (side, root) in roots {
                 if !root.is_dir() {
                     // Not there yet (the first pass creates it): poll until
                     // the next restart of the worker.
                     degraded = true;
                     continue;
                 }
-                match crate::watch::watch(&root, SETTLE, wtx.clone()) {
+                let (tx, mut rx) = mpsc::unbounded_channel();
+                let tagged = wtx.clone();
+                tokio::spawn(async move {
+                    while let Some(ev) = rx.recv().await {
+                        if tagged.send((side, ev)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                match crate::watch::watch(&root, SETTLE, tx) {
                     Ok(w) => watchers.push(w),
                     Err(e) => {
                         degraded = true;
@@ -356,7 +371,15 @@ impl Worker {
                 let result = self
                     .pass(&job, opts, &mut pending, &mut mode, &mut wrx)
                     .await;
+                // What the watchers saw meanwhile: news, or the pass's own
+                // writes coming back?
+                for (side, ev) in std::mem::take(&mut pending.seen) {
+                    if !pending.dirty && self.is_news(&job, side, &ev).await {
+                        pending.dirty = true;
+                    }
+                }
                 let ok = self.settle(result, &mut pending, &mut mode, waiters);
+                crate::memory::trim();
                 if ok {
                     last_fingerprint = fingerprint;
                 }
@@ -371,14 +394,16 @@ impl Worker {
                     None => break,
                     Some(cmd) => self.command(cmd, &job, &mut pending, &mut mode).await,
                 },
-                Some(ev) = wrx.recv() => {
+                Some((side, ev)) = wrx.recv() => {
                     if let WatchEvent::Degraded(msg) = &ev {
                         tracing::warn!(sync = %self.cfg.name, "{msg}; polling instead");
                         self.status.send_modify(|s| s.watch_warning = Some(msg.clone()));
                         self.publish();
                         degraded = true;
                     }
-                    pending.dirty = true;
+                    if !pending.dirty && self.is_news(&job, side, &ev).await {
+                        pending.dirty = true;
+                    }
                 }
                 _ = tokio::time::sleep_until(next_poll) => {
                     next_poll = tokio::time::Instant::now() + poll;
@@ -421,6 +446,62 @@ impl Worker {
             let _ = w.send(Err("Ferry is shutting down".into()));
         }
         drop(watchers);
+    }
+
+    /// Whether watcher news means a pass is needed. A changed file that is
+    /// now exactly as the journal last recorded it (size and mtime; same
+    /// absence) is the echo of Ferry's own write: no pass. Folders, many
+    /// paths, lost events and the secure compare mode always mean a pass.
+    async fn is_news(&self, job: &SyncJob, side: Side, ev: &WatchEvent) -> bool {
+        let WatchEvent::Changed(paths) = ev else {
+            return true;
+        };
+        if paths.is_empty()
+            || paths.len() > NEWS_CHECK_MAX
+            || self.cfg.compare == crate::engine::CompareMode::Secure
+        {
+            return true;
+        }
+        let folder = match side {
+            Side::Local => job.local.clone(),
+            Side::Remote => match job.remote.local_root() {
+                Some(root) => Arc::new(Folder::new(root, Side::Remote, TrashPolicy::Folder)),
+                None => return true,
+            },
+        };
+        let journal = self.journal.clone();
+        let paths = paths.clone();
+        let check = tokio::task::spawn_blocking(move || {
+            let Ok(j) = journal.lock() else { return true };
+            paths.iter().any(|p| {
+                let rel = crate::engine::path::nfc(p);
+                let now = match folder.stat(&rel) {
+                    Ok(now) => now,
+                    Err(_) => return true,
+                };
+                let base = match j.base_entry(&rel) {
+                    Ok(b) => b,
+                    Err(_) => return true,
+                };
+                match (now, base) {
+                    (None, None) => false,
+                    (Some(n), Some(b))
+                        if n.kind == crate::engine::Kind::File
+                            && b.kind == crate::engine::Kind::File =>
+                    {
+                        let sig = match side {
+                            Side::Local => &b.local,
+                            Side::Remote => &b.remote,
+                        };
+                        n.size != sig.size || n.mtime != sig.mtime
+                    }
+                    _ => true,
+                }
+            })
+        });
+        let news = check.await.unwrap_or(true);
+        tracing::debug!(sync = %self.cfg.name, ?side, news, "watcher news judged");
+        news
     }
 
     /// Handle a command between passes.
@@ -492,7 +573,7 @@ impl Worker {
         opts: PassOptions,
         pending: &mut Pending,
         mode: &mut Mode,
-        wrx: &mut mpsc::UnboundedReceiver<WatchEvent>,
+        wrx: &mut mpsc::UnboundedReceiver<(Side, WatchEvent)>,
     ) -> Result<Report, SyncError> {
         self.stop.store(mode.stopping, Ordering::Relaxed);
         self.set_state(SyncState::Syncing(Progress::default()));
@@ -524,7 +605,7 @@ impl Worker {
                     Some(Command::Changed) => pending.dirty = true,
                     Some(Command::Confirm | Command::Cancel) => {}
                 },
-                Some(_) = wrx.recv() => pending.dirty = true,
+                Some(ev) = wrx.recv() => pending.seen.push(ev),
             }
         };
         self.stop.store(false, Ordering::Relaxed);

@@ -388,6 +388,7 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let opts = PassOptions {
         dry_run: args.dry_run,
         force: args.force,
+        scope: None,
     };
     let now = jiff::Zoned::now().datetime();
     let result = rt.block_on(run_pass(&job, opts, now));

@@ -148,7 +148,142 @@ impl Folder {
         let mut items: Vec<(String, Entry)> = Vec::new();
         let root_dev = fs::metadata(&self.root).ok().map(|m| m.dev());
         // (key, disk path relative to root) of folders still to read.
-        let mut stack: Vec<(String, String)> = vec![(String::new(), String::new())];
+        let stack: Vec<(String, String)> = vec![(String::new(), String::new())];
+        self.walk(
+            stack,
+            filter,
+            root_dev,
+            &mut scan,
+            &mut items,
+            &mut disk_names,
+        )?;
+        self.finish(scan, items, disk_names, true)
+    }
+
+    /// Scan only `paths` (relative, NFC): each one with its parent folders
+    /// and, for a folder, everything inside — what a pass needs to plan
+    /// those paths alone. The same rules as [`Folder::scan`] apply.
+    pub fn scan_paths(&self, paths: &[String], filter: &Filter) -> Result<Option<Scan>, FsError> {
+        if !self.root_exists() {
+            return Ok(None);
+        }
+        let mut scan = Scan::default();
+        let mut disk_names = HashMap::new();
+        let mut items: Vec<(String, Entry)> = Vec::new();
+        let root_dev = fs::metadata(&self.root).ok().map(|m| m.dev());
+        let mut wanted: std::collections::BTreeMap<String, bool> =
+            std::collections::BTreeMap::new();
+        for p in paths {
+            let p = p.trim_matches('/');
+            if p.is_empty() {
+                return self.scan(filter);
+            }
+            let mut cut = 0;
+            while let Some(i) = p[cut..].find('/') {
+                wanted.entry(p[..cut + i].to_string()).or_insert(false);
+                cut += i + 1;
+            }
+            wanted.insert(p.to_string(), true);
+        }
+        let mut stack = Vec::new();
+        let mut skipped: Vec<String> = Vec::new();
+        let mut walked: Vec<String> = Vec::new();
+        for (key, subtree) in wanted {
+            // Under a missing, excluded or already walked folder.
+            if skipped
+                .iter()
+                .chain(&walked)
+                .any(|s| crate::engine::tree::is_within(&key, s))
+            {
+                continue;
+            }
+            let segment = key.rsplit('/').next().unwrap_or(&key);
+            if segment.starts_with(TEMP_PREFIX) || (!key.contains('/') && key == TRASH_DIR) {
+                skipped.push(key);
+                continue;
+            }
+            if let Err(e) = check_segment(segment) {
+                scan.problems
+                    .push(self.problem(&key, format!("not synchronized: {e}")));
+                skipped.push(key);
+                continue;
+            }
+            let abs = self.abs(&key);
+            let meta = match fs::symlink_metadata(&abs) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    skipped.push(key);
+                    continue;
+                }
+                Err(e) => {
+                    scan.problems
+                        .push(self.problem(&key, format!("cannot read: {e}")));
+                    skipped.push(key);
+                    continue;
+                }
+            };
+            let ft = meta.file_type();
+            let kind = if ft.is_dir() {
+                Kind::Dir
+            } else if ft.is_file() {
+                Kind::File
+            } else {
+                scan.problems.push(self.problem(
+                    &key,
+                    "symbolic link or special file: not synchronized".into(),
+                ));
+                skipped.push(key);
+                continue;
+            };
+            if let Some(rule) = filter.excluded(&key, kind, meta.len()) {
+                scan.problems
+                    .push(self.problem(&key, format!("excluded: {rule}")));
+                skipped.push(key);
+                continue;
+            }
+            let disk = abs
+                .strip_prefix(&self.root)
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| key.clone());
+            if disk != key {
+                disk_names.insert(key.clone(), disk.clone());
+            }
+            let entry = match (kind, root_dev) {
+                // As the full scan records folders: identity only.
+                (Kind::Dir, Some(dev)) => Entry {
+                    kind: Kind::Dir,
+                    id: Some(format!("{dev}:{}", meta.ino()).into()),
+                    ..Entry::default()
+                },
+                _ => entry_of(&meta, kind),
+            };
+            if kind == Kind::Dir && subtree {
+                stack.push((key.clone(), disk));
+                walked.push(key.clone());
+            }
+            items.push((key, entry));
+        }
+        self.walk(
+            stack,
+            filter,
+            root_dev,
+            &mut scan,
+            &mut items,
+            &mut disk_names,
+        )?;
+        self.finish(scan, items, disk_names, false)
+    }
+
+    /// Read the folders on `stack` and everything below them into `items`.
+    fn walk(
+        &self,
+        mut stack: Vec<(String, String)>,
+        filter: &Filter,
+        root_dev: Option<u64>,
+        scan: &mut Scan,
+        items: &mut Vec<(String, Entry)>,
+        disk_names: &mut HashMap<String, String>,
+    ) -> Result<(), FsError> {
         while let Some((key, disk)) = stack.pop() {
             let dir = self.root.join(&disk);
             let rd = match fs::read_dir(&dir) {
@@ -253,10 +388,28 @@ impl Folder {
                 items.push((child, entry));
             }
         }
+        Ok(())
+    }
+
+    /// Sort, drop names that clash after NFC, and remember names on disk
+    /// that are not NFC (all of them after a full scan; added to the known
+    /// ones after a partial scan).
+    fn finish(
+        &self,
+        mut scan: Scan,
+        mut items: Vec<(String, Entry)>,
+        disk_names: HashMap<String, String>,
+        full: bool,
+    ) -> Result<Option<Scan>, FsError> {
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut i = 1;
         while i < items.len() {
             if items[i].0 == items[i - 1].0 {
+                if !full && items[i].1 == items[i - 1].1 {
+                    // Seen twice by a partial scan (a parent and a subtree).
+                    items.remove(i);
+                    continue;
+                }
                 scan.problems.push(self.problem(
                     &items[i].0,
                     "two names on disk normalise to the same name: only one is synchronized".into(),
@@ -267,7 +420,12 @@ impl Folder {
             }
         }
         scan.tree = items.into_iter().collect();
-        *self.disk_names.lock().unwrap_or_else(|e| e.into_inner()) = disk_names;
+        let mut known = self.disk_names.lock().unwrap_or_else(|e| e.into_inner());
+        if full {
+            *known = disk_names;
+        } else {
+            known.extend(disk_names);
+        }
         Ok(Some(scan))
     }
 
@@ -700,4 +858,45 @@ pub fn same_item(a: &Entry, b: &Entry) -> bool {
     a.kind == b.kind
         && a.id == b.id
         && (a.kind == Kind::Dir || (a.size == b.size && a.mtime == b.mtime))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scoped_scan_sees_its_paths_their_parents_and_folder_contents() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for f in [
+            "a/b/c.txt",
+            "a/b/d/e.txt",
+            "a/other.txt",
+            "x/y.txt",
+            "a/b/f.tmp",
+        ] {
+            fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
+            fs::write(root.join(f), b"1").unwrap();
+        }
+        let folder = Folder::new(root, Side::Local, TrashPolicy::Folder);
+        let filter = Filter::new(&[], &[]).unwrap();
+        let full = folder.scan(&filter).unwrap().unwrap();
+        let scoped = folder
+            .scan_paths(
+                &["a/b".into(), "a/b/c.txt".into(), "gone/z".into()],
+                &filter,
+            )
+            .unwrap()
+            .unwrap();
+        let keys: Vec<&str> = scoped.tree.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "a/b", "a/b/c.txt", "a/b/d", "a/b/d/e.txt"]);
+        // The same entries as a full scan, excluded names reported.
+        for (k, e) in scoped.tree.iter() {
+            assert_eq!(full.tree.get(k), Some(e), "{k}");
+        }
+        assert!(scoped.problems.iter().any(|p| p.path == "a/b/f.tmp"));
+        // The root itself: a full scan.
+        let all = folder.scan_paths(&["".into()], &filter).unwrap().unwrap();
+        assert_eq!(all.tree.len(), full.tree.len());
+    }
 }

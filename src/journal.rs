@@ -162,6 +162,53 @@ impl Journal {
         }
     }
 
+    /// The base of `paths` only: each path, its parent folders and, for a
+    /// folder, everything under it (what a scoped pass plans with).
+    pub fn load_base_paths(&self, paths: &[String]) -> Result<BaseTree> {
+        let mut exact: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for p in paths {
+            let p = p.trim_matches('/');
+            let mut cut = 0;
+            while let Some(i) = p[cut..].find('/') {
+                exact.insert(&p[..cut + i]);
+                cut += i + 1;
+            }
+            exact.insert(p);
+        }
+        let mut tree = BaseTree::new();
+        let mut one = self
+            .conn
+            .prepare_cached(
+                "SELECT path, kind, l_size, l_mtime, l_id, l_etag, r_size, r_mtime, r_id, r_etag, hash FROM base WHERE path = ?1",
+            )
+            .map_err(self.err())?;
+        let mut under = self
+            .conn
+            .prepare_cached(
+                "SELECT path, kind, l_size, l_mtime, l_id, l_etag, r_size, r_mtime, r_id, r_etag, hash FROM base WHERE path > ?1 AND path < ?2",
+            )
+            .map_err(self.err())?;
+        for p in &exact {
+            let rows = one.query_map([p], base_row).map_err(self.err())?;
+            for row in rows {
+                let (path, entry) = row.map_err(self.err())?;
+                tree.insert(path, entry);
+            }
+        }
+        for p in paths {
+            let p = p.trim_matches('/');
+            // Everything under `p/`: from "p/" up to "p0" ('0' follows '/').
+            let rows = under
+                .query_map([format!("{p}/"), format!("{p}0")], base_row)
+                .map_err(self.err())?;
+            for row in rows {
+                let (path, entry) = row.map_err(self.err())?;
+                tree.insert(path, entry);
+            }
+        }
+        Ok(tree)
+    }
+
     /// The whole base tree.
     pub fn load_base(&self) -> Result<BaseTree> {
         let mut stmt = self
@@ -509,5 +556,32 @@ mod tests {
             "download"
         );
         assert_eq!(j.log(None, None, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_base_of_some_paths_holds_them_their_parents_and_contents() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&tmp.path().join("j.db")).unwrap();
+        let e = |kind| crate::engine::BaseEntry {
+            kind,
+            local: Default::default(),
+            remote: Default::default(),
+            hash: None,
+        };
+        let changes: Vec<BaseChange> = [
+            ("a", Kind::Dir),
+            ("a/b", Kind::Dir),
+            ("a/b/c", Kind::File),
+            ("a/b c", Kind::File),
+            ("a/b0", Kind::File),
+            ("z", Kind::File),
+        ]
+        .into_iter()
+        .map(|(p, k)| BaseChange::Put(p.into(), e(k)))
+        .collect();
+        j.record(&changes, &[], &[]).unwrap();
+        let base = j.load_base_paths(&["a/b".into()]).unwrap();
+        let keys: Vec<&str> = base.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "a/b", "a/b/c"]);
     }
 }

@@ -86,12 +86,17 @@ impl std::fmt::Debug for PassHooks {
 }
 
 /// How to run a pass.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct PassOptions {
     /// Plan and report, touch nothing.
     pub dry_run: bool,
     /// Proceed past the guards.
     pub force: bool,
+    /// Look only at these paths (with their parents and, for folders,
+    /// their contents) on both sides and in the base: a pass after the
+    /// watchers named what changed. `None`: everything. Falls back to a
+    /// full pass where the remote cannot list paths or a root is missing.
+    pub scope: Option<Arc<[String]>>,
 }
 
 /// Why a pass stopped before doing anything.
@@ -208,21 +213,48 @@ pub async fn run_pass(
     if let Some(state) = &remote_state {
         job.remote.import_state(state);
     }
+    let scope = opts.scope.clone().filter(|_| job.remote.can_list_paths());
     let journal = job.journal.clone();
+    let base_scope = scope.clone();
     let base_task = tokio::task::spawn_blocking(move || {
         let j = journal
             .lock()
             .map_err(|e| SyncError::Internal(e.to_string()))?;
-        j.load_base().map_err(SyncError::from)
+        match base_scope {
+            // The whole base's size too: the guards' ratio is of all items.
+            Some(paths) => Ok((j.load_base_paths(&paths)?, j.base_len()?)),
+            None => {
+                let base = j.load_base()?;
+                let n = base.len();
+                Ok::<_, SyncError>((base, n))
+            }
+        }
     });
     let local = job.local.clone();
     let filter = job.filter.clone();
-    let scan_task = tokio::task::spawn_blocking(move || local.scan(&filter));
-    let listing = job.remote.list(&job.filter).await?;
+    let scan_scope = scope.clone();
+    let scan_task = tokio::task::spawn_blocking(move || match scan_scope {
+        Some(paths) => local.scan_paths(&paths, &filter),
+        None => local.scan(&filter),
+    });
+    let listing = match &scope {
+        Some(paths) => job.remote.list_paths(paths, &job.filter).await?,
+        None => job.remote.list(&job.filter).await?,
+    };
     tracing::debug!(ms = start.elapsed().as_millis(), "remote listed");
     let scan = scan_task.await.map_err(blocking_err)??;
     tracing::debug!(ms = start.elapsed().as_millis(), "local scanned");
-    let base = Arc::new(base_task.await.map_err(blocking_err)??);
+    let (base, base_total) = base_task.await.map_err(blocking_err)??;
+    let base = Arc::new(base);
+    if scope.is_some() && (scan.is_none() || listing.is_none()) {
+        // A root is missing: the full pass decides (and guards).
+        let full = PassOptions {
+            scope: None,
+            ..opts
+        };
+        drop(_enter);
+        return Box::pin(run_pass(job, full, now)).await;
+    }
     tracing::debug!(
         items = base.len(),
         ms = start.elapsed().as_millis(),
@@ -271,7 +303,8 @@ pub async fn run_pass(
             });
         }
     };
-    if !opts.force && !base.is_empty() {
+    // (A scoped pass sees only part of each side: emptiness says nothing.)
+    if !opts.force && !base.is_empty() && scope.is_none() {
         for (side, tree) in [(Side::Local, &local_tree), (Side::Remote, &remote_tree)] {
             if tree.is_empty() {
                 return Err(SyncError::NeedsConfirmation(format!(
@@ -300,6 +333,18 @@ pub async fn run_pass(
         ms = start.elapsed().as_millis(),
         "planned"
     );
+    // A deletion seen by a scoped pass may be one end of a move whose other
+    // end is outside the scope (a rename whose news is still on its way):
+    // only a full pass can tell, so it decides.
+    if scope.is_some() && plan.ops.iter().any(|op| matches!(op, Op::Delete { .. })) {
+        tracing::debug!("a scoped pass would delete: running a full pass instead");
+        let full = PassOptions {
+            scope: None,
+            ..opts
+        };
+        drop(_enter);
+        return Box::pin(run_pass(job, full, now)).await;
+    }
     // Three large trees: let another thread free them.
     let trees = (local_tree, remote_tree);
     report.problems.extend(plan.problems.iter().cloned());
@@ -312,11 +357,11 @@ pub async fn run_pass(
                 report.deletions, guards.max_delete_count
             )));
         }
-        if report.deletions as f64 > guards.max_delete_ratio * base.len() as f64 {
+        if report.deletions as f64 > guards.max_delete_ratio * base_total as f64 {
             return Err(SyncError::NeedsConfirmation(format!(
                 "this pass would delete {} of the {} items in sync, more than {:.0}%.",
                 report.deletions,
-                base.len(),
+                base_total,
                 guards.max_delete_ratio * 100.0
             )));
         }

@@ -104,6 +104,57 @@ fn local_and_remote_edits_travel_by_themselves() {
 }
 
 #[test]
+fn folders_created_renamed_and_deleted_while_live() {
+    // Passes after watcher news look only at the paths named: a folder's
+    // contents, renames (both ends) and deletions must all come through.
+    let mut d = TestDaemon::new();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "tree", &[]);
+    for i in 0..5 {
+        write(&local.join(format!("keep/k{i}.txt")), b"k");
+    }
+    d.wait_until("the first files", || files(&remote).len() == 5);
+    d.wait_state("tree", "synced");
+    // A new folder with files in it, made in one go.
+    for i in 0..50 {
+        write(
+            &local.join(format!("new/deep/f{i}.txt")),
+            format!("{i}").as_bytes(),
+        );
+    }
+    d.wait_until("the new folder's files", || files(&remote).len() == 55);
+    let before: Vec<u64> = (0..50)
+        .map(|i| {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(remote.join(format!("new/deep/f{i}.txt")))
+                .unwrap()
+                .ino()
+        })
+        .collect();
+    // Renamed: moved on the other side, not copied.
+    fs::rename(local.join("new"), local.join("renamed")).unwrap();
+    d.wait_until("the rename", || {
+        remote.join("renamed/deep/f0.txt").exists() && !remote.join("new").exists()
+    });
+    let after: Vec<u64> = (0..50)
+        .map(|i| {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(remote.join(format!("renamed/deep/f{i}.txt")))
+                .unwrap()
+                .ino()
+        })
+        .collect();
+    assert_eq!(before, after, "the files were copied, not moved");
+    // A folder deleted on the other side (6 of 56 items: under the guard).
+    fs::remove_dir_all(remote.join("keep")).unwrap();
+    d.wait_until("the deletion", || !local.join("keep").exists());
+    d.wait_state("tree", "synced");
+    assert_eq!(files(&local), files(&remote));
+    assert_eq!(files(&local).len(), 50);
+    d.stop();
+}
+
+#[test]
 fn two_synchronizations_run_at_once() {
     let mut d = TestDaemon::new();
     d.start();

@@ -169,7 +169,19 @@ struct Pending {
     waiters: Vec<oneshot::Sender<Result<PassSummary, String>>>,
     /// Watcher news that arrived while a pass ran (judged after it).
     seen: Vec<(Side, WatchEvent)>,
+    /// Paths the watchers named since the last pass: when nothing else
+    /// asks for a full pass, the next pass looks at these alone.
+    paths: std::collections::BTreeSet<String>,
 }
+
+impl Pending {
+    fn wanted(&self) -> bool {
+        self.dirty || !self.paths.is_empty()
+    }
+}
+
+/// More watched paths than this: a full pass instead of a scoped one.
+const SCOPE_MAX: usize = 1000;
 
 /// More changed paths than this in one piece of news: just run a pass.
 const NEWS_CHECK_MAX: usize = 64;
@@ -359,11 +371,20 @@ impl Worker {
             if mode.stopping {
                 break;
             }
-            if pending.dirty && may_run {
-                let fingerprint = remote.fingerprint().await.ok().flatten();
+            if pending.wanted() && may_run {
+                let full = pending.dirty || pending.paths.len() > SCOPE_MAX;
+                let paths = std::mem::take(&mut pending.paths);
+                // A scoped pass leaves the remote's other changes for later:
+                // keep the old fingerprint so the next poll still sees them.
+                let fingerprint = if full {
+                    remote.fingerprint().await.ok().flatten()
+                } else {
+                    last_fingerprint.clone()
+                };
                 let opts = PassOptions {
                     dry_run: false,
                     force: std::mem::take(&mut pending.force),
+                    scope: (!full).then(|| paths.into_iter().collect()),
                 };
                 pending.dirty = false;
                 pending.once = false;
@@ -374,9 +395,7 @@ impl Worker {
                 // What the watchers saw meanwhile: news, or the pass's own
                 // writes coming back?
                 for (side, ev) in std::mem::take(&mut pending.seen) {
-                    if !pending.dirty && self.is_news(&job, side, &ev).await {
-                        pending.dirty = true;
-                    }
+                    self.note(&job, side, ev, &mut pending).await;
                 }
                 let ok = self.settle(result, &mut pending, &mut mode, waiters);
                 crate::memory::trim();
@@ -386,7 +405,7 @@ impl Worker {
                 continue;
             }
             let retry = match mode.retry_at {
-                Some(t) if pending.dirty && !mode.paused => tokio::time::Instant::from_std(t),
+                Some(t) if pending.wanted() && !mode.paused => tokio::time::Instant::from_std(t),
                 _ => far_future(),
             };
             tokio::select! {
@@ -401,9 +420,7 @@ impl Worker {
                         self.publish();
                         degraded = true;
                     }
-                    if !pending.dirty && self.is_news(&job, side, &ev).await {
-                        pending.dirty = true;
-                    }
+                    self.note(&job, side, ev, &mut pending).await;
                 }
                 _ = tokio::time::sleep_until(next_poll) => {
                     next_poll = tokio::time::Instant::now() + poll;
@@ -446,6 +463,22 @@ impl Worker {
             let _ = w.send(Err("Ferry is shutting down".into()));
         }
         drop(watchers);
+    }
+
+    /// Take watcher news into account: paths for a scoped pass, or a full
+    /// pass for lost events and the like.
+    async fn note(&self, job: &SyncJob, side: Side, ev: WatchEvent, pending: &mut Pending) {
+        if pending.dirty || !self.is_news(job, side, &ev).await {
+            return;
+        }
+        match ev {
+            WatchEvent::Changed(paths) if !paths.is_empty() => pending.paths.extend(
+                paths
+                    .iter()
+                    .map(|p| crate::engine::path::nfc(p).into_owned()),
+            ),
+            _ => pending.dirty = true,
+        }
     }
 
     /// Whether watcher news means a pass is needed. A changed file that is
@@ -525,6 +558,7 @@ impl Worker {
                 let opts = PassOptions {
                     dry_run: true,
                     force: true,
+                    scope: None,
                 };
                 let now = jiff::Zoned::now().datetime();
                 let r = sync::run_pass(job, opts, now)
@@ -613,6 +647,7 @@ impl Worker {
             let opts = PassOptions {
                 dry_run: true,
                 force: true,
+                scope: None,
             };
             let now = jiff::Zoned::now().datetime();
             let r = sync::run_pass(job, opts, now)

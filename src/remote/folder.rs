@@ -67,6 +67,23 @@ impl Remote for FolderRemote {
         }))
     }
 
+    fn can_list_paths(&self) -> bool {
+        true
+    }
+
+    async fn list_paths(
+        &self,
+        paths: &[String],
+        filter: &Filter,
+    ) -> Result<Option<Listing>, RemoteError> {
+        let (filter, paths) = (filter.clone(), paths.to_vec());
+        let scan = self.run(move |f| f.scan_paths(&paths, &filter)).await?;
+        Ok(scan.map(|s| Listing {
+            tree: s.tree,
+            problems: s.problems,
+        }))
+    }
+
     async fn create_root(&self) -> Result<(), RemoteError> {
         self.run(|f| f.create_root()).await
     }

@@ -138,6 +138,22 @@ pub trait Remote: Send + Sync {
     /// List everything under the root. `None` when the root does not exist.
     async fn list(&self, filter: &Filter) -> Result<Option<Listing>, RemoteError>;
 
+    /// Whether [`Remote::list_paths`] works here.
+    fn can_list_paths(&self) -> bool {
+        false
+    }
+
+    /// List only `paths`, their parent folders and, for folders, what is
+    /// inside (a scoped pass). `None` when the root does not exist. Only
+    /// called when [`Remote::can_list_paths`] says so.
+    async fn list_paths(
+        &self,
+        _paths: &[String],
+        filter: &Filter,
+    ) -> Result<Option<Listing>, RemoteError> {
+        self.list(filter).await
+    }
+
     /// Create the root (first synchronization into a new remote folder).
     async fn create_root(&self) -> Result<(), RemoteError>;
 

@@ -888,7 +888,7 @@ mod tests {
             )
             .unwrap()
             .unwrap();
-        let keys: Vec<&str> = scoped.tree.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = scoped.tree.keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, ["a", "a/b", "a/b/c.txt", "a/b/d", "a/b/d/e.txt"]);
         // The same entries as a full scan, excluded names reported.
         for (k, e) in scoped.tree.iter() {

@@ -581,7 +581,7 @@ mod tests {
         .collect();
         j.record(&changes, &[], &[]).unwrap();
         let base = j.load_base_paths(&["a/b".into()]).unwrap();
-        let keys: Vec<&str> = base.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = base.keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, ["a", "a/b", "a/b/c"]);
     }
 }

@@ -438,6 +438,14 @@ fn webdav_changes_travel_and_offline_changes_go_out_on_reconnect() {
         );
         assert!(!body.contains("s3cret-pw-1234"), "{path}: {body}");
     }
+    // Deregister: the account's synchronization goes, its files stay.
+    let accounts = d.ferry_ok(&["account", "list"]);
+    let id = accounts.split_whitespace().next().unwrap().to_string();
+    let out = d.ferry_ok(&["account", "remove", &id]);
+    assert!(out.contains("removed") && out.contains("dav"), "{out}");
+    assert!(d.ferry_ok(&["list"]).contains("No synchronizations"));
+    assert!(d.ferry_ok(&["account", "list"]).contains("No accounts"));
+    assert!(local.join("up.txt").exists() && server.read("up.txt").is_some());
     let token = d.endpoint().1;
     d.stop();
     let logs = d.all_logs();

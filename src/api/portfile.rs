@@ -1,7 +1,10 @@
 //! The API endpoint file, `api.port` in the data folder (as the WorkDocs
-//! client keeps its port in `sync-service.port`): the port and a fresh
-//! 256-bit token, readable by the user only (created 0600, never wider,
-//! in a 0700 folder), replaced atomically, removed at shutdown.
+//! client keeps its port in `sync-service.port`); this module owns its
+//! format, its permissions and its life: the port, a fresh 256-bit token and
+//! the daemon's pid as JSON, readable by the user only (created 0600, never
+//! wider even for a moment; the data folder is created 0700 when missing),
+//! replaced atomically (temp file, fsync, rename, fsync of the folder), and
+//! removed at shutdown only by the daemon that wrote it.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -29,7 +32,8 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-/// A new token: 256 bits from the OS-seeded CSPRNG, as 64 hex characters.
+/// A new token: 256 bits from rand's thread-local CSPRNG (ChaCha, seeded
+/// and periodically reseeded from the OS), as 64 lowercase hex characters.
 pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
@@ -40,25 +44,38 @@ pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(PORT_FILE)
 }
 
-/// Write the endpoint file atomically: a 0600 temp file, fsync, rename.
+/// Write the endpoint file atomically and return its path: a new temp file
+/// created with mode 0600 (on unix; `create_new`, so never an existing file
+/// with other permissions), written, fsynced, renamed over `api.port`, then
+/// the folder fsynced. `data_dir` is created (0700) when missing; an
+/// existing folder keeps its permissions.
 pub fn write(data_dir: &Path, e: &Endpoint) -> io::Result<PathBuf> {
     create_private_dir(data_dir)?;
     let target = path(data_dir);
-    let temp = data_dir.join(format!(".{PORT_FILE}.{}.tmp", std::process::id()));
+    let suffix: u64 = rand::random();
+    let temp = data_dir.join(format!(
+        ".{PORT_FILE}.{}.{suffix:016x}.tmp",
+        std::process::id()
+    ));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
+    let f = opts.open(&temp)?;
     let result = (|| {
-        let mut f = opts.open(&temp)?;
+        let mut f = f;
         f.write_all(&serde_json::to_vec(e).map_err(io::Error::other)?)?;
         f.sync_all()?;
+        // Closed before the rename (Windows cannot rename an open file).
+        drop(f);
         std::fs::rename(&temp, &target)?;
+        // Make the rename durable; a folder that cannot be opened for this
+        // (some platforms) still has the file.
         if let Ok(dir) = std::fs::File::open(data_dir) {
-            let _ = dir.sync_all();
+            dir.sync_all()?;
         }
         Ok(target.clone())
     })();
@@ -107,7 +124,8 @@ pub fn read(data_dir: &Path) -> Result<Endpoint, ReadError> {
     })
 }
 
-/// Remove the endpoint file if it still names process `pid`.
+/// Remove the endpoint file if it still names process `pid` (a newer
+/// daemon's file is left alone). Errors are ignored: this runs at shutdown.
 pub fn remove(data_dir: &Path, pid: u32) {
     if read(data_dir).is_ok_and(|e| e.pid == pid) {
         let _ = std::fs::remove_file(path(data_dir));
@@ -118,39 +136,82 @@ pub fn remove(data_dir: &Path, pid: u32) {
 mod tests {
     use super::*;
 
+    fn endpoint(pid: u32) -> Endpoint {
+        Endpoint {
+            port: 4242,
+            token: new_token(),
+            pid,
+        }
+    }
+
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
     #[test]
     fn tokens_are_256_bit_hex_and_differ() {
         let (a, b) = (new_token(), new_token());
         assert_eq!(a.len(), 64);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        );
         assert_ne!(a, b);
     }
 
     #[test]
     fn the_file_is_private_round_trips_and_is_removed_only_by_its_owner() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("data");
-        let e = Endpoint {
-            port: 4242,
-            token: new_token(),
-            pid: 7,
-        };
+        let dir = tmp.path().join("data").join("ferry");
+        let e = endpoint(7);
         let p = write(&dir, &e).unwrap();
+        assert_eq!(p, dir.join("api.port"));
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o700);
+            assert_eq!(mode(&p), 0o600, "the port file");
+            assert_eq!(mode(&dir), 0o700, "the data folder");
         }
         assert_eq!(read(&dir).unwrap(), e);
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(v["port"], 4242);
+        assert_eq!(v["pid"], 7);
+        assert_eq!(v["token"], e.token.as_str());
         assert!(!format!("{e:?}").contains(&e.token));
+        // Replaced in place of the old one, still 0600, no temp left.
+        let e2 = endpoint(7);
+        write(&dir, &e2).unwrap();
+        assert_eq!(read(&dir).unwrap(), e2);
+        #[cfg(unix)]
+        assert_eq!(mode(&p), 0o600);
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|d| d.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["api.port"]);
+        // Only the daemon that wrote it removes it.
         remove(&dir, 8);
         assert!(p.exists(), "another pid must not remove it");
         remove(&dir, 7);
         assert!(matches!(read(&dir), Err(ReadError::Missing(_))));
+        remove(&dir, 7);
         std::fs::write(path(&dir), b"{nope").unwrap();
         assert!(matches!(read(&dir), Err(ReadError::Invalid { .. })));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_folder_and_an_old_file_do_not_widen_anything() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+        // A world-readable file where the new one goes.
+        std::fs::write(path(dir), b"old").unwrap();
+        std::fs::set_permissions(path(dir), std::fs::Permissions::from_mode(0o644)).unwrap();
+        write(dir, &endpoint(1)).unwrap();
+        assert_eq!(mode(&path(dir)), 0o600);
+        assert_eq!(mode(dir), 0o750, "an existing folder is left as it is");
     }
 }

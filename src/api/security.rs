@@ -1,34 +1,52 @@
-//! The checks every API request passes before a route sees it, in order:
+//! The checks every API request passes before a route sees it; this module
+//! owns them and nothing else. [`protect`] puts them in front of a router
+//! (call it last: routes added to the returned router afterwards are not
+//! covered). In order:
 //!
-//! 1. `Host` must be a loopback name with our port (`127.0.0.1:PORT`,
-//!    `localhost:PORT`, `[::1]:PORT`): a web page that rebinds its own
-//!    domain to 127.0.0.1 sends its own name and gets 403.
-//! 2. An `Origin`, if present, must be ours (`http://127.0.0.1:PORT`, …);
-//!    any other, `null` included, gets 403. No CORS headers are ever sent,
-//!    so browsers keep other sites' scripts from reading answers.
-//! 3. `Authorization: Bearer <token>`, compared in constant time, except on
-//!    the public paths → else 401 with `WWW-Authenticate: Bearer`.
-//! 4. A request with a body must be `Content-Type: application/json` → 415.
-//! 5. Bodies over [`MAX_BODY`] → 413.
+//! 1. `Host` must be one header naming a loopback host with our port
+//!    (`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`), else 403: a web
+//!    page that rebinds its own domain to 127.0.0.1 still sends its own
+//!    name (DNS-rebinding defence). A missing Host is refused too.
+//! 2. An `Origin`, if present, must be ours (`http://127.0.0.1:PORT`,
+//!    `http://localhost:PORT`, `http://[::1]:PORT`); any other, `null`
+//!    included, gets 403.
+//! 3. Except on the exact public paths, `Authorization: Bearer <token>`,
+//!    compared in constant time, else 401 with `WWW-Authenticate: Bearer`.
+//! 4. POST, PUT and PATCH, and any request that carries a body
+//!    (`Content-Length` > 0 or chunked), must be `Content-Type:
+//!    application/json` (parameters such as `; charset=utf-8` allowed), else
+//!    415.
+//! 5. Bodies over [`MAX_BODY`] get 413, whether announced by
+//!    `Content-Length` or found while reading (the body is read here, up to
+//!    the limit, before the route runs).
 //!
-//! Error answers are `{"error": message, "code": code}`; they never echo
-//! the token.
+//! No CORS headers are ever sent: any `access-control-*` header a route
+//! might set is removed, so browsers keep other sites' scripts from reading
+//! answers, and an `OPTIONS` preflight is just another request (no token:
+//! 401, or 403 for a foreign Origin). Error answers are `{"error": message,
+//! "code": code}` with code `forbidden`, `unauthorized`,
+//! `unsupported_media_type`, `payload_too_large` (or `bad_request` when the
+//! body cannot be read); they never echo what the client sent.
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use subtle::ConstantTimeEq;
 
-/// The largest request body accepted.
+/// The largest request body accepted, in bytes (1 MiB).
 pub const MAX_BODY: usize = 1024 * 1024;
 
 /// What the checks need to know.
 #[derive(Clone)]
 pub struct Guard {
-    /// 64 hex characters.
+    /// The API token (64 hex characters). An empty token refuses everything
+    /// but the public paths.
     pub token: String,
     /// The port we listen on.
     pub port: u16,
@@ -39,272 +57,542 @@ pub struct Guard {
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard")
+            .field("token", &"<redacted>")
             .field("port", &self.port)
             .field("public", &self.public)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
-/// `router` with every check in front of it.
+/// `router` with every check in front of it (an axum `from_fn` middleware
+/// applied with [`Router::layer`], so unknown paths and wrong methods are
+/// checked too). Call it on the finished router.
 pub fn protect(router: Router, guard: Guard) -> Router {
-    let guard = std::sync::Arc::new(guard);
+    let guard = Arc::new(guard);
     router.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| {
             let guard = guard.clone();
-            async move { check(&guard, req, next).await }
+            async move {
+                let mut resp = check(&guard, req, next).await;
+                strip_cors(resp.headers_mut());
+                resp
+            }
         },
     ))
 }
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    let mut resp = (
-        status,
-        axum::Json(serde_json::json!({"error": message, "code": code})),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-    }
-    resp
+/// Why a request was refused; each maps to one status and one code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Host,
+    Origin,
+    Token,
+    MediaType,
+    TooLarge,
+    BadBody,
 }
 
-fn loopback_host(host: &str, port: u16) -> bool {
-    ["127.0.0.1", "localhost", "[::1]"]
-        .iter()
-        .any(|name| host.eq_ignore_ascii_case(&format!("{name}:{port}")))
-}
-
-fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-async fn check(guard: &Guard, req: Request, next: Next) -> Response {
-    let headers = req.headers();
-    // 1. Host.
-    match header_str(headers, header::HOST) {
-        Some(h) if loopback_host(h, guard.port) => {}
-        _ => {
-            return refuse(
+impl Refusal {
+    fn response(self) -> Response {
+        let (status, code, message) = match self {
+            Refusal::Host => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                "this API answers only to 127.0.0.1 / localhost on its own port",
-            );
-        }
-    }
-    // 2. Origin.
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let ok = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.strip_prefix("http://"))
-            .is_some_and(|rest| loopback_host(rest, guard.port));
-        if !ok {
-            return refuse(
+                "this API answers only to 127.0.0.1, localhost or [::1] on its own port",
+            ),
+            Refusal::Origin => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "requests from other origins are refused",
-            );
+            ),
+            Refusal::Token => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a valid API token is required (Authorization: Bearer <token from api.port>)",
+            ),
+            Refusal::MediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "request bodies must be JSON (Content-Type: application/json)",
+            ),
+            Refusal::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than 1 MiB",
+            ),
+            Refusal::BadBody => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request body could not be read",
+            ),
+        };
+        let mut resp = (
+            status,
+            axum::Json(serde_json::json!({"error": message, "code": code})),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// Remove every `access-control-*` header: we never speak CORS.
+fn strip_cors(headers: &mut HeaderMap) {
+    let cors: Vec<header::HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in cors {
+        headers.remove(name);
+    }
+}
+
+/// `authority` is `127.0.0.1:PORT`, `localhost:PORT` or `[::1]:PORT`.
+fn loopback_authority(authority: &[u8], port: u16) -> bool {
+    ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|name| authority.eq_ignore_ascii_case(format!("{name}:{port}").as_bytes()))
+}
+
+/// The only value of header `name`; `None` when absent or repeated.
+fn single(headers: &HeaderMap, name: header::HeaderName) -> Option<&HeaderValue> {
+    let mut all = headers.get_all(name).iter();
+    match (all.next(), all.next()) {
+        (Some(v), None) => Some(v),
+        _ => None,
+    }
+}
+
+/// The token from `Authorization: Bearer <token>` (scheme case-insensitive).
+fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = single(headers, header::AUTHORIZATION)?.as_bytes();
+    let (scheme, rest) = value.split_at_checked(7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    Some(rest.trim_ascii())
+}
+
+/// Checks 1–4, which need only the head of the request.
+fn check_head(guard: &Guard, req: &Request) -> Result<(), Refusal> {
+    let headers = req.headers();
+    // 1. Host.
+    match single(headers, header::HOST) {
+        Some(h) if loopback_authority(h.as_bytes(), guard.port) => {}
+        _ => return Err(Refusal::Host),
+    }
+    // 2. Origin.
+    if headers.contains_key(header::ORIGIN) {
+        let ours = single(headers, header::ORIGIN)
+            .and_then(|o| o.as_bytes().strip_prefix(b"http://"))
+            .is_some_and(|rest| loopback_authority(rest, guard.port));
+        if !ours {
+            return Err(Refusal::Origin);
         }
     }
     // 3. Token.
     if !guard.public.contains(&req.uri().path()) {
-        let given = header_str(headers, header::AUTHORIZATION)
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .unwrap_or("");
-        let same: bool = given.as_bytes().ct_eq(guard.token.as_bytes()).into();
+        let given = bearer(headers).unwrap_or_default();
+        let same: bool = given.ct_eq(guard.token.as_bytes()).into();
         if !same || guard.token.is_empty() {
-            return refuse(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a valid API token is required (Authorization: Bearer …; see api.port)",
-            );
+            return Err(Refusal::Token);
         }
     }
     // 4. JSON bodies only.
-    let length = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
-    let has_body = length.is_some_and(|n| n > 0)
-        || chunked
-        || (matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
-            && length.is_none_or(|n| n > 0)
-            && headers.contains_key(header::CONTENT_TYPE));
+    let length = match headers.get(header::CONTENT_LENGTH) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or(Refusal::BadBody)?,
+        ),
+    };
+    let has_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
+        || length.is_some_and(|n| n > 0)
+        || headers.contains_key(header::TRANSFER_ENCODING);
     if has_body {
-        let json = header_str(headers, header::CONTENT_TYPE)
+        let json = single(headers, header::CONTENT_TYPE)
+            .and_then(|ct| ct.to_str().ok())
             .and_then(|ct| ct.split(';').next())
             .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
         if !json {
-            return refuse(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "request bodies must be JSON (Content-Type: application/json)",
-            );
+            return Err(Refusal::MediaType);
         }
     }
-    // 5. Size.
+    // 5, when announced.
     if length.is_some_and(|n| n > MAX_BODY as u64) {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is too large",
-        );
+        return Err(Refusal::TooLarge);
+    }
+    Ok(())
+}
+
+/// Read the whole body, refusing it as soon as it passes [`MAX_BODY`].
+async fn read_body(body: Body) -> Result<Body, Refusal> {
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Refusal::BadBody)?;
+        if buf.len() + chunk.len() > MAX_BODY {
+            return Err(Refusal::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Body::from(buf))
+}
+
+async fn check(guard: &Guard, req: Request, next: Next) -> Response {
+    if let Err(refusal) = check_head(guard, &req) {
+        return refusal.response();
     }
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is too large",
-            );
-        }
-    };
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    match read_body(body).await {
+        Ok(body) => next.run(Request::from_parts(parts, body)).await,
+        Err(refusal) => refusal.response(),
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tower::ServiceExt;
 
-    const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    pub(crate) const TOKEN: &str =
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    pub(crate) const PUBLIC: &[&str] = &["/api/health"];
 
-    fn app() -> Router {
-        let r = Router::new()
+    /// Serve `router` (unprotected) on 127.0.0.1:0; its port.
+    pub(crate) async fn serve(make: impl FnOnce(u16) -> Router) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let router = make(port);
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        port
+    }
+
+    fn routes() -> Router {
+        Router::new()
             .route("/api/health", get(|| async { "ok" }))
             .route(
                 "/api/x",
                 get(|| async { "x" })
                     .post(|b: axum::body::Bytes| async move { b.len().to_string() }),
-            );
-        protect(
-            r,
-            Guard {
-                token: TOKEN.into(),
-                port: 4000,
-                public: &["/api/health"],
-            },
-        )
+            )
+            .route(
+                "/api/cors",
+                get(|| async { ([("access-control-allow-origin", "*")], "cors") }),
+            )
     }
 
-    async fn send(req: axum::http::Request<Body>) -> (StatusCode, HeaderMap, String) {
-        let resp = app().oneshot(req).await.unwrap();
-        let status = resp.status();
+    fn guard(port: u16) -> Guard {
+        Guard {
+            token: TOKEN.into(),
+            port,
+            public: PUBLIC,
+        }
+    }
+
+    /// The dummy routes behind the checks, on a real socket.
+    async fn server() -> u16 {
+        serve(|port| protect(routes(), guard(port))).await
+    }
+
+    fn http() -> reqwest::Client {
+        crate::remote::webdav::install_crypto();
+        reqwest::Client::builder().no_proxy().build().unwrap()
+    }
+
+    struct Answer {
+        status: u16,
+        headers: reqwest::header::HeaderMap,
+        body: String,
+    }
+
+    impl Answer {
+        fn json(&self) -> serde_json::Value {
+            serde_json::from_str(&self.body).unwrap()
+        }
+    }
+
+    async fn send(rb: reqwest::RequestBuilder) -> Answer {
+        let resp = rb.send().await.unwrap();
+        let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        let body = resp.text().await.unwrap();
+        assert!(
+            !headers
+                .keys()
+                .any(|k| k.as_str().starts_with("access-control-")),
+            "a CORS header: {headers:?}"
+        );
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// One raw HTTP/1.0 exchange (for what reqwest will not send).
+    async fn raw(port: u16, request: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .unwrap();
-        (status, headers, String::from_utf8_lossy(&body).into_owned())
-    }
-
-    fn req(method: &str, path: &str) -> axum::http::request::Builder {
-        axum::http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("Host", "127.0.0.1:4000")
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
     }
 
     #[tokio::test]
-    async fn every_rule_holds() {
-        let bearer = format!("Bearer {TOKEN}");
-        // Public path, no token.
+    async fn the_token_is_required_except_on_public_paths() {
+        let port = server().await;
+        let c = http();
+        let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+        // No token.
+        let a = send(c.get(url("/api/x"))).await;
+        assert_eq!(a.status, 401);
+        assert_eq!(a.headers["www-authenticate"], "Bearer");
+        assert_eq!(a.json()["code"], "unauthorized");
+        assert!(a.json()["error"].is_string());
+        // Wrong token, a shorter one, a longer one, another scheme.
+        for auth in [
+            format!("Bearer {}", "f".repeat(64)),
+            format!("Bearer {}", &TOKEN[..63]),
+            format!("Bearer {TOKEN}0"),
+            format!("Basic {TOKEN}"),
+            TOKEN.to_string(),
+        ] {
+            let a = send(c.get(url("/api/x")).header("Authorization", &auth)).await;
+            assert_eq!(a.status, 401, "{auth}");
+            assert!(!a.body.contains(TOKEN) && !a.body.contains(&TOKEN[..63]));
+        }
+        // The right one (the scheme is case-insensitive).
+        let a = send(c.get(url("/api/x")).bearer_auth(TOKEN)).await;
+        assert_eq!((a.status, a.body.as_str()), (200, "x"));
+        let a = send(
+            c.get(url("/api/x"))
+                .header("Authorization", format!("bearer {TOKEN}")),
+        )
+        .await;
+        assert_eq!(a.status, 200);
+        // Public: exactly that path, no token needed.
+        assert_eq!(send(c.get(url("/api/health"))).await.status, 200);
+        assert_eq!(send(c.get(url("/api/health/"))).await.status, 401);
+        // Unknown paths are not found only with the token.
+        assert_eq!(send(c.get(url("/api/nope"))).await.status, 401);
         assert_eq!(
-            send(req("GET", "/api/health").body(Body::empty()).unwrap())
+            send(c.get(url("/api/nope")).bearer_auth(TOKEN))
                 .await
-                .0,
-            StatusCode::OK
+                .status,
+            404
         );
-        // No token, wrong token, right token.
-        let (s, h, body) = send(req("GET", "/api/x").body(Body::empty()).unwrap()).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED);
-        assert!(h.contains_key("www-authenticate") && body.contains("unauthorized"));
-        let wrong = format!("Bearer {}", "f".repeat(64));
-        let r = req("GET", "/api/x")
-            .header("Authorization", wrong)
-            .body(Body::empty())
-            .unwrap();
-        assert_eq!(send(r).await.0, StatusCode::UNAUTHORIZED);
-        let r = req("GET", "/api/x")
-            .header("Authorization", &bearer)
-            .body(Body::empty())
-            .unwrap();
-        assert_eq!(send(r).await.0, StatusCode::OK);
-        // Hosts.
+        // A preflight is a request like any other: no token, no CORS.
+        let a = send(
+            c.request(reqwest::Method::OPTIONS, url("/api/x"))
+                .header("Origin", format!("http://127.0.0.1:{port}"))
+                .header("Access-Control-Request-Method", "POST"),
+        )
+        .await;
+        assert_eq!(a.status, 401);
+        let a = send(
+            c.request(reqwest::Method::OPTIONS, url("/api/x"))
+                .header("Origin", "https://evil.example")
+                .header("Access-Control-Request-Method", "POST"),
+        )
+        .await;
+        assert_eq!(a.status, 403);
+        // A CORS header set by a route does not get out.
+        let a = send(c.get(url("/api/cors")).bearer_auth(TOKEN)).await;
+        assert_eq!((a.status, a.body.as_str()), (200, "cors"));
+    }
+
+    #[tokio::test]
+    async fn only_loopback_hosts_with_our_port() {
+        let port = server().await;
+        let c = http();
+        let url = format!("http://127.0.0.1:{port}/api/x");
         for host in [
-            "evil.example",
-            "127.0.0.1:4001",
-            "localhost",
-            "127.0.0.1.evil:4000",
+            "evil.example".to_string(),
+            format!("evil.example:{port}"),
+            format!("127.0.0.1:{}", port.wrapping_add(1)),
+            "127.0.0.1".into(),
+            "localhost".into(),
+            format!("127.0.0.1.evil.example:{port}"),
+            format!("127.0.0.2:{port}"),
         ] {
-            let r = axum::http::Request::builder()
-                .uri("/api/x")
-                .header("Host", host)
-                .header("Authorization", &bearer)
-                .body(Body::empty())
-                .unwrap();
-            assert_eq!(send(r).await.0, StatusCode::FORBIDDEN, "{host}");
+            // Also on the public path: rebinding must not reach anything.
+            for path in ["/api/x", "/api/health"] {
+                let url = format!("http://127.0.0.1:{port}{path}");
+                let a = send(c.get(url).bearer_auth(TOKEN).header("Host", &host)).await;
+                assert_eq!(a.status, 403, "{host}{path}");
+                assert_eq!(a.json()["code"], "forbidden");
+            }
         }
-        for host in ["localhost:4000", "[::1]:4000"] {
-            let r = axum::http::Request::builder()
-                .uri("/api/x")
-                .header("Host", host)
-                .header("Authorization", &bearer)
-                .body(Body::empty())
-                .unwrap();
-            assert_eq!(send(r).await.0, StatusCode::OK, "{host}");
-        }
-        // Origins.
-        for (origin, want) in [
-            ("https://evil.example", StatusCode::FORBIDDEN),
-            ("null", StatusCode::FORBIDDEN),
-            ("http://127.0.0.1:4001", StatusCode::FORBIDDEN),
-            ("http://127.0.0.1:4000", StatusCode::OK),
-            ("http://localhost:4000", StatusCode::OK),
+        for host in [
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            format!("LocalHost:{port}"),
+            format!("[::1]:{port}"),
         ] {
-            let r = req("GET", "/api/x")
-                .header("Authorization", &bearer)
-                .header("Origin", origin)
-                .body(Body::empty())
-                .unwrap();
-            assert_eq!(send(r).await.0, want, "{origin}");
+            let a = send(c.get(&url).bearer_auth(TOKEN).header("Host", &host)).await;
+            assert_eq!(a.status, 200, "{host}");
         }
-        // Bodies: JSON only, size limit.
-        let r = req("POST", "/api/x")
-            .header("Authorization", &bearer)
-            .header("Content-Type", "text/plain")
-            .header("Content-Length", "2")
-            .body(Body::from("{}"))
-            .unwrap();
-        assert_eq!(send(r).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        let r = req("POST", "/api/x")
-            .header("Authorization", &bearer)
-            .header("Content-Type", "application/json; charset=utf-8")
-            .header("Content-Length", "2")
-            .body(Body::from("{}"))
-            .unwrap();
-        let (s, h, body) = send(r).await;
-        assert_eq!((s, body.as_str()), (StatusCode::OK, "2"));
-        assert!(!h.keys().any(|k| k.as_str().starts_with("access-control-")));
-        let big = vec![b' '; MAX_BODY + 1];
-        let r = req("POST", "/api/x")
-            .header("Authorization", &bearer)
+        // No Host at all, and two of them.
+        let auth = format!("Authorization: Bearer {TOKEN}\r\n");
+        let out = raw(port, &format!("GET /api/x HTTP/1.0\r\n{auth}\r\n")).await;
+        assert!(out.starts_with("HTTP/1.0 403"), "{out}");
+        let out = raw(
+            port,
+            &format!(
+                "GET /api/x HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n{auth}\r\n"
+            ),
+        )
+        .await;
+        assert!(out.starts_with("HTTP/1.0 403"), "{out}");
+        let out = raw(
+            port,
+            &format!("GET /api/x HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n{auth}\r\n"),
+        )
+        .await;
+        assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn only_our_own_origin() {
+        let port = server().await;
+        let c = http();
+        let url = format!("http://127.0.0.1:{port}/api/x");
+        for origin in [
+            "https://evil.example".to_string(),
+            "null".into(),
+            format!("http://127.0.0.1:{}", port.wrapping_add(1)),
+            format!("https://127.0.0.1:{port}"),
+            format!("http://127.0.0.1:{port}.evil.example"),
+            "http://127.0.0.1".into(),
+            "".into(),
+        ] {
+            let a = send(c.get(&url).bearer_auth(TOKEN).header("Origin", &origin)).await;
+            assert_eq!(a.status, 403, "{origin:?}");
+            assert_eq!(a.json()["code"], "forbidden");
+            // Checked before the token: a public path is no way around it.
+            let health = format!("http://127.0.0.1:{port}/api/health");
+            let a = send(c.get(health).header("Origin", &origin)).await;
+            assert_eq!(a.status, 403, "{origin:?}");
+        }
+        for origin in [
+            format!("http://127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+            format!("http://[::1]:{port}"),
+        ] {
+            let a = send(c.get(&url).bearer_auth(TOKEN).header("Origin", &origin)).await;
+            assert_eq!(a.status, 200, "{origin}");
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_are_json_and_small() {
+        let port = server().await;
+        let c = http();
+        let url = format!("http://127.0.0.1:{port}/api/x");
+        let post = |ct: Option<&str>, body: Vec<u8>| {
+            let rb = c.post(&url).bearer_auth(TOKEN).body(body);
+            match ct {
+                Some(ct) => rb.header("Content-Type", ct),
+                None => rb,
+            }
+        };
+        for ct in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            Some("application/jsonx"),
+            None,
+        ] {
+            let a = send(post(ct, b"{}".to_vec())).await;
+            assert_eq!(a.status, 415, "{ct:?}");
+            assert_eq!(a.json()["code"], "unsupported_media_type");
+        }
+        // A POST needs JSON even when empty; a GET with a body too.
+        assert_eq!(send(post(Some("text/plain"), Vec::new())).await.status, 415);
+        let a = send(c.get(&url).bearer_auth(TOKEN).body("{}")).await;
+        assert_eq!(a.status, 415);
+        for ct in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+        ] {
+            let a = send(post(Some(ct), b"{}".to_vec())).await;
+            assert_eq!((a.status, a.body.as_str()), (200, "2"), "{ct}");
+        }
+        // Exactly 1 MiB passes; one byte more does not.
+        let a = send(post(Some("application/json"), vec![b' '; MAX_BODY])).await;
+        assert_eq!((a.status, a.body), (200, MAX_BODY.to_string()));
+        let a = send(post(Some("application/json"), vec![b' '; MAX_BODY + 1])).await;
+        assert_eq!(a.status, 413);
+        assert_eq!(a.json()["code"], "payload_too_large");
+        // The order: Host, then Origin, then token, then type, then size.
+        let a = send(
+            post(Some("text/plain"), vec![b' '; MAX_BODY + 1])
+                .header("Host", "evil.example")
+                .header("Origin", "null"),
+        )
+        .await;
+        assert_eq!(a.status, 403);
+        let a = send(
+            c.post(&url)
+                .header("Content-Type", "text/plain")
+                .body(vec![b' '; MAX_BODY + 1]),
+        )
+        .await;
+        assert_eq!(a.status, 401);
+        let a = send(post(Some("text/plain"), vec![b' '; MAX_BODY + 1])).await;
+        assert_eq!(a.status, 415);
+    }
+
+    /// A body with no `Content-Length` is cut off at the limit while read.
+    #[tokio::test]
+    async fn a_streamed_body_is_limited_while_read() {
+        let app = protect(routes(), guard(4000));
+        let req = |chunks: usize| {
+            let stream = futures_util::stream::iter(
+                (0..chunks).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])),
+            );
+            axum::http::Request::builder()
+                .method("POST")
+                .uri("/api/x")
+                .header("Host", "localhost:4000")
+                .header("Authorization", format!("Bearer {TOKEN}"))
+                .header("Content-Type", "application/json")
+                .body(Body::from_stream(stream))
+                .unwrap()
+        };
+        let resp = app.clone().oneshot(req(16)).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let resp = app.clone().oneshot(req(17)).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // A body that fails while read is a 400, not a route call.
+        let failing = futures_util::stream::iter([Err::<Vec<u8>, _>(std::io::Error::other("cut"))]);
+        let r = axum::http::Request::builder()
+            .method("POST")
+            .uri("/api/x")
+            .header("Host", "localhost:4000")
+            .header("Authorization", format!("Bearer {TOKEN}"))
             .header("Content-Type", "application/json")
-            .header("Content-Length", big.len().to_string())
-            .body(Body::from(big))
+            .body(Body::from_stream(failing))
             .unwrap();
-        assert_eq!(send(r).await.0, StatusCode::PAYLOAD_TOO_LARGE);
-        // No error message echoes the token.
-        let r = req("GET", "/api/x")
-            .header("Authorization", format!("Bearer {TOKEN}x"))
-            .body(Body::empty())
-            .unwrap();
-        let (_, _, body) = send(r).await;
-        assert!(!body.contains(TOKEN));
+        let resp = app.oneshot(r).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn the_guard_does_not_print_its_token() {
+        let g = guard(1);
+        assert!(!format!("{g:?}").contains(TOKEN));
     }
 }

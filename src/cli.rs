@@ -168,7 +168,11 @@ pub fn main() -> ExitCode {
     });
     let daemon = matches!(command, Command::Daemon { .. });
     let log_dir = if daemon {
-        crate::config::data_dir().ok().map(|d| d.join("logs"))
+        crate::config::data_dir().ok().map(|d| {
+            // Before the log folder inside it: private from the start.
+            let _ = crate::daemon::create_data_dir(&d);
+            d.join("logs")
+        })
     } else {
         None
     };

@@ -520,6 +520,8 @@ fn the_api_refuses_what_it_must() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let mode = fs::metadata(d.data_dir()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the data folder: {mode:o}");
     assert_eq!(token.len(), 64);
     // Health is public; the rest is not.
     assert_eq!(d.raw("GET", "/api/health", &[], None).0, 200);

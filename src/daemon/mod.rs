@@ -990,11 +990,21 @@ pub struct RunOptions {
 /// The lock file that keeps a second daemon from starting.
 pub const LOCK_FILE: &str = "daemon.lock";
 
+/// Create the data folder if it is missing, readable by the user only (it
+/// holds the API token, the journals and the logs).
+pub fn create_data_dir(data_dir: &Path) -> std::io::Result<()> {
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(data_dir)
+}
+
 /// Hold the single-instance lock for as long as the returned file lives;
 /// `Err` with a message naming the running daemon when another holds it.
 pub fn lock(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     use fs4::fs_std::FileExt;
-    std::fs::create_dir_all(data_dir)?;
+    create_data_dir(data_dir)?;
     let path = data_dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
         .create(true)

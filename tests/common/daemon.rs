@@ -26,7 +26,7 @@ impl TestDaemon {
     /// A daemon with an empty configuration (not started).
     pub fn new() -> TestDaemon {
         let dir = tempfile::tempdir().unwrap();
-        for d in ["home", "config", "data"] {
+        for d in ["home", "config"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
         TestDaemon { dir, child: None }

@@ -32,8 +32,11 @@ pub const EXIT_NEEDS_CONFIRMATION: u8 = 3;
     name = "ferry",
     version,
     about = "Keep a folder on your computer in sync with a folder on a server or another disk.",
-    long_about = "Ferry keeps a local folder in sync with a remote folder: a WebDAV server \
-(coming next) or a plain folder on another disk or a mounted share.\n\n\
+    long_about = "Ferry keeps local folders in sync with remote folders: on WebDAV servers \
+(Apache, nginx, rclone, Nextcloud, Sync-in…) or plain folders on another disk or a \
+mounted share. `ferry` (or `ferry daemon`) runs in the background and keeps every \
+synchronization in sync by itself; the other commands talk to it (`ferry add`, \
+`ferry status`, …). `ferry sync` runs one pass without a daemon.\n\n\
 Nothing is lost: files are never written in place, deletions go to a trash \
 (the OS trash locally, .ferry-trash at the root of a folder remote), and when \
 both sides changed a file, both versions are kept.\n\n\
@@ -86,7 +89,8 @@ pub enum Command {
 pub struct SyncArgs {
     /// The local folder (created if missing on the first pass).
     pub local: PathBuf,
-    /// The remote: a folder path or a file:// URL.
+    /// The remote: a WebDAV URL (http:// or https://; its account is found by URL),
+    /// a folder path or a file:// URL.
     pub remote: String,
     /// Which way changes flow: both ways, or a one-way mirror.
     #[arg(long, value_enum, default_value = "both")]

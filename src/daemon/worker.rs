@@ -555,16 +555,7 @@ impl Worker {
                 pending.waiters.extend(reply);
             }
             Command::Simulate { reply } => {
-                let opts = PassOptions {
-                    dry_run: true,
-                    force: true,
-                    scope: None,
-                };
-                let now = jiff::Zoned::now().datetime();
-                let r = sync::run_pass(job, opts, now)
-                    .await
-                    .map_err(|e| e.to_string());
-                let _ = reply.send(r);
+                let _ = reply.send(simulate(job).await);
             }
             Command::Pause => {
                 mode.paused = true;
@@ -644,16 +635,7 @@ impl Worker {
         };
         self.stop.store(false, Ordering::Relaxed);
         for reply in simulations {
-            let opts = PassOptions {
-                dry_run: true,
-                force: true,
-                scope: None,
-            };
-            let now = jiff::Zoned::now().datetime();
-            let r = sync::run_pass(job, opts, now)
-                .await
-                .map_err(|e| e.to_string());
-            let _ = reply.send(r);
+            let _ = reply.send(simulate(job).await);
         }
         result
     }
@@ -923,6 +905,19 @@ impl Worker {
             }
         }
     }
+}
+
+/// A dry run past the guards: what a pass would do now (the report shows
+/// the deletions a guard would stop).
+async fn simulate(job: &SyncJob) -> Result<Report, String> {
+    let opts = PassOptions {
+        dry_run: true,
+        force: true,
+        scope: None,
+    };
+    sync::run_pass(job, opts, jiff::Zoned::now().datetime())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Whether an error means "the server cannot be reached" (offline) rather

@@ -24,7 +24,8 @@ macro_rules! out {
     }};
 }
 
-/// Exit code when a guard stopped a pass (nothing was changed).
+/// Exit code when a guard stopped a pass (nothing was changed), or when a
+/// first pass would have created the remote folder without `--create`.
 pub const EXIT_NEEDS_CONFIRMATION: u8 = 3;
 
 #[derive(Parser, Debug)]
@@ -45,7 +46,8 @@ with '~', ending with '.tmp'; Microsoft User Data, Outlook Files, Thumbs.db, \
 Thumbnails, thumbnails; names containing * / \\ : < > ? | \" or U+202E; names \
 ending with a space or '.'; names longer than 255 characters; files over 5 TB.",
     after_help = "Exit status: 0 done; 1 an error (or some items failed); 3 a guard stopped \
-the pass and nothing was changed (run again with --force to proceed)."
+the pass and nothing was changed (run again with --force to proceed), or the remote folder \
+does not exist and nothing was created (run again with --create to create it)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -87,11 +89,17 @@ pub enum Command {
 
 #[derive(clap::Args, Debug)]
 pub struct SyncArgs {
-    /// The local folder (created if missing on the first pass).
+    /// The local folder: a path or a file:// URL (created if missing on the
+    /// first pass).
     pub local: PathBuf,
     /// The remote: a WebDAV URL (http:// or https://; its account is found by URL),
     /// a folder path or a file:// URL.
     pub remote: String,
+    /// Create the remote folder if it does not exist (first pass only).
+    /// Without it, a missing remote folder stops the pass (exit status 3):
+    /// it is often a typo.
+    #[arg(long)]
+    pub create: bool,
     /// Which way changes flow: both ways, or a one-way mirror.
     #[arg(long, value_enum, default_value = "both")]
     pub direction: DirectionArg,
@@ -317,32 +325,189 @@ pub fn default_state_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// The journal file of a (local, remote) pair: one per synchronization.
+/// `local` and `remote` are in normal form ([`crate::config::Place`]), so
+/// every spelling of one place finds the same journal.
 pub fn journal_path(state: &Path, local: &Path, remote: &str) -> PathBuf {
+    journal_key(state, &local.to_string_lossy(), remote)
+}
+
+fn journal_key(state: &Path, local: &str, remote: &str) -> PathBuf {
     let mut h = Sha256::new();
-    h.update(local.to_string_lossy().as_bytes());
+    h.update(local.as_bytes());
     h.update([0]);
     h.update(remote.as_bytes());
     let digest: [u8; 32] = h.finalize().into();
     state.join(format!("{}.db", hex::encode(&digest[..8])))
 }
 
-fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    Ok(std::path::absolute(path)?)
+/// The journals an older Ferry may have kept for this pair under another
+/// spelling: the arguments as typed (made absolute as it did, without
+/// normalising), with and without a trailing `/`, and a folder remote as a
+/// path and as a `file://` URL.
+fn old_journal_paths(
+    state: &Path,
+    args: &SyncArgs,
+    local: &Path,
+    remote: &crate::config::Place,
+) -> Vec<PathBuf> {
+    fn slashes(s: String) -> [String; 2] {
+        let bare = s.trim_end_matches('/').to_string();
+        let bare = if bare.is_empty() {
+            "/".to_string()
+        } else {
+            bare
+        };
+        [format!("{bare}/"), bare]
+    }
+    let mut locals: Vec<String> = slashes(local.to_string_lossy().into_owned()).into();
+    if let Ok(typed) = std::path::absolute(&args.local) {
+        locals.extend(slashes(typed.to_string_lossy().into_owned()));
+    }
+    let mut remotes: Vec<String> = slashes(remote.key()).into();
+    remotes.extend(slashes(args.remote.clone()));
+    match remote {
+        crate::config::Place::Folder(p) => {
+            remotes.extend(slashes(format!("file://{}", p.display())));
+            if !args.remote.contains("://") {
+                if let Ok(typed) = std::path::absolute(&args.remote) {
+                    remotes.extend(slashes(typed.display().to_string()));
+                }
+            }
+        }
+        crate::config::Place::WebDav(_) => {}
+    }
+    let new = journal_path(state, local, &remote.key());
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for l in &locals {
+        for r in &remotes {
+            let p = journal_key(state, l, r);
+            if p != new && !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+    }
+    paths
+}
+
+/// A journal's files: the database and SQLite's `-wal` and `-shm`.
+fn journal_files(db: &Path) -> [PathBuf; 3] {
+    let with = |suffix: &str| {
+        let mut s = db.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    [db.to_path_buf(), with("-wal"), with("-shm")]
+}
+
+/// When a journal was last written (its database or write-ahead log).
+fn last_activity(db: &Path) -> Option<std::time::SystemTime> {
+    journal_files(db)[..2]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .max()
+}
+
+/// Rename a journal (with its `-wal` and `-shm`) to `to`, which must not
+/// exist.
+fn move_journal(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for (f, t) in journal_files(from).iter().zip(journal_files(to).iter()) {
+        if std::fs::symlink_metadata(t).is_ok() {
+            anyhow::bail!(
+                "cannot move the journal {} to {}: {} exists",
+                from.display(),
+                to.display(),
+                t.display()
+            );
+        }
+        match std::fs::rename(f, t) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && f != from => {}
+            Err(e) => anyhow::bail!(
+                "cannot move the journal {} to {}: {e}",
+                f.display(),
+                t.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Move a journal out of the way, next to where it was
+/// (`<name>.aside-<time>.db`); never deleted. Returns where it went.
+fn move_journal_aside(db: &Path) -> anyhow::Result<PathBuf> {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let stem = db
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut n = 1;
+    loop {
+        let name = if n == 1 {
+            format!("{stem}.aside-{stamp}.db")
+        } else {
+            format!("{stem}.aside-{stamp}-{n}.db")
+        };
+        let aside = db.with_file_name(name);
+        if journal_files(&aside)
+            .iter()
+            .all(|p| std::fs::symlink_metadata(p).is_err())
+        {
+            move_journal(db, &aside)?;
+            return Ok(aside);
+        }
+        n += 1;
+    }
+}
+
+/// Bring the journal kept under an older spelling of this pair to `new`,
+/// the normal form's name: one journal per place. When more than one
+/// exists, the one written last is kept and the others are moved aside
+/// (not deleted); what was done is said on standard error.
+fn migrate_journal(new: &Path, old: &[PathBuf]) -> anyhow::Result<()> {
+    let found: Vec<&PathBuf> = old.iter().filter(|p| p.is_file()).collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    let mut all: Vec<&Path> = found.iter().map(|p| p.as_path()).collect();
+    if new.is_file() {
+        all.push(new);
+    }
+    // The most recent activity wins; on a tie, the normal form's own.
+    let keep = all
+        .iter()
+        .copied()
+        .max_by_key(|p| (last_activity(p), *p == new))
+        .unwrap_or(new);
+    for p in all.iter().copied().filter(|p| *p != keep) {
+        let aside = move_journal_aside(p)?;
+        eprintln!(
+            "ferry: two journals were kept for this synchronization (the same folders spelt two ways); the one written last is used, the other was moved to {}",
+            aside.display()
+        );
+    }
+    if keep != new {
+        move_journal(keep, new)?;
+        eprintln!(
+            "ferry: the journal of this synchronization was kept under another spelling of its folders; moved {} to {}",
+            keep.display(),
+            new.display()
+        );
+    }
+    Ok(())
 }
 
 fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let settings = settings_of(&args);
     let filters: Vec<UserFilter> = args.exclude.iter().map(|p| parse_filter(p)).collect();
     let filter = Filter::new(&filters, &args.deselect)?;
-    let local_root = absolute(&args.local)?;
-    let remote_spec = if args.remote.contains("://") {
-        args.remote.clone()
-    } else {
-        absolute(Path::new(&args.remote))?.display().to_string()
-    };
-    if !args.remote.contains("://") {
-        let r = PathBuf::from(&remote_spec);
-        if r.starts_with(&local_root) || local_root.starts_with(&r) {
+    // One normal form per place, before anything is derived from it.
+    let local_root = crate::config::local_folder(&args.local)?;
+    let place = crate::config::Place::parse(&args.remote)?;
+    let remote_spec = place.key();
+    if let crate::config::Place::Folder(r) = &place {
+        if r.starts_with(&local_root) || local_root.starts_with(r) {
             anyhow::bail!(
                 "the local folder and the remote folder must not contain each other: {} and {}",
                 local_root.display(),
@@ -356,10 +521,16 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&state)
         .map_err(|e| anyhow::anyhow!("cannot create state folder {}: {e}", state.display()))?;
-    let journal = Journal::open(&journal_path(&state, &local_root, &remote_spec))?;
-    let credentials = if remote_spec.starts_with("http://") || remote_spec.starts_with("https://") {
+    let journal_file = journal_path(&state, &local_root, &remote_spec);
+    migrate_journal(
+        &journal_file,
+        &old_journal_paths(&state, &args, &local_root, &place),
+    )?;
+    let new_journal = !journal_file.exists();
+    let journal = Journal::open(&journal_file)?;
+    let credentials = if let crate::config::Place::WebDav(url) = &place {
         crate::accounts::credentials_for(
-            &remote_spec,
+            url,
             &crate::config::default_dir()?,
             &crate::secrets::KeyringStore::new(),
         )?
@@ -397,6 +568,7 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         force: args.force,
         scope: None,
+        create_root: args.create,
     };
     let now = jiff::Zoned::now().datetime();
     let result = rt.block_on(run_pass(&job, opts, now));
@@ -418,6 +590,24 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 out!(
                     "{}",
                     serde_json::json!({"stopped": true, "needs_confirmation": true, "message": e.to_string()})
+                );
+            }
+            eprintln!("ferry: {e}");
+            Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
+        }
+        Err(e @ SyncError::RemoteRootAbsent { .. }) => {
+            // Nothing was recorded: a journal this run created is removed,
+            // so that a typo leaves no trace.
+            drop(job);
+            if new_journal {
+                for f in journal_files(&journal_file) {
+                    let _ = std::fs::remove_file(f);
+                }
+            }
+            if args.json {
+                out!(
+                    "{}",
+                    serde_json::json!({"stopped": true, "needs_create": true, "message": e.to_string()})
                 );
             }
             eprintln!("ferry: {e}");
@@ -450,6 +640,9 @@ fn print_report(job: &SyncJob, r: &Report) {
         job.remote.describe(),
         r.elapsed_ms as f64 / 1000.0
     );
+    for root in &r.created {
+        out!("  created {root}: it did not exist");
+    }
     if r.dry_run {
         for op in &r.ops {
             out!("  {}", describe_op(op));

@@ -62,6 +62,14 @@ pub enum ConfigError {
     TooNew { path: PathBuf, found: u32 },
     #[error("invalid URL {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
+    #[error("{spec:?} is a URL of an unknown kind ({scheme}://): {accepted}. Check it for a typo.")]
+    UnknownScheme {
+        spec: String,
+        scheme: String,
+        accepted: &'static str,
+    },
+    #[error("invalid folder {path:?}: {reason}")]
+    BadPath { path: String, reason: String },
     #[error("{0}")]
     Conflict(String),
 }
@@ -99,12 +107,17 @@ pub struct Account {
     pub url: String,
     /// The user name sent to the server.
     pub user: String,
+    /// The URL the password was stored under in the keyring, when it differs
+    /// from `url` (an account saved before URLs were normalised as they are
+    /// now): the keyring entry keeps its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_url: Option<String>,
 }
 
 impl Account {
     /// The key of this account's password in the keyring: `<user>@<url>`.
     pub fn secret_key(&self) -> String {
-        crate::secrets::account_key(&self.user, &self.url)
+        crate::secrets::account_key(&self.user, self.key_url.as_deref().unwrap_or(&self.url))
     }
 
     /// The URL of `rel` (a `/`-separated path relative to the account URL,
@@ -316,6 +329,8 @@ impl Config {
                             found: config.version,
                         });
                     }
+                    let mut config = config;
+                    config.normalize();
                     return Ok((config, None));
                 }
                 Err(e) => format!("not a valid Ferry configuration: {e}"),
@@ -360,10 +375,7 @@ impl Config {
             return Some(a);
         }
         let url = normalize_url(url_or_id).ok()?;
-        let parts = UrlParts::of(&url)?;
-        self.accounts
-            .iter()
-            .find(|a| UrlParts::of(&a.url).is_some_and(|p| p == parts))
+        self.accounts.iter().find(|a| same_url(&a.url, &url))
     }
 
     /// Add an account for `url` and `user`, or return the existing one when
@@ -389,6 +401,7 @@ impl Config {
             id,
             url,
             user: user.to_string(),
+            key_url: None,
         });
         let last = self.accounts.len() - 1;
         Ok(&self.accounts[last])
@@ -412,16 +425,45 @@ impl Config {
     /// normalised URLs segment by segment), with the rest of the path,
     /// percent-decoded, `/`-separated, without leading or trailing `/`.
     pub fn find_account_for_url(&self, url: &str) -> Option<(&Account, String)> {
-        let target = UrlParts::of(&normalize_url(url).ok()?)?;
-        self.accounts
-            .iter()
-            .filter_map(|a| {
-                let p = UrlParts::of(&a.url)?;
-                (p.origin == target.origin && target.segments.starts_with(&p.segments))
-                    .then_some((a, p.segments.len()))
-            })
-            .max_by_key(|(_, n)| *n)
-            .map(|(a, n)| (a, target.segments[n..].join("/")))
+        account_for_url(&self.accounts, url)
+    }
+
+    /// Bring every place saved in the configuration to its normal form
+    /// (an older Ferry, or a hand edit, may have saved another spelling):
+    /// account URLs ([`normalize_url`]; the keyring entry keeps its old
+    /// key), local folders and folder remotes ([`normalize_local`]) and
+    /// WebDAV paths ([`normalize_remote_path`]). A value that cannot be
+    /// normalised is left as it is (the synchronization then reports it).
+    pub fn normalize(&mut self) {
+        for a in &mut self.accounts {
+            if let Ok(url) = normalize_url(&a.url) {
+                if url != a.url {
+                    if a.key_url.is_none() {
+                        a.key_url = Some(a.url.clone());
+                    }
+                    a.url = url;
+                }
+            }
+        }
+        for s in &mut self.syncs {
+            // (A relative path is refused when the synchronization starts;
+            // it must not become relative to the daemon's folder here.)
+            if s.local.is_absolute()
+                && let Ok(local) = normalize_local(&s.local)
+            {
+                s.local = local;
+            }
+            match &mut s.remote {
+                RemoteSpec::Folder { path } => {
+                    if path.is_absolute()
+                        && let Ok(p) = normalize_local(path)
+                    {
+                        *path = p;
+                    }
+                }
+                RemoteSpec::WebDav { path, .. } => *path = normalize_remote_path(path),
+            }
+        }
     }
 
     // ----- synchronizations -----
@@ -575,14 +617,198 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Normalise a WebDAV base URL: http(s) only, no user name or password in
+// ----- places: one normal form for each -----
+//
+// A place (a local folder, a folder remote, a WebDAV folder) can be typed
+// in many ways: `L` and `L/`, a path and its `file://` URL, a symlinked
+// parent, `HTTP://Host:80/a/%7euser`… Everything Ferry derives from a place
+// (journal names, account matching, synchronization overlap checks) is
+// derived from its normal form, made by the functions below and nowhere
+// else.
+
+/// What `ferry sync` and `ferry add` accept for a remote.
+const REMOTE_SCHEMES: &str =
+    "use http:// or https:// for a WebDAV folder, file:// or a plain path for a folder";
+/// What an account accepts.
+const ACCOUNT_SCHEMES: &str = "an account URL starts with http:// or https://";
+/// What a local folder accepts.
+const LOCAL_SCHEMES: &str = "the local folder is a path or a file:// URL";
+
+/// The scheme of `spec` when it looks like a URL
+/// (`^[a-zA-Z][a-zA-Z0-9+.-]*://`), as typed.
+pub fn url_scheme(spec: &str) -> Option<&str> {
+    let (scheme, _) = spec.trim_start().split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
+/// A place, in normal form: where a synchronization's side is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A folder on this computer (absolute, canonical: [`normalize_local`]).
+    Folder(PathBuf),
+    /// A WebDAV folder URL ([`normalize_url`]).
+    WebDav(String),
+}
+
+impl Place {
+    /// The place the user typed for a remote: an `http(s)://` URL, a
+    /// `file://` URL or a path (relative to the current folder). Any other
+    /// `scheme://` is refused, naming the scheme: `htp://host/x` is a typo,
+    /// not a folder called `htp:`.
+    pub fn parse(spec: &str) -> Result<Place, ConfigError> {
+        match url_scheme(spec) {
+            None => Ok(Place::Folder(normalize_local(Path::new(spec))?)),
+            Some(s) if s.eq_ignore_ascii_case("file") => Ok(Place::Folder(file_url_path(spec)?)),
+            Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
+                Ok(Place::WebDav(normalize_url(spec)?))
+            }
+            Some(s) => Err(ConfigError::UnknownScheme {
+                spec: redact_userinfo(spec),
+                scheme: s.to_string(),
+                accepted: REMOTE_SCHEMES,
+            }),
+        }
+    }
+
+    /// The normal form as one string: the folder's path or the URL. Journal
+    /// names are derived from it.
+    pub fn key(&self) -> String {
+        match self {
+            Place::Folder(p) => p.to_string_lossy().into_owned(),
+            Place::WebDav(u) => u.clone(),
+        }
+    }
+}
+
+/// The local folder the user typed: a path or a `file://` URL, in normal
+/// form. A URL of another kind is refused.
+pub fn local_folder(spec: &Path) -> Result<PathBuf, ConfigError> {
+    let Some(text) = spec.to_str() else {
+        return normalize_local(spec);
+    };
+    match url_scheme(text) {
+        None => normalize_local(spec),
+        Some(s) if s.eq_ignore_ascii_case("file") => file_url_path(text),
+        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
+            Err(ConfigError::BadPath {
+                path: redact_userinfo(text),
+                reason:
+                    "the local folder must be on this computer: give the WebDAV URL as the remote"
+                        .into(),
+            })
+        }
+        Some(s) => Err(ConfigError::UnknownScheme {
+            spec: redact_userinfo(text),
+            scheme: s.to_string(),
+            accepted: LOCAL_SCHEMES,
+        }),
+    }
+}
+
+/// A `file://` URL as a normalised local path: percent-decoded, host empty
+/// or `localhost`.
+fn file_url_path(spec: &str) -> Result<PathBuf, ConfigError> {
+    let bad = |reason: &str| ConfigError::BadPath {
+        path: spec.to_string(),
+        reason: reason.to_string(),
+    };
+    let u = reqwest::Url::parse(spec.trim()).map_err(|e| bad(&e.to_string()))?;
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(bad("a file:// URL names a folder: no ? or # part"));
+    }
+    let path = u.to_file_path().map_err(|()| {
+        bad("a file:// URL names a folder on this computer: file:///path or file://localhost/path")
+    })?;
+    normalize_local(&path)
+}
+
+/// A local path in normal form: absolute (relative to the current folder),
+/// `.` and `..` resolved, no trailing separator, and every part that exists
+/// resolved through its symlinks (`fs::canonicalize`). The parts that do not
+/// exist yet are added lexically under the deepest existing one, so a
+/// folder keeps its name before and after it is created.
+pub fn normalize_local(path: &Path) -> Result<PathBuf, ConfigError> {
+    use std::path::Component;
+    let bad = |reason: String| ConfigError::BadPath {
+        path: path.display().to_string(),
+        reason,
+    };
+    if path.as_os_str().is_empty() {
+        return Err(bad("the path is empty".into()));
+    }
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| bad(format!("cannot read the current folder: {e}")))?
+            .join(path)
+    };
+    let mut out = PathBuf::new();
+    // Once a part is missing, the ones after it are too (unless `..`
+    // climbs back): no need to ask the disk.
+    let mut exists = true;
+    for comp in absolute.components() {
+        match comp {
+            Component::Prefix(_) | Component::RootDir => out.push(comp.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+                exists = true;
+            }
+            Component::Normal(name) => {
+                out.push(name);
+                if exists {
+                    match fs::canonicalize(&out) {
+                        Ok(real) => out = real,
+                        Err(_) => exists = false,
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A path below an account URL in normal form: `/`-separated, no empty,
+/// `.` or `..` segments, no leading or trailing `/`.
+pub fn normalize_remote_path(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    segments.join("/")
+}
+
+/// Normalise a WebDAV folder URL: http(s) only, no user name or password in
 /// it, no query or fragment, scheme and host lower-cased, default port
-/// dropped, path ending in `/`.
+/// dropped; the path without empty, `.` or `..` segments, each segment
+/// percent-encoded one way (unreserved characters as they are, everything
+/// else `%XX` in upper case), ending in `/`.
 pub fn normalize_url(url: &str) -> Result<String, ConfigError> {
     let bad = |reason: &str| ConfigError::BadUrl {
         url: redact_userinfo(url),
         reason: reason.to_string(),
     };
+    if let Some(s) = url_scheme(url)
+        && !s.eq_ignore_ascii_case("http")
+        && !s.eq_ignore_ascii_case("https")
+    {
+        return Err(ConfigError::UnknownScheme {
+            spec: redact_userinfo(url),
+            scheme: s.to_string(),
+            accepted: ACCOUNT_SCHEMES,
+        });
+    }
     let mut u = reqwest::Url::parse(url.trim()).map_err(|e| bad(&e.to_string()))?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(bad("not an http(s) URL"));
@@ -597,11 +823,59 @@ pub fn normalize_url(url: &str) -> Result<String, ConfigError> {
     }
     u.set_query(None);
     u.set_fragment(None);
-    if !u.path().ends_with('/') {
-        let p = format!("{}/", u.path());
-        u.set_path(&p);
-    }
+    let path = canonical_url_path(u.path());
+    u.set_path(&path);
     Ok(u.to_string())
+}
+
+/// A URL path with each segment decoded once and encoded with [`SEGMENT`],
+/// `.`/`..` (also encoded ones) resolved, empty segments dropped, ending
+/// in `/`.
+fn canonical_url_path(path: &str) -> String {
+    let mut segments: Vec<String> = Vec::new();
+    for raw in path.split('/').filter(|s| !s.is_empty()) {
+        let bytes: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
+        match bytes.as_slice() {
+            b"." => {}
+            b".." => {
+                segments.pop();
+            }
+            b => segments.push(percent_encoding::percent_encode(b, SEGMENT).to_string()),
+        }
+    }
+    let mut out = String::from("/");
+    for s in segments {
+        out.push_str(&s);
+        out.push('/');
+    }
+    out
+}
+
+/// The account whose URL is the longest prefix of `url`, segment by
+/// segment (both normalised), with the rest of the path, percent-decoded,
+/// `/`-separated, without leading or trailing `/`.
+pub fn account_for_url<'a>(accounts: &'a [Account], url: &str) -> Option<(&'a Account, String)> {
+    let target = UrlParts::of(&normalize_url(url).ok()?)?;
+    accounts
+        .iter()
+        .filter_map(|a| {
+            let p = UrlParts::of(&normalize_url(&a.url).ok()?)?;
+            (p.origin == target.origin && target.segments.starts_with(&p.segments))
+                .then_some((a, p.segments.len()))
+        })
+        .max_by_key(|(_, n)| *n)
+        .map(|(a, n)| (a, target.segments[n..].join("/")))
+}
+
+/// Whether two account URLs name the same place.
+pub fn same_url(a: &str, b: &str) -> bool {
+    match (
+        normalize_url(a).ok().and_then(|a| UrlParts::of(&a)),
+        normalize_url(b).ok().and_then(|b| UrlParts::of(&b)),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// `url` with any `user:password@` part replaced, for messages.
@@ -641,13 +915,6 @@ impl UrlParts {
             .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
             .collect();
         Some(UrlParts { origin, segments })
-    }
-}
-
-fn same_url(a: &str, b: &str) -> bool {
-    match (UrlParts::of(a), UrlParts::of(b)) {
-        (Some(a), Some(b)) => a == b,
-        _ => a == b,
     }
 }
 
@@ -922,6 +1189,151 @@ mod tests {
     }
 
     #[test]
+    fn one_webdav_folder_has_one_spelling() {
+        let canonical = "http://h.example/dav/~alice/My%20Docs/";
+        for spelling in [
+            "http://h.example/dav/~alice/My%20Docs/",
+            "http://h.example/dav/~alice/My%20Docs",
+            "HTTP://H.Example:80/dav/~alice/My%20Docs",
+            "http://h.example/dav/%7Ealice/My%20Docs/",
+            "http://h.example/dav/%7ealice/My Docs/",
+            "http://h.example//dav///~alice/./My%20Docs//",
+            "http://h.example/dav/x/../~alice/My%20Docs/",
+            "http://h.example/dav/%2E/~alice/%2e%2E/~alice/My%20Docs",
+        ] {
+            assert_eq!(normalize_url(spelling).unwrap(), canonical, "{spelling}");
+        }
+        assert_eq!(
+            normalize_url("https://h:443/a%2fb/%c3%a4+").unwrap(),
+            "https://h/a%2Fb/%C3%A4%2B/"
+        );
+        assert_eq!(normalize_url("https://h:8443/").unwrap(), "https://h:8443/");
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused_by_name() {
+        for spec in [
+            "htp://host/Work",
+            "webdav://h/x",
+            "ftp://h/",
+            "s3+x.y-z://b",
+        ] {
+            let e = Place::parse(spec).unwrap_err();
+            let scheme = spec.split("://").next().unwrap();
+            assert!(
+                matches!(&e, ConfigError::UnknownScheme { scheme: s, .. } if s == scheme),
+                "{spec}: {e}"
+            );
+            assert!(e.to_string().contains("http://"), "{e}");
+            assert!(normalize_url(spec).is_err());
+            assert!(local_folder(Path::new(spec)).is_err());
+        }
+        assert_eq!(url_scheme("C:\\x"), None);
+        assert_eq!(url_scheme("a b://x"), None);
+        assert_eq!(url_scheme("1x://x"), None);
+        assert!(local_folder(Path::new("https://h/x")).is_err());
+        assert!(matches!(
+            Place::parse("https://H/x").unwrap(),
+            Place::WebDav(u) if u == "https://h/x/"
+        ));
+    }
+
+    #[test]
+    fn one_local_folder_has_one_spelling() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(tmp.path()).unwrap();
+        fs::create_dir_all(real.join("a/L")).unwrap();
+        std::os::unix::fs::symlink(real.join("a"), real.join("link")).unwrap();
+        let l = real.join("a/L");
+        let file_url = format!("file://{}", real.join("a/L").display()).replace(' ', "%20");
+        for spelling in [
+            l.clone(),
+            PathBuf::from(format!("{}/", l.display())),
+            real.join("a/./L/."),
+            real.join("a/x/../L"),
+            real.join("link/L"),
+            real.join("link/../a/L"),
+        ] {
+            assert_eq!(
+                normalize_local(&spelling).unwrap(),
+                l,
+                "{}",
+                spelling.display()
+            );
+            assert_eq!(
+                Place::parse(&spelling.display().to_string()).unwrap(),
+                Place::Folder(l.clone())
+            );
+        }
+        for url in [
+            file_url.clone(),
+            file_url.replace("file://", "file://localhost"),
+        ] {
+            assert_eq!(
+                Place::parse(&url).unwrap(),
+                Place::Folder(l.clone()),
+                "{url}"
+            );
+            assert_eq!(local_folder(Path::new(&url)).unwrap(), l, "{url}");
+        }
+        assert!(Place::parse("file://elsewhere/x").is_err());
+        // Not there yet: lexical under the deepest existing folder's real path.
+        assert_eq!(
+            normalize_local(&real.join("link/new/./deeper/../x/")).unwrap(),
+            real.join("a/new/x")
+        );
+        // `..` through a symlink climbs from its target, as the system does.
+        std::os::unix::fs::symlink(real.join("a/L"), real.join("toL")).unwrap();
+        assert_eq!(
+            normalize_local(&real.join("toL/..")).unwrap(),
+            real.join("a")
+        );
+        assert!(normalize_local(Path::new("")).is_err());
+    }
+
+    #[test]
+    fn saved_spellings_are_normalised_on_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(tmp.path()).unwrap();
+        let json = serde_json::json!({
+            "version": 1,
+            "accounts": [{"id": "h", "url": "https://h/dav/%7ealice//", "user": "u"}],
+            "synchronizations": [
+                {"id": "a", "name": "a", "local": format!("{}/L/", real.display()),
+                 "remote": {"type": "webdav", "account": "h", "path": "/x//y/./z/"}},
+                {"id": "b", "name": "b", "local": format!("{}/M/../N", real.display()),
+                 "remote": {"type": "folder", "path": format!("{}/R/", real.display())}},
+            ]
+        });
+        fs::write(config_path(tmp.path()), json.to_string()).unwrap();
+        let (c, _) = Config::load(tmp.path()).unwrap();
+        let a = &c.accounts[0];
+        assert_eq!(a.url, "https://h/dav/~alice/");
+        // The password stays where it was stored.
+        assert_eq!(a.secret_key(), "u@https://h/dav/%7ealice//");
+        assert_eq!(c.syncs[0].local, real.join("L"));
+        assert_eq!(
+            c.syncs[0].remote,
+            RemoteSpec::WebDav {
+                account: "h".into(),
+                path: "x/y/z".into()
+            }
+        );
+        assert_eq!(c.syncs[1].local, real.join("N"));
+        assert_eq!(
+            c.syncs[1].remote,
+            RemoteSpec::Folder {
+                path: real.join("R")
+            }
+        );
+        // Saved and loaded again: the same.
+        c.save(tmp.path()).unwrap();
+        let (again, _) = Config::load(tmp.path()).unwrap();
+        assert_eq!(again, c);
+        assert_eq!(again.accounts[0].secret_key(), a.secret_key());
+    }
+
+    #[test]
     fn account_url_matching_takes_longest_prefix() {
         let mut c = Config::default();
         let root = c
@@ -1017,6 +1429,7 @@ mod tests {
             id: "a".into(),
             url: "https://h/dav/".into(),
             user: "u".into(),
+            key_url: None,
         };
         assert_eq!(a.url_for(""), "https://h/dav/");
         assert_eq!(a.url_for("My Docs/ä"), "https://h/dav/My%20Docs/%C3%A4/");

@@ -131,10 +131,11 @@ pub enum KeepArg {
 pub struct AddArgs {
     /// A name for it (unique).
     pub name: String,
-    /// The local folder (created on the first pass if missing).
+    /// The local folder: a path or a file:// URL (created on the first pass
+    /// if missing).
     pub local: PathBuf,
     /// The remote folder: a URL at or under an account's URL (see `ferry
-    /// account list`), or a folder path.
+    /// account list`), or a folder path or file:// URL.
     pub remote: String,
     #[arg(long, value_enum, default_value = "both")]
     pub direction: DirectionArg,
@@ -160,6 +161,11 @@ pub struct AddArgs {
     /// Create it turned off.
     #[arg(long)]
     pub disabled: bool,
+    /// Create the remote folder if it does not exist (on the first pass).
+    /// Without it, a missing remote folder stops the first pass until you
+    /// confirm: it is often a typo.
+    #[arg(long)]
+    pub create: bool,
 }
 
 /// Run a daemon command.
@@ -789,27 +795,20 @@ fn print_why(w: &Value) {
 /// The request body of `ferry add`: a WebDAV URL becomes the account whose
 /// URL is its longest prefix plus the path below it.
 async fn add_body(client: &Client, a: &AddArgs) -> anyhow::Result<Value> {
-    let local = std::path::absolute(&a.local)?;
-    let remote = if a.remote.starts_with("http://") || a.remote.starts_with("https://") {
-        let url = crate::config::normalize_url(&a.remote)?;
-        let accounts: Vec<crate::config::Account> = client.get("/api/accounts").await?;
-        let Some(account) = accounts
-            .iter()
-            .filter(|acc| url.starts_with(&acc.url))
-            .max_by_key(|acc| acc.url.len())
-        else {
-            bail!(
-                "no account covers {url}: add one first with `ferry account add URL --user NAME`"
-            );
-        };
-        let rest = &url[account.url.len()..];
-        let decoded = percent_encoding::percent_decode_str(rest.trim_matches('/'))
-            .decode_utf8()
-            .context("the URL's path is not UTF-8")?;
-        json!({"type": "webdav", "account": account.id, "path": decoded})
-    } else {
-        let path = a.remote.strip_prefix("file://").unwrap_or(&a.remote);
-        json!({"type": "folder", "path": std::path::absolute(path)?})
+    // One normal form per place (and `htp://…` refused) before anything
+    // is saved.
+    let local = crate::config::local_folder(&a.local)?;
+    let remote = match crate::config::Place::parse(&a.remote)? {
+        crate::config::Place::WebDav(url) => {
+            let accounts: Vec<crate::config::Account> = client.get("/api/accounts").await?;
+            let Some((account, rel)) = crate::config::account_for_url(&accounts, &url) else {
+                bail!(
+                    "no account covers {url}: add one first with `ferry account add URL --user NAME`"
+                );
+            };
+            json!({"type": "webdav", "account": account.id, "path": rel})
+        }
+        crate::config::Place::Folder(path) => json!({"type": "folder", "path": path}),
     };
     let filters: Vec<crate::engine::UserFilter> = a
         .exclude
@@ -827,6 +826,7 @@ async fn add_body(client: &Client, a: &AddArgs) -> anyhow::Result<Value> {
         "live": !a.no_live,
         "schedule_secs": a.every,
         "enabled": !a.disabled,
+        "create_remote_root": a.create,
     });
     if let Value::Object(b) = &mut body {
         b.extend(settings);
@@ -910,11 +910,7 @@ pub fn account_via_daemon(
                 let accounts: Vec<crate::config::Account> = client.get("/api/accounts").await?;
                 let id = accounts
                     .iter()
-                    .find(|a| {
-                        &a.id == url_or_id
-                            || &a.url == url_or_id
-                            || crate::config::normalize_url(url_or_id).is_ok_and(|u| u == a.url)
-                    })
+                    .find(|a| &a.id == url_or_id || crate::config::same_url(&a.url, url_or_id))
                     .map(|a| a.id.clone())
                     .with_context(|| {
                         format!("no account matches {url_or_id:?}: `ferry account list` shows them")

@@ -97,6 +97,12 @@ pub struct PassOptions {
     /// watchers named what changed. `None`: everything. Falls back to a
     /// full pass where the remote cannot list paths or a root is missing.
     pub scope: Option<Arc<[String]>>,
+    /// A first pass (nothing in the journal) may create the remote root
+    /// when it does not exist. Without it such a pass stops with
+    /// [`SyncError::RemoteRootAbsent`] and creates nothing: a mistyped
+    /// folder must not appear on the server. (`--create` in the CLI, an
+    /// explicit choice when adding a synchronization through the API.)
+    pub create_root: bool,
 }
 
 /// Why a pass stopped before doing anything.
@@ -112,6 +118,10 @@ pub enum SyncError {
         path: String,
         items: usize,
     },
+    #[error(
+        "the remote {path} does not exist. Nothing was created. Check it for a typo; if it is the right folder, run again with --create to create it."
+    )]
+    RemoteRootAbsent { path: String },
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error("local folder: {0}")]
@@ -144,6 +154,10 @@ pub struct Report {
     pub stopped: Option<String>,
     /// What stopped it.
     pub stop_kind: Option<StopKind>,
+    /// The roots this pass created because they did not exist (a first
+    /// pass), as paths or URLs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<String>,
     pub elapsed_ms: u128,
 }
 
@@ -265,6 +279,13 @@ pub async fn run_pass(
         dry_run: opts.dry_run,
         ..Report::default()
     };
+    // Before anything is created on either side: a first pass creates the
+    // remote root only when asked to (a typo must not become a folder).
+    if listing.is_none() && base.is_empty() && !opts.create_root {
+        return Err(SyncError::RemoteRootAbsent {
+            path: job.remote.describe(),
+        });
+    }
     let mut local_tree = match scan {
         Some(s) => {
             report.problems.extend(s.problems);
@@ -273,6 +294,7 @@ pub async fn run_pass(
         None if base.is_empty() || opts.force => {
             if !opts.dry_run {
                 job.local.create_root()?;
+                report.created.push(job.local.root().display().to_string());
             }
             Tree::new()
         }
@@ -292,6 +314,7 @@ pub async fn run_pass(
         None if base.is_empty() || opts.force => {
             if !opts.dry_run {
                 job.remote.create_root().await?;
+                report.created.push(job.remote.describe());
             }
             Tree::new()
         }

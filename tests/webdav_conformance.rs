@@ -128,6 +128,9 @@ fn a_missing_server_folder_is_created_on_the_first_sync(kind: DavKind) {
     let server = DavServer::start(kind);
     let env = Env::new(format!("{}new folder/and more/", server.url()));
     write(&env.local().join("a.txt"), b"a");
+    // Creating the server folder is the user's explicit choice (a typo must
+    // not become a folder): `--create` on the first pass.
+    env.sync(&["--create"]);
     env.sync_quiet();
     assert_eq!(server.read("new folder/and more/a.txt").unwrap(), b"a");
 }

@@ -92,6 +92,11 @@ pub struct NewSync {
     pub name: String,
     pub local: PathBuf,
     pub remote: RemoteSpec,
+    /// Create the remote folder if it does not exist: the first pass does
+    /// it (and only the first). Without it, a missing remote folder puts the
+    /// synchronization in "needs confirmation" and nothing is created.
+    #[serde(default)]
+    pub create_remote_root: bool,
     #[serde(flatten)]
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
@@ -188,10 +193,17 @@ impl Daemon {
     }
 
     async fn start_worker(&self, config: &Config, sync: &SyncConfig) {
+        self.start_worker_with(config, sync, false).await;
+    }
+
+    /// Start a worker; `create_root`: its first pass may create a missing
+    /// remote folder (the user asked for it when adding).
+    async fn start_worker_with(&self, config: &Config, sync: &SyncConfig, create_root: bool) {
         let account = sync.account().and_then(|a| config.account(a)).cloned();
         let spec = Spec {
             config: sync.clone(),
             account: account.clone(),
+            create_root,
         };
         match worker::spawn(spec, self.shared.clone()).await {
             Ok(handle) => {
@@ -322,8 +334,9 @@ impl Daemon {
         value["name"] = serde_json::Value::String(new.name.clone());
         value["local"] = serde_json::to_value(&new.local).map_err(internal)?;
         value["remote"] = serde_json::to_value(&new.remote).map_err(internal)?;
-        let sync: SyncConfig = serde_json::from_value(value)
+        let mut sync: SyncConfig = serde_json::from_value(value)
             .map_err(|e| DaemonError::BadRequest(format!("invalid synchronization: {e}")))?;
+        normalize_sync(&mut sync)?;
         self.check_sync(&sync).await?;
         let (config, id) = self
             .change_config(|c| {
@@ -341,7 +354,8 @@ impl Daemon {
             .sync(&id)
             .cloned()
             .ok_or_else(|| internal("the new synchronization vanished"))?;
-        self.start_worker(&config, &sync).await;
+        self.start_worker_with(&config, &sync, new.create_remote_root)
+            .await;
         Ok(sync)
     }
 
@@ -410,8 +424,9 @@ impl Daemon {
             }
             value[k] = v;
         }
-        let updated: SyncConfig = serde_json::from_value(value)
+        let mut updated: SyncConfig = serde_json::from_value(value)
             .map_err(|e| DaemonError::BadRequest(format!("invalid synchronization: {e}")))?;
+        normalize_sync(&mut updated)?;
         self.check_sync(&updated).await?;
         let id = current.id.clone();
         let to_save = updated.clone();
@@ -989,6 +1004,35 @@ pub struct RunOptions {
 
 /// The lock file that keeps a second daemon from starting.
 pub const LOCK_FILE: &str = "daemon.lock";
+
+/// Bring a synchronization's places to their normal form
+/// ([`crate::config::normalize_local`], [`crate::config::normalize_remote_path`])
+/// before it is checked and saved: one place, one spelling. A folder given
+/// as a URL of another kind (`htp://…`) is refused, naming the scheme.
+fn normalize_sync(sync: &mut SyncConfig) -> Result<()> {
+    fn folder(path: &Path, what: &str) -> Result<PathBuf> {
+        let bad = |e: crate::config::ConfigError| DaemonError::BadRequest(format!("{what}: {e}"));
+        if path
+            .to_str()
+            .is_some_and(|p| crate::config::url_scheme(p).is_some())
+        {
+            return crate::config::local_folder(path).map_err(bad);
+        }
+        if !path.is_absolute() {
+            return Err(DaemonError::BadRequest(format!(
+                "the {what} must be an absolute path: {}",
+                path.display()
+            )));
+        }
+        crate::config::normalize_local(path).map_err(bad)
+    }
+    sync.local = folder(&sync.local, "local folder")?;
+    match &mut sync.remote {
+        RemoteSpec::Folder { path } => *path = folder(path, "remote folder")?,
+        RemoteSpec::WebDav { path, .. } => *path = crate::config::normalize_remote_path(path),
+    }
+    Ok(())
+}
 
 /// Create the data folder if it is missing, readable by the user only (it
 /// holds the API token, the journals and the logs).

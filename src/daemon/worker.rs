@@ -80,6 +80,9 @@ pub struct WorkerHandle {
 pub struct Spec {
     pub config: SyncConfig,
     pub account: Option<Account>,
+    /// The user chose, when adding the synchronization, to have a missing
+    /// remote folder created: honoured until the first pass succeeds.
+    pub create_root: bool,
 }
 
 /// The journal file of a synchronization.
@@ -131,6 +134,7 @@ pub async fn spawn(spec: Spec, shared: Arc<Shared>) -> Result<WorkerHandle, Stri
     let worker = Worker {
         cfg,
         account: spec.account,
+        create_root: spec.create_root,
         shared,
         journal: journal.clone(),
         status: Arc::new(status_tx),
@@ -150,6 +154,9 @@ pub async fn spawn(spec: Spec, shared: Arc<Shared>) -> Result<WorkerHandle, Stri
 struct Worker {
     cfg: SyncConfig,
     account: Option<Account>,
+    /// A first pass may create the remote root (the user's choice when
+    /// adding; cleared by the first pass that succeeds).
+    create_root: bool,
     shared: Arc<Shared>,
     journal: Arc<Mutex<Journal>>,
     status: Arc<watch::Sender<SyncStatus>>,
@@ -381,10 +388,14 @@ impl Worker {
                 } else {
                     last_fingerprint.clone()
                 };
+                let force = std::mem::take(&mut pending.force);
                 let opts = PassOptions {
                     dry_run: false,
-                    force: std::mem::take(&mut pending.force),
+                    force,
                     scope: (!full).then(|| paths.into_iter().collect()),
+                    // Confirming "the remote folder does not exist" is
+                    // the user's explicit choice too.
+                    create_root: self.create_root || force,
                 };
                 pending.dirty = false;
                 pending.once = false;
@@ -392,6 +403,10 @@ impl Worker {
                 let result = self
                     .pass(&job, opts, &mut pending, &mut mode, &mut wrx)
                     .await;
+                if result.is_ok() {
+                    // The root exists now: never create it again.
+                    self.create_root = false;
+                }
                 // What the watchers saw meanwhile: news, or the pass's own
                 // writes coming back?
                 for (side, ev) in std::mem::take(&mut pending.seen) {
@@ -713,6 +728,14 @@ impl Worker {
                             reason: message.clone(),
                         }
                     }
+                    SyncError::RemoteRootAbsent { path } => {
+                        mode.confirming = true;
+                        SyncState::NeedsConfirmation {
+                            reason: format!(
+                                "the remote {path} does not exist; nothing was created. Check it for a typo; confirm to create it."
+                            ),
+                        }
+                    }
                     SyncError::Remote(RemoteError::Auth(m)) => {
                         mode.blocked = true;
                         SyncState::CredentialsRequired { reason: m.clone() }
@@ -914,6 +937,7 @@ async fn simulate(job: &SyncJob) -> Result<Report, String> {
         dry_run: true,
         force: true,
         scope: None,
+        create_root: true,
     };
     sync::run_pass(job, opts, jiff::Zoned::now().datetime())
         .await

@@ -195,13 +195,11 @@ pub trait Remote: Send + Sync {
 }
 
 /// Open a remote from what the user typed: an `http(s)://` WebDAV URL, a
-/// `file://` URL or a plain path.
+/// `file://` URL or a plain path, brought to its normal form first
+/// ([`crate::config::Place`]); any other `scheme://` is refused.
 pub fn open(spec: &str, options: webdav::Options) -> Result<Box<dyn Remote>, RemoteError> {
-    if let Some(rest) = spec.strip_prefix("file://") {
-        return Ok(Box::new(folder::FolderRemote::new(rest)));
+    match crate::config::Place::parse(spec).map_err(|e| RemoteError::Config(e.to_string()))? {
+        crate::config::Place::Folder(path) => Ok(Box::new(folder::FolderRemote::new(path))),
+        crate::config::Place::WebDav(url) => Ok(Box::new(webdav::WebDav::new(&url, options)?)),
     }
-    if spec.starts_with("http://") || spec.starts_with("https://") {
-        return Ok(Box::new(webdav::WebDav::new(spec, options)?));
-    }
-    Ok(Box::new(folder::FolderRemote::new(spec)))
 }

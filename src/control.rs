@@ -385,7 +385,7 @@ async fn dispatch(client: &Client, cmd: Control) -> anyhow::Result<ExitCode> {
             }
         }
         Control::Resolve { path, keep } => {
-            let abs = std::path::absolute(&path)?;
+            let abs = item_path(&path)?;
             let syncs: Vec<Value> = client.get("/api/syncs").await?;
             let (sync, rel) = syncs
                 .iter()
@@ -430,7 +430,7 @@ async fn dispatch(client: &Client, cmd: Control) -> anyhow::Result<ExitCode> {
             );
         }
         Control::Why { path, json } => {
-            let abs = std::path::absolute(&path)?;
+            let abs = item_path(&path)?;
             let why: Value = client.post("/api/why", &json!({"path": abs})).await?;
             if json {
                 print_json(&why)?;
@@ -440,6 +440,20 @@ async fn dispatch(client: &Client, cmd: Control) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An item inside a synchronized folder as the user typed it, with its
+/// folder in normal form ([`crate::config::normalize_local`]) so that it
+/// matches the synchronization's saved folder however it was spelt; the
+/// item's own name is kept (a symlink is an item, not where it points).
+fn item_path(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let abs = std::path::absolute(path)?;
+    match (abs.parent(), abs.file_name()) {
+        (Some(parent), Some(name)) if !abs.ends_with("..") && !abs.ends_with(".") => {
+            Ok(crate::config::normalize_local(parent)?.join(name))
+        }
+        _ => Ok(crate::config::normalize_local(&abs)?),
+    }
 }
 
 /// Percent-encode a path segment (names may hold spaces, `/`, `?`…).

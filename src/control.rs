@@ -218,6 +218,16 @@ async fn dispatch(client: &Client, cmd: Control) -> anyhow::Result<ExitCode> {
                 describe_remote(&created["remote"]),
                 created["id"].as_str().unwrap_or_default()
             );
+            if let (false, Ok(crate::config::Place::Folder(remote))) =
+                (args.create, crate::config::Place::parse(&args.remote))
+                && !remote.exists()
+            {
+                out!(
+                    "The remote folder {} does not exist: the first pass waits for `ferry confirm {}` to create it (or add with --create).",
+                    remote.display(),
+                    created["name"].as_str().unwrap_or_default()
+                );
+            }
         }
         Control::List { json } => {
             let list: Vec<Value> = client.get("/api/syncs").await?;

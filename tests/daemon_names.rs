@@ -61,7 +61,11 @@ fn a_missing_remote_folder_waits_for_the_choice_to_create_it() {
     let (l3, r3) = (d.path("l3"), d.path("r3"));
     fs::create_dir_all(&l3).unwrap();
     let (l3s, r3s) = (l3.display().to_string(), r3.display().to_string());
-    d.ferry_ok(&["add", "cli", &l3s, &r3s]);
+    let out = d.ferry_ok(&["add", "cli", &l3s, &r3s]);
+    assert!(
+        out.contains("does not exist") && out.contains("--create"),
+        "{out}"
+    );
     d.wait_state("cli", "needs_confirmation");
     assert!(!r3.exists());
     let (l4, r4) = (d.path("l4"), d.path("r4"));

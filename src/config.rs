@@ -638,6 +638,10 @@ const LOCAL_SCHEMES: &str = "the local folder is a path or a file:// URL";
 /// (`^[a-zA-Z][a-zA-Z0-9+.-]*://`), as typed.
 pub fn url_scheme(spec: &str) -> Option<&str> {
     let (scheme, _) = spec.trim_start().split_once("://")?;
+    if cfg!(windows) && scheme.len() == 1 {
+        // `C://folder`: a drive letter.
+        return None;
+    }
     let mut chars = scheme.chars();
     let first = chars.next()?;
     (first.is_ascii_alphabetic()

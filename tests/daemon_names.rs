@@ -156,8 +156,17 @@ fn a_url_of_an_unknown_kind_is_refused_by_add_and_the_api() {
         assert_eq!(code, 400, "{v:#}");
         assert!(v.to_string().contains("(htp://)"), "{v:#}");
     }
+    // Nor is it an account.
+    let (code, v) = d.api(
+        "POST",
+        "/api/accounts",
+        Some(&json!({"url": "htp://host/dav/", "user": "u", "password": "pw", "test": false})),
+    );
+    assert_eq!(code, 400, "{v:#}");
+    assert!(v.to_string().contains("(htp://)"), "{v:#}");
     let list = d.api_ok("GET", "/api/syncs", None);
     assert_eq!(list, json!([]));
+    assert_eq!(d.api_ok("GET", "/api/accounts", None), json!([]));
     assert!(!d.path("htp:").exists());
     d.stop();
 }

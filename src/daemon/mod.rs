@@ -1029,7 +1029,14 @@ fn normalize_sync(sync: &mut SyncConfig) -> Result<()> {
     sync.local = folder(&sync.local, "local folder")?;
     match &mut sync.remote {
         RemoteSpec::Folder { path } => *path = folder(path, "remote folder")?,
-        RemoteSpec::WebDav { path, .. } => *path = crate::config::normalize_remote_path(path),
+        RemoteSpec::WebDav { path, .. } => {
+            if let Some(scheme) = crate::config::url_scheme(path) {
+                return Err(DaemonError::BadRequest(format!(
+                    "the remote path {path:?} is a URL ({scheme}://): give the path below the account's URL"
+                )));
+            }
+            *path = crate::config::normalize_remote_path(path)
+        }
     }
     Ok(())
 }

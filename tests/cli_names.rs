@@ -369,6 +369,39 @@ fn a_journal_kept_under_an_old_spelling_is_moved_to_the_normal_one() {
         journals.iter().any(|j| j.contains(".aside-")),
         "{journals:?}"
     );
+
+    // The old one written last: it is used, the normal one moved aside.
+    let journal = fs::read(&normal).unwrap();
+    fs::write(&old, &journal).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&normal)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    let out = env.ferry(&[
+        "sync",
+        &ls,
+        &rs,
+        "--state",
+        &env.state().display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("moved to") && err.contains(&format!("moved {}", old.display())),
+        "{}",
+        show(&out)
+    );
+    assert!(normal.is_file() && !old.exists());
+    let journals = env.journals();
+    assert_eq!(
+        journals.iter().filter(|j| j.contains(".aside-")).count(),
+        2,
+        "{journals:?}"
+    );
+    // Nothing was lost on the way.
+    assert!(l.join("y.txt").exists() && r.join("y.txt").exists());
 }
 
 #[test]

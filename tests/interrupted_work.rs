@@ -564,3 +564,48 @@ fn a_local_folder_the_daemon_created_is_watched_at_once() {
         start.elapsed()
     );
 }
+
+#[test]
+fn the_daemon_sets_a_damaged_journal_aside_and_rebuilds_it_deleting_nothing() {
+    let mut d = daemon::TestDaemon::new();
+    d.start();
+    let local = d.path("docs-local");
+    let remote = d.path("docs-remote");
+    daemon::write(&local.join("a.txt"), b"a");
+    daemon::write(&local.join("b.txt"), b"b");
+    fs::create_dir_all(&remote).unwrap();
+    d.ferry_ok(&[
+        "add",
+        "docs",
+        &local.display().to_string(),
+        &remote.display().to_string(),
+    ]);
+    d.wait_until("b.txt on the remote", || remote.join("b.txt").exists());
+    d.wait_state("docs", "synced");
+    d.stop();
+    let journal = fs::read_dir(d.data_dir().join("syncs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "db"))
+        .unwrap();
+    fs::write(&journal, big(32 * 1024, 9)).unwrap();
+    // With a sound journal this deletion would reach the remote.
+    fs::remove_file(local.join("a.txt")).unwrap();
+    d.start();
+    d.wait_until("a rebuilding pass", || {
+        d.sync_status("docs")["last_pass"]["problems"]
+            .to_string()
+            .contains("was damaged")
+    });
+    let status = d.wait_state("docs", "synced");
+    assert_eq!(fs::read(local.join("a.txt")).unwrap(), b"a", "{status:#}");
+    assert_eq!(fs::read(remote.join("a.txt")).unwrap(), b"a");
+    assert!(
+        fs::read_dir(d.data_dir().join("syncs"))
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".db.corrupt-")),
+        "the damaged journal is kept aside"
+    );
+}

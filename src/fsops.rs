@@ -98,17 +98,18 @@ pub struct Folder {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A scanned item: NFC key, entry, path on disk relative to the root.
-type Item = (String, Entry, String);
+/// A scanned item: NFC key, entry, and its path on disk relative to the
+/// root where that is not spelled as the key (rare: no allocation else).
+type Item = (String, Entry, Option<Box<str>>);
 
 /// The last segment of a `/`-separated path.
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// Whether an item's name on disk is spelled exactly as its key.
-fn spelled_as_key(key: &str, disk: &str) -> bool {
-    file_name(key) == file_name(disk)
+/// The disk path of an item, when it is spelled differently from its key.
+fn spelled(key: &str, disk: String) -> Option<Box<str>> {
+    (disk != key).then(|| disk.into_boxed_str())
 }
 
 impl Folder {
@@ -265,6 +266,7 @@ impl Folder {
                 stack.push((key.clone(), disk.clone()));
                 walked.push(key.clone());
             }
+            let disk = spelled(&key, disk);
             items.push((key, entry, disk));
         }
         self.walk(stack, filter, root_dev, &mut scan, &mut items)?;
@@ -338,7 +340,9 @@ impl Folder {
                             id: Some(format!("{dev}:{}", dent.ino()).into()),
                             ..Entry::default()
                         };
-                        items.push((child, entry, join(&disk, name)));
+                        let spelling = (disk != key || norm != name)
+                            .then(|| join(&disk, name).into_boxed_str());
+                        items.push((child, entry, spelling));
                         continue;
                     }
                 }
@@ -375,7 +379,9 @@ impl Folder {
                 if kind == Kind::Dir {
                     stack.push((child.clone(), join(&disk, name)));
                 }
-                items.push((child, entry, join(&disk, name)));
+                let spelling =
+                    (disk != key || norm != name).then(|| join(&disk, name).into_boxed_str());
+                items.push((child, entry, spelling));
             }
         }
         Ok(())
@@ -395,23 +401,22 @@ impl Folder {
         mut items: Vec<Item>,
         full: bool,
     ) -> Result<Option<Scan>, FsError> {
-        // By key; within a key the synchronized spelling first.
-        items.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| spelled_as_key(&b.0, &b.2).cmp(&spelled_as_key(&a.0, &a.2)))
-                .then_with(|| a.2.cmp(&b.2))
-        });
+        // By key; within a key the synchronized spelling first: the one
+        // spelled as its key (`None` sorts first), else the first by bytes.
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
         // Seen twice by a partial scan (a parent and a subtree).
         items.dedup_by(|b, a| a.0 == b.0 && a.2 == b.2);
         // Parents sort before their contents: a spelling left out takes
         // what is inside it along before its contents are looked at.
-        let mut losers: Vec<String> = Vec::new();
+        // (A spelling left out always differs from its key, and so do the
+        // disk paths of everything inside it.)
+        let mut losers: Vec<Box<str>> = Vec::new();
         let mut kept: Vec<Item> = Vec::with_capacity(items.len());
         for item in items {
-            let inside_loser = losers.iter().any(|l| {
-                item.2
-                    .strip_prefix(l.as_str())
-                    .is_some_and(|r| r.starts_with('/'))
+            let inside_loser = item.2.as_deref().is_some_and(|disk| {
+                losers
+                    .iter()
+                    .any(|l| disk.strip_prefix(&**l).is_some_and(|r| r.starts_with('/')))
             });
             if inside_loser {
                 continue;
@@ -421,11 +426,11 @@ impl Folder {
                     &item.0,
                     format!(
                         "two names on disk normalise to the same name: {:?} is synchronized, {:?} is not (rename or remove one of them)",
-                        self.root.join(&prev.2).display(),
-                        self.root.join(&item.2).display(),
+                        self.root.join(prev.2.as_deref().unwrap_or(&prev.0)).display(),
+                        self.root.join(item.2.as_deref().unwrap_or(&item.0)).display(),
                     ),
                 ));
-                losers.push(item.2);
+                losers.extend(item.2);
                 continue;
             }
             kept.push(item);
@@ -433,8 +438,8 @@ impl Folder {
         let items = kept;
         let mut disk_names = HashMap::new();
         for (key, _, disk) in &items {
-            if file_name(disk) != file_name(key) {
-                disk_names.insert(key.clone(), disk.clone());
+            if let Some(disk) = disk.as_deref().filter(|d| file_name(d) != file_name(key)) {
+                disk_names.insert(key.clone(), disk.to_string());
             }
         }
         scan.tree = items.into_iter().map(|(k, e, _)| (k, e)).collect();

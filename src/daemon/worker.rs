@@ -186,9 +186,10 @@ impl Pending {
 /// How often a synchronization whose folder is missing looks for it.
 const ARM_EVERY: Duration = Duration::from_secs(1);
 
-/// A folder's watch: running, or impossible (the worker polls).
+/// A folder's watch: running (kept alive here), or impossible (the
+/// worker polls).
 enum Watched {
-    Yes(#[allow(dead_code)] crate::watch::Watcher),
+    Yes { _watcher: crate::watch::Watcher },
     Failed,
 }
 
@@ -218,7 +219,7 @@ impl Watchers {
     /// drop its watch so that it is set up again when the folder is back.
     fn disarm_if_gone(&mut self, side: Side) -> bool {
         for (s, root, w) in &mut self.roots {
-            if *s == side && matches!(w, Some(Watched::Yes(_))) && !root.is_dir() {
+            if *s == side && matches!(w, Some(Watched::Yes { .. })) && !root.is_dir() {
                 *w = None;
                 return true;
             }
@@ -452,7 +453,7 @@ impl Worker {
                     Some(cmd) => self.command(cmd, &job, &mut pending, &mut mode).await,
                 },
                 Some((side, ev)) = wrx.recv() => {
-                        if let WatchEvent::Degraded(msg) = &ev {
+                    if let WatchEvent::Degraded(msg) = &ev {
                         if watchers.disarm_if_gone(side) {
                             // Its folder went away: watched again when back.
                             tracing::info!(sync = %self.cfg.name, "{msg}; watching again when it is back");
@@ -540,7 +541,7 @@ impl Worker {
             match crate::watch::watch(root, SETTLE, tx) {
                 Ok(w) => {
                     tracing::debug!(sync = %self.cfg.name, root = %root.display(), "watching");
-                    *slot = Some(Watched::Yes(w));
+                    *slot = Some(Watched::Yes { _watcher: w });
                     armed = true;
                 }
                 Err(e) => {

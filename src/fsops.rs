@@ -848,7 +848,11 @@ fn is_active(path: &Path) -> bool {
 /// (the disk is full), or when older than [`RESUMABLE_TEMP_MAX_AGE`] — a
 /// resumable `.ferry-dl-*.part` that no transfer of this process is writing.
 fn is_stale(path: &Path, name: &str, all_downloads: bool) -> bool {
-    if name.starts_with(".ferry-dl-") {
+    let download = name
+        .strip_prefix(".ferry-dl-")
+        .and_then(|rest| rest.strip_suffix(".part"))
+        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if download {
         if is_active(path) {
             return false;
         }

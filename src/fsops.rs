@@ -12,6 +12,9 @@
 //!   (`Changed` otherwise: the caller re-plans next pass).
 //! * Symlinks are never followed: the scanner reports and skips them, and
 //!   every path is built from checked, single-segment names under the root.
+//! * Interrupted work does not pile up: temps of dead processes go at the
+//!   next scan, resumable downloads nobody came back for after a day, and
+//!   every temp not being written when the disk is full ([`Folder::clean_temps`]).
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -95,6 +98,20 @@ pub struct Folder {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A scanned item: NFC key, entry, and its path on disk relative to the
+/// root where that is not spelled as the key (rare: no allocation else).
+type Item = (String, Entry, Option<Box<str>>);
+
+/// The last segment of a `/`-separated path.
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The disk path of an item, when it is spelled differently from its key.
+fn spelled(key: &str, disk: String) -> Option<Box<str>> {
+    (disk != key).then(|| disk.into_boxed_str())
+}
+
 impl Folder {
     pub fn new(root: impl Into<PathBuf>, side: Side, trash: TrashPolicy) -> Folder {
         Folder {
@@ -143,21 +160,13 @@ impl Folder {
             return Ok(None);
         }
         let mut scan = Scan::default();
-        let mut disk_names = HashMap::new();
         // Collected unsorted, then sorted once and bulk-loaded into the map.
-        let mut items: Vec<(String, Entry)> = Vec::new();
+        let mut items: Vec<Item> = Vec::new();
         let root_dev = fs::metadata(&self.root).ok().map(|m| m.dev());
         // (key, disk path relative to root) of folders still to read.
         let stack: Vec<(String, String)> = vec![(String::new(), String::new())];
-        self.walk(
-            stack,
-            filter,
-            root_dev,
-            &mut scan,
-            &mut items,
-            &mut disk_names,
-        )?;
-        self.finish(scan, items, disk_names, true)
+        self.walk(stack, filter, root_dev, &mut scan, &mut items)?;
+        self.finish(scan, items, true)
     }
 
     /// Scan only `paths` (relative, NFC): each one with its parent folders
@@ -168,8 +177,7 @@ impl Folder {
             return Ok(None);
         }
         let mut scan = Scan::default();
-        let mut disk_names = HashMap::new();
-        let mut items: Vec<(String, Entry)> = Vec::new();
+        let mut items: Vec<Item> = Vec::new();
         let root_dev = fs::metadata(&self.root).ok().map(|m| m.dev());
         let mut wanted: std::collections::BTreeMap<String, bool> =
             std::collections::BTreeMap::new();
@@ -245,9 +253,6 @@ impl Folder {
                 .strip_prefix(&self.root)
                 .map(|d| d.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| key.clone());
-            if disk != key {
-                disk_names.insert(key.clone(), disk.clone());
-            }
             let entry = match (kind, root_dev) {
                 // As the full scan records folders: identity only.
                 (Kind::Dir, Some(dev)) => Entry {
@@ -258,20 +263,14 @@ impl Folder {
                 _ => entry_of(&meta, kind),
             };
             if kind == Kind::Dir && subtree {
-                stack.push((key.clone(), disk));
+                stack.push((key.clone(), disk.clone()));
                 walked.push(key.clone());
             }
-            items.push((key, entry));
+            let disk = spelled(&key, disk);
+            items.push((key, entry, disk));
         }
-        self.walk(
-            stack,
-            filter,
-            root_dev,
-            &mut scan,
-            &mut items,
-            &mut disk_names,
-        )?;
-        self.finish(scan, items, disk_names, false)
+        self.walk(stack, filter, root_dev, &mut scan, &mut items)?;
+        self.finish(scan, items, false)
     }
 
     /// Read the folders on `stack` and everything below them into `items`.
@@ -281,8 +280,7 @@ impl Folder {
         filter: &Filter,
         root_dev: Option<u64>,
         scan: &mut Scan,
-        items: &mut Vec<(String, Entry)>,
-        disk_names: &mut HashMap<String, String>,
+        items: &mut Vec<Item>,
     ) -> Result<(), FsError> {
         while let Some((key, disk)) = stack.pop() {
             let dir = self.root.join(&disk);
@@ -315,7 +313,7 @@ impl Folder {
                 let norm = nfc(name);
                 let child = join(&key, &norm);
                 if name.starts_with(TEMP_PREFIX) {
-                    remove_if_stale(&self.root.join(join(&disk, name)), name);
+                    let _ = remove_if_stale(&self.root.join(join(&disk, name)), name);
                     continue;
                 }
                 if key.is_empty() && name == TRASH_DIR {
@@ -336,16 +334,15 @@ impl Folder {
                                 .push(self.problem(&child, format!("excluded: {rule}")));
                             continue;
                         }
-                        if norm != name {
-                            disk_names.insert(child.clone(), join(&disk, name));
-                        }
                         stack.push((child.clone(), join(&disk, name)));
                         let entry = Entry {
                             kind: Kind::Dir,
                             id: Some(format!("{dev}:{}", dent.ino()).into()),
                             ..Entry::default()
                         };
-                        items.push((child, entry));
+                        let spelling = (disk != key || norm != name)
+                            .then(|| join(&disk, name).into_boxed_str());
+                        items.push((child, entry, spelling));
                         continue;
                     }
                 }
@@ -378,48 +375,74 @@ impl Folder {
                         .push(self.problem(&child, format!("excluded: {rule}")));
                     continue;
                 }
-                if norm != name {
-                    disk_names.insert(child.clone(), join(&disk, name));
-                }
                 let entry = entry_of(&meta, kind);
                 if kind == Kind::Dir {
                     stack.push((child.clone(), join(&disk, name)));
                 }
-                items.push((child, entry));
+                let spelling =
+                    (disk != key || norm != name).then(|| join(&disk, name).into_boxed_str());
+                items.push((child, entry, spelling));
             }
         }
         Ok(())
     }
 
-    /// Sort, drop names that clash after NFC, and remember names on disk
+    /// Sort, settle names that clash after NFC, and remember names on disk
     /// that are not NFC (all of them after a full scan; added to the known
     /// ones after a partial scan).
+    ///
+    /// Two names on disk with one NFC key (`café` typed on two systems):
+    /// exactly one is synchronized, always the same one — the one spelled
+    /// in NFC, else the first by bytes — and the other is reported (with
+    /// everything in it, for a folder), so passes converge.
     fn finish(
         &self,
         mut scan: Scan,
-        mut items: Vec<(String, Entry)>,
-        disk_names: HashMap<String, String>,
+        mut items: Vec<Item>,
         full: bool,
     ) -> Result<Option<Scan>, FsError> {
-        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut i = 1;
-        while i < items.len() {
-            if items[i].0 == items[i - 1].0 {
-                if !full && items[i].1 == items[i - 1].1 {
-                    // Seen twice by a partial scan (a parent and a subtree).
-                    items.remove(i);
-                    continue;
-                }
+        // By key; within a key the synchronized spelling first: the one
+        // spelled as its key (`None` sorts first), else the first by bytes.
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
+        // Seen twice by a partial scan (a parent and a subtree).
+        items.dedup_by(|b, a| a.0 == b.0 && a.2 == b.2);
+        // Parents sort before their contents: a spelling left out takes
+        // what is inside it along before its contents are looked at.
+        // (A spelling left out always differs from its key, and so do the
+        // disk paths of everything inside it.)
+        let mut losers: Vec<Box<str>> = Vec::new();
+        let mut kept: Vec<Item> = Vec::with_capacity(items.len());
+        for item in items {
+            let inside_loser = item.2.as_deref().is_some_and(|disk| {
+                losers
+                    .iter()
+                    .any(|l| disk.strip_prefix(&**l).is_some_and(|r| r.starts_with('/')))
+            });
+            if inside_loser {
+                continue;
+            }
+            if let Some(prev) = kept.last().filter(|prev| prev.0 == item.0) {
                 scan.problems.push(self.problem(
-                    &items[i].0,
-                    "two names on disk normalise to the same name: only one is synchronized".into(),
+                    &item.0,
+                    format!(
+                        "two names on disk normalise to the same name: {:?} is synchronized, {:?} is not (rename or remove one of them)",
+                        self.root.join(prev.2.as_deref().unwrap_or(&prev.0)).display(),
+                        self.root.join(item.2.as_deref().unwrap_or(&item.0)).display(),
+                    ),
                 ));
-                items.remove(i);
-            } else {
-                i += 1;
+                losers.extend(item.2);
+                continue;
+            }
+            kept.push(item);
+        }
+        let items = kept;
+        let mut disk_names = HashMap::new();
+        for (key, _, disk) in &items {
+            if let Some(disk) = disk.as_deref().filter(|d| file_name(d) != file_name(key)) {
+                disk_names.insert(key.clone(), disk.to_string());
             }
         }
-        scan.tree = items.into_iter().collect();
+        scan.tree = items.into_iter().map(|(k, e, _)| (k, e)).collect();
         let mut known = self.disk_names.lock().unwrap_or_else(|e| e.into_inner());
         if full {
             *known = disk_names;
@@ -521,6 +544,49 @@ impl Folder {
             Some(dir) => dir.join(name),
             None => self.root.join(name),
         }
+    }
+
+    /// Remove every temp file under the root that no transfer of this
+    /// process is writing: partial downloads of earlier passes (even
+    /// resumable ones) and temps of dead processes. Called when the disk is
+    /// full, so that leftovers cannot keep it full. Returns the bytes freed.
+    pub fn clean_temps(&self) -> u64 {
+        let mut freed = 0;
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for dent in rd.flatten() {
+                let name = dent.file_name();
+                let Some(name) = name.to_str() else { continue };
+                let path = dent.path();
+                let Ok(ft) = dent.file_type() else { continue };
+                if name.starts_with(TEMP_PREFIX) {
+                    if ft.is_file() {
+                        freed += remove_stale(&path, name, true);
+                    }
+                } else if ft.is_dir() {
+                    stack.push(path);
+                }
+            }
+        }
+        freed
+    }
+
+    /// Why `size` bytes for `rel` do not fit on this folder's disk, with
+    /// how much more space is needed and where.
+    pub fn no_space_message(&self, rel: &str, size: u64) -> String {
+        let at = self.abs(rel);
+        let mount = mount_point(&at);
+        let free = free_space(&mount).unwrap_or(0);
+        let need = size.saturating_sub(free).max(1);
+        format!(
+            "needs {} more free space on {} ({} is {}, {} is free): the disk is full; free some space and it is synchronized next pass",
+            human_bytes(need),
+            mount.display(),
+            at.display(),
+            human_bytes(size),
+            human_bytes(free),
+        )
     }
 
     /// Create folder `rel` (and missing parents). An existing folder is fine.
@@ -725,7 +791,10 @@ impl Folder {
         let mut n = 1;
         while dest_final.exists() {
             n += 1;
-            dest_final = PathBuf::from(format!("{} ({n})", dest.display()));
+            let name = dest.file_name().map(|n| n.to_string_lossy().into_owned());
+            let numbered =
+                crate::engine::path::fit_name(&name.unwrap_or_default(), &format!(" ({n})"), "");
+            dest_final = dest.with_file_name(numbered);
         }
         fs::rename(&path, &dest_final).map_err(FsError::io("move to trash", &path))?;
         if let Some(dir) = path.parent() {
@@ -735,33 +804,159 @@ impl Folder {
     }
 }
 
-/// Remove a temp file left behind by a Ferry process that is gone (killed
-/// mid-transfer). Temp names carry the writer's process id.
-fn remove_if_stale(path: &Path, name: &str) {
-    if name.starts_with(".ferry-dl-") {
-        // Kept for resuming; dropped when nobody came back for a week.
-        let old = fs::symlink_metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > std::time::Duration::from_secs(7 * 24 * 3600));
-        if old {
-            let _ = fs::remove_file(path);
+/// How long a partial download is kept for resuming when nobody comes
+/// back for it (its version was deleted or replaced on the other side).
+pub const RESUMABLE_TEMP_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Resumable temps being written by this process right now: never cleaned.
+static ACTIVE_TEMPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Marks a resumable temp as in use while it lives (see
+/// [`Folder::clean_temps`]).
+#[derive(Debug)]
+pub struct ActiveTemp(PathBuf);
+
+impl ActiveTemp {
+    pub fn new(path: &Path) -> ActiveTemp {
+        ACTIVE_TEMPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path.to_path_buf());
+        ActiveTemp(path.to_path_buf())
+    }
+}
+
+impl Drop for ActiveTemp {
+    fn drop(&mut self) {
+        let mut active = ACTIVE_TEMPS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = active.iter().position(|p| *p == self.0) {
+            active.swap_remove(i);
         }
-        return;
+    }
+}
+
+fn is_active(path: &Path) -> bool {
+    ACTIVE_TEMPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|p| p == path)
+}
+
+/// Whether a temp file is left over: a `.ferry-<pid>-<n>.part` of a
+/// process that is gone (killed mid-transfer), or — with `all_downloads`
+/// (the disk is full), or when older than [`RESUMABLE_TEMP_MAX_AGE`] — a
+/// resumable `.ferry-dl-*.part` that no transfer of this process is writing.
+fn is_stale(path: &Path, name: &str, all_downloads: bool) -> bool {
+    let download = name
+        .strip_prefix(".ferry-dl-")
+        .and_then(|rest| rest.strip_suffix(".part"))
+        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if download {
+        if is_active(path) {
+            return false;
+        }
+        return all_downloads
+            || fs::symlink_metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > RESUMABLE_TEMP_MAX_AGE);
     }
     let Some(pid) = name
         .strip_prefix(TEMP_PREFIX)
         .and_then(|rest| rest.split('-').next())
         .and_then(|pid| pid.parse::<u32>().ok())
     else {
-        return;
+        return false;
     };
-    if pid == std::process::id() || process_alive(pid) {
-        return;
+    name.ends_with(".part") && pid != std::process::id() && !process_alive(pid)
+}
+
+/// Remove a temp file left behind (see [`is_stale`]); the bytes freed.
+fn remove_if_stale(path: &Path, name: &str) -> u64 {
+    remove_stale(path, name, false)
+}
+
+fn remove_stale(path: &Path, name: &str, all_downloads: bool) -> u64 {
+    if !is_stale(path, name, all_downloads) {
+        return 0;
     }
-    if let Err(e) = fs::remove_file(path) {
-        tracing::debug!(path = %path.display(), %e, "could not remove a stale temp file");
+    let size = fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let Some(size) = size else { return 0 };
+    match fs::remove_file(path) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), size, "removed a temp file left by an interrupted transfer");
+            size
+        }
+        Err(e) => {
+            tracing::debug!(path = %path.display(), %e, "could not remove a stale temp file");
+            0
+        }
+    }
+}
+
+/// Whether an I/O error means the disk (or the user's quota) is full.
+pub fn is_disk_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// Free bytes for an unprivileged writer on the file system holding `path`.
+pub fn free_space(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string; `st` is written by
+    // statvfs before it is read, and only on success.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+            return None;
+        }
+        Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+}
+
+/// The mount point of the file system holding `path` (the highest folder
+/// above it on the same device).
+pub fn mount_point(path: &Path) -> PathBuf {
+    let mut here = path.to_path_buf();
+    while fs::symlink_metadata(&here).is_err() {
+        match here.parent() {
+            Some(p) => here = p.to_path_buf(),
+            None => return path.to_path_buf(),
+        }
+    }
+    let Ok(dev) = fs::metadata(&here).map(|m| m.dev()) else {
+        return here;
+    };
+    while let Some(up) = here.parent() {
+        match fs::metadata(up) {
+            Ok(m) if m.dev() == dev => here = up.to_path_buf(),
+            _ => break,
+        }
+    }
+    here
+}
+
+/// `n` bytes for people: `48.0 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }
 
@@ -863,6 +1058,36 @@ pub fn same_item(a: &Entry, b: &Entry) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_download_nobody_came_back_for_is_removed_after_a_day() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("a")).unwrap();
+        let old = root.join("a/.ferry-dl-0000000000000000.part");
+        let fresh = root.join("a/.ferry-dl-1111111111111111.part");
+        // A pid above any pid_max: a dead writer.
+        let dead = root.join(".ferry-4294967295-1.part");
+        for p in [&old, &fresh, &dead] {
+            fs::write(p, b"partial").unwrap();
+        }
+        let day_ago = std::time::SystemTime::now() - RESUMABLE_TEMP_MAX_AGE;
+        let f = File::options().write(true).open(&old).unwrap();
+        f.set_modified(day_ago - std::time::Duration::from_secs(60))
+            .unwrap();
+        drop(f);
+        let folder = Folder::new(root, Side::Local, TrashPolicy::Folder);
+        folder.scan(&Filter::default()).unwrap().unwrap();
+        assert!(!old.exists() && !dead.exists());
+        assert!(fresh.exists(), "kept for resuming");
+        // A full disk: every temp not being written goes.
+        let active = ActiveTemp::new(&fresh);
+        assert_eq!(folder.clean_temps(), 0);
+        assert!(fresh.exists(), "in use");
+        drop(active);
+        assert_eq!(folder.clean_temps(), 7);
+        assert!(!fresh.exists());
+    }
 
     #[test]
     fn a_scoped_scan_sees_its_paths_their_parents_and_folder_contents() {

@@ -10,6 +10,12 @@
 //!   lead it, and re-planning from the three trees is safe.
 //! * The schema is versioned with `PRAGMA user_version`; migrations run in
 //!   order inside a transaction.
+//! * A damaged journal (SQLite says malformed or not a database, or
+//!   `PRAGMA quick_check` fails) is never a dead end: [`Journal::open`] moves
+//!   it aside (`<name>.corrupt-<time>`, with its `-wal` and `-shm`), starts a
+//!   fresh one and leaves a note ([`REBUILT_NOTE`]) for the next pass, which
+//!   then runs as a first pass: nothing deleted, equal files adopted,
+//!   differing ones kept both.
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +108,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;",
 ];
 
+/// The `meta` key of the note a rebuilt journal carries until a pass has
+/// rebuilt the base from both sides: the message for the user.
+pub const REBUILT_NOTE: &str = "rebuilt_note";
+
 /// An open journal.
 pub struct Journal {
     conn: Connection,
@@ -115,8 +125,44 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
-    /// Open (or create) the journal at `path` and bring its schema up to date.
+    /// Open (or create) the journal at `path` and bring its schema up to
+    /// date. A damaged journal is set aside and replaced by a fresh one that
+    /// carries a [`REBUILT_NOTE`] (see the module's invariants).
     pub fn open(path: &Path) -> Result<Journal> {
+        // An existing empty file is no journal Ferry wrote (a new one has
+        // its schema before `open` returns): truncated.
+        let emptied = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0);
+        let damage = if emptied {
+            Some("the file is empty".to_string())
+        } else {
+            match Self::open_checked(path) {
+                Ok(j) => return Ok(j),
+                Err(e) => match damaged(&e.source) {
+                    Some(why) => Some(why),
+                    None => return Err(e),
+                },
+            }
+        };
+        let why = damage.unwrap_or_default();
+        let aside = set_aside(path).map_err(|e| JournalError {
+            path: path.to_path_buf(),
+            source: rusqlite::Error::InvalidParameterName(format!(
+                "the journal is damaged ({why}) and could not be set aside: {e}; move it away by hand"
+            )),
+        })?;
+        let note = format!(
+            "the journal {} was damaged ({why}) and set aside as {}; this pass rebuilds it from both sides: nothing is deleted, files equal on both sides are adopted, differing ones are kept both",
+            path.display(),
+            aside.display()
+        );
+        tracing::warn!("{note}");
+        let j = Self::open_checked(path)?;
+        j.set_meta(REBUILT_NOTE, &note)?;
+        Ok(j)
+    }
+
+    /// Open, check (`quick_check`) and migrate.
+    fn open_checked(path: &Path) -> Result<Journal> {
         let err = |source| JournalError {
             path: path.to_path_buf(),
             source,
@@ -128,6 +174,15 @@ impl Journal {
             .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+            .map_err(err)?;
+        if check != "ok" {
+            return Err(err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                Some(format!("quick_check: {check}")),
+            )));
+        }
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(err)?;
@@ -443,6 +498,13 @@ impl Journal {
             .map_err(self.err())
     }
 
+    pub fn remove_meta(&self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM meta WHERE key = ?1", [key])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn
             .execute(
@@ -452,6 +514,49 @@ impl Journal {
             .map(|_| ())
             .map_err(self.err())
     }
+}
+
+/// Why an error means the file is damaged (not merely busy or unreadable):
+/// malformed, not a database, or a failed check.
+fn damaged(e: &rusqlite::Error) -> Option<String> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            Some(msg.clone().unwrap_or_else(|| f.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// Move a damaged journal and its `-wal` and `-shm` to
+/// `<name>.corrupt-<time>[-wal|-shm]`; the new path of the journal.
+fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let mut aside = PathBuf::from(format!("{}.corrupt-{stamp}", path.display()));
+    let mut n = 1;
+    while aside.exists() {
+        n += 1;
+        aside = PathBuf::from(format!("{}.corrupt-{stamp}-{n}", path.display()));
+    }
+    for suffix in ["-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", path.display()));
+        let to = PathBuf::from(format!("{}{suffix}", aside.display()));
+        match std::fs::rename(&from, &to) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    std::fs::rename(path, &aside)?;
+    if let Some(dir) = path.parent() {
+        let _ = crate::fsops::sync_dir(dir);
+    }
+    Ok(aside)
 }
 
 /// A `base` row as (path, entry); the columns as `load_base` selects them.
@@ -530,6 +635,46 @@ mod tests {
         drop(j);
         let j = Journal::open(&path).unwrap();
         assert_eq!(j.base_len().unwrap(), 3);
+    }
+
+    #[test]
+    fn a_damaged_journal_is_set_aside_and_a_fresh_one_carries_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let mut j = Journal::open(&path).unwrap();
+        let puts: Vec<_> = (0..500)
+            .map(|i| BaseChange::Put(format!("f{i:04}"), entry(i)))
+            .collect();
+        j.record(&puts, &[], &[]).unwrap();
+        assert_eq!(j.meta(REBUILT_NOTE).unwrap(), None);
+        drop(j);
+        let len = std::fs::metadata(&path).unwrap().len();
+        for damage in ["truncated", "garbage", "empty"] {
+            match damage {
+                "truncated" => {
+                    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+                    f.set_len(len / 2).unwrap();
+                }
+                "garbage" => std::fs::write(&path, vec![0x5a; 8192]).unwrap(),
+                _ => std::fs::write(&path, b"").unwrap(),
+            }
+            let j = Journal::open(&path).unwrap();
+            let note = j.meta(REBUILT_NOTE).unwrap().expect(damage);
+            assert!(note.contains("was damaged"), "{note}");
+            assert_eq!(j.base_len().unwrap(), 0, "{damage}");
+            drop(j);
+            // The damaged file is kept aside, not deleted.
+            let aside = std::fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+                .count();
+            assert!(aside >= 1, "{damage}");
+            // Re-created with a full base for the next round.
+            std::fs::remove_file(&path).unwrap();
+            let mut j = Journal::open(&path).unwrap();
+            j.record(&puts, &[], &[]).unwrap();
+        }
     }
 
     #[test]

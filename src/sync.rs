@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::{self, BaseEntry, BaseTree, Entry, Filter, Op, Problem, Settings, Side, Tree};
 use crate::fsops::{Folder, FsError};
-use crate::journal::{BaseChange, ConflictRow, Journal, JournalError, LogRow};
+use crate::journal::{BaseChange, ConflictRow, Journal, JournalError, LogRow, REBUILT_NOTE};
 use crate::remote::{Remote, RemoteError};
 
 /// Everything one synchronization needs to run a pass.
@@ -216,14 +216,28 @@ pub async fn run_pass(
     // the journal's base, the local scan and the remote listing all run at
     // once.
     let journal = job.journal.clone();
-    let remote_state = tokio::task::spawn_blocking(move || {
+    let (remote_state, rebuilt) = tokio::task::spawn_blocking(move || {
         let j = journal
             .lock()
             .map_err(|e| SyncError::Internal(e.to_string()))?;
-        j.meta(REMOTE_STATE).map_err(SyncError::from)
+        Ok::<_, SyncError>((j.meta(REMOTE_STATE)?, j.meta(REBUILT_NOTE)?))
     })
     .await
     .map_err(blocking_err)??;
+    // A journal rebuilt after damage: its base is (nearly) empty, so this
+    // pass is a first pass, and differing files are kept both whatever the
+    // policy (no side's version is known to be the older one).
+    let rebuilding = rebuilt.is_some();
+    let settings_rebuilding;
+    let settings = if rebuilding {
+        settings_rebuilding = Settings {
+            conflict: engine::ConflictPolicy::KeepBoth,
+            ..job.settings.clone()
+        };
+        &settings_rebuilding
+    } else {
+        &job.settings
+    };
     if let Some(state) = &remote_state {
         job.remote.import_state(state);
     }
@@ -286,6 +300,13 @@ pub async fn run_pass(
             path: job.remote.describe(),
         });
     }
+    if let Some(note) = &rebuilt {
+        report.problems.push(Problem {
+            path: String::new(),
+            side: None,
+            message: note.clone(),
+        });
+    }
     let mut local_tree = match scan {
         Some(s) => {
             report.problems.extend(s.problems);
@@ -338,18 +359,19 @@ pub async fn run_pass(
         }
     }
 
-    let plan = if engine::in_sync(&local_tree, &remote_tree, &base, &job.settings, &job.filter) {
+    let plan = if engine::in_sync(&local_tree, &remote_tree, &base, settings, &job.filter) {
         engine::Plan::default()
     } else {
-        hash_what_is_needed(job, &mut local_tree, &mut remote_tree, &base, &mut report).await;
-        engine::plan(
-            &local_tree,
-            &remote_tree,
+        hash_what_is_needed(
+            job,
+            settings,
+            &mut local_tree,
+            &mut remote_tree,
             &base,
-            &job.settings,
-            &job.filter,
-            now,
+            &mut report,
         )
+        .await;
+        engine::plan(&local_tree, &remote_tree, &base, settings, &job.filter, now)
     };
     tracing::debug!(
         ops = plan.ops.len(),
@@ -411,6 +433,18 @@ pub async fn run_pass(
     if !plan.ops.is_empty() {
         execute(job, plan.ops, base.clone(), &mut report).await?;
     }
+    if rebuilding && report.errors.is_empty() && report.stopped.is_none() {
+        // Both sides are in the base now: back to normal passes.
+        let journal = job.journal.clone();
+        tokio::task::spawn_blocking(move || {
+            let j = journal
+                .lock()
+                .map_err(|e| SyncError::Internal(e.to_string()))?;
+            j.remove_meta(REBUILT_NOTE).map_err(SyncError::from)
+        })
+        .await
+        .map_err(blocking_err)??;
+    }
     if let Some(state) = job.remote.export_state() {
         if remote_state.as_deref() != Some(state.as_str()) {
             let journal = job.journal.clone();
@@ -444,12 +478,13 @@ fn drop_in_background<T: Send + 'static>(value: T) {
 /// Fill in the content hashes the planner asked for.
 async fn hash_what_is_needed(
     job: &SyncJob,
+    settings: &Settings,
     local: &mut Tree,
     remote: &mut Tree,
     base: &BaseTree,
     report: &mut Report,
 ) {
-    let requests = engine::hash_requests(local, remote, base, &job.settings);
+    let requests = engine::hash_requests(local, remote, base, settings);
     if requests.is_empty() {
         return;
     }
@@ -908,6 +943,11 @@ async fn run_op(ctx: &Ctx, op: Op) -> Result<Outcome, OpError> {
     })
 }
 
+/// Download `path` into its resumable temp and put it in place. A full
+/// local disk first clears this synchronization's leftover temps and tries
+/// again; if the file still does not fit, this item fails with how much
+/// space it needs and where (its partial temp removed, so that the disk is
+/// not kept full and other items can go on).
 async fn download(
     ctx: &Ctx,
     path: &str,
@@ -921,17 +961,47 @@ async fn download(
         Ok(l.resumable_temp(&p, &v))
     })
     .await?;
-    let result = async {
-        let hash = ctx.remote.download(path, source, &temp).await?;
-        let (p, t, r) = (path.to_string(), temp.clone(), replace.cloned());
-        let entry = local_blocking(ctx, move |l| l.commit(&p, &t, r.as_ref(), backup)).await?;
-        Ok::<_, OpError>((entry, hash))
-    }
-    .await;
-    // Keep a partial download for next time when the network failed;
-    // drop it when the file changed (that version will never complete).
+    let _active = crate::fsops::ActiveTemp::new(&temp);
+    let mut cleaned = false;
+    let hash = loop {
+        match ctx.remote.download(path, source, &temp).await {
+            Ok(hash) => break hash,
+            Err(e) if disk_full(&e) && !cleaned => {
+                cleaned = true;
+                let freed = local_blocking(ctx, |l| Ok(l.clean_temps())).await?;
+                tracing::warn!(%path, freed, "the local disk is full: removed leftover temp files, trying again");
+            }
+            Err(e) if disk_full(&e) => {
+                let _ = std::fs::remove_file(&temp);
+                let (p, size) = (path.to_string(), source.size);
+                let message =
+                    local_blocking(ctx, move |l| Ok(l.no_space_message(&p, size))).await?;
+                return Err(OpError::Failed(message));
+            }
+            Err(e) => {
+                let e = OpError::from(e);
+                // Keep a partial download for next time when the network
+                // failed; drop it when the file changed (that version will
+                // never complete).
+                if let OpError::Changed(_) = &e {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                return Err(e);
+            }
+        }
+    };
+    let (p, t, r) = (path.to_string(), temp.clone(), replace.cloned());
+    let result = local_blocking(ctx, move |l| l.commit(&p, &t, r.as_ref(), backup)).await;
     if let Err(OpError::Changed(_)) = &result {
         let _ = std::fs::remove_file(&temp);
     }
-    result
+    Ok((result?, hash))
+}
+
+/// Whether a download failed because the local disk is full.
+fn disk_full(e: &RemoteError) -> bool {
+    match e {
+        RemoteError::Fs(FsError::Io { source, .. }) => crate::fsops::is_disk_full(source),
+        _ => false,
+    }
 }

@@ -8,6 +8,9 @@
 //!   remote poll finds a change (the remote's cheap fingerprint where it has
 //!   one, else every poll), and every `full_scan_interval_secs` as a safety
 //!   net; a folder remote is watched like the local folder;
+//! * a watched folder that does not exist yet (the first pass creates it)
+//!   or went away is looked for every second and watched once it is there,
+//!   followed by one more pass for what arrived before the watch;
 //! * not live: every `schedule_secs`, if set;
 //! * always: on "sync now", on confirm, after a failure (with backoff).
 //!
@@ -187,6 +190,51 @@ impl Pending {
     }
 }
 
+/// How often a synchronization whose folder is missing looks for it.
+const ARM_EVERY: Duration = Duration::from_secs(1);
+
+/// A folder's watch: running (kept alive here), or impossible (the
+/// worker polls).
+enum Watched {
+    Yes { _watcher: crate::watch::Watcher },
+    Failed,
+}
+
+/// The folders a live synchronization watches, each with its watch once it
+/// could be set up (`None`: the folder does not exist, yet or any more).
+struct Watchers {
+    roots: Vec<(Side, PathBuf, Option<Watched>)>,
+    tx: mpsc::UnboundedSender<(Side, WatchEvent)>,
+}
+
+impl Watchers {
+    /// Whether a folder is still waited for.
+    fn missing(&self) -> bool {
+        self.roots.iter().any(|(_, _, w)| w.is_none())
+    }
+
+    /// When to look for missing folders next.
+    fn next_check(&self) -> tokio::time::Instant {
+        if self.missing() {
+            tokio::time::Instant::now() + ARM_EVERY
+        } else {
+            far_future()
+        }
+    }
+
+    /// After its watcher reported trouble: if `side`'s folder is gone,
+    /// drop its watch so that it is set up again when the folder is back.
+    fn disarm_if_gone(&mut self, side: Side) -> bool {
+        for (s, root, w) in &mut self.roots {
+            if *s == side && matches!(w, Some(Watched::Yes { .. })) && !root.is_dir() {
+                *w = None;
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// More watched paths than this: a full pass instead of a scoped one.
 const SCOPE_MAX: usize = 1000;
 
@@ -298,44 +346,29 @@ impl Worker {
         };
 
         // Watchers: the local folder, and a folder remote; their news is
-        // tagged with the side it comes from.
+        // tagged with the side it comes from. A folder that does not exist
+        // yet (the first pass creates it) or that went away is watched as
+        // soon as it is there.
         let (wtx, mut wrx) = mpsc::unbounded_channel::<(Side, WatchEvent)>();
-        let mut watchers = Vec::new();
-        let mut degraded = !self.cfg.live;
+        let mut roots = Vec::new();
         if self.cfg.live {
-            let mut roots = vec![(Side::Local, self.cfg.local.clone())];
+            roots.push((Side::Local, self.cfg.local.clone()));
             if let Some(r) = remote.local_root() {
                 roots.push((Side::Remote, r.to_path_buf()));
             }
-            for (side, root) in roots {
-                if !root.is_dir() {
-                    // Not there yet (the first pass creates it): poll until
-                    // the next restart of the worker.
-                    degraded = true;
-                    continue;
-                }
-                let (tx, mut rx) = mpsc::unbounded_channel();
-                let tagged = wtx.clone();
-                tokio::spawn(async move {
-                    while let Some(ev) = rx.recv().await {
-                        if tagged.send((side, ev)).is_err() {
-                            break;
-                        }
-                    }
-                });
-                match crate::watch::watch(&root, SETTLE, tx) {
-                    Ok(w) => watchers.push(w),
-                    Err(e) => {
-                        degraded = true;
-                        let msg = format!("cannot watch {}: {e}", root.display());
-                        tracing::warn!(sync = %self.cfg.name, "{msg}; polling instead");
-                        self.status.send_modify(|s| s.watch_warning = Some(msg));
-                    }
-                }
-            }
         }
-        drop(wtx);
-        let has_folder_watch = remote.local_root().is_some() && !degraded;
+        let mut watchers = Watchers {
+            roots: roots
+                .into_iter()
+                .map(|(side, root)| (side, root, None))
+                .collect(),
+            tx: wtx,
+        };
+        // Watching is impossible here (not live, an error, too many
+        // folders): poll instead.
+        let mut degraded = !self.cfg.live;
+        self.arm(&mut watchers, &mut degraded);
+        let mut next_arm = watchers.next_check();
 
         let poll = Duration::from_secs(self.cfg.poll_interval_secs.max(1));
         let full = Duration::from_secs(self.cfg.full_scan_interval_secs.max(60));
@@ -414,6 +447,12 @@ impl Worker {
                 }
                 let ok = self.settle(result, &mut pending, &mut mode, waiters);
                 crate::memory::trim();
+                // The pass may have created a missing folder: watch it, and
+                // look once more for what arrived before the watch did.
+                if watchers.missing() && self.arm(&mut watchers, &mut degraded) {
+                    pending.dirty = true;
+                }
+                next_arm = watchers.next_check();
                 if ok {
                     last_fingerprint = fingerprint;
                 }
@@ -430,16 +469,30 @@ impl Worker {
                 },
                 Some((side, ev)) = wrx.recv() => {
                     if let WatchEvent::Degraded(msg) = &ev {
-                        tracing::warn!(sync = %self.cfg.name, "{msg}; polling instead");
-                        self.status.send_modify(|s| s.watch_warning = Some(msg.clone()));
-                        self.publish();
-                        degraded = true;
+                        if watchers.disarm_if_gone(side) {
+                            // Its folder went away: watched again when back.
+                            tracing::info!(sync = %self.cfg.name, "{msg}; watching again when it is back");
+                            next_arm = watchers.next_check();
+                        } else {
+                            tracing::warn!(sync = %self.cfg.name, "{msg}; polling instead");
+                            self.status.send_modify(|s| s.watch_warning = Some(msg.clone()));
+                            self.publish();
+                            degraded = true;
+                        }
                     }
                     self.note(&job, side, ev, &mut pending).await;
                 }
+                _ = tokio::time::sleep_until(next_arm) => {
+                    if self.arm(&mut watchers, &mut degraded) {
+                        pending.dirty = true;
+                    }
+                    next_arm = watchers.next_check();
+                }
                 _ = tokio::time::sleep_until(next_poll) => {
                     next_poll = tokio::time::Instant::now() + poll;
-                    if degraded || mode.retry_at.is_some() {
+                    let has_folder_watch =
+                        remote.local_root().is_some() && !degraded && !watchers.missing();
+                    if degraded || watchers.missing() || mode.retry_at.is_some() {
                         pending.dirty = true;
                     } else {
                         match remote.fingerprint().await {
@@ -478,6 +531,44 @@ impl Worker {
             let _ = w.send(Err("Ferry is shutting down".into()));
         }
         drop(watchers);
+    }
+
+    /// Start watching the folders that exist now and are not watched yet;
+    /// `true` when one was armed (a pass should then look once more: files
+    /// may have arrived before the watch did). A folder that cannot be
+    /// watched makes the worker poll instead (`degraded`).
+    fn arm(&self, watchers: &mut Watchers, degraded: &mut bool) -> bool {
+        let mut armed = false;
+        for (side, root, slot) in &mut watchers.roots {
+            if slot.is_some() || !root.is_dir() {
+                continue;
+            }
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let tagged = watchers.tx.clone();
+            let side = *side;
+            tokio::spawn(async move {
+                while let Some(ev) = rx.recv().await {
+                    if tagged.send((side, ev)).is_err() {
+                        break;
+                    }
+                }
+            });
+            match crate::watch::watch(root, SETTLE, tx) {
+                Ok(w) => {
+                    tracing::debug!(sync = %self.cfg.name, root = %root.display(), "watching");
+                    *slot = Some(Watched::Yes { _watcher: w });
+                    armed = true;
+                }
+                Err(e) => {
+                    *slot = Some(Watched::Failed);
+                    *degraded = true;
+                    let msg = format!("cannot watch {}: {e}", root.display());
+                    tracing::warn!(sync = %self.cfg.name, "{msg}; polling instead");
+                    self.status.send_modify(|s| s.watch_warning = Some(msg));
+                }
+            }
+        }
+        armed
     }
 
     /// Take watcher news into account: paths for a scoped pass, or a full

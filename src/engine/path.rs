@@ -55,10 +55,48 @@ pub fn nfc(name: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The longest name (in bytes of UTF-8) most file systems and servers
+/// accept for one path segment: every name Ferry makes fits in it.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// An extension longer than this is not kept whole when a name must be
+/// shortened (it is more likely part of the name than a file type).
+const MAX_KEPT_EXT_BYTES: usize = 32;
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+pub fn cut_to_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `stem` + `marker` + `ext`, with the stem cut (on a character boundary)
+/// so that the whole fits in [`MAX_NAME_BYTES`]. The marker is always kept
+/// whole; so is the extension unless it is too long to be one.
+pub fn fit_name(stem: &str, marker: &str, ext: &str) -> String {
+    let (stem, ext) = if ext.len() > MAX_KEPT_EXT_BYTES
+        && stem.len() + marker.len() + ext.len() > MAX_NAME_BYTES
+    {
+        // Not a file type: cut the name as a whole.
+        (format!("{stem}{ext}"), "")
+    } else {
+        (stem.to_string(), ext)
+    };
+    let room = MAX_NAME_BYTES.saturating_sub(marker.len() + ext.len());
+    format!("{}{marker}{ext}", cut_to_bytes(&stem, room))
+}
+
 /// The name of the copy that keeps the losing side of a conflict:
 /// `dir/name (conflicted copy 2026-11-22 101500).ext`. `stamp` is the local
 /// time, formatted by the caller (the planner gets time as a parameter).
-/// A number is added when that name is taken.
+/// A number is added when that name is taken. A name that would be longer
+/// than [`MAX_NAME_BYTES`] has its stem shortened (the marker and the
+/// extension stay), so the copy can be made on every file system.
 pub fn conflict_copy_name(path: &str, stamp: &str, taken: impl Fn(&str) -> bool) -> String {
     let name = file_name(path);
     let (stem, ext) = match name.rfind('.') {
@@ -73,7 +111,7 @@ pub fn conflict_copy_name(path: &str, stamp: &str, taken: impl Fn(&str) -> bool)
         } else {
             format!(" (conflicted copy {stamp} {n})")
         };
-        let candidate = join(dir, &format!("{stem}{suffix}{ext}"));
+        let candidate = join(dir, &fit_name(stem, &suffix, ext));
         if !taken(&candidate) {
             return candidate;
         }
@@ -118,6 +156,29 @@ mod tests {
             conflict_copy_name("a", &stamp, |p| p == first),
             "a (conflicted copy 2026-11-22 101500 2)"
         );
+    }
+
+    #[test]
+    fn a_conflicted_copy_of_a_240_byte_name_fits_in_255_bytes() {
+        let stamp = conflict_stamp(jiff::civil::date(2026, 11, 22).at(10, 15, 0, 0));
+        // 236 bytes of stem, with two-byte characters so the cut must
+        // respect character boundaries.
+        let stem = format!("x{}", "é".repeat(117) + "a");
+        let name = format!("{stem}.txt");
+        assert_eq!(name.len(), 240);
+        let copy = conflict_copy_name(&format!("dir/{name}"), &stamp, |_| false);
+        let copy_name = copy.strip_prefix("dir/").unwrap();
+        assert!(copy_name.len() <= MAX_NAME_BYTES, "{}", copy_name.len());
+        assert!(copy_name.ends_with(" (conflicted copy 2026-11-22 101500).txt"));
+        assert!(stem.starts_with(copy_name.split(" (conflicted").next().unwrap()));
+        // The numbered variant fits too, and differs.
+        let second = conflict_copy_name(&format!("dir/{name}"), &stamp, |p| p == copy);
+        assert!(second.len() - 4 <= MAX_NAME_BYTES);
+        assert!(second.ends_with(" 2).txt") && second != copy);
+        // An "extension" that is really most of the name is cut as a name.
+        let long_ext = format!("a.{}", "b".repeat(250));
+        let c = conflict_copy_name(&long_ext, &stamp, |_| false);
+        assert!(c.len() <= MAX_NAME_BYTES && c.ends_with("101500)"), "{c}");
     }
 
     #[test]

@@ -1370,8 +1370,13 @@ impl Remote for WebDav {
 
     async fn download(&self, path: &str, expect: &Entry, temp: &Path) -> Result<Hash, RemoteError> {
         let url = self.url(path, false);
-        let local = |what: &str, e: std::io::Error| {
-            RemoteError::Local(format!("{what} {}: {e}", temp.display()))
+        // The I/O error is kept whole: a full disk is told from the rest.
+        let local = |op: &'static str, e: std::io::Error| {
+            RemoteError::Fs(crate::fsops::FsError::Io {
+                op,
+                path: temp.display().to_string(),
+                source: e,
+            })
         };
         let mut file = tokio::fs::OpenOptions::new()
             .read(true)
@@ -1409,7 +1414,20 @@ impl Remote for WebDav {
             .map_err(|e| local("seek", e))?;
         let mut attempt = 0;
         let mut etag_seen: Option<String> = None;
+        // Every byte is already there (killed between the last write and
+        // the rename): asking for the rest would be a `Range` past the end
+        // (416). Check the server still has the version planned with; the
+        // temp's name says it is that version's bytes.
+        let complete = written == expect.size && expect.size > 0;
+        let resumed_from_temp = written > 0;
+        if complete {
+            tracing::debug!(%path, "a complete download was left: checking, not downloading");
+            self.expect(path, Some(expect)).await?;
+        }
         loop {
+            if complete {
+                break;
+            }
             attempt += 1;
             let from = written;
             let etag_for_range = etag_seen.clone();
@@ -1431,17 +1449,29 @@ impl Remote for WebDav {
                     path: path.to_string(),
                 });
             }
+            if status == StatusCode::RANGE_NOT_SATISFIABLE && from > 0 && attempt < MAX_ATTEMPTS {
+                // The server will not give the rest of what the temp holds
+                // (the file is shorter now, or ranges are broken): start
+                // over from the first byte rather than fail every pass.
+                tracing::debug!(%path, from, "416 for the rest of a download: starting over");
+                file.set_len(0).await.map_err(|e| local("truncate", e))?;
+                file.seek(std::io::SeekFrom::Start(0))
+                    .await
+                    .map_err(|e| local("seek", e))?;
+                hasher = Sha256::new();
+                written = 0;
+                etag_seen = None;
+                continue;
+            }
             if !(status == StatusCode::OK || status == StatusCode::PARTIAL_CONTENT) {
                 return Err(status_error("GET", path, status));
             }
             if from > 0 && status == StatusCode::OK {
                 // The server ignored the range (or If-Range failed): start over.
-                file.set_len(0)
-                    .await
-                    .map_err(|e| RemoteError::Local(format!("truncate {}: {e}", temp.display())))?;
+                file.set_len(0).await.map_err(|e| local("truncate", e))?;
                 file.seek(std::io::SeekFrom::Start(0))
                     .await
-                    .map_err(|e| RemoteError::Local(format!("seek {}: {e}", temp.display())))?;
+                    .map_err(|e| local("seek", e))?;
                 hasher = Sha256::new();
                 written = 0;
             }
@@ -1465,9 +1495,7 @@ impl Remote for WebDav {
                             });
                         }
                         hasher.update(&c);
-                        file.write_all(&c).await.map_err(|e| {
-                            RemoteError::Local(format!("write {}: {e}", temp.display()))
-                        })?;
+                        file.write_all(&c).await.map_err(|e| local("write", e))?;
                     }
                     Err(e) => {
                         tracing::debug!(%path, written, %e, "download interrupted");
@@ -1492,14 +1520,13 @@ impl Remote for WebDav {
                 path: path.to_string(),
             });
         }
-        if attempt > 1 && etag_seen.is_none() {
-            // Resumed without a strong entity tag to guard the range: make
-            // sure the file is still the version planned with.
+        if !complete && (resumed_from_temp || (attempt > 1 && etag_seen.is_none())) {
+            // Resumed without a strong entity tag to guard the range, or
+            // after bytes an earlier run wrote: make sure the file is still
+            // the version planned with.
             self.expect(path, Some(expect)).await?;
         }
-        file.flush()
-            .await
-            .map_err(|e| RemoteError::Local(format!("write {}: {e}", temp.display())))?;
+        file.flush().await.map_err(|e| local("write", e))?;
         let std_file = file.into_std().await;
         let mtime = expect.mtime;
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -1509,7 +1536,7 @@ impl Remote for WebDav {
         })
         .await
         .map_err(|e| RemoteError::Local(e.to_string()))?
-        .map_err(|e| RemoteError::Local(format!("fsync {}: {e}", temp.display())))?;
+        .map_err(|e| local("fsync", e))?;
         Ok(hasher.finalize().into())
     }
 

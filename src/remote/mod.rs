@@ -41,9 +41,16 @@ pub enum RemoteError {
     SourceChanged(String),
     #[error(transparent)]
     Fs(FsError),
-    /// The server wants (other) credentials: no retry until the user acts.
+    /// The server wants (other) credentials (401 only): no retry until the
+    /// user acts.
     #[error("credentials required: {0}")]
     Auth(String),
+    /// The server refused one request (403): an error for that item only,
+    /// the pass goes on with the others. The message names the item and
+    /// the method ("the server refused to store a/b.txt (PUT: 403
+    /// Forbidden)").
+    #[error("{0}")]
+    Forbidden(String),
     /// The item is locked on the server (423): skipped this pass.
     #[error("{0} is locked on the server; skipped")]
     Locked(String),

@@ -298,6 +298,44 @@ impl WebDav {
         }
     }
 
+    /// Send a request built by `build` and read its whole answer (at most
+    /// `cap` bytes), retrying transient failures, a connection cut while
+    /// the answer's body was read included. Only for requests that may be
+    /// sent again (PROPFIND, PROPPATCH) and small or listing answers.
+    async fn send_read(
+        &self,
+        what: &str,
+        rel: &str,
+        cap: usize,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+    ) -> Result<(StatusCode, Vec<u8>), RemoteError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let resp = self.send(what, &build).await?;
+            let status = resp.status();
+            match read_capped(resp, cap).await {
+                Ok(body) => return Ok((status, body)),
+                Err(ReadError::TooLarge) => {
+                    return Err(RemoteError::Protocol(format!(
+                        "the server's answer to {what} of {} is larger than {cap} bytes",
+                        item_name(rel)
+                    )));
+                }
+                Err(ReadError::Cut(e)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(what, rel, attempt, %e, "answer cut off; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(ReadError::Cut(e)) => {
+                    return Err(http_error(
+                        &format!("reading the answer to {what} of {}", item_name(rel)),
+                        e,
+                    ));
+                }
+            }
+        }
+    }
+
     /// PROPFIND one path; `None` when it does not exist.
     async fn propfind(
         &self,
@@ -319,8 +357,8 @@ impl WebDav {
         depth: &'static str,
     ) -> Result<Result<Option<Vec<xml::DavItem>>, StatusCode>, RemoteError> {
         let url = self.url(rel, dir);
-        let resp = self
-            .send("PROPFIND", || {
+        let (status, body) = self
+            .send_read("PROPFIND", rel, self.max_listing_bytes, || {
                 Ok(self
                     .request(propfind_method(), url.clone())
                     .header("Depth", depth)
@@ -328,7 +366,7 @@ impl WebDav {
                     .body(PROPFIND_BODY))
             })
             .await?;
-        match resp.status() {
+        match status {
             StatusCode::MULTI_STATUS => {}
             StatusCode::NOT_FOUND => return Ok(Ok(None)),
             // A folder asked for without its trailing slash (Apache's mod_dir).
@@ -342,7 +380,6 @@ impl WebDav {
             }
             s => return Ok(Err(s)),
         }
-        let body = read_capped(resp, self.max_listing_bytes).await?;
         let items =
             xml::parse_multistatus(&body).map_err(|e| RemoteError::Protocol(e.to_string()))?;
         if items.iter().any(|i| i.file_id.is_some()) {
@@ -556,23 +593,25 @@ impl WebDav {
             httpdate::fmt_http_date(when)
         );
         let url = self.url(rel, false);
-        let resp = self
-            .send("PROPPATCH", || {
+        let (status, text) = self
+            .send_read("PROPPATCH", rel, 1024 * 1024, || {
                 Ok(self
                     .request(dav_method("PROPPATCH"), url.clone())
                     .header("Content-Type", "application/xml; charset=utf-8")
                     .body(body.clone()))
             })
             .await?;
-        if resp.status() != StatusCode::MULTI_STATUS && !resp.status().is_success() {
-            return Err(status_error("PROPPATCH", rel, resp.status()));
+        if status != StatusCode::MULTI_STATUS && !status.is_success() {
+            return Err(status_error("PROPPATCH", rel, status));
         }
         // A 207 can still refuse the property: look for a failed propstat.
-        let text = read_capped(resp, 1024 * 1024).await?;
         let text = String::from_utf8_lossy(&text);
         if text.contains(" 403") || text.contains(" 409") || text.contains(" 424") {
             return Err(RemoteError::Http {
-                message: format!("PROPPATCH {rel}: refused"),
+                message: format!(
+                    "the server refused to set the modification time of {}",
+                    item_name(rel)
+                ),
                 retryable: false,
             });
         }
@@ -1101,13 +1140,47 @@ fn check_auth(resp: reqwest::Response) -> Result<reqwest::Response, RemoteError>
     }
 }
 
-fn status_error(what: &str, rel: &str, s: StatusCode) -> RemoteError {
+/// How messages name an item: its path, or "the synchronized folder" for
+/// the root (`""`).
+fn item_name(rel: &str) -> String {
+    if rel.trim_matches('/').is_empty() {
+        "the synchronized folder".to_string()
+    } else {
+        rel.to_string()
+    }
+}
+
+/// The error for an unexpected status of `method` on `rel`. Only 401 means
+/// credentials (see [`check_auth`]); a 403 refuses this one request: an
+/// error for this item, the pass goes on.
+fn status_error(method: &str, rel: &str, s: StatusCode) -> RemoteError {
+    let item = item_name(rel);
     match s {
-        StatusCode::FORBIDDEN => RemoteError::Auth(format!("{what} {rel}: forbidden (403)")),
+        StatusCode::FORBIDDEN => {
+            let verb = match method {
+                "PUT" => "store",
+                "GET" => "send",
+                "PROPFIND" => "list",
+                "MKCOL" => "create",
+                "MOVE" => "move",
+                "COPY" => "copy",
+                "DELETE" => "delete",
+                "PROPPATCH" => "set the modification time of",
+                _ => "change",
+            };
+            let advice = if rel.trim_matches('/').is_empty() {
+                ": check the folder's address and that this account may use it"
+            } else {
+                ""
+            };
+            RemoteError::Forbidden(format!(
+                "the server refused to {verb} {item} ({method}: {s}){advice}"
+            ))
+        }
         StatusCode::LOCKED => RemoteError::Locked(rel.to_string()),
         StatusCode::INSUFFICIENT_STORAGE => RemoteError::NoSpace,
         s => RemoteError::Http {
-            message: format!("{what} {rel}: {s}"),
+            message: format!("{method} of {item} failed: {s}"),
             retryable: s.is_server_error(),
         },
     }
@@ -1131,20 +1204,24 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::random_range(cap / 4..=cap))
 }
 
-async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, RemoteError> {
+/// Why an answer's body could not be read whole.
+enum ReadError {
+    /// Larger than allowed: not retried.
+    TooLarge,
+    /// The connection broke off (or timed out) mid-body: worth retrying.
+    Cut(reqwest::Error),
+}
+
+async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, ReadError> {
     if resp.content_length().is_some_and(|n| n as usize > cap) {
-        return Err(RemoteError::Protocol(format!(
-            "the server's answer is larger than {cap} bytes"
-        )));
+        return Err(ReadError::TooLarge);
     }
     let mut out = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| http_error("reading the answer", e))?;
+        let chunk = chunk.map_err(ReadError::Cut)?;
         if out.len() + chunk.len() > cap {
-            return Err(RemoteError::Protocol(format!(
-                "the server's answer is larger than {cap} bytes"
-            )));
+            return Err(ReadError::TooLarge);
         }
         out.extend_from_slice(&chunk);
     }

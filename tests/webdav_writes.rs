@@ -1,0 +1,226 @@
+//! Writes on real WebDAV servers that behave like the odd ones seen in the
+//! field (issue 8): MKCOL refused above the user's folder, tags that are
+//! only weak but checked by `If:`, a 403 on one file, answers cut mid-body,
+//! and leftovers of interrupted work on the server. Every scenario runs
+//! against every server kind of `tests/common/dav.rs`, through the
+//! fault-injecting proxy of `tests/common/proxy.rs`.
+
+#[path = "common/dav.rs"]
+mod dav;
+#[path = "common/proxy.rs"]
+mod proxy;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use dav::{DavKind, DavServer};
+use ferry::remote::Remote;
+
+struct Env {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Env {
+    fn new(url: String) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("local")).unwrap();
+        fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env { dir, url }
+    }
+    fn local(&self) -> PathBuf {
+        self.dir.path().join("local")
+    }
+    fn cmd(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.arg("sync")
+            .arg(self.local())
+            .arg(&self.url)
+            .arg("--state")
+            .arg(self.dir.path().join("state"))
+            .args(["--timeout", "5"])
+            .args(extra)
+            .env("HOME", self.dir.path().join("home"))
+            .env("XDG_DATA_HOME", self.dir.path().join("home/.local/share"))
+            .env_remove("FERRY_LOG");
+        c
+    }
+    /// A pass whose JSON report is returned whatever its exit status.
+    fn run(&self, extra: &[&str]) -> (Output, serde_json::Value) {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.cmd(&args).output().unwrap();
+        let report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", show(&out)));
+        (out, report)
+    }
+    fn sync(&self, extra: &[&str]) -> serde_json::Value {
+        let (out, report) = self.run(extra);
+        assert!(out.status.success(), "ferry sync failed: {}", show(&out));
+        report
+    }
+    fn sync_quiet(&self) {
+        let first = self.sync(&[]);
+        assert_eq!(first["errors"], serde_json::json!([]), "{first:#}");
+        let again = self.sync(&[]);
+        let counts = again["counts"].as_object().unwrap();
+        assert!(
+            counts.keys().all(|k| k == "adopt"),
+            "second pass not quiet: {again:#}"
+        );
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(path: &Path, content: &[u8]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+/// Synchronized items under a folder (dot-names skipped): path → content.
+fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(rel, None);
+                stack.push(e.path());
+            } else {
+                out.insert(rel, Some(fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// Names at the top of a folder, dot-names included.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn start(kind: DavKind) -> (Arc<DavServer>, proxy::Proxy) {
+    let server = Arc::new(DavServer::start(kind));
+    let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    (server, proxy)
+}
+
+fn webdav(url: &str) -> ferry::remote::webdav::WebDav {
+    ferry::remote::webdav::WebDav::new(url, Default::default()).unwrap()
+}
+
+/// Case 13: a 403 on one file is that file's error ("the server refused to
+/// store …"), not "credentials required", and the pass goes on with the
+/// other files. A 403 on the folder itself stops the pass, but does not ask
+/// for credentials either.
+fn a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    let env = Env::new(proxy.url_for(&server.url()));
+    write(&env.local().join("a.txt"), b"a");
+    write(&env.local().join("blocked/x.txt"), b"x");
+    write(&env.local().join("z.txt"), b"z");
+    server.mkdir("blocked");
+    proxy.add("PUT", "/blocked/", 1000, proxy::Fault::Status(403, None));
+    let (out, report) = env.run(&[]);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert_eq!(report["stopped"], serde_json::Value::Null, "{report:#}");
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report:#}");
+    assert_eq!(errors[0]["path"], "blocked/x.txt", "{report:#}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("the server refused to store blocked/x.txt (PUT: 403 Forbidden)"),
+        "{message}"
+    );
+    assert!(!message.contains("credentials"), "{message}");
+    assert_eq!(server.read("a.txt").unwrap(), b"a");
+    assert_eq!(server.read("z.txt").unwrap(), b"z");
+    // A 403 on the synchronized folder itself stops the pass, and says so
+    // without asking for credentials.
+    proxy.clear();
+    proxy.add_exact(
+        "PROPFIND",
+        "/dav/sync/",
+        1000,
+        proxy::Fault::Status(403, None),
+    );
+    let out = env.cmd(&[]).output().unwrap();
+    assert!(!out.status.success(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "the server refused to list the synchronized folder (PROPFIND: 403 Forbidden)"
+        ),
+        "{}",
+        show(&out)
+    );
+    assert!(!stderr.contains("credentials"), "{}", show(&out));
+}
+
+/// Case 13: a connection cut while a listing's body is read is retried like
+/// any transient failure, and the pass completes.
+fn a_listing_cut_off_mid_body_is_retried(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    let env = Env::new(proxy.url_for(&server.url()));
+    // A first pass learns how the server lists (and probes it).
+    write(&env.local().join("up.txt"), b"up");
+    env.sync_quiet();
+    for i in 0..20 {
+        server.write(&format!("dir/f{i}.txt"), format!("{i}").as_bytes());
+    }
+    proxy.add("PROPFIND", "/", 2, proxy::Fault::CutMidBody(120));
+    env.sync_quiet();
+    assert_eq!(snapshot(&env.local()), snapshot(server.root()));
+    let cut = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.method == "PROPFIND" && s.faulted)
+        .count();
+    assert_eq!(cut, 2, "the fault did not fire");
+}
+
+macro_rules! writes {
+    ($($module:ident => $kind:expr),* $(,)?) => {$(
+        mod $module {
+            use super::*;
+            #[test] fn a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on() { super::a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on($kind) }
+            #[test] fn a_listing_cut_off_mid_body_is_retried() { super::a_listing_cut_off_mid_body_is_retried($kind) }
+        }
+    )*};
+}
+
+writes! {
+    apache => DavKind::Apache,
+    nginx => DavKind::Nginx,
+    rclone => DavKind::Rclone,
+    wsgidav => DavKind::WsgiDav,
+    dav_server => DavKind::DavServer,
+}

@@ -137,6 +137,49 @@ fn webdav(url: &str) -> ferry::remote::webdav::WebDav {
     ferry::remote::webdav::WebDav::new(url, Default::default()).unwrap()
 }
 
+/// Case 9: one server answers 404 to `MKCOL` of collections above the
+/// user's own folder (they exist, but are not the user's). Creating a
+/// missing folder must look for the deepest existing one and create only
+/// what is missing, never asking for one that exists.
+fn a_server_refusing_mkcol_above_the_users_folder_still_gets_it_created(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    for above in ["/", "/dav/", "/dav/sync/"] {
+        proxy.add_exact("MKCOL", above, 1000, proxy::Fault::Status(404, None));
+    }
+    let url = proxy.url_for(&format!("{}new folder/and more/", server.url()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dav = webdav(&url);
+    let filter = ferry::engine::Filter::default();
+    assert!(rt.block_on(dav.list(&filter)).unwrap().is_none());
+    rt.block_on(dav.create_root())
+        .unwrap_or_else(|e| panic!("{kind:?}: the user's folder was not created: {e}"));
+    assert!(server.root().join("new folder/and more").is_dir());
+    // Folders inside, several levels missing at once.
+    rt.block_on(dav.mkdir("x/y/z"))
+        .unwrap_or_else(|e| panic!("{kind:?}: x/y/z was not created: {e}"));
+    assert!(server.root().join("new folder/and more/x/y/z").is_dir());
+    let mkcols: Vec<String> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "MKCOL")
+        .map(|s| s.path)
+        .collect();
+    for existing in ["/", "/dav/", "/dav/sync/"] {
+        assert!(
+            !mkcols.iter().any(|p| p == existing),
+            "{kind:?}: MKCOL of an existing folder above the user's: {mkcols:?}"
+        );
+    }
+    // A sync into it then works end to end.
+    let env = Env::new(url);
+    write(&env.local().join("deep/er/a.txt"), b"a");
+    env.sync_quiet();
+    assert_eq!(
+        server.read("new folder/and more/deep/er/a.txt").unwrap(),
+        b"a"
+    );
+}
+
 /// Case 13: a 403 on one file is that file's error ("the server refused to
 /// store …"), not "credentials required", and the pass goes on with the
 /// other files. A 403 on the folder itself stops the pass, but does not ask
@@ -211,6 +254,7 @@ macro_rules! writes {
     ($($module:ident => $kind:expr),* $(,)?) => {$(
         mod $module {
             use super::*;
+            #[test] fn a_server_refusing_mkcol_above_the_users_folder_still_gets_it_created() { super::a_server_refusing_mkcol_above_the_users_folder_still_gets_it_created($kind) }
             #[test] fn a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on() { super::a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on($kind) }
             #[test] fn a_listing_cut_off_mid_body_is_retried() { super::a_listing_cut_off_mid_body_is_retried($kind) }
         }

@@ -680,19 +680,47 @@ impl WebDav {
         }
     }
 
-    /// MKCOL each missing folder of `rel` (a folder path).
+    /// Create folder `rel` and those of its parents that are missing, all
+    /// inside the sync root (never above it). The common case, the parent
+    /// exists, is one MKCOL. When the server says a parent is missing, the
+    /// first missing folder is found with `PROPFIND Depth: 0` downwards
+    /// from the root (deletions' `.ferry-trash/<time>/…` folders are
+    /// missing right below the trash) and only the missing segments are
+    /// created, top down.
     async fn mkdirs(&self, rel: &str) -> Result<(), RemoteError> {
+        let rel = rel.trim_matches('/');
         if rel.is_empty() {
             return Ok(());
         }
         match self.mkcol(rel).await {
-            Ok(()) => Ok(()),
-            Err(RemoteError::Conflict(_)) => {
-                Box::pin(self.mkdirs(parent(rel))).await?;
-                self.mkcol(rel).await
-            }
-            Err(e) => Err(e),
+            Err(RemoteError::Conflict(_)) => {}
+            other => return other,
         }
+        let ends: Vec<usize> = rel
+            .match_indices('/')
+            .map(|(i, _)| i)
+            .chain([rel.len()])
+            .collect();
+        let mut first_missing = ends.len() - 1;
+        for (n, &end) in ends[..ends.len() - 1].iter().enumerate() {
+            let folder = &rel[..end];
+            match self.stat(folder).await? {
+                Some(e) if e.kind == Kind::Dir => {}
+                Some(_) => {
+                    return Err(RemoteError::Changed {
+                        path: folder.to_string(),
+                    });
+                }
+                None => {
+                    first_missing = n;
+                    break;
+                }
+            }
+        }
+        for &end in &ends[first_missing..] {
+            self.mkcol(&rel[..end]).await?;
+        }
+        Ok(())
     }
 
     async fn mkcol(&self, rel: &str) -> Result<(), RemoteError> {
@@ -1284,26 +1312,70 @@ impl Remote for WebDav {
     }
 
     async fn create_root(&self) -> Result<(), RemoteError> {
-        // MKCOL the root and its missing parents, relative to the server.
+        // Only the missing folders are created: walk up from the root until
+        // a collection exists, then MKCOL downwards. Folders above the
+        // user's own space may refuse MKCOL (one server answers 404 for
+        // `MKCOL /webdav/`), so an existing one is never asked.
         let segments: Vec<&str> = self
             .base_path
             .trim_matches('/')
             .split('/')
             .filter(|s| !s.is_empty())
             .collect();
-        let mut url = self.base.clone();
-        for i in 0..segments.len() {
-            let path: String = segments[..=i]
+        let url_of = |n: usize| {
+            let path: String = segments[..n]
                 .iter()
                 .map(|s| format!("/{}", utf8_percent_encode(s, SEGMENT)))
                 .collect::<String>()
                 + "/";
+            let mut url = self.base.clone();
             url.set_path(&path);
-            let u = url.clone();
+            (url, path)
+        };
+        let mut existing = segments.len();
+        while existing > 0 {
+            let (url, path) = url_of(existing);
+            let (status, body) = self
+                .send_read("PROPFIND", &path, 1024 * 1024, || {
+                    Ok(self
+                        .request(propfind_method(), url.clone())
+                        .header("Depth", "0")
+                        .header("Content-Type", "application/xml; charset=utf-8")
+                        .body(PROPFIND_BODY))
+                })
+                .await?;
+            match status {
+                StatusCode::NOT_FOUND => existing -= 1,
+                StatusCode::MULTI_STATUS => {
+                    let items = xml::parse_multistatus(&body)
+                        .map_err(|e| RemoteError::Protocol(format!("PROPFIND of {path}: {e}")))?;
+                    if items.first().is_some_and(|i| !i.is_collection) {
+                        return Err(RemoteError::Config(format!(
+                            "{path} on the server is a file, not a folder: choose another folder"
+                        )));
+                    }
+                    break;
+                }
+                // Not ours to look at (a folder above the user's space):
+                // taken as existing; the MKCOL below will tell.
+                s => {
+                    tracing::debug!(%path, status = %s, "cannot look above; creating from here");
+                    break;
+                }
+            }
+        }
+        if existing == segments.len() {
+            return Ok(());
+        }
+        for n in existing + 1..=segments.len() {
+            let (url, path) = url_of(n);
             let resp = self
-                .send("MKCOL", || Ok(self.request(dav_method("MKCOL"), u.clone())))
+                .send("MKCOL", || {
+                    Ok(self.request(dav_method("MKCOL"), url.clone()))
+                })
                 .await?;
             let s = resp.status();
+            // 405: made meanwhile by someone else.
             if !(s.is_success() || s == StatusCode::METHOD_NOT_ALLOWED) {
                 return Err(status_error("MKCOL", &path, s));
             }

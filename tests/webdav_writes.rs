@@ -180,6 +180,77 @@ fn a_server_refusing_mkcol_above_the_users_folder_still_gets_it_created(kind: Da
     );
 }
 
+/// Case 10: a server whose tags are all weak but which checks them in the
+/// `If:` header. The probe must find that out (both halves: an outdated
+/// weak tag refused, the current one allowed), and publishing must then be
+/// a conditional MOVE: a change that lands between Ferry's last look and
+/// its MOVE is caught by the server, not clobbered.
+fn a_weak_tag_only_server_that_checks_if_gets_a_conditional_publishing_move(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    proxy.set_weak_tags(true);
+    let url = proxy.url_for(&server.url());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let probe = rt.block_on(webdav(&url).write_probe());
+    // The same server without the quirk: does it check `If:` at all?
+    let direct = rt.block_on(webdav(&server.url()).write_probe());
+    eprintln!("{kind:?}: weak-only {probe:?}\n{kind:?}: as it is {direct:?}");
+    assert!(!probe.if_header, "{kind:?}: no strong tags here: {probe:?}");
+    if !direct.if_header {
+        assert!(
+            !probe.if_header_weak,
+            "{kind:?} ignores If: yet weak tags were trusted: {probe:?}"
+        );
+        eprintln!("{kind:?} does not check If: tags; nothing more to test");
+        return;
+    }
+    assert!(
+        probe.if_header_weak,
+        "{kind:?}: weak tags checked by If: not found: {probe:?}"
+    );
+    proxy.clear();
+    let env = Env::new(url);
+    write(&env.local().join("shared.txt"), b"v1");
+    env.sync_quiet();
+    std::thread::sleep(Duration::from_millis(1100));
+    env.sync(&[]);
+    write(&env.local().join("shared.txt"), b"v2 from this computer");
+    let s2 = server.clone();
+    proxy.add(
+        "MOVE",
+        ".ferry-up-",
+        1,
+        proxy::Fault::Before(Arc::new(move || {
+            s2.write("shared.txt", b"v2 from someone else")
+        })),
+    );
+    let report = env.sync(&[]);
+    assert_eq!(
+        report["skipped"].as_array().map(Vec::len),
+        Some(1),
+        "{kind:?}: {report:#}"
+    );
+    assert_eq!(server.read("shared.txt").unwrap(), b"v2 from someone else");
+    let publish = proxy
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "MOVE" && s.path.contains(".ferry-up-") && s.faulted)
+        .unwrap();
+    assert!(
+        publish
+            .if_header
+            .as_deref()
+            .is_some_and(|h| h.contains("[W/")),
+        "{kind:?}: the publishing MOVE was not conditional: {publish:?}"
+    );
+    // The next passes keep both versions.
+    env.sync(&[]);
+    env.sync_quiet();
+    let local = snapshot(&env.local());
+    let contents: Vec<&[u8]> = local.values().flatten().map(Vec::as_slice).collect();
+    assert!(contents.contains(&&b"v2 from someone else"[..]));
+    assert!(contents.contains(&&b"v2 from this computer"[..]));
+}
+
 /// Case 13: a 403 on one file is that file's error ("the server refused to
 /// store …"), not "credentials required", and the pass goes on with the
 /// other files. A 403 on the folder itself stops the pass, but does not ask
@@ -255,6 +326,7 @@ macro_rules! writes {
         mod $module {
             use super::*;
             #[test] fn a_server_refusing_mkcol_above_the_users_folder_still_gets_it_created() { super::a_server_refusing_mkcol_above_the_users_folder_still_gets_it_created($kind) }
+            #[test] fn a_weak_tag_only_server_that_checks_if_gets_a_conditional_publishing_move() { super::a_weak_tag_only_server_that_checks_if_gets_a_conditional_publishing_move($kind) }
             #[test] fn a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on() { super::a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on($kind) }
             #[test] fn a_listing_cut_off_mid_body_is_retried() { super::a_listing_cut_off_mid_body_is_retried($kind) }
         }

@@ -94,6 +94,11 @@ pub struct Probe {
     pub if_match: bool,
     /// The RFC 4918 `If:` header is honoured (used on the publishing MOVE).
     pub if_header: bool,
+    /// The server's file tags are only ever weak (`W/"…"`), and the `If:`
+    /// header is honoured with them: a MOVE tagged with an outdated weak
+    /// tag is refused and one with the current tag allowed.
+    #[serde(default)]
+    pub if_header_weak: bool,
     /// When the write probe ran (Unix seconds; 0: not yet).
     pub probed_at: i64,
 }
@@ -546,12 +551,13 @@ impl WebDav {
             // must be refused (a bogus tag alone is not enough: some servers
             // refuse that but let a real, outdated tag through).
             let mut old_tag = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
-            if old_tag.as_deref().is_some_and(|t| t.starts_with("W/")) {
-                // Apache's tags are weak for a second after a write.
+            if old_tag.as_deref().is_some_and(is_weak) {
+                // Apache's tags are weak for a second after a write; a tag
+                // still weak after that is a server with weak tags only.
                 tokio::time::sleep(Duration::from_millis(1100)).await;
                 old_tag = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
             }
-            let old_tag = old_tag.filter(|t| !t.starts_with("W/"));
+            let weak_only = old_tag.as_deref().is_some_and(is_weak);
             let replaced = self
                 .request(Method::PUT, self.url(&file, false))
                 .body("ferry probe, a longer second version")
@@ -559,21 +565,33 @@ impl WebDav {
                 .await;
             if let (Ok(m), Some(tag), Ok(r)) = (made, old_tag, replaced) {
                 if m.status().is_success() && r.status().is_success() {
+                    // Refused means 412 on the destination (a 404 for a
+                    // source lost to a retried MOVE proves nothing).
                     let refused = matches!(
                         self.move_if(&other, &file, false, true, Some(&tag)).await,
-                        Err(RemoteError::Changed { .. })
+                        Err(RemoteError::Changed { path }) if path == file
                     );
-                    // …and the current tag must let it through (some servers
-                    // refuse every tag).
-                    let current = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
-                    let accepted = match current.filter(|t| !t.starts_with("W/")) {
-                        Some(t) => self
+                    // …and the current tag, of the same kind, must let it
+                    // through (some servers refuse every tag).
+                    let mut current = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
+                    if refused && !weak_only && current.as_deref().is_some_and(is_weak) {
+                        // Apache again: just written, weak for a second.
+                        tokio::time::sleep(Duration::from_millis(1100)).await;
+                        current = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
+                    }
+                    let accepted = match current.filter(|t| is_weak(t) == weak_only) {
+                        Some(t) if refused => self
                             .move_if(&other, &file, false, true, Some(&t))
                             .await
                             .is_ok(),
-                        None => false,
+                        _ => false,
                     };
-                    p.if_header = refused && accepted;
+                    // Trusted only when both halves were seen to work.
+                    if weak_only {
+                        p.if_header_weak = refused && accepted;
+                    } else {
+                        p.if_header = refused && accepted;
+                    }
                 }
             }
         }
@@ -1140,6 +1158,11 @@ fn dav_method(name: &'static str) -> Method {
     Method::from_bytes(name.as_bytes()).unwrap_or(Method::OPTIONS)
 }
 
+/// A weak entity tag (`W/"…"`).
+fn is_weak(tag: &str) -> bool {
+    tag.starts_with("W/")
+}
+
 /// Same item, unchanged: an equal entity tag, or equal size and mtime (a
 /// weak/strong entity-tag flip is not a change).
 fn unchanged(now: &Entry, then: &Entry) -> bool {
@@ -1465,19 +1488,25 @@ impl Remote for WebDav {
                 )));
             }
         }
-        // Publish: only over the version planned with. Where the server
-        // honours the `If:` header and the planned version has a strong
-        // entity tag, the server checks it atomically with the MOVE;
-        // otherwise a PROPFIND re-check comes right before the MOVE.
-        let strong_tag = replace
-            .and_then(|r| r.etag.as_deref())
-            .filter(|t| !t.starts_with("W/"));
+        // Publish: only over the version planned with. Where the probe saw
+        // the server honour the `If:` header with tags of the kind the
+        // planned version has (strong; or weak, on a server whose tags are
+        // all weak — never Apache's weak-for-a-second tags), the server
+        // checks the tag atomically with the MOVE; otherwise a PROPFIND
+        // re-check comes right before the MOVE.
+        let usable_tag = replace.and_then(|r| r.etag.as_deref()).filter(|t| {
+            if is_weak(t) {
+                probe.if_header_weak
+            } else {
+                probe.if_header
+            }
+        });
         let publish = async {
             if backup && replace.is_some() {
                 self.expect(path, replace).await?;
                 self.trash(path, false).await?;
                 self.move_item(&temp, path, false, false).await
-            } else if let (true, Some(tag)) = (probe.if_header, strong_tag) {
+            } else if let Some(tag) = usable_tag {
                 match self.move_if(&temp, path, false, true, Some(tag)).await {
                     Err(RemoteError::Changed { .. })
                         if self
@@ -1489,7 +1518,14 @@ impl Remote for WebDav {
                         // Refused although the tag still matches: this
                         // server's If: support is broken. Stop using it.
                         tracing::warn!(base = %self.base, "the server refuses matching If: headers; re-checking with PROPFIND instead");
-                        self.written.lock().await.if_header = false;
+                        {
+                            let mut w = self.written.lock().await;
+                            if is_weak(tag) {
+                                w.if_header_weak = false;
+                            } else {
+                                w.if_header = false;
+                            }
+                        }
                         self.expect(path, replace).await?;
                         self.move_item(&temp, path, false, true).await
                     }

@@ -164,6 +164,12 @@ pub trait Remote: Send + Sync {
     /// Create the root (first synchronization into a new remote folder).
     async fn create_root(&self) -> Result<(), RemoteError>;
 
+    /// Remove what interrupted work of Ferry's own left on the remote and
+    /// the last listing saw (a WebDAV server's `.ferry-probe-…` folders at
+    /// the root, `.ferry-up-….part` temps older than a day). Nothing else;
+    /// never called in a dry run. Failures are only logged.
+    async fn clean_leftovers(&self) {}
+
     /// Content hash of a file, which must still be as `expect`.
     async fn hash(&self, path: &str, expect: &Entry) -> Result<Hash, RemoteError>;
 

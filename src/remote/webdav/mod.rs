@@ -137,6 +137,11 @@ pub struct WebDav {
     /// this lock, one MKCOL each: racing MKCOLs of one folder make Apache
     /// answer 403 to the loser.
     trash_dirs: tokio::sync::Mutex<std::collections::HashSet<String>>,
+    /// Leftovers of Ferry's own interrupted work that the last listing saw
+    /// (`.ferry-probe-…` folders at the root, `.ferry-up-….part` temps
+    /// older than a day), with their entries: removed by
+    /// [`Remote::clean_leftovers`].
+    leftovers: std::sync::Mutex<Vec<(String, Entry)>>,
     max_listing_bytes: usize,
 }
 
@@ -239,6 +244,7 @@ impl WebDav {
             written: tokio::sync::Mutex::new(Probe::default()),
             cache: std::sync::Mutex::new(None),
             trash_dirs: tokio::sync::Mutex::new(std::collections::HashSet::new()),
+            leftovers: std::sync::Mutex::new(Vec::new()),
             max_listing_bytes: options.max_listing_bytes.unwrap_or(MAX_LISTING_BYTES),
         })
     }
@@ -595,11 +601,16 @@ impl WebDav {
                 }
             }
         }
-        // Our own probe folder: a plain DELETE.
-        let _ = self
-            .request(Method::DELETE, self.url(&dir, true))
-            .send()
-            .await;
+        // Our own probe folder: a plain DELETE, retried like any request
+        // (a reset after the server did it then finds nothing: fine). What
+        // a kill leaves is removed by a later pass (`clean_leftovers`).
+        let url = self.url(&dir, true);
+        if let Err(e) = self
+            .send("DELETE", || Ok(self.request(Method::DELETE, url.clone())))
+            .await
+        {
+            tracing::debug!(%dir, %e, "could not remove the probe folder");
+        }
         p
     }
 
@@ -1116,8 +1127,21 @@ impl WebDav {
             return None;
         }
         let entry = self.entry_of(item);
-        if name.starts_with(".ferry-") && entry.kind == Kind::File {
-            return None;
+        if name.starts_with(".ferry-") {
+            if is_leftover(
+                rel,
+                &entry,
+                jiff::Timestamp::now()
+                    .as_second()
+                    .saturating_mul(1_000_000_000),
+            ) {
+                if let Ok(mut l) = self.leftovers.lock() {
+                    l.push((rel.to_string(), entry.clone()));
+                }
+            }
+            if entry.kind == Kind::File {
+                return None;
+            }
         }
         if let Some(rule) = filter.excluded(rel, entry.kind, entry.size) {
             listing.problems.push(problem(format!("excluded: {rule}")));
@@ -1156,6 +1180,32 @@ fn propfind_method() -> Method {
 /// A WebDAV method (an extension method: always a valid token).
 fn dav_method(name: &'static str) -> Method {
     Method::from_bytes(name.as_bytes()).unwrap_or(Method::OPTIONS)
+}
+
+/// Uploads' temps older than this (server mtime) are a killed upload's.
+const STALE_UPLOAD_NANOS: i64 = 24 * 3600 * 1_000_000_000;
+
+/// Whether a listed item is a leftover of Ferry's own interrupted work that
+/// may be removed: a probe folder at the root (`.ferry-probe-` and 16 hex
+/// digits; any age: a probe lasts seconds), or an upload temp
+/// (`.ferry-up-` and 16 hex digits, `.part`) anywhere whose server mtime
+/// is known and more than a day old. Nothing else ever matches.
+fn is_leftover(rel: &str, entry: &Entry, now_nanos: i64) -> bool {
+    let name = crate::engine::tree::file_name(rel);
+    let hex16 = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(id) = name.strip_prefix(".ferry-probe-") {
+        return entry.kind == Kind::Dir && rel == name && hex16(id);
+    }
+    if let Some(id) = name
+        .strip_prefix(".ferry-up-")
+        .and_then(|r| r.strip_suffix(".part"))
+    {
+        return entry.kind == Kind::File
+            && hex16(id)
+            && entry.mtime > 0
+            && now_nanos.saturating_sub(entry.mtime) > STALE_UPLOAD_NANOS;
+    }
+    false
 }
 
 /// A weak entity tag (`W/"…"`).
@@ -1327,6 +1377,9 @@ impl Remote for WebDav {
     }
 
     async fn list(&self, filter: &Filter) -> Result<Option<Listing>, RemoteError> {
+        if let Ok(mut l) = self.leftovers.lock() {
+            l.clear();
+        }
         let mut listing = Listing::default();
         if !self.walk("", filter, &mut listing).await? {
             return Ok(None);
@@ -1404,6 +1457,36 @@ impl Remote for WebDav {
             }
         }
         Ok(())
+    }
+
+    async fn clean_leftovers(&self) {
+        let found = match self.leftovers.lock() {
+            Ok(mut l) => std::mem::take(&mut *l),
+            Err(_) => return,
+        };
+        for (rel, seen) in found {
+            // Still exactly what the listing saw (a temp may have been
+            // written again meanwhile by another upload of that version).
+            match self.stat(&rel).await {
+                Ok(Some(now)) if unchanged(&now, &seen) && now.mtime == seen.mtime => {}
+                other => {
+                    tracing::debug!(%rel, ?other, "leftover changed or gone; kept");
+                    continue;
+                }
+            }
+            let dir = seen.kind == Kind::Dir;
+            match self
+                .request(Method::DELETE, self.url(&rel, dir))
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() || r.status() == StatusCode::NOT_FOUND => {
+                    tracing::info!(%rel, "removed a leftover of interrupted work from the server");
+                }
+                Ok(r) => tracing::debug!(%rel, status = %r.status(), "could not remove a leftover"),
+                Err(e) => tracing::debug!(%rel, %e, "could not remove a leftover"),
+            }
+        }
     }
 
     async fn hash(&self, path: &str, expect: &Entry) -> Result<Hash, RemoteError> {

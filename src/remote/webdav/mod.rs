@@ -1232,12 +1232,21 @@ fn unchanged(now: &Entry, then: &Entry) -> bool {
 }
 
 fn check_auth(resp: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
-    match resp.status() {
-        StatusCode::UNAUTHORIZED => Err(RemoteError::Auth(
+    match check_auth_status(resp.status()) {
+        Some(e) => Err(e),
+        None => Ok(resp),
+    }
+}
+
+/// What stops a pass whatever the request: 401 (credentials; a 403 is
+/// only that request's refusal) and 507 (the server is full).
+fn check_auth_status(s: StatusCode) -> Option<RemoteError> {
+    match s {
+        StatusCode::UNAUTHORIZED => Some(RemoteError::Auth(
             "the server asks for credentials (401): check the account's user and password".into(),
         )),
-        StatusCode::INSUFFICIENT_STORAGE => Err(RemoteError::NoSpace),
-        _ => Ok(resp),
+        StatusCode::INSUFFICIENT_STORAGE => Some(RemoteError::NoSpace),
+        _ => None,
     }
 }
 
@@ -1885,4 +1894,100 @@ fn read_and_hash(
         rx.recv().await.map(|item| (item, rx))
     });
     reqwest::Body::wrap_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: Kind, mtime_secs: i64) -> Entry {
+        Entry {
+            kind,
+            size: 3,
+            mtime: mtime_secs * 1_000_000_000,
+            id: None,
+            etag: None,
+            hash: None,
+        }
+    }
+
+    #[test]
+    fn only_ferrys_own_leftovers_are_taken_for_leftovers() {
+        let now_secs = 2_000_000_000;
+        let now = now_secs * 1_000_000_000;
+        let two_days_ago = now_secs - 2 * 24 * 3600;
+        let an_hour_ago = now_secs - 3600;
+        let probe = ".ferry-probe-0123456789abcdef";
+        let temp = "a/.ferry-up-0123456789abcdef.part";
+        // Probe folders at the root, any age.
+        assert!(is_leftover(probe, &entry(Kind::Dir, an_hour_ago), now));
+        assert!(is_leftover(probe, &entry(Kind::Dir, two_days_ago), now));
+        assert!(!is_leftover(probe, &entry(Kind::File, two_days_ago), now));
+        assert!(!is_leftover(
+            &format!("a/{probe}"),
+            &entry(Kind::Dir, two_days_ago),
+            now
+        ));
+        assert!(!is_leftover(
+            ".ferry-probe-notes",
+            &entry(Kind::Dir, two_days_ago),
+            now
+        ));
+        assert!(!is_leftover(
+            ".ferry-probe-0123456789abcdeg",
+            &entry(Kind::Dir, two_days_ago),
+            now
+        ));
+        // Upload temps anywhere, older than a day by a known mtime.
+        assert!(is_leftover(temp, &entry(Kind::File, two_days_ago), now));
+        assert!(is_leftover(
+            ".ferry-up-0123456789abcdef.part",
+            &entry(Kind::File, two_days_ago),
+            now
+        ));
+        assert!(!is_leftover(temp, &entry(Kind::File, an_hour_ago), now));
+        assert!(!is_leftover(temp, &entry(Kind::File, 0), now));
+        assert!(!is_leftover(temp, &entry(Kind::Dir, two_days_ago), now));
+        for name in [
+            "a/.ferry-up-0123456789abcdef.part.txt",
+            "a/.ferry-up-0123456789abcde.part",
+            "a/.ferry-up-.part",
+            "a/.ferry-trash",
+            "a/.ferry-dl-0123456789abcdef.part",
+            "a/ferry-up-0123456789abcdef.part",
+        ] {
+            assert!(
+                !is_leftover(name, &entry(Kind::File, two_days_ago), now),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_403_names_the_item_and_the_method_and_does_not_ask_for_credentials() {
+        let e = status_error("PUT", "a/b.txt", StatusCode::FORBIDDEN);
+        assert!(matches!(e, RemoteError::Forbidden(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "the server refused to store a/b.txt (PUT: 403 Forbidden)"
+        );
+        assert!(!e.stops_pass() && !e.is_changed());
+        let root = status_error("PROPFIND", "", StatusCode::FORBIDDEN);
+        assert!(
+            root.to_string().starts_with(
+                "the server refused to list the synchronized folder (PROPFIND: 403 Forbidden)"
+            ),
+            "{root}"
+        );
+        let e = status_error("PROPFIND", "", StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            e.to_string(),
+            "PROPFIND of the synchronized folder failed: 500 Internal Server Error"
+        );
+        assert!(matches!(
+            check_auth_status(StatusCode::UNAUTHORIZED),
+            Some(RemoteError::Auth(_))
+        ));
+        assert!(check_auth_status(StatusCode::FORBIDDEN).is_none());
+    }
 }

@@ -445,6 +445,10 @@ pub async fn run_pass(
         .await
         .map_err(blocking_err)??;
     }
+    // Leftovers of interrupted work the listing saw (never in a dry run).
+    if report.stop_kind.is_none() {
+        job.remote.clean_leftovers().await;
+    }
     if let Some(state) = job.remote.export_state() {
         if remote_state.as_deref() != Some(state.as_str()) {
             let journal = job.journal.clone();

@@ -41,9 +41,16 @@ pub enum RemoteError {
     SourceChanged(String),
     #[error(transparent)]
     Fs(FsError),
-    /// The server wants (other) credentials: no retry until the user acts.
+    /// The server wants (other) credentials (401 only): no retry until the
+    /// user acts.
     #[error("credentials required: {0}")]
     Auth(String),
+    /// The server refused one request (403): an error for that item only,
+    /// the pass goes on with the others. The message names the item and
+    /// the method ("the server refused to store a/b.txt (PUT: 403
+    /// Forbidden)").
+    #[error("{0}")]
+    Forbidden(String),
     /// The item is locked on the server (423): skipped this pass.
     #[error("{0} is locked on the server; skipped")]
     Locked(String),
@@ -156,6 +163,12 @@ pub trait Remote: Send + Sync {
 
     /// Create the root (first synchronization into a new remote folder).
     async fn create_root(&self) -> Result<(), RemoteError>;
+
+    /// Remove what interrupted work of Ferry's own left on the remote and
+    /// the last listing saw (a WebDAV server's `.ferry-probe-…` folders at
+    /// the root, `.ferry-up-….part` temps older than a day). Nothing else;
+    /// never called in a dry run. Failures are only logged.
+    async fn clean_leftovers(&self) {}
 
     /// Content hash of a file, which must still be as `expect`.
     async fn hash(&self, path: &str, expect: &Entry) -> Result<Hash, RemoteError>;

@@ -1,8 +1,17 @@
 //! A fault-injecting HTTP proxy for tests, on 127.0.0.1 and a free port,
 //! between Ferry and a real WebDAV server. Rules say which request to
 //! disturb and how: an error status (optionally with `Retry-After`), a
-//! dropped connection, a hang, a body cut short, or a hook that runs (for
-//! example, changes a file on the server) before the answer goes back.
+//! dropped connection (before forwarding, or after: the server did it, the
+//! client never hears), a hang, a body cut short, or a hook that runs (for
+//! example, changes a file on the server) before the answer goes back. A
+//! rule matches a path containing a string, or exactly one path
+//! ([`Proxy::add_exact`], e.g. `MKCOL /dav/` above the user's folder).
+//!
+//! [`Proxy::set_weak_tags`] makes any server look like one whose entity
+//! tags are all weak but whose `If:` header still works with them: strong
+//! tags in PROPFIND bodies and `ETag` headers go out as `W/"…"` (the
+//! server's own weak tags as `W/"w:…"`), and tags in `If:` headers are
+//! translated back before forwarding.
 //!
 //! Use from a test file: `#[path = "common/proxy.rs"] mod proxy;`.
 
@@ -12,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
@@ -27,8 +37,15 @@ pub enum Fault {
     Reset,
     /// Wait this long before forwarding.
     Hang(Duration),
+    /// Forward, then close the connection without an answer: the server
+    /// did it, the client never hears.
+    ResetAfterForward,
     /// Forward, then send only the first N bytes of the answer's body.
     CutBody(usize),
+    /// Forward, send the status, headers and the first N bytes of the
+    /// body, and break the connection 200 ms later: the client is then
+    /// reading the body (a connection cut mid-body).
+    CutMidBody(usize),
     /// Forward, then send the answer's body in chunks of this many bytes
     /// every 100 ms (a slow network).
     Throttle(usize),
@@ -40,8 +57,9 @@ pub enum Fault {
 
 pub struct Rule {
     pub method: String,
-    /// The request path must contain this.
+    /// The request path must contain this (or, with `exact`, be it).
     pub path_contains: String,
+    pub exact: bool,
     /// How many more times the rule fires.
     pub times: usize,
     pub fault: Fault,
@@ -55,6 +73,8 @@ pub struct Seen {
     pub range: Option<String>,
     pub status: u16,
     pub faulted: bool,
+    /// The request's `If:` header, as sent by the client.
+    pub if_header: Option<String>,
 }
 
 pub struct Proxy {
@@ -63,6 +83,7 @@ pub struct Proxy {
     down: Arc<std::sync::atomic::AtomicBool>,
     rules: Arc<Mutex<Vec<Rule>>>,
     seen: Arc<Mutex<Vec<Seen>>>,
+    weak_tags: Arc<std::sync::atomic::AtomicBool>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -78,6 +99,8 @@ impl Proxy {
         let (r2, s2) = (rules.clone(), seen.clone());
         let down: Arc<std::sync::atomic::AtomicBool> = Arc::default();
         let down2 = down.clone();
+        let weak_tags: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let weak2 = weak_tags.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -119,10 +142,12 @@ impl Proxy {
                             let Ok((stream, _)) = accepted else { return };
                             let (rules, seen, client, upstream) = (r2.clone(), s2.clone(), client.clone(), upstream.clone());
                             let down = down2.clone();
+                            let weak = weak2.clone();
                             tokio::spawn(async move {
                                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                                     let is_down = down.load(std::sync::atomic::Ordering::SeqCst);
-                                    let answer = handle(req, rules.clone(), seen.clone(), client.clone(), upstream.clone());
+                                    let weak = weak.load(std::sync::atomic::Ordering::SeqCst);
+                                    let answer = handle(req, rules.clone(), seen.clone(), client.clone(), upstream.clone(), weak);
                                     async move {
                                         if is_down {
                                             // Kept-alive connections die with the "network".
@@ -146,6 +171,7 @@ impl Proxy {
             down,
             rules,
             seen,
+            weak_tags,
             shutdown: Some(stop_tx),
             thread: Some(thread),
         }
@@ -161,9 +187,28 @@ impl Proxy {
         self.rules.lock().unwrap().push(Rule {
             method: method.to_string(),
             path_contains: path_contains.to_string(),
+            exact: false,
             times,
             fault,
         });
+    }
+
+    /// A rule for requests to exactly `path` (e.g. `/dav/`).
+    pub fn add_exact(&self, method: &str, path: &str, times: usize, fault: Fault) {
+        self.rules.lock().unwrap().push(Rule {
+            method: method.to_string(),
+            path_contains: path.to_string(),
+            exact: true,
+            times,
+            fault,
+        });
+    }
+
+    /// Make the server's entity tags all weak, with the `If:` header still
+    /// honoured where the server honours it (see the module docs).
+    pub fn set_weak_tags(&self, on: bool) {
+        self.weak_tags
+            .store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Take the server "off the network" (connections refused) or back.
@@ -200,6 +245,7 @@ async fn handle(
     seen: Arc<Mutex<Vec<Seen>>>,
     client: reqwest::Client,
     upstream: String,
+    weak_tags: bool,
 ) -> Result<Response<BoxBody<Bytes, std::io::Error>>, std::io::Error> {
     let method = req.method().to_string();
     let path = req
@@ -212,6 +258,11 @@ async fn handle(
         .get("Range")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let if_header = req
+        .headers()
+        .get("If")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let fault = {
         let mut rules = rules.lock().unwrap();
         rules
@@ -219,7 +270,11 @@ async fn handle(
             .find(|r| {
                 r.times > 0
                     && (r.method == method || r.method == "*")
-                    && path.contains(&r.path_contains)
+                    && if r.exact {
+                        path == r.path_contains
+                    } else {
+                        path.contains(&r.path_contains)
+                    }
             })
             .map(|r| {
                 r.times -= 1;
@@ -233,6 +288,7 @@ async fn handle(
             range: range.clone(),
             status,
             faulted,
+            if_header: if_header.clone(),
         });
     };
     match &fault {
@@ -272,6 +328,14 @@ async fn handle(
             let d = value.to_str().unwrap_or_default();
             let u = reqwest::Url::parse(d).unwrap();
             reqwest::header::HeaderValue::from_str(&format!("{upstream}{}", u.path())).unwrap()
+        } else if name == "if" {
+            // Resource tags point at the upstream too; weak tags go back
+            // to what the server gave.
+            let mut v = retarget_if(value.to_str().unwrap_or_default(), &upstream);
+            if weak_tags {
+                v = unweaken_if(&v);
+            }
+            reqwest::header::HeaderValue::from_str(&v).unwrap()
         } else {
             value.clone()
         };
@@ -281,9 +345,17 @@ async fn handle(
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let mut bytes = resp.bytes().await.map_err(std::io::Error::other)?;
+    if let Some(Fault::ResetAfterForward) = &fault {
+        record(status, true);
+        return Err(std::io::Error::other("injected reset after forwarding"));
+    }
+    let rewritten = weak_tags && status == 207;
+    if rewritten {
+        bytes = Bytes::from(weaken_body(&String::from_utf8_lossy(&bytes)));
+    }
     let mut cut = false;
     match &fault {
-        Some(Fault::CutBody(n)) if *n < bytes.len() => {
+        Some(Fault::CutBody(n)) | Some(Fault::CutMidBody(n)) if *n < bytes.len() => {
             bytes = bytes.slice(..*n);
             cut = true;
         }
@@ -294,6 +366,13 @@ async fn handle(
     let mut b = Response::builder().status(status);
     for (name, value) in headers.iter() {
         if name == "transfer-encoding" || name == "connection" {
+            continue;
+        }
+        if rewritten && name == "content-length" {
+            continue;
+        }
+        if weak_tags && name == "etag" {
+            b = b.header(name, weaken(value.to_str().unwrap_or_default()));
             continue;
         }
         b = b.header(name, value);
@@ -312,10 +391,17 @@ async fn handle(
     }
     if cut {
         // Send the first bytes, then break the connection.
+        let pause = matches!(fault, Some(Fault::CutMidBody(_)));
         let frames = futures_util::stream::iter(vec![
             Ok(Frame::data(bytes)),
             Err(std::io::Error::other("injected cut")),
-        ]);
+        ])
+        .then(move |frame| async move {
+            if pause && frame.is_err() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            frame
+        });
         return Ok(b.body(BodyExt::boxed(StreamBody::new(frames))).unwrap());
     }
     Ok(b.body(full(bytes)).unwrap())
@@ -323,4 +409,55 @@ async fn handle(
 
 fn full(bytes: Bytes) -> BoxBody<Bytes, std::io::Error> {
     Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+/// A tag as a weak-tag-only server gives it: `"x"` → `W/"x"`, the server's
+/// own weak `W/"x"` → `W/"w:x"` (so that the two stay apart). Quotes may
+/// be XML-escaped (`&quot;`).
+fn weaken(tag: &str) -> String {
+    let tag = tag.trim();
+    if tag.is_empty() {
+        return String::new();
+    }
+    match tag.strip_prefix("W/") {
+        Some(rest) => {
+            for q in ["&quot;", "\""] {
+                if let Some(inner) = rest.strip_prefix(q) {
+                    return format!("W/{q}w:{inner}");
+                }
+            }
+            tag.to_string()
+        }
+        None => format!("W/{tag}"),
+    }
+}
+
+/// `weaken` undone, for the tags in an `If:` header.
+fn unweaken_if(value: &str) -> String {
+    let re = regex::Regex::new(r#"\[W/"(w:)?([^"]*)"\]"#).unwrap();
+    re.replace_all(value, |c: &regex::Captures| {
+        if c.get(1).is_some() {
+            format!("[W/\"{}\"]", &c[2])
+        } else {
+            format!("[\"{}\"]", &c[2])
+        }
+    })
+    .into_owned()
+}
+
+/// The `If:` header's resource tags (`<http://proxy/…>`) pointed at the
+/// upstream.
+fn retarget_if(value: &str, upstream: &str) -> String {
+    let re = regex::Regex::new(r"<https?://[^/>]+").unwrap();
+    re.replace_all(value, |_: &regex::Captures| format!("<{upstream}"))
+        .into_owned()
+}
+
+/// A multistatus body with every `getetag` weakened.
+fn weaken_body(body: &str) -> String {
+    let re = regex::Regex::new(r"(<(?:[A-Za-z0-9_.-]+:)?getetag(?:\s[^>]*)?>)([^<]*)(</)").unwrap();
+    re.replace_all(body, |c: &regex::Captures| {
+        format!("{}{}{}", &c[1], weaken(&c[2]), &c[3])
+    })
+    .into_owned()
 }

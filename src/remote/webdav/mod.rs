@@ -94,6 +94,11 @@ pub struct Probe {
     pub if_match: bool,
     /// The RFC 4918 `If:` header is honoured (used on the publishing MOVE).
     pub if_header: bool,
+    /// The server's file tags are only ever weak (`W/"…"`), and the `If:`
+    /// header is honoured with them: a MOVE tagged with an outdated weak
+    /// tag is refused and one with the current tag allowed.
+    #[serde(default)]
+    pub if_header_weak: bool,
     /// When the write probe ran (Unix seconds; 0: not yet).
     pub probed_at: i64,
 }
@@ -132,6 +137,11 @@ pub struct WebDav {
     /// this lock, one MKCOL each: racing MKCOLs of one folder make Apache
     /// answer 403 to the loser.
     trash_dirs: tokio::sync::Mutex<std::collections::HashSet<String>>,
+    /// Leftovers of Ferry's own interrupted work that the last listing saw
+    /// (`.ferry-probe-…` folders at the root, `.ferry-up-….part` temps
+    /// older than a day), with their entries: removed by
+    /// [`Remote::clean_leftovers`].
+    leftovers: std::sync::Mutex<Vec<(String, Entry)>>,
     max_listing_bytes: usize,
 }
 
@@ -234,6 +244,7 @@ impl WebDav {
             written: tokio::sync::Mutex::new(Probe::default()),
             cache: std::sync::Mutex::new(None),
             trash_dirs: tokio::sync::Mutex::new(std::collections::HashSet::new()),
+            leftovers: std::sync::Mutex::new(Vec::new()),
             max_listing_bytes: options.max_listing_bytes.unwrap_or(MAX_LISTING_BYTES),
         })
     }
@@ -298,6 +309,44 @@ impl WebDav {
         }
     }
 
+    /// Send a request built by `build` and read its whole answer (at most
+    /// `cap` bytes), retrying transient failures, a connection cut while
+    /// the answer's body was read included. Only for requests that may be
+    /// sent again (PROPFIND, PROPPATCH) and small or listing answers.
+    async fn send_read(
+        &self,
+        what: &str,
+        rel: &str,
+        cap: usize,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+    ) -> Result<(StatusCode, Vec<u8>), RemoteError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let resp = self.send(what, &build).await?;
+            let status = resp.status();
+            match read_capped(resp, cap).await {
+                Ok(body) => return Ok((status, body)),
+                Err(ReadError::TooLarge) => {
+                    return Err(RemoteError::Protocol(format!(
+                        "the server's answer to {what} of {} is larger than {cap} bytes",
+                        item_name(rel)
+                    )));
+                }
+                Err(ReadError::Cut(e)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(what, rel, attempt, %e, "answer cut off; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(ReadError::Cut(e)) => {
+                    return Err(http_error(
+                        &format!("reading the answer to {what} of {}", item_name(rel)),
+                        e,
+                    ));
+                }
+            }
+        }
+    }
+
     /// PROPFIND one path; `None` when it does not exist.
     async fn propfind(
         &self,
@@ -319,8 +368,8 @@ impl WebDav {
         depth: &'static str,
     ) -> Result<Result<Option<Vec<xml::DavItem>>, StatusCode>, RemoteError> {
         let url = self.url(rel, dir);
-        let resp = self
-            .send("PROPFIND", || {
+        let (status, body) = self
+            .send_read("PROPFIND", rel, self.max_listing_bytes, || {
                 Ok(self
                     .request(propfind_method(), url.clone())
                     .header("Depth", depth)
@@ -328,7 +377,7 @@ impl WebDav {
                     .body(PROPFIND_BODY))
             })
             .await?;
-        match resp.status() {
+        match status {
             StatusCode::MULTI_STATUS => {}
             StatusCode::NOT_FOUND => return Ok(Ok(None)),
             // A folder asked for without its trailing slash (Apache's mod_dir).
@@ -342,7 +391,6 @@ impl WebDav {
             }
             s => return Ok(Err(s)),
         }
-        let body = read_capped(resp, self.max_listing_bytes).await?;
         let items =
             xml::parse_multistatus(&body).map_err(|e| RemoteError::Protocol(e.to_string()))?;
         if items.iter().any(|i| i.file_id.is_some()) {
@@ -509,12 +557,13 @@ impl WebDav {
             // must be refused (a bogus tag alone is not enough: some servers
             // refuse that but let a real, outdated tag through).
             let mut old_tag = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
-            if old_tag.as_deref().is_some_and(|t| t.starts_with("W/")) {
-                // Apache's tags are weak for a second after a write.
+            if old_tag.as_deref().is_some_and(is_weak) {
+                // Apache's tags are weak for a second after a write; a tag
+                // still weak after that is a server with weak tags only.
                 tokio::time::sleep(Duration::from_millis(1100)).await;
                 old_tag = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
             }
-            let old_tag = old_tag.filter(|t| !t.starts_with("W/"));
+            let weak_only = old_tag.as_deref().is_some_and(is_weak);
             let replaced = self
                 .request(Method::PUT, self.url(&file, false))
                 .body("ferry probe, a longer second version")
@@ -522,29 +571,46 @@ impl WebDav {
                 .await;
             if let (Ok(m), Some(tag), Ok(r)) = (made, old_tag, replaced) {
                 if m.status().is_success() && r.status().is_success() {
+                    // Refused means 412 on the destination (a 404 for a
+                    // source lost to a retried MOVE proves nothing).
                     let refused = matches!(
                         self.move_if(&other, &file, false, true, Some(&tag)).await,
-                        Err(RemoteError::Changed { .. })
+                        Err(RemoteError::Changed { path }) if path == file
                     );
-                    // …and the current tag must let it through (some servers
-                    // refuse every tag).
-                    let current = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
-                    let accepted = match current.filter(|t| !t.starts_with("W/")) {
-                        Some(t) => self
+                    // …and the current tag, of the same kind, must let it
+                    // through (some servers refuse every tag).
+                    let mut current = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
+                    if refused && !weak_only && current.as_deref().is_some_and(is_weak) {
+                        // Apache again: just written, weak for a second.
+                        tokio::time::sleep(Duration::from_millis(1100)).await;
+                        current = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
+                    }
+                    let accepted = match current.filter(|t| is_weak(t) == weak_only) {
+                        Some(t) if refused => self
                             .move_if(&other, &file, false, true, Some(&t))
                             .await
                             .is_ok(),
-                        None => false,
+                        _ => false,
                     };
-                    p.if_header = refused && accepted;
+                    // Trusted only when both halves were seen to work.
+                    if weak_only {
+                        p.if_header_weak = refused && accepted;
+                    } else {
+                        p.if_header = refused && accepted;
+                    }
                 }
             }
         }
-        // Our own probe folder: a plain DELETE.
-        let _ = self
-            .request(Method::DELETE, self.url(&dir, true))
-            .send()
-            .await;
+        // Our own probe folder: a plain DELETE, retried like any request
+        // (a reset after the server did it then finds nothing: fine). What
+        // a kill leaves is removed by a later pass (`clean_leftovers`).
+        let url = self.url(&dir, true);
+        if let Err(e) = self
+            .send("DELETE", || Ok(self.request(Method::DELETE, url.clone())))
+            .await
+        {
+            tracing::debug!(%dir, %e, "could not remove the probe folder");
+        }
         p
     }
 
@@ -556,23 +622,25 @@ impl WebDav {
             httpdate::fmt_http_date(when)
         );
         let url = self.url(rel, false);
-        let resp = self
-            .send("PROPPATCH", || {
+        let (status, text) = self
+            .send_read("PROPPATCH", rel, 1024 * 1024, || {
                 Ok(self
                     .request(dav_method("PROPPATCH"), url.clone())
                     .header("Content-Type", "application/xml; charset=utf-8")
                     .body(body.clone()))
             })
             .await?;
-        if resp.status() != StatusCode::MULTI_STATUS && !resp.status().is_success() {
-            return Err(status_error("PROPPATCH", rel, resp.status()));
+        if status != StatusCode::MULTI_STATUS && !status.is_success() {
+            return Err(status_error("PROPPATCH", rel, status));
         }
         // A 207 can still refuse the property: look for a failed propstat.
-        let text = read_capped(resp, 1024 * 1024).await?;
         let text = String::from_utf8_lossy(&text);
         if text.contains(" 403") || text.contains(" 409") || text.contains(" 424") {
             return Err(RemoteError::Http {
-                message: format!("PROPPATCH {rel}: refused"),
+                message: format!(
+                    "the server refused to set the modification time of {}",
+                    item_name(rel)
+                ),
                 retryable: false,
             });
         }
@@ -641,19 +709,47 @@ impl WebDav {
         }
     }
 
-    /// MKCOL each missing folder of `rel` (a folder path).
+    /// Create folder `rel` and those of its parents that are missing, all
+    /// inside the sync root (never above it). The common case, the parent
+    /// exists, is one MKCOL. When the server says a parent is missing, the
+    /// first missing folder is found with `PROPFIND Depth: 0` downwards
+    /// from the root (deletions' `.ferry-trash/<time>/…` folders are
+    /// missing right below the trash) and only the missing segments are
+    /// created, top down.
     async fn mkdirs(&self, rel: &str) -> Result<(), RemoteError> {
+        let rel = rel.trim_matches('/');
         if rel.is_empty() {
             return Ok(());
         }
         match self.mkcol(rel).await {
-            Ok(()) => Ok(()),
-            Err(RemoteError::Conflict(_)) => {
-                Box::pin(self.mkdirs(parent(rel))).await?;
-                self.mkcol(rel).await
-            }
-            Err(e) => Err(e),
+            Err(RemoteError::Conflict(_)) => {}
+            other => return other,
         }
+        let ends: Vec<usize> = rel
+            .match_indices('/')
+            .map(|(i, _)| i)
+            .chain([rel.len()])
+            .collect();
+        let mut first_missing = ends.len() - 1;
+        for (n, &end) in ends[..ends.len() - 1].iter().enumerate() {
+            let folder = &rel[..end];
+            match self.stat(folder).await? {
+                Some(e) if e.kind == Kind::Dir => {}
+                Some(_) => {
+                    return Err(RemoteError::Changed {
+                        path: folder.to_string(),
+                    });
+                }
+                None => {
+                    first_missing = n;
+                    break;
+                }
+            }
+        }
+        for &end in &ends[first_missing..] {
+            self.mkcol(&rel[..end]).await?;
+        }
+        Ok(())
     }
 
     async fn mkcol(&self, rel: &str) -> Result<(), RemoteError> {
@@ -1031,8 +1127,21 @@ impl WebDav {
             return None;
         }
         let entry = self.entry_of(item);
-        if name.starts_with(".ferry-") && entry.kind == Kind::File {
-            return None;
+        if name.starts_with(".ferry-") {
+            if is_leftover(
+                rel,
+                &entry,
+                jiff::Timestamp::now()
+                    .as_second()
+                    .saturating_mul(1_000_000_000),
+            ) {
+                if let Ok(mut l) = self.leftovers.lock() {
+                    l.push((rel.to_string(), entry.clone()));
+                }
+            }
+            if entry.kind == Kind::File {
+                return None;
+            }
         }
         if let Some(rule) = filter.excluded(rel, entry.kind, entry.size) {
             listing.problems.push(problem(format!("excluded: {rule}")));
@@ -1073,6 +1182,37 @@ fn dav_method(name: &'static str) -> Method {
     Method::from_bytes(name.as_bytes()).unwrap_or(Method::OPTIONS)
 }
 
+/// Uploads' temps older than this (server mtime) are a killed upload's.
+const STALE_UPLOAD_NANOS: i64 = 24 * 3600 * 1_000_000_000;
+
+/// Whether a listed item is a leftover of Ferry's own interrupted work that
+/// may be removed: a probe folder at the root (`.ferry-probe-` and 16 hex
+/// digits; any age: a probe lasts seconds), or an upload temp
+/// (`.ferry-up-` and 16 hex digits, `.part`) anywhere whose server mtime
+/// is known and more than a day old. Nothing else ever matches.
+fn is_leftover(rel: &str, entry: &Entry, now_nanos: i64) -> bool {
+    let name = crate::engine::tree::file_name(rel);
+    let hex16 = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(id) = name.strip_prefix(".ferry-probe-") {
+        return entry.kind == Kind::Dir && rel == name && hex16(id);
+    }
+    if let Some(id) = name
+        .strip_prefix(".ferry-up-")
+        .and_then(|r| r.strip_suffix(".part"))
+    {
+        return entry.kind == Kind::File
+            && hex16(id)
+            && entry.mtime > 0
+            && now_nanos.saturating_sub(entry.mtime) > STALE_UPLOAD_NANOS;
+    }
+    false
+}
+
+/// A weak entity tag (`W/"…"`).
+fn is_weak(tag: &str) -> bool {
+    tag.starts_with("W/")
+}
+
 /// Same item, unchanged: an equal entity tag, or equal size and mtime (a
 /// weak/strong entity-tag flip is not a change).
 fn unchanged(now: &Entry, then: &Entry) -> bool {
@@ -1092,22 +1232,65 @@ fn unchanged(now: &Entry, then: &Entry) -> bool {
 }
 
 fn check_auth(resp: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
-    match resp.status() {
-        StatusCode::UNAUTHORIZED => Err(RemoteError::Auth(
-            "the server asks for credentials (401): check the account's user and password".into(),
-        )),
-        StatusCode::INSUFFICIENT_STORAGE => Err(RemoteError::NoSpace),
-        _ => Ok(resp),
+    match check_auth_status(resp.status()) {
+        Some(e) => Err(e),
+        None => Ok(resp),
     }
 }
 
-fn status_error(what: &str, rel: &str, s: StatusCode) -> RemoteError {
+/// What stops a pass whatever the request: 401 (credentials; a 403 is
+/// only that request's refusal) and 507 (the server is full).
+fn check_auth_status(s: StatusCode) -> Option<RemoteError> {
     match s {
-        StatusCode::FORBIDDEN => RemoteError::Auth(format!("{what} {rel}: forbidden (403)")),
+        StatusCode::UNAUTHORIZED => Some(RemoteError::Auth(
+            "the server asks for credentials (401): check the account's user and password".into(),
+        )),
+        StatusCode::INSUFFICIENT_STORAGE => Some(RemoteError::NoSpace),
+        _ => None,
+    }
+}
+
+/// How messages name an item: its path, or "the synchronized folder" for
+/// the root (`""`).
+fn item_name(rel: &str) -> String {
+    if rel.trim_matches('/').is_empty() {
+        "the synchronized folder".to_string()
+    } else {
+        rel.to_string()
+    }
+}
+
+/// The error for an unexpected status of `method` on `rel`. Only 401 means
+/// credentials (see [`check_auth`]); a 403 refuses this one request: an
+/// error for this item, the pass goes on.
+fn status_error(method: &str, rel: &str, s: StatusCode) -> RemoteError {
+    let item = item_name(rel);
+    match s {
+        StatusCode::FORBIDDEN => {
+            let verb = match method {
+                "PUT" => "store",
+                "GET" => "send",
+                "PROPFIND" => "list",
+                "MKCOL" => "create",
+                "MOVE" => "move",
+                "COPY" => "copy",
+                "DELETE" => "delete",
+                "PROPPATCH" => "set the modification time of",
+                _ => "change",
+            };
+            let advice = if rel.trim_matches('/').is_empty() {
+                ": check the folder's address and that this account may use it"
+            } else {
+                ""
+            };
+            RemoteError::Forbidden(format!(
+                "the server refused to {verb} {item} ({method}: {s}){advice}"
+            ))
+        }
         StatusCode::LOCKED => RemoteError::Locked(rel.to_string()),
         StatusCode::INSUFFICIENT_STORAGE => RemoteError::NoSpace,
         s => RemoteError::Http {
-            message: format!("{what} {rel}: {s}"),
+            message: format!("{method} of {item} failed: {s}"),
             retryable: s.is_server_error(),
         },
     }
@@ -1131,20 +1314,24 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::random_range(cap / 4..=cap))
 }
 
-async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, RemoteError> {
+/// Why an answer's body could not be read whole.
+enum ReadError {
+    /// Larger than allowed: not retried.
+    TooLarge,
+    /// The connection broke off (or timed out) mid-body: worth retrying.
+    Cut(reqwest::Error),
+}
+
+async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, ReadError> {
     if resp.content_length().is_some_and(|n| n as usize > cap) {
-        return Err(RemoteError::Protocol(format!(
-            "the server's answer is larger than {cap} bytes"
-        )));
+        return Err(ReadError::TooLarge);
     }
     let mut out = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| http_error("reading the answer", e))?;
+        let chunk = chunk.map_err(ReadError::Cut)?;
         if out.len() + chunk.len() > cap {
-            return Err(RemoteError::Protocol(format!(
-                "the server's answer is larger than {cap} bytes"
-            )));
+            return Err(ReadError::TooLarge);
         }
         out.extend_from_slice(&chunk);
     }
@@ -1199,6 +1386,9 @@ impl Remote for WebDav {
     }
 
     async fn list(&self, filter: &Filter) -> Result<Option<Listing>, RemoteError> {
+        if let Ok(mut l) = self.leftovers.lock() {
+            l.clear();
+        }
         let mut listing = Listing::default();
         if !self.walk("", filter, &mut listing).await? {
             return Ok(None);
@@ -1207,31 +1397,105 @@ impl Remote for WebDav {
     }
 
     async fn create_root(&self) -> Result<(), RemoteError> {
-        // MKCOL the root and its missing parents, relative to the server.
+        // Only the missing folders are created: walk up from the root until
+        // a collection exists, then MKCOL downwards. Folders above the
+        // user's own space may refuse MKCOL (one server answers 404 for
+        // `MKCOL /webdav/`), so an existing one is never asked.
         let segments: Vec<&str> = self
             .base_path
             .trim_matches('/')
             .split('/')
             .filter(|s| !s.is_empty())
             .collect();
-        let mut url = self.base.clone();
-        for i in 0..segments.len() {
-            let path: String = segments[..=i]
+        let url_of = |n: usize| {
+            let path: String = segments[..n]
                 .iter()
                 .map(|s| format!("/{}", utf8_percent_encode(s, SEGMENT)))
                 .collect::<String>()
                 + "/";
+            let mut url = self.base.clone();
             url.set_path(&path);
-            let u = url.clone();
+            (url, path)
+        };
+        let mut existing = segments.len();
+        while existing > 0 {
+            let (url, path) = url_of(existing);
+            let (status, body) = self
+                .send_read("PROPFIND", &path, 1024 * 1024, || {
+                    Ok(self
+                        .request(propfind_method(), url.clone())
+                        .header("Depth", "0")
+                        .header("Content-Type", "application/xml; charset=utf-8")
+                        .body(PROPFIND_BODY))
+                })
+                .await?;
+            match status {
+                StatusCode::NOT_FOUND => existing -= 1,
+                StatusCode::MULTI_STATUS => {
+                    let items = xml::parse_multistatus(&body)
+                        .map_err(|e| RemoteError::Protocol(format!("PROPFIND of {path}: {e}")))?;
+                    if items.first().is_some_and(|i| !i.is_collection) {
+                        return Err(RemoteError::Config(format!(
+                            "{path} on the server is a file, not a folder: choose another folder"
+                        )));
+                    }
+                    break;
+                }
+                // Not ours to look at (a folder above the user's space):
+                // taken as existing; the MKCOL below will tell.
+                s => {
+                    tracing::debug!(%path, status = %s, "cannot look above; creating from here");
+                    break;
+                }
+            }
+        }
+        if existing == segments.len() {
+            return Ok(());
+        }
+        for n in existing + 1..=segments.len() {
+            let (url, path) = url_of(n);
             let resp = self
-                .send("MKCOL", || Ok(self.request(dav_method("MKCOL"), u.clone())))
+                .send("MKCOL", || {
+                    Ok(self.request(dav_method("MKCOL"), url.clone()))
+                })
                 .await?;
             let s = resp.status();
+            // 405: made meanwhile by someone else.
             if !(s.is_success() || s == StatusCode::METHOD_NOT_ALLOWED) {
                 return Err(status_error("MKCOL", &path, s));
             }
         }
         Ok(())
+    }
+
+    async fn clean_leftovers(&self) {
+        let found = match self.leftovers.lock() {
+            Ok(mut l) => std::mem::take(&mut *l),
+            Err(_) => return,
+        };
+        for (rel, seen) in found {
+            // Still exactly what the listing saw (a temp may have been
+            // written again meanwhile by another upload of that version).
+            match self.stat(&rel).await {
+                Ok(Some(now)) if unchanged(&now, &seen) && now.mtime == seen.mtime => {}
+                other => {
+                    tracing::debug!(%rel, ?other, "leftover changed or gone; kept");
+                    continue;
+                }
+            }
+            let dir = seen.kind == Kind::Dir;
+            match self
+                .request(Method::DELETE, self.url(&rel, dir))
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() || r.status() == StatusCode::NOT_FOUND => {
+                    tracing::info!(%rel, "removed a leftover of interrupted work from the server");
+                }
+                Ok(r) => tracing::debug!(%rel, status = %r.status(), "could not remove a leftover"),
+                Err(e) => tracing::debug!(%rel, %e, "could not remove a leftover"),
+            }
+        }
     }
 
     async fn hash(&self, path: &str, expect: &Entry) -> Result<Hash, RemoteError> {
@@ -1316,19 +1580,25 @@ impl Remote for WebDav {
                 )));
             }
         }
-        // Publish: only over the version planned with. Where the server
-        // honours the `If:` header and the planned version has a strong
-        // entity tag, the server checks it atomically with the MOVE;
-        // otherwise a PROPFIND re-check comes right before the MOVE.
-        let strong_tag = replace
-            .and_then(|r| r.etag.as_deref())
-            .filter(|t| !t.starts_with("W/"));
+        // Publish: only over the version planned with. Where the probe saw
+        // the server honour the `If:` header with tags of the kind the
+        // planned version has (strong; or weak, on a server whose tags are
+        // all weak — never Apache's weak-for-a-second tags), the server
+        // checks the tag atomically with the MOVE; otherwise a PROPFIND
+        // re-check comes right before the MOVE.
+        let usable_tag = replace.and_then(|r| r.etag.as_deref()).filter(|t| {
+            if is_weak(t) {
+                probe.if_header_weak
+            } else {
+                probe.if_header
+            }
+        });
         let publish = async {
             if backup && replace.is_some() {
                 self.expect(path, replace).await?;
                 self.trash(path, false).await?;
                 self.move_item(&temp, path, false, false).await
-            } else if let (true, Some(tag)) = (probe.if_header, strong_tag) {
+            } else if let Some(tag) = usable_tag {
                 match self.move_if(&temp, path, false, true, Some(tag)).await {
                     Err(RemoteError::Changed { .. })
                         if self
@@ -1340,7 +1610,14 @@ impl Remote for WebDav {
                         // Refused although the tag still matches: this
                         // server's If: support is broken. Stop using it.
                         tracing::warn!(base = %self.base, "the server refuses matching If: headers; re-checking with PROPFIND instead");
-                        self.written.lock().await.if_header = false;
+                        {
+                            let mut w = self.written.lock().await;
+                            if is_weak(tag) {
+                                w.if_header_weak = false;
+                            } else {
+                                w.if_header = false;
+                            }
+                        }
                         self.expect(path, replace).await?;
                         self.move_item(&temp, path, false, true).await
                     }
@@ -1644,4 +1921,100 @@ fn read_and_hash(
         rx.recv().await.map(|item| (item, rx))
     });
     reqwest::Body::wrap_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: Kind, mtime_secs: i64) -> Entry {
+        Entry {
+            kind,
+            size: 3,
+            mtime: mtime_secs * 1_000_000_000,
+            id: None,
+            etag: None,
+            hash: None,
+        }
+    }
+
+    #[test]
+    fn only_ferrys_own_leftovers_are_taken_for_leftovers() {
+        let now_secs = 2_000_000_000;
+        let now = now_secs * 1_000_000_000;
+        let two_days_ago = now_secs - 2 * 24 * 3600;
+        let an_hour_ago = now_secs - 3600;
+        let probe = ".ferry-probe-0123456789abcdef";
+        let temp = "a/.ferry-up-0123456789abcdef.part";
+        // Probe folders at the root, any age.
+        assert!(is_leftover(probe, &entry(Kind::Dir, an_hour_ago), now));
+        assert!(is_leftover(probe, &entry(Kind::Dir, two_days_ago), now));
+        assert!(!is_leftover(probe, &entry(Kind::File, two_days_ago), now));
+        assert!(!is_leftover(
+            &format!("a/{probe}"),
+            &entry(Kind::Dir, two_days_ago),
+            now
+        ));
+        assert!(!is_leftover(
+            ".ferry-probe-notes",
+            &entry(Kind::Dir, two_days_ago),
+            now
+        ));
+        assert!(!is_leftover(
+            ".ferry-probe-0123456789abcdeg",
+            &entry(Kind::Dir, two_days_ago),
+            now
+        ));
+        // Upload temps anywhere, older than a day by a known mtime.
+        assert!(is_leftover(temp, &entry(Kind::File, two_days_ago), now));
+        assert!(is_leftover(
+            ".ferry-up-0123456789abcdef.part",
+            &entry(Kind::File, two_days_ago),
+            now
+        ));
+        assert!(!is_leftover(temp, &entry(Kind::File, an_hour_ago), now));
+        assert!(!is_leftover(temp, &entry(Kind::File, 0), now));
+        assert!(!is_leftover(temp, &entry(Kind::Dir, two_days_ago), now));
+        for name in [
+            "a/.ferry-up-0123456789abcdef.part.txt",
+            "a/.ferry-up-0123456789abcde.part",
+            "a/.ferry-up-.part",
+            "a/.ferry-trash",
+            "a/.ferry-dl-0123456789abcdef.part",
+            "a/ferry-up-0123456789abcdef.part",
+        ] {
+            assert!(
+                !is_leftover(name, &entry(Kind::File, two_days_ago), now),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_403_names_the_item_and_the_method_and_does_not_ask_for_credentials() {
+        let e = status_error("PUT", "a/b.txt", StatusCode::FORBIDDEN);
+        assert!(matches!(e, RemoteError::Forbidden(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "the server refused to store a/b.txt (PUT: 403 Forbidden)"
+        );
+        assert!(!e.stops_pass() && !e.is_changed());
+        let root = status_error("PROPFIND", "", StatusCode::FORBIDDEN);
+        assert!(
+            root.to_string().starts_with(
+                "the server refused to list the synchronized folder (PROPFIND: 403 Forbidden)"
+            ),
+            "{root}"
+        );
+        let e = status_error("PROPFIND", "", StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            e.to_string(),
+            "PROPFIND of the synchronized folder failed: 500 Internal Server Error"
+        );
+        assert!(matches!(
+            check_auth_status(StatusCode::UNAUTHORIZED),
+            Some(RemoteError::Auth(_))
+        ));
+        assert!(check_auth_status(StatusCode::FORBIDDEN).is_none());
+    }
 }

@@ -1,0 +1,431 @@
+//! Writes on real WebDAV servers that behave like the odd ones seen in the
+//! field (issue 8): MKCOL refused above the user's folder, tags that are
+//! only weak but checked by `If:`, a 403 on one file, answers cut mid-body,
+//! and leftovers of interrupted work on the server. Every scenario runs
+//! against every server kind of `tests/common/dav.rs`, through the
+//! fault-injecting proxy of `tests/common/proxy.rs`.
+
+#[path = "common/dav.rs"]
+mod dav;
+#[path = "common/proxy.rs"]
+mod proxy;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use dav::{DavKind, DavServer};
+use ferry::remote::Remote;
+
+struct Env {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Env {
+    fn new(url: String) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("local")).unwrap();
+        fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env { dir, url }
+    }
+    fn local(&self) -> PathBuf {
+        self.dir.path().join("local")
+    }
+    fn cmd(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.arg("sync")
+            .arg(self.local())
+            .arg(&self.url)
+            .arg("--state")
+            .arg(self.dir.path().join("state"))
+            .args(["--timeout", "5"])
+            .args(extra)
+            .env("HOME", self.dir.path().join("home"))
+            .env("XDG_DATA_HOME", self.dir.path().join("home/.local/share"))
+            .env_remove("FERRY_LOG");
+        c
+    }
+    /// A pass whose JSON report is returned whatever its exit status.
+    fn run(&self, extra: &[&str]) -> (Output, serde_json::Value) {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.cmd(&args).output().unwrap();
+        let report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", show(&out)));
+        (out, report)
+    }
+    fn sync(&self, extra: &[&str]) -> serde_json::Value {
+        let (out, report) = self.run(extra);
+        assert!(out.status.success(), "ferry sync failed: {}", show(&out));
+        report
+    }
+    fn sync_quiet(&self) {
+        let first = self.sync(&[]);
+        assert_eq!(first["errors"], serde_json::json!([]), "{first:#}");
+        let again = self.sync(&[]);
+        let counts = again["counts"].as_object().unwrap();
+        assert!(
+            counts.keys().all(|k| k == "adopt"),
+            "second pass not quiet: {again:#}"
+        );
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(path: &Path, content: &[u8]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+/// Synchronized items under a folder (dot-names skipped): path → content.
+fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(rel, None);
+                stack.push(e.path());
+            } else {
+                out.insert(rel, Some(fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// Names at the top of a folder, dot-names included.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn start(kind: DavKind) -> (Arc<DavServer>, proxy::Proxy) {
+    let server = Arc::new(DavServer::start(kind));
+    let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    (server, proxy)
+}
+
+fn webdav(url: &str) -> ferry::remote::webdav::WebDav {
+    ferry::remote::webdav::WebDav::new(url, Default::default()).unwrap()
+}
+
+/// Case 9: one server answers 404 to `MKCOL` of collections above the
+/// user's own folder (they exist, but are not the user's). Creating a
+/// missing folder must look for the deepest existing one and create only
+/// what is missing, never asking for one that exists.
+fn a_server_refusing_mkcol_above_the_users_folder_still_gets_it_created(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    for above in ["/", "/dav/", "/dav/sync/"] {
+        proxy.add_exact("MKCOL", above, 1000, proxy::Fault::Status(404, None));
+    }
+    let url = proxy.url_for(&format!("{}new folder/and more/", server.url()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dav = webdav(&url);
+    let filter = ferry::engine::Filter::default();
+    assert!(rt.block_on(dav.list(&filter)).unwrap().is_none());
+    rt.block_on(dav.create_root())
+        .unwrap_or_else(|e| panic!("{kind:?}: the user's folder was not created: {e}"));
+    assert!(server.root().join("new folder/and more").is_dir());
+    // Folders inside, several levels missing at once.
+    rt.block_on(dav.mkdir("x/y/z"))
+        .unwrap_or_else(|e| panic!("{kind:?}: x/y/z was not created: {e}"));
+    assert!(server.root().join("new folder/and more/x/y/z").is_dir());
+    let mkcols: Vec<String> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "MKCOL")
+        .map(|s| s.path)
+        .collect();
+    for existing in ["/", "/dav/", "/dav/sync/"] {
+        assert!(
+            !mkcols.iter().any(|p| p == existing),
+            "{kind:?}: MKCOL of an existing folder above the user's: {mkcols:?}"
+        );
+    }
+    // A sync into it then works end to end.
+    let env = Env::new(url);
+    write(&env.local().join("deep/er/a.txt"), b"a");
+    env.sync_quiet();
+    assert_eq!(
+        server.read("new folder/and more/deep/er/a.txt").unwrap(),
+        b"a"
+    );
+}
+
+/// Case 10: a server whose tags are all weak but which checks them in the
+/// `If:` header. The probe must find that out (both halves: an outdated
+/// weak tag refused, the current one allowed), and publishing must then be
+/// a conditional MOVE: a change that lands between Ferry's last look and
+/// its MOVE is caught by the server, not clobbered.
+fn a_weak_tag_only_server_that_checks_if_gets_a_conditional_publishing_move(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    proxy.set_weak_tags(true);
+    let url = proxy.url_for(&server.url());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let probe = rt.block_on(webdav(&url).write_probe());
+    // The same server without the quirk: does it check `If:` at all?
+    let direct = rt.block_on(webdav(&server.url()).write_probe());
+    eprintln!("{kind:?}: weak-only {probe:?}\n{kind:?}: as it is {direct:?}");
+    assert!(!probe.if_header, "{kind:?}: no strong tags here: {probe:?}");
+    if !direct.if_header {
+        assert!(
+            !probe.if_header_weak,
+            "{kind:?} ignores If: yet weak tags were trusted: {probe:?}"
+        );
+        eprintln!("{kind:?} does not check If: tags; nothing more to test");
+        return;
+    }
+    assert!(
+        probe.if_header_weak,
+        "{kind:?}: weak tags checked by If: not found: {probe:?}"
+    );
+    proxy.clear();
+    let env = Env::new(url);
+    write(&env.local().join("shared.txt"), b"v1");
+    env.sync_quiet();
+    std::thread::sleep(Duration::from_millis(1100));
+    env.sync(&[]);
+    write(&env.local().join("shared.txt"), b"v2 from this computer");
+    let s2 = server.clone();
+    proxy.add(
+        "MOVE",
+        ".ferry-up-",
+        1,
+        proxy::Fault::Before(Arc::new(move || {
+            s2.write("shared.txt", b"v2 from someone else")
+        })),
+    );
+    let report = env.sync(&[]);
+    assert_eq!(
+        report["skipped"].as_array().map(Vec::len),
+        Some(1),
+        "{kind:?}: {report:#}"
+    );
+    assert_eq!(server.read("shared.txt").unwrap(), b"v2 from someone else");
+    let publish = proxy
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "MOVE" && s.path.contains(".ferry-up-") && s.faulted)
+        .unwrap();
+    assert!(
+        publish
+            .if_header
+            .as_deref()
+            .is_some_and(|h| h.contains("[W/")),
+        "{kind:?}: the publishing MOVE was not conditional: {publish:?}"
+    );
+    // The next passes keep both versions.
+    env.sync(&[]);
+    env.sync_quiet();
+    let local = snapshot(&env.local());
+    let contents: Vec<&[u8]> = local.values().flatten().map(Vec::as_slice).collect();
+    assert!(contents.contains(&&b"v2 from someone else"[..]));
+    assert!(contents.contains(&&b"v2 from this computer"[..]));
+}
+
+/// Case 13: a 403 on one file is that file's error ("the server refused to
+/// store …"), not "credentials required", and the pass goes on with the
+/// other files. A 403 on the folder itself stops the pass, but does not ask
+/// for credentials either.
+fn a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    let env = Env::new(proxy.url_for(&server.url()));
+    write(&env.local().join("a.txt"), b"a");
+    write(&env.local().join("blocked/x.txt"), b"x");
+    write(&env.local().join("z.txt"), b"z");
+    server.mkdir("blocked");
+    proxy.add("PUT", "/blocked/", 1000, proxy::Fault::Status(403, None));
+    let (out, report) = env.run(&[]);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert_eq!(report["stopped"], serde_json::Value::Null, "{report:#}");
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report:#}");
+    assert_eq!(errors[0]["path"], "blocked/x.txt", "{report:#}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("the server refused to store blocked/x.txt (PUT: 403 Forbidden)"),
+        "{message}"
+    );
+    assert!(!message.contains("credentials"), "{message}");
+    assert_eq!(server.read("a.txt").unwrap(), b"a");
+    assert_eq!(server.read("z.txt").unwrap(), b"z");
+    // A 403 on the synchronized folder itself stops the pass, and says so
+    // without asking for credentials.
+    proxy.clear();
+    proxy.add_exact(
+        "PROPFIND",
+        "/dav/sync/",
+        1000,
+        proxy::Fault::Status(403, None),
+    );
+    let out = env.cmd(&[]).output().unwrap();
+    assert!(!out.status.success(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "the server refused to list the synchronized folder (PROPFIND: 403 Forbidden)"
+        ),
+        "{}",
+        show(&out)
+    );
+    assert!(!stderr.contains("credentials"), "{}", show(&out));
+}
+
+/// Case 13: a connection cut while a listing's body is read is retried like
+/// any transient failure, and the pass completes.
+fn a_listing_cut_off_mid_body_is_retried(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    let env = Env::new(proxy.url_for(&server.url()));
+    // A first pass learns how the server lists (and probes it).
+    write(&env.local().join("up.txt"), b"up");
+    env.sync_quiet();
+    for i in 0..20 {
+        server.write(&format!("dir/f{i}.txt"), format!("{i}").as_bytes());
+    }
+    proxy.add("PROPFIND", "/", 2, proxy::Fault::CutMidBody(120));
+    env.sync_quiet();
+    assert_eq!(snapshot(&env.local()), snapshot(server.root()));
+    let cut = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.method == "PROPFIND" && s.faulted)
+        .count();
+    assert_eq!(cut, 2, "the fault did not fire");
+}
+
+/// Case 5: leftovers of interrupted work on the server — a probe folder of
+/// a killed run (any age) and a killed upload's temp older than a day —
+/// are removed by the next pass; a fresh temp, look-alike names and
+/// everything else stay, and a dry run removes nothing.
+fn leftover_probe_folders_and_day_old_upload_temps_are_removed_by_the_next_pass(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    let env = Env::new(proxy.url_for(&server.url()));
+    write(&env.local().join("keep.txt"), b"keep");
+    env.sync_quiet();
+    let probe = ".ferry-probe-0123456789abcdef";
+    server.write(&format!("{probe}/sub/f"), b"ferry probe");
+    let old_temp = "dir/.ferry-up-00112233aabbccdd.part";
+    server.write(old_temp, b"half an upload");
+    server.set_mtime(
+        old_temp,
+        SystemTime::now() - Duration::from_secs(2 * 24 * 3600),
+    );
+    let fresh_temp = "dir/.ferry-up-99887766aabbccdd.part";
+    server.write(fresh_temp, b"an upload going on");
+    let kept = [
+        ".ferry-probe-notes",
+        "dir/.ferry-probe-0123456789abcdef",
+        "dir/.ferry-up-00112233aabbccdd.part.txt",
+        ".hidden",
+    ];
+    for k in kept {
+        server.write(k, b"not Ferry's");
+        server.set_mtime(k, SystemTime::now() - Duration::from_secs(3 * 24 * 3600));
+    }
+    // A dry run removes nothing.
+    env.sync(&["--dry-run"]);
+    assert!(server.root().join(probe).is_dir(), "a dry run removed it");
+    assert!(server.read(old_temp).is_some(), "a dry run removed it");
+    let report = env.sync(&[]);
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    for k in kept {
+        assert_eq!(server.read(k).unwrap(), b"not Ferry's", "{kind:?}: {k}");
+    }
+    assert_eq!(server.read("keep.txt").unwrap(), b"keep");
+    assert_eq!(fs::read(env.local().join("keep.txt")).unwrap(), b"keep");
+    assert_eq!(server.read(fresh_temp).unwrap(), b"an upload going on");
+    // Leftovers are found in listings: a server that hides dot-names from
+    // them (nginx's dav_ext) keeps its own.
+    let listed_dot_names = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["path"] == ".hidden");
+    if !listed_dot_names {
+        eprintln!("{kind:?} does not list dot-names: leftovers cannot be seen there");
+        return;
+    }
+    assert!(
+        !server.root().join(probe).exists(),
+        "{kind:?}: probe folder left: {:?}",
+        names(server.root())
+    );
+    assert!(server.read(old_temp).is_none(), "{kind:?}: old temp left");
+}
+
+/// Case 5: connection resets around the probe — right after its MOVEs
+/// (the server moved, Ferry never heard) and on the DELETE of its folder —
+/// leave no probe folder for good.
+fn a_reset_after_the_probes_move_leaves_no_probe_folder_behind(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    let env = Env::new(proxy.url_for(&server.url()));
+    proxy.add(
+        "MOVE",
+        ".ferry-probe-",
+        1000,
+        proxy::Fault::ResetAfterForward,
+    );
+    proxy.add("DELETE", ".ferry-probe-", 1, proxy::Fault::Reset);
+    write(&env.local().join("a.txt"), b"a");
+    let _ = env.run(&[]);
+    proxy.clear();
+    // Whatever the first run left, the next pass removes.
+    let report = env.sync(&[]);
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    let left: Vec<String> = names(server.root())
+        .into_iter()
+        .filter(|n| n.starts_with(".ferry-probe-"))
+        .collect();
+    assert!(left.is_empty(), "{kind:?}: probe folders left: {left:?}");
+    assert_eq!(server.read("a.txt").unwrap(), b"a");
+}
+
+macro_rules! writes {
+    ($($module:ident => $kind:expr),* $(,)?) => {$(
+        mod $module {
+            use super::*;
+            #[test] fn a_server_refusing_mkcol_above_the_users_folder_still_gets_it_created() { super::a_server_refusing_mkcol_above_the_users_folder_still_gets_it_created($kind) }
+            #[test] fn a_weak_tag_only_server_that_checks_if_gets_a_conditional_publishing_move() { super::a_weak_tag_only_server_that_checks_if_gets_a_conditional_publishing_move($kind) }
+            #[test] fn a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on() { super::a_403_on_one_file_is_an_error_for_that_file_and_the_pass_goes_on($kind) }
+            #[test] fn a_listing_cut_off_mid_body_is_retried() { super::a_listing_cut_off_mid_body_is_retried($kind) }
+            #[test] fn leftover_probe_folders_and_day_old_upload_temps_are_removed_by_the_next_pass() { super::leftover_probe_folders_and_day_old_upload_temps_are_removed_by_the_next_pass($kind) }
+            #[test] fn a_reset_after_the_probes_move_leaves_no_probe_folder_behind() { super::a_reset_after_the_probes_move_leaves_no_probe_folder_behind($kind) }
+        }
+    )*};
+}
+
+writes! {
+    apache => DavKind::Apache,
+    nginx => DavKind::Nginx,
+    rclone => DavKind::Rclone,
+    wsgidav => DavKind::WsgiDav,
+    dav_server => DavKind::DavServer,
+}

@@ -51,6 +51,17 @@ pub fn builtin_rule(name: &str) -> Option<&'static str> {
     None
 }
 
+/// Whether an excluded item is clutter the system puts in folders by itself
+/// (Finder's `.DS_Store`, Explorer's `Thumbs.db` and `desktop.ini`, KDE's
+/// `.directory`): it goes to the trash with its folder. Every other excluded
+/// item keeps its folder from being deleted because of the other side.
+pub fn disposable(name: &str) -> bool {
+    matches!(
+        name,
+        ".DS_Store" | "Thumbs.db" | "desktop.ini" | ".directory"
+    )
+}
+
 /// How a user filter matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

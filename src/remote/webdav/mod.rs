@@ -1036,6 +1036,7 @@ impl WebDav {
         }
         if let Some(rule) = filter.excluded(rel, entry.kind, entry.size) {
             listing.problems.push(problem(format!("excluded: {rule}")));
+            listing.excluded.push(rel.to_string());
             return None;
         }
         let is_dir = entry.kind == Kind::Dir;
@@ -1204,6 +1205,10 @@ impl Remote for WebDav {
             return Ok(None);
         }
         Ok(Some(listing))
+    }
+
+    async fn stat(&self, path: &str) -> Result<Option<Entry>, RemoteError> {
+        WebDav::stat(self, path).await
     }
 
     async fn create_root(&self) -> Result<(), RemoteError> {
@@ -1539,6 +1544,16 @@ impl Remote for WebDav {
         if expect.kind == Kind::Dir {
             let mut listing = Listing::default();
             self.walk(path, filter, &mut listing).await?;
+            // Excluded items are never deleted because of the other side.
+            if listing
+                .excluded
+                .iter()
+                .any(|p| !crate::engine::filter::disposable(crate::engine::tree::file_name(p)))
+            {
+                return Err(RemoteError::Changed {
+                    path: path.to_string(),
+                });
+            }
             let now: Vec<(&String, &Entry)> = listing.tree.iter().collect();
             let same = now.len() == contents.len()
                 && now

@@ -467,3 +467,49 @@ async fn excluded_items_in_a_folder_deleted_locally_stay_with_their_folder_on_th
         );
     }
 }
+
+/// The cost of confirming, measured on nginx (whose listing is a `Depth: 1`
+/// walk): a pass where nothing changed asks for nothing, and one where the
+/// server deleted 100 of 10,000 files (one in each folder) asks for each
+/// of them once. Slow (10,000 downloads first): `cargo test --test absence
+/// -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn confirming_deletions_costs_one_request_per_deleted_top_and_nothing_when_nothing_changed() {
+    let server = DavServer::start(dav::DavKind::Nginx);
+    for d in 0..100 {
+        for f in 0..100 {
+            server.write(
+                &format!("d{d:03}/f{f:03}.txt"),
+                format!("{d}/{f}").as_bytes(),
+            );
+        }
+    }
+    let env = Env::new(Other::Dav(server));
+    let Other::Dav(server) = &env.other else {
+        unreachable!()
+    };
+    let first = env.pass(false).await;
+    assert_eq!(first.counts.get("download"), Some(&10_000));
+    env.quiet().await;
+    let count = |s: &DavServer| s.requests().len();
+    let before = count(server);
+    env.quiet().await;
+    let quiet = count(server) - before;
+    for d in 0..100 {
+        server.remove(&format!("d{d:03}/f000.txt"));
+    }
+    let before = count(server);
+    let r = env.pass(false).await;
+    let deleting = count(server) - before;
+    assert_eq!(r.counts.get("delete"), Some(&100));
+    println!(
+        "nginx, 10,000 files in 100 folders: no-change pass {quiet} requests; \
+         pass deleting 100 files (one per folder) {deleting} requests"
+    );
+    assert_eq!(
+        deleting,
+        quiet + 100,
+        "one Depth 0 PROPFIND per deleted file"
+    );
+}

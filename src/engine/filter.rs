@@ -4,7 +4,9 @@
 //!
 //! Architecture Invariant: an excluded item is invisible to the planner on
 //! both sides — it is never uploaded, downloaded or deleted because of the
-//! other side. Pure: no I/O.
+//! other side (a folder that holds one is kept: see `plan::Excluded`; only
+//! the system's clutter, [`disposable`], goes with its folder). Pure: no
+//! I/O.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;

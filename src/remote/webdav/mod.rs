@@ -10,7 +10,8 @@
 //!   target is still the planned version, then `MOVE` it over the target.
 //! * Deletions and replaced conflict losers are moved into `.ferry-trash/`
 //!   at the sync root on the server, so they can be restored with any
-//!   WebDAV client.
+//!   WebDAV client. An ordinary update replaces the file (MOVE over it):
+//!   the previous version is not kept.
 //! * Transient failures (5xx, 429, timeouts, resets) are retried a bounded
 //!   number of times with jittered exponential backoff that honours
 //!   `Retry-After`; a download resumes with `Range` + `If-Range`.

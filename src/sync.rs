@@ -492,7 +492,14 @@ async fn confirm_absences(
                             };
                             Answer::There(crate::fsops::entry_of(&m, kind))
                         }
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Answer::Gone,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                            ) =>
+                        {
+                            Answer::Gone
+                        }
                         Err(e) => Answer::Failed(format!("{}: {e}", abs.display())),
                     };
                     (path, answer)

@@ -65,6 +65,20 @@ impl Remote for Omitting {
         }
         Ok(listing)
     }
+    fn can_list_paths(&self) -> bool {
+        self.inner.can_list_paths()
+    }
+    async fn list_paths(
+        &self,
+        paths: &[String],
+        filter: &Filter,
+    ) -> Result<Option<Listing>, RemoteError> {
+        let mut listing = self.inner.list_paths(paths, filter).await?;
+        if let (Some(l), Some(rule)) = (listing.as_mut(), self.rule.lock().unwrap().as_ref()) {
+            l.tree.retain(|p, _| !rule(p));
+        }
+        Ok(listing)
+    }
     async fn stat(&self, path: &str) -> Result<Option<Entry>, RemoteError> {
         self.inner.stat(path).await
     }
@@ -224,6 +238,13 @@ impl Env {
         *self.rule.lock().unwrap() = Some(Box::new(rule));
     }
     async fn pass(&self, dry_run: bool) -> Report {
+        self.pass_with(PassOptions {
+            dry_run,
+            ..PassOptions::default()
+        })
+        .await
+    }
+    async fn pass_with(&self, opts: PassOptions) -> Report {
         let remote = Omitting {
             inner: self.other.open(),
             rule: self.rule.clone(),
@@ -238,10 +259,6 @@ impl Env {
             filter: Arc::new(self.filter.clone()),
             concurrency: 4,
             hooks: PassHooks::default(),
-        };
-        let opts = PassOptions {
-            dry_run,
-            ..PassOptions::default()
         };
         let now = jiff::civil::date(2026, 11, 28).at(12, 0, 0, 0);
         run_pass(&job, opts, now)
@@ -466,6 +483,31 @@ async fn excluded_items_in_a_folder_deleted_locally_stay_with_their_folder_on_th
             "{name}: folder brought back"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_pass_whose_listing_omits_an_item_trashes_nothing() {
+    let env = Env::new(Other::Folder(tempfile::tempdir().unwrap()));
+    in_sync(&env).await;
+    // The watcher saw a new file in `sub`; the listing of `sub` leaves
+    // `b.txt` out.
+    env.write("sub/new.txt", b"new");
+    env.omit(|p| p == "sub/b.txt");
+    let r = env
+        .pass_with(PassOptions {
+            scope: Some(vec!["sub".to_string()].into()),
+            ..PassOptions::default()
+        })
+        .await;
+    assert_eq!(r.counts.get("upload"), Some(&1), "{:?}", r.counts);
+    assert_eq!(r.counts.get("delete"), None, "{:?}", r.counts);
+    assert!(
+        has_problem(&r, "sub/b.txt", "the server still has it"),
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(env.trashed(), Vec::<String>::new());
+    assert!(env.local().join("sub/b.txt").is_file());
 }
 
 /// The cost of confirming, measured on nginx (whose listing is a `Depth: 1`

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::filter::Filter;
 use super::plan::Problem;
-use super::tree::{BaseEntry, BaseTree, Entry, Side, Tree, descendants, parent};
+use super::tree::{BaseEntry, BaseTree, Entry, Kind, Side, Tree, descendants, parent};
 
 /// What the direct request for a missing item said.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +36,9 @@ pub enum Answer {
 /// each confirms a whole missing subtree.
 ///
 /// Base items the filter excludes or selective sync deselects are skipped:
-/// the observation leaves them out on purpose.
+/// the observation leaves them out on purpose. So is an item whose parent
+/// the observation shows as a file: that is evidence enough (a folder
+/// replaced by a file), and a request below a file proves nothing.
 pub fn missing_tops(tree: &Tree, base: &BaseTree, filter: &Filter) -> Vec<String> {
     let mut tops: Vec<String> = Vec::new();
     let mut missing: HashSet<&str> = HashSet::new();
@@ -60,7 +62,8 @@ pub fn missing_tops(tree: &Tree, base: &BaseTree, filter: &Filter) -> Vec<String
             }
             up = parent(up);
         }
-        if !under_missing {
+        let parent_is_file = tree.get(parent(path)).is_some_and(|e| e.kind == Kind::File);
+        if !under_missing && !parent_is_file {
             tops.push(path.clone());
         }
     }
@@ -168,7 +171,7 @@ pub fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::tree::{Kind, Sig};
+    use crate::engine::tree::Sig;
 
     fn b(kind: Kind, id: &str) -> BaseEntry {
         let sig = Sig {
@@ -213,6 +216,9 @@ mod tests {
         tree.remove("a");
         let tops = missing_tops(&tree, &base, &Filter::default());
         assert_eq!(tops, ["a"]);
+        // A folder replaced by a file: what was in it is gone, no question.
+        tree.insert("a".into(), Entry::file(3, 9));
+        assert!(missing_tops(&tree, &base, &Filter::default()).is_empty());
         // Nothing missing: nothing to ask.
         let full: Tree = base
             .iter()

@@ -95,7 +95,14 @@ impl Remote for FolderRemote {
                     let kind = if m.is_dir() { Kind::Dir } else { Kind::File };
                     Ok(Some(crate::fsops::entry_of(&m, kind)))
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    Ok(None)
+                }
                 Err(source) => Err(FsError::Io {
                     op: "stat",
                     path: abs.display().to_string(),

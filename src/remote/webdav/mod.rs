@@ -141,6 +141,10 @@ pub struct WebDav {
 struct ListingCache {
     tags: std::collections::HashMap<String, String>,
     tree: crate::engine::Tree,
+    /// What the listing excluded (`Listing::excluded`): reused with the
+    /// subtrees it lies in, so the planner still knows which folders hold
+    /// excluded items.
+    excluded: Vec<String>,
 }
 
 const UNKNOWN: u8 = 0;
@@ -917,20 +921,17 @@ impl WebDav {
             first = false;
         }
         if root.is_empty() {
-            self.remember(tags, &listing.tree);
+            self.remember(tags, listing);
         }
         Ok(true)
     }
 
-    fn remember(
-        &self,
-        tags: std::collections::HashMap<String, String>,
-        tree: &crate::engine::Tree,
-    ) {
+    fn remember(&self, tags: std::collections::HashMap<String, String>, listing: &Listing) {
         if let Ok(mut c) = self.cache.lock() {
             *c = Some(ListingCache {
                 tags,
-                tree: tree.clone(),
+                tree: listing.tree.clone(),
+                excluded: listing.excluded.clone(),
             });
         }
     }
@@ -951,6 +952,7 @@ impl WebDav {
         if root_tag.is_some() && root_tag.as_ref() == cache.tags.get("") {
             tracing::debug!("root unchanged: listing reused");
             listing.tree = cache.tree;
+            listing.excluded = cache.excluded;
             return Ok(true);
         }
         let mut tags = std::collections::HashMap::new();
@@ -994,13 +996,20 @@ impl WebDav {
                                 tags.insert(k.clone(), t.clone());
                             }
                         }
+                        listing.excluded.extend(
+                            cache
+                                .excluded
+                                .iter()
+                                .filter(|k| crate::engine::tree::is_within(k, &rel))
+                                .cloned(),
+                        );
                     } else {
                         pending.push(rel);
                     }
                 }
             }
         }
-        self.remember(tags, &listing.tree);
+        self.remember(tags, listing);
         Ok(true)
     }
 

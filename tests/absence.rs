@@ -485,6 +485,38 @@ async fn excluded_items_in_a_folder_deleted_locally_stay_with_their_folder_on_th
     }
 }
 
+/// The local side is confirmed the same way: a file the scan leaves out
+/// (here replaced by a symbolic link, which is never synchronized; a
+/// folder it cannot read is the same case) is still on disk, so its copy
+/// on the server is not deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_file_the_scan_leaves_out_is_not_deleted_on_the_server() {
+    for other in others() {
+        let env = Env::new(other);
+        let name = env.other.name();
+        in_sync(&env).await;
+        let b = env.local().join("sub/b.txt");
+        std::fs::remove_file(&b).unwrap();
+        std::os::unix::fs::symlink(env.local().join("top.txt"), &b).unwrap();
+        let r = env.pass(false).await;
+        assert!(
+            r.counts.keys().all(|k| *k == "adopt"),
+            "{name}: {:?}",
+            r.counts
+        );
+        assert!(
+            has_problem(&r, "sub/b.txt", "missing from the scan of the local folder"),
+            "{name}: {:?}",
+            r.problems
+        );
+        assert!(
+            env.other.exists("sub/b.txt"),
+            "{name}: deleted on the server"
+        );
+        assert_eq!(env.other.trashed(), Vec::<String>::new(), "{name}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scoped_pass_whose_listing_omits_an_item_trashes_nothing() {
     let env = Env::new(Other::Folder(tempfile::tempdir().unwrap()));

@@ -10,6 +10,12 @@
 //!   file-system layer fsyncs before it returns).
 //! * A failed precondition is not an error: the op is reported as skipped
 //!   and the item is re-planned next pass.
+//! * Absence is not evidence: a base item missing from the listing or the
+//!   scan is planned as gone only after a direct request for it (or for
+//!   the top of its missing subtree) says so; otherwise it is put back as
+//!   the base recorded it and reported (`confirm_absences`,
+//!   `engine::absence`). Excluded items the observations found are handed
+//!   to the planner, which keeps the folders that hold them.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -39,7 +39,7 @@ mounted share. `ferry` (or `ferry daemon`) runs in the background and keeps ever
 synchronization in sync by itself; the other commands talk to it (`ferry add`, \
 `ferry status`, …). `ferry sync` runs one pass without a daemon.\n\n\
 Nothing is lost: files are never written in place, deletions go to a trash \
-(the OS trash locally, .ferry-trash at the root of a folder remote), and when \
+(the OS trash locally, .ferry-trash at the root of the remote folder), and when \
 both sides changed a file, both versions are kept.\n\n\
 Names that are never synchronized: names starting with '.', starting or ending \
 with '~', ending with '.tmp'; Microsoft User Data, Outlook Files, Thumbs.db, \

@@ -28,9 +28,9 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::Problem;
 use crate::engine::Side;
-use crate::engine::filter::Filter;
+use crate::engine::filter::{Filter, disposable};
 use crate::engine::path::{check_segment, nfc};
-use crate::engine::tree::{Entry, Hash, Kind, Tree, join};
+use crate::engine::tree::{Entry, Hash, Kind, Tree, file_name, join};
 
 /// Name of the trash folder kept at the root of a local-folder remote (and
 /// of the local root when the OS has no trash). A dot-name: never synced.
@@ -83,6 +83,9 @@ pub enum TrashPolicy {
 pub struct Scan {
     pub tree: Tree,
     pub problems: Vec<Problem>,
+    /// Items left out because the filter excludes them (a folder stands
+    /// for everything in it): never deleted because of the other side.
+    pub excluded: Vec<String>,
 }
 
 /// A synchronized folder on a local file system.
@@ -101,11 +104,6 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A scanned item: NFC key, entry, and its path on disk relative to the
 /// root where that is not spelled as the key (rare: no allocation else).
 type Item = (String, Entry, Option<Box<str>>);
-
-/// The last segment of a `/`-separated path.
-fn file_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
 
 /// The disk path of an item, when it is spelled differently from its key.
 fn spelled(key: &str, disk: String) -> Option<Box<str>> {
@@ -246,6 +244,7 @@ impl Folder {
             if let Some(rule) = filter.excluded(&key, kind, meta.len()) {
                 scan.problems
                     .push(self.problem(&key, format!("excluded: {rule}")));
+                scan.excluded.push(key.clone());
                 skipped.push(key);
                 continue;
             }
@@ -332,6 +331,7 @@ impl Folder {
                         if let Some(rule) = filter.excluded(&child, Kind::Dir, 0) {
                             scan.problems
                                 .push(self.problem(&child, format!("excluded: {rule}")));
+                            scan.excluded.push(child);
                             continue;
                         }
                         stack.push((child.clone(), join(&disk, name)));
@@ -373,6 +373,7 @@ impl Folder {
                 if let Some(rule) = filter.excluded(&child, kind, meta.len()) {
                     scan.problems
                         .push(self.problem(&child, format!("excluded: {rule}")));
+                    scan.excluded.push(child);
                     continue;
                 }
                 let entry = entry_of(&meta, kind);
@@ -746,7 +747,10 @@ impl Folder {
     }
 
     /// Send `rel` to the trash if it (and, for a folder, everything in it)
-    /// is still as observed. Excluded items inside a folder go with it.
+    /// is still as observed. A folder that holds an excluded item (other
+    /// than the system's clutter, see [`disposable`]) is not deleted
+    /// (`Changed`): excluded items are never deleted because of the other
+    /// side, and the next pass plans around it.
     pub fn delete(
         &self,
         rel: &str,
@@ -757,7 +761,13 @@ impl Folder {
         self.expect(rel, Some(expect))?;
         if expect.kind == Kind::Dir {
             let sub = Folder::new(self.abs(rel), self.side, TrashPolicy::Folder);
-            let now = sub.scan(filter)?.map(|s| s.tree).unwrap_or_default();
+            let scan = sub.scan(filter)?.unwrap_or_default();
+            if scan.excluded.iter().any(|p| !disposable(file_name(p))) {
+                return Err(FsError::Changed {
+                    path: rel.to_string(),
+                });
+            }
+            let now = scan.tree;
             let prefix = format!("{rel}/");
             let mut expected = contents.iter().map(|(k, e)| (k.strip_prefix(&prefix), e));
             let mut actual = now.iter();

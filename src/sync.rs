@@ -10,6 +10,12 @@
 //!   file-system layer fsyncs before it returns).
 //! * A failed precondition is not an error: the op is reported as skipped
 //!   and the item is re-planned next pass.
+//! * Absence is not evidence: a base item missing from the listing or the
+//!   scan is planned as gone only after a direct request for it (or for
+//!   the top of its missing subtree) says so; otherwise it is put back as
+//!   the base recorded it and reported (`confirm_absences`,
+//!   `engine::absence`). Excluded items the observations found are handed
+//!   to the planner, which keeps the folders that hold them.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -307,9 +313,11 @@ pub async fn run_pass(
             message: note.clone(),
         });
     }
+    let mut excluded = engine::Excluded::default();
     let mut local_tree = match scan {
         Some(s) => {
             report.problems.extend(s.problems);
+            excluded.local = s.excluded;
             s.tree
         }
         None if base.is_empty() || opts.force => {
@@ -330,6 +338,7 @@ pub async fn run_pass(
     let mut remote_tree = match listing {
         Some(l) => {
             report.problems.extend(l.problems);
+            excluded.remote = l.excluded;
             l.tree
         }
         None if base.is_empty() || opts.force => {
@@ -362,6 +371,10 @@ pub async fn run_pass(
     let plan = if engine::in_sync(&local_tree, &remote_tree, &base, settings, &job.filter) {
         engine::Plan::default()
     } else {
+        // Absence is not evidence: what a side does not show is looked at
+        // directly before the planner may delete or move because of it.
+        // (Only here: a pass where nothing changed has nothing missing.)
+        confirm_absences(job, &mut local_tree, &mut remote_tree, &base, &mut report).await?;
         hash_what_is_needed(
             job,
             settings,
@@ -371,7 +384,15 @@ pub async fn run_pass(
             &mut report,
         )
         .await;
-        engine::plan(&local_tree, &remote_tree, &base, settings, &job.filter, now)
+        engine::plan_with_excluded(
+            &local_tree,
+            &remote_tree,
+            &base,
+            settings,
+            &job.filter,
+            now,
+            &excluded,
+        )
     };
     tracing::debug!(
         ops = plan.ops.len(),
@@ -477,6 +498,97 @@ fn drop_in_background<T: Send + 'static>(value: T) {
             drop(value);
             crate::memory::trim();
         });
+}
+
+/// Direct requests for the base items a side's observation does not show
+/// (one per missing subtree, at most [`SyncJob::concurrency`] at once): an
+/// item confirmed gone stays missing; one that is there after all, or whose
+/// request failed, is put back as the base recorded it and reported, so
+/// the planner neither deletes, moves nor re-transfers anything because of
+/// it (see [`engine::absence`]). A request that says the server cannot be
+/// reached or wants credentials stops the pass, as a failed listing would.
+async fn confirm_absences(
+    job: &SyncJob,
+    local: &mut Tree,
+    remote: &mut Tree,
+    base: &Arc<BaseTree>,
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    use engine::absence::{Answer, missing_tops, settle};
+    use futures_util::StreamExt;
+    let parallel = job.concurrency.max(1);
+    let remote_tops = missing_tops(remote, base, &job.filter);
+    if !remote_tops.is_empty() {
+        tracing::debug!(
+            items = remote_tops.len(),
+            "missing from the listing: asking for each"
+        );
+        let answers: Vec<(String, Result<Option<Entry>, RemoteError>)> =
+            futures_util::stream::iter(remote_tops.iter().cloned())
+                .map(|path| async move {
+                    let r = job.remote.stat(&path).await;
+                    (path, r)
+                })
+                .buffer_unordered(parallel)
+                .collect()
+                .await;
+        let mut settled = std::collections::HashMap::new();
+        for (path, r) in answers {
+            let answer = match r {
+                Ok(None) => Answer::Gone,
+                Ok(Some(e)) => Answer::There(e),
+                Err(e) if e.stops_pass() => return Err(SyncError::Remote(e)),
+                Err(e) => Answer::Failed(e.to_string()),
+            };
+            settled.insert(path, answer);
+        }
+        let unique = job.remote.capabilities().file_ids;
+        let problems = settle(remote, base, Side::Remote, &remote_tops, &settled, unique);
+        for p in &problems {
+            tracing::warn!(path = %p.path, "{}", p.message);
+        }
+        report.problems.extend(problems);
+    }
+    let local_tops = missing_tops(local, base, &job.filter);
+    if !local_tops.is_empty() {
+        let folder = job.local.clone();
+        let tops = local_tops.clone();
+        let settled = tokio::task::spawn_blocking(move || {
+            tops.into_iter()
+                .map(|path| {
+                    let abs = folder.abs(&path);
+                    let answer = match std::fs::symlink_metadata(&abs) {
+                        Ok(m) => {
+                            let kind = if m.is_dir() {
+                                engine::Kind::Dir
+                            } else {
+                                engine::Kind::File
+                            };
+                            Answer::There(crate::fsops::entry_of(&m, kind))
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                            ) =>
+                        {
+                            Answer::Gone
+                        }
+                        Err(e) => Answer::Failed(format!("{}: {e}", abs.display())),
+                    };
+                    (path, answer)
+                })
+                .collect::<std::collections::HashMap<_, _>>()
+        })
+        .await
+        .map_err(blocking_err)?;
+        let problems = settle(local, base, Side::Local, &local_tops, &settled, true);
+        for p in &problems {
+            tracing::warn!(path = %p.path, "{}", p.message);
+        }
+        report.problems.extend(problems);
+    }
+    Ok(())
 }
 
 /// Fill in the content hashes the planner asked for.

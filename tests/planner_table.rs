@@ -778,6 +778,41 @@ fn excluded_items_inside_a_deleted_folder_go_to_the_trash_with_it() {
 }
 
 #[test]
+fn excluded_items_inside_a_folder_deleted_on_the_other_side_keep_their_folder() {
+    for (side, direction) in [
+        (Side::Local, Direction::Both),
+        (Side::Remote, Direction::Both),
+        (Side::Remote, Direction::Send),
+        (Side::Local, Direction::Receive),
+    ] {
+        let mut m = Model::with(direction, ConflictPolicy::KeepBoth);
+        m.start_in_sync(BASE.iter().copied());
+        m.create_file(side, "d/.env", 71);
+        m.remove(side.other(), "d");
+        let plan = m.pass();
+        assert!(
+            plan.problems
+                .iter()
+                .any(|p| p.path == "d" && p.side == Some(side) && p.message.contains("'d/.env'")),
+            "{side}/{direction:?}: {:?}",
+            plan.problems
+        );
+        // The rest of the folder goes; the folder and `.env` stay, and it
+        // is not brought back to the other side.
+        assert!(
+            m.side(side).items.contains_key("d/.env"),
+            "{side}/{direction:?}"
+        );
+        assert!(!m.side(side).items.contains_key("d/x.txt"));
+        assert!(!m.side(side.other()).items.contains_key("d"));
+        assert!(m.plan_now().is_quiet(), "{}", fmt_plan(&m.plan_now()));
+        m.check_no_skips().unwrap();
+        m.check_converged().unwrap();
+        m.check_base().unwrap();
+    }
+}
+
+#[test]
 fn the_plan_is_deterministic() {
     let make = || {
         let mut m = Model::with(Direction::Both, ConflictPolicy::KeepBoth);

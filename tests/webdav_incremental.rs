@@ -209,3 +209,32 @@ async fn without_propagating_tags_every_listing_walks_the_tree() {
     let depth1 = log.lock().unwrap().iter().filter(|(d, _)| d == "1").count();
     assert_eq!(depth1, 3, "Apache-like servers must be walked in full");
 }
+
+#[tokio::test]
+async fn a_reused_listing_still_names_the_excluded_items_its_folders_hold() {
+    let files: Files = Arc::default();
+    {
+        let mut f = files.lock().unwrap();
+        for p in ["a/", "a/b/", "c/"] {
+            f.insert(p.into(), String::new());
+        }
+        f.insert("a/b/.env".into(), "SECRET=1".into());
+        f.insert("a/b/f.txt".into(), "f".into());
+        f.insert("c/g.txt".into(), "g".into());
+    }
+    let log: Log = Arc::default();
+    let url = serve(files.clone(), log.clone()).await;
+    let dav = WebDav::new(&url, Options::default()).unwrap();
+    dav.import_state(r#"{"depth_infinity":false,"file_ids":false,"collection_etags_propagate":true,"x_oc_mtime":false,"proppatch_mtime":false,"if_match":false,"if_header":false,"probed_at":1}"#);
+    let filter = Filter::default();
+    let first = dav.list(&filter).await.unwrap().unwrap();
+    assert_eq!(first.excluded, ["a/b/.env"]);
+    // Nothing changed: the whole listing is reused.
+    let again = dav.list(&filter).await.unwrap().unwrap();
+    assert_eq!(again.excluded, first.excluded);
+    // Only `c` changed: `a` is reused, with what it excludes.
+    files.lock().unwrap().insert("c/h.txt".into(), "h".into());
+    let changed = dav.list(&filter).await.unwrap().unwrap();
+    assert!(changed.tree.contains_key("c/h.txt"));
+    assert_eq!(changed.excluded, first.excluded);
+}

@@ -4,7 +4,9 @@
 //!
 //! Architecture Invariant: an excluded item is invisible to the planner on
 //! both sides — it is never uploaded, downloaded or deleted because of the
-//! other side. Pure: no I/O.
+//! other side (a folder that holds one is kept: see `plan::Excluded`; only
+//! the system's clutter, [`disposable`], goes with its folder). Pure: no
+//! I/O.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
@@ -49,6 +51,17 @@ pub fn builtin_rule(name: &str) -> Option<&'static str> {
         return Some("name longer than 255 characters");
     }
     None
+}
+
+/// Whether an excluded item is clutter the system puts in folders by itself
+/// (Finder's `.DS_Store`, Explorer's `Thumbs.db` and `desktop.ini`, KDE's
+/// `.directory`): it goes to the trash with its folder. Every other excluded
+/// item keeps its folder from being deleted because of the other side.
+pub fn disposable(name: &str) -> bool {
+    matches!(
+        name,
+        ".DS_Store" | "Thumbs.db" | "desktop.ini" | ".directory"
+    )
 }
 
 /// How a user filter matches.

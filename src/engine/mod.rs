@@ -6,6 +6,7 @@
 //! nothing from the rest of the crate. That is what makes the table and
 //! property tests in `tests/` possible.
 
+pub mod absence;
 pub mod filter;
 pub mod path;
 pub mod plan;
@@ -13,6 +14,8 @@ pub mod settings;
 pub mod tree;
 
 pub use filter::{Filter, UserFilter};
-pub use plan::{DeleteReason, Op, Plan, Problem, hash_requests, in_sync, plan};
+pub use plan::{
+    DeleteReason, Excluded, Op, Plan, Problem, hash_requests, in_sync, plan, plan_with_excluded,
+};
 pub use settings::{CompareMode, ConflictPolicy, Direction, Guards, Settings};
 pub use tree::{BaseEntry, BaseTree, Entry, Hash, Kind, Side, Sig, Tree};

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::filter::Filter;
+use super::filter::{Filter, disposable};
 use super::path::{conflict_copy_name, conflict_stamp};
 use super::settings::{CompareMode, ConflictPolicy, Direction, Settings};
 use super::tree::{
@@ -179,6 +179,17 @@ impl Plan {
     }
 }
 
+/// Excluded items each side holds, as its scan or listing found them (a
+/// folder stands for everything in it; paths need not be in the trees). A
+/// folder that holds one is never deleted because of the other side: it is
+/// kept, with a problem, and what else was in it is deleted as planned.
+/// The system's clutter ([`super::filter::disposable`]) does not count.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Excluded {
+    pub local: Vec<String>,
+    pub remote: Vec<String>,
+}
+
 /// A side's state against the base.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum St {
@@ -261,6 +272,7 @@ pub fn hash_requests(
         problems: Vec::new(),
         stamp: String::new(),
         copies: HashSet::new(),
+        holding: [HashMap::new(), HashMap::new()],
     };
     p.detect_moves();
     let observed = |side: Side, path: &str| {
@@ -334,6 +346,9 @@ enum Decision {
     },
     /// Keep both files: the local one moves to a conflicted copy.
     KeepBoth,
+    /// A folder deleted on the other side is kept because it holds excluded
+    /// items (its other contents are decided one by one).
+    Keep,
     /// A file on `file_side` and a folder on the other at the same path: the
     /// file moves aside to a conflicted copy and the folder is mirrored.
     KindConflict {
@@ -354,6 +369,8 @@ struct Planner<'a> {
     /// Paths of conflicted copies chosen in this plan (so two copies never
     /// get the same name).
     copies: HashSet<String>,
+    /// Per side: folder -> an excluded item inside it (see [`Excluded`]).
+    holding: [HashMap<String, String>; 2],
 }
 
 /// A shortcut for the most common pass, where nothing changed: true when
@@ -398,7 +415,9 @@ pub fn in_sync(
         })
 }
 
-/// Plan one pass. See the module documentation.
+/// Plan one pass. See the module documentation. Excluded items found in
+/// the trees (which the planner drops) keep their folders; see
+/// [`plan_with_excluded`] for trees filtered when observed.
 pub fn plan(
     local: &Tree,
     remote: &Tree,
@@ -406,6 +425,29 @@ pub fn plan(
     settings: &Settings,
     filter: &Filter,
     now: jiff::civil::DateTime,
+) -> Plan {
+    plan_with_excluded(
+        local,
+        remote,
+        base,
+        settings,
+        filter,
+        now,
+        &Excluded::default(),
+    )
+}
+
+/// [`plan`], told which excluded items each side holds: the scanner and
+/// the listings leave them out of the trees, so the planner would not
+/// otherwise know that a folder deleted on the other side still holds one.
+pub fn plan_with_excluded(
+    local: &Tree,
+    remote: &Tree,
+    base: &BaseTree,
+    settings: &Settings,
+    filter: &Filter,
+    now: jiff::civil::DateTime,
+    excluded: &Excluded,
 ) -> Plan {
     let mut p = Planner {
         settings,
@@ -418,7 +460,16 @@ pub fn plan(
         problems: Vec::new(),
         stamp: conflict_stamp(now),
         copies: HashSet::new(),
+        holding: [HashMap::new(), HashMap::new()],
     };
+    for (side, paths) in [
+        (Side::Local, &excluded.local),
+        (Side::Remote, &excluded.remote),
+    ] {
+        for path in paths {
+            p.hold(side, path);
+        }
+    }
     p.filter(local, remote, base, filter);
     p.detect_moves();
     let decisions = p.decide_all();
@@ -440,12 +491,26 @@ impl Planner<'_> {
         }
     }
 
+    /// Remember that the folders above `path`, an excluded item on `side`,
+    /// hold it (unless it is the system's clutter).
+    fn hold(&mut self, side: Side, path: &str) {
+        if disposable(super::tree::file_name(path)) {
+            return;
+        }
+        for a in ancestors(path) {
+            self.holding[side as usize]
+                .entry(a.to_string())
+                .or_insert_with(|| path.to_string());
+        }
+    }
+
     /// Drop excluded items from all three trees (reporting them) and handle
     /// folders deselected in selective sync.
     fn filter(&mut self, local: &Tree, remote: &Tree, base: &BaseTree, filter: &Filter) {
         let mirror_send = self.settings.direction == Direction::Send;
         for (side, src) in [(Side::Local, local), (Side::Remote, remote)] {
             let mut excluded_dirs: HashSet<&str> = HashSet::new();
+            let mut held: Vec<String> = Vec::new();
             let mut kept = Tree::new();
             for (path, e) in src {
                 if ancestors(path).any(|a| excluded_dirs.contains(a)) {
@@ -455,6 +520,7 @@ impl Planner<'_> {
                     if e.kind == Kind::Dir {
                         excluded_dirs.insert(path);
                     }
+                    held.push(path.clone());
                     self.problems.push(Problem {
                         path: path.clone(),
                         side: Some(side),
@@ -468,6 +534,9 @@ impl Planner<'_> {
                 kept.insert(path.clone(), e.clone());
             }
             *self.tree_mut(side) = kept;
+            for path in held {
+                self.hold(side, &path);
+            }
         }
         self.base = base
             .iter()
@@ -783,10 +852,42 @@ impl Planner<'_> {
                         decisions[i].1 = c;
                         deleting[side as usize].remove(&path);
                     }
+                } else if let Some(held) = self.holding[side as usize].get(&path) {
+                    // Excluded items are never deleted because of the other
+                    // side: the folder stays (not brought back on the other
+                    // side), the rest of its contents is decided one by one.
+                    // A file that would replace it is kept as a conflicted
+                    // copy in a two-way sync; a mirror waits (its source is
+                    // never touched).
+                    let two_way = self.settings.direction == Direction::Both;
+                    let converted = match &decisions[i].1 {
+                        Decision::Delete { side: s, .. } if *s == side => Some(Decision::Keep),
+                        Decision::Push {
+                            to, clear: Some(_), ..
+                        } if *to == side && two_way => Some(Decision::KindConflict {
+                            file_side: side.other(),
+                        }),
+                        Decision::Push {
+                            to, clear: Some(_), ..
+                        } if *to == side => Some(Decision::Keep),
+                        _ => None,
+                    };
+                    if let Some(c) = converted {
+                        self.problems.push(Problem {
+                            path: path.clone(),
+                            side: Some(side),
+                            message: format!(
+                                "kept although it is gone on the other side: it holds '{held}', which is excluded from synchronization (excluded items are never deleted because of the other side)"
+                            ),
+                        });
+                        decisions[i].1 = c;
+                        deleting[side as usize].remove(&path);
+                    }
                 }
             }
             for side in [Side::Local, Side::Remote] {
                 if deleting[side as usize].is_empty()
+                    || matches!(decisions[i].1, Decision::Keep)
                     || !self.survives(&path, &decisions[i].1, side)
                 {
                     continue;
@@ -810,7 +911,7 @@ impl Planner<'_> {
             let l = self.local.get(&path).cloned();
             let r = self.remote.get(&path).cloned();
             match d {
-                Decision::Nothing => {}
+                Decision::Nothing | Decision::Keep => {}
                 Decision::Adopt => {
                     if let (Some(local), Some(remote)) = (l, r) {
                         records.push(Op::Adopt {
@@ -976,7 +1077,7 @@ impl Planner<'_> {
     fn survives(&self, path: &str, d: &Decision, side: Side) -> bool {
         let present = self.tree(side).contains_key(path);
         match d {
-            Decision::Nothing | Decision::Adopt => present,
+            Decision::Nothing | Decision::Adopt | Decision::Keep => present,
             Decision::Forget => false,
             Decision::Delete { side: s, .. } => *s != side && present,
             Decision::Push { to, .. } => *to == side || present,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{Capabilities, Listing, Remote, RemoteError};
-use crate::engine::{Entry, Filter, Hash, Side};
+use crate::engine::{Entry, Filter, Hash, Kind, Side};
 use crate::fsops::{Folder, FsError, TrashPolicy};
 
 /// A remote that is a plain folder.
@@ -64,6 +64,7 @@ impl Remote for FolderRemote {
         Ok(scan.map(|s| Listing {
             tree: s.tree,
             problems: s.problems,
+            excluded: s.excluded,
         }))
     }
 
@@ -81,7 +82,35 @@ impl Remote for FolderRemote {
         Ok(scan.map(|s| Listing {
             tree: s.tree,
             problems: s.problems,
+            excluded: s.excluded,
         }))
+    }
+
+    async fn stat(&self, path: &str) -> Result<Option<Entry>, RemoteError> {
+        let path = path.to_string();
+        self.run(move |f| {
+            let abs = f.abs(&path);
+            match std::fs::symlink_metadata(&abs) {
+                Ok(m) => {
+                    let kind = if m.is_dir() { Kind::Dir } else { Kind::File };
+                    Ok(Some(crate::fsops::entry_of(&m, kind)))
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    Ok(None)
+                }
+                Err(source) => Err(FsError::Io {
+                    op: "stat",
+                    path: abs.display().to_string(),
+                    source,
+                }),
+            }
+        })
+        .await
     }
 
     async fn create_root(&self) -> Result<(), RemoteError> {

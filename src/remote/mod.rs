@@ -110,6 +110,9 @@ impl RemoteError {
 pub struct Listing {
     pub tree: Tree,
     pub problems: Vec<Problem>,
+    /// Items left out because the filter excludes them (a folder stands
+    /// for everything in it): never deleted because of the other side.
+    pub excluded: Vec<String>,
 }
 
 /// The other side. Paths are relative, `/`-separated, NFC keys.
@@ -160,6 +163,13 @@ pub trait Remote: Send + Sync {
     ) -> Result<Option<Listing>, RemoteError> {
         self.list(filter).await
     }
+
+    /// The item at `path` now, from one direct request for that item alone
+    /// (WebDAV: `PROPFIND Depth: 0`; a folder: `symlink_metadata`), never
+    /// from a listing or a cache. `Ok(None)` only when the remote says the
+    /// item does not exist (404, no such file). Confirms an absence before
+    /// anything is deleted because of it.
+    async fn stat(&self, path: &str) -> Result<Option<Entry>, RemoteError>;
 
     /// Create the root (first synchronization into a new remote folder).
     async fn create_root(&self) -> Result<(), RemoteError>;

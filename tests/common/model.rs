@@ -255,6 +255,62 @@ impl Model {
         (local, remote, requests)
     }
 
+    /// One pass whose remote listing leaves out the items `omit` names (as
+    /// a server that answers `Depth: infinity` with one level does), with
+    /// what `run_pass` does about it: each missing top is asked for
+    /// directly (the model's remote answers truly) and settled by
+    /// `engine::absence`, then hash, plan and apply as [`Model::pass`].
+    /// Returns the plan and the problems the settling reported.
+    pub fn pass_omitting(
+        &mut self,
+        omit: impl Fn(&str) -> bool,
+    ) -> (Plan, Vec<ferry::engine::Problem>) {
+        use ferry::engine::absence::{Answer, missing_tops, settle};
+        let mut local = self.observe(Side::Local);
+        let mut remote = self.observe(Side::Remote);
+        remote.retain(|p, _| !omit(p));
+        let tops = missing_tops(&remote, &self.base, &self.filter);
+        let answers = tops
+            .iter()
+            .map(|p| {
+                let a = match self.remote.items.get(p) {
+                    None => Answer::Gone,
+                    Some(i) => Answer::There(self.entry(Side::Remote, i)),
+                };
+                (p.clone(), a)
+            })
+            .collect();
+        let problems = settle(&mut remote, &self.base, Side::Remote, &tops, &answers, true);
+        let requests = engine::hash_requests(&local, &remote, &self.base, &self.settings);
+        for (side, path) in &requests {
+            let tree = match side {
+                Side::Local => &mut local,
+                Side::Remote => &mut remote,
+            };
+            if let (Some(e), Some(item)) = (tree.get_mut(path), self.side(*side).items.get(path)) {
+                if item.kind == Kind::File && e.size == size_of(item.content) {
+                    e.hash = Some(hash_of(item.content));
+                }
+            }
+        }
+        let plan = engine::plan(
+            &local,
+            &remote,
+            &self.base,
+            &self.settings,
+            &self.filter,
+            now(),
+        );
+        self.passes += 1;
+        self.history
+            .push(format!("pass {} (listing omits items):", self.passes));
+        for op in &plan.ops {
+            self.history.push(format!("  {}", fmt_op(op)));
+        }
+        self.apply(&plan);
+        (plan, problems)
+    }
+
     /// The plan a pass would run now (nothing is applied).
     pub fn plan_now(&self) -> Plan {
         let (local, remote, _) = self.observed();
@@ -778,10 +834,57 @@ impl Model {
             .collect()
     }
 
-    /// Both sides hold the same paths, kinds and contents.
+    /// Folders of a side that the other side has no folder for and that
+    /// hold an excluded item (not the system's clutter) and no synchronized
+    /// file: excluded items are never deleted because of the other side, so
+    /// such a folder stays where it is, is not brought to the other side,
+    /// and a mirror does not replace it by the source's file.
+    pub fn kept_folders(&self, side: Side) -> BTreeSet<String> {
+        let items = &self.side(side).items;
+        let other = &self.side(side.other()).items;
+        items
+            .iter()
+            .filter(|(p, i)| {
+                i.kind == Kind::Dir
+                    && self.synced(p, i)
+                    && other.get(*p).is_none_or(|o| o.kind != Kind::Dir)
+            })
+            .filter(|(p, _)| {
+                let inside: Vec<(&String, &Item)> = descendants(items, p).collect();
+                let holds = inside.iter().any(|(k, i)| {
+                    !self.synced(k, i)
+                        && !ferry::engine::filter::disposable(ferry::engine::tree::file_name(k))
+                });
+                let only_dirs = inside
+                    .iter()
+                    .all(|(k, i)| !self.synced(k, i) || i.kind == Kind::Dir);
+                holds && only_dirs
+            })
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// [`Model::snapshot`] without the paths of either side's
+    /// [`Model::kept_folders`].
+    pub fn snapshot_synced(&self, side: Side) -> Snapshot {
+        let kept = self.kept();
+        let mut s = self.snapshot(side);
+        s.retain(|p, _| !kept.contains(p));
+        s
+    }
+
+    /// Both sides' [`Model::kept_folders`].
+    pub fn kept(&self) -> BTreeSet<String> {
+        let mut kept = self.kept_folders(Side::Local);
+        kept.extend(self.kept_folders(Side::Remote));
+        kept
+    }
+
+    /// Both sides hold the same paths, kinds and contents (apart from
+    /// folders kept for their excluded items: [`Model::kept_folders`]).
     pub fn check_converged(&self) -> Result<(), String> {
-        let l = self.snapshot(Side::Local);
-        let r = self.snapshot(Side::Remote);
+        let l = self.snapshot_synced(Side::Local);
+        let r = self.snapshot_synced(Side::Remote);
         if l == r {
             return Ok(());
         }
@@ -807,11 +910,19 @@ impl Model {
             .filter(|(p, i)| self.synced(p, i))
             .map(|(p, _)| p)
             .collect();
+        let kept = self.kept();
         for p in &paths {
             let (Some(l), Some(r)) = (self.local.items.get(*p), self.remote.items.get(*p)) else {
-                let _ = writeln!(msg, "  {p}: not on both sides");
+                if !kept.contains(*p) {
+                    let _ = writeln!(msg, "  {p}: not on both sides");
+                }
                 continue;
             };
+            if kept.contains(*p) && l.kind != r.kind {
+                // A mirror's file waits for the folder kept for its
+                // excluded items.
+                continue;
+            }
             let Some(b) = self.base.get(*p) else {
                 let _ = writeln!(msg, "  {p}: no base record");
                 continue;

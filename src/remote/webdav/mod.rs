@@ -10,7 +10,8 @@
 //!   target is still the planned version, then `MOVE` it over the target.
 //! * Deletions and replaced conflict losers are moved into `.ferry-trash/`
 //!   at the sync root on the server, so they can be restored with any
-//!   WebDAV client.
+//!   WebDAV client. An ordinary update replaces the file (MOVE over it):
+//!   the previous version is not kept.
 //! * Transient failures (5xx, 429, timeouts, resets) are retried a bounded
 //!   number of times with jittered exponential backoff that honours
 //!   `Retry-After`; a download resumes with `Range` + `If-Range`.
@@ -150,6 +151,10 @@ pub struct WebDav {
 struct ListingCache {
     tags: std::collections::HashMap<String, String>,
     tree: crate::engine::Tree,
+    /// What the listing excluded (`Listing::excluded`): reused with the
+    /// subtrees it lies in, so the planner still knows which folders hold
+    /// excluded items.
+    excluded: Vec<String>,
 }
 
 const UNKNOWN: u8 = 0;
@@ -1012,20 +1017,17 @@ impl WebDav {
             first = false;
         }
         if root.is_empty() {
-            self.remember(tags, &listing.tree);
+            self.remember(tags, listing);
         }
         Ok(true)
     }
 
-    fn remember(
-        &self,
-        tags: std::collections::HashMap<String, String>,
-        tree: &crate::engine::Tree,
-    ) {
+    fn remember(&self, tags: std::collections::HashMap<String, String>, listing: &Listing) {
         if let Ok(mut c) = self.cache.lock() {
             *c = Some(ListingCache {
                 tags,
-                tree: tree.clone(),
+                tree: listing.tree.clone(),
+                excluded: listing.excluded.clone(),
             });
         }
     }
@@ -1046,6 +1048,7 @@ impl WebDav {
         if root_tag.is_some() && root_tag.as_ref() == cache.tags.get("") {
             tracing::debug!("root unchanged: listing reused");
             listing.tree = cache.tree;
+            listing.excluded = cache.excluded;
             return Ok(true);
         }
         let mut tags = std::collections::HashMap::new();
@@ -1089,13 +1092,20 @@ impl WebDav {
                                 tags.insert(k.clone(), t.clone());
                             }
                         }
+                        listing.excluded.extend(
+                            cache
+                                .excluded
+                                .iter()
+                                .filter(|k| crate::engine::tree::is_within(k, &rel))
+                                .cloned(),
+                        );
                     } else {
                         pending.push(rel);
                     }
                 }
             }
         }
-        self.remember(tags, &listing.tree);
+        self.remember(tags, listing);
         Ok(true)
     }
 
@@ -1145,6 +1155,7 @@ impl WebDav {
         }
         if let Some(rule) = filter.excluded(rel, entry.kind, entry.size) {
             listing.problems.push(problem(format!("excluded: {rule}")));
+            listing.excluded.push(rel.to_string());
             return None;
         }
         let is_dir = entry.kind == Kind::Dir;
@@ -1394,6 +1405,10 @@ impl Remote for WebDav {
             return Ok(None);
         }
         Ok(Some(listing))
+    }
+
+    async fn stat(&self, path: &str) -> Result<Option<Entry>, RemoteError> {
+        WebDav::stat(self, path).await
     }
 
     async fn create_root(&self) -> Result<(), RemoteError> {
@@ -1843,6 +1858,16 @@ impl Remote for WebDav {
         if expect.kind == Kind::Dir {
             let mut listing = Listing::default();
             self.walk(path, filter, &mut listing).await?;
+            // Excluded items are never deleted because of the other side.
+            if listing
+                .excluded
+                .iter()
+                .any(|p| !crate::engine::filter::disposable(crate::engine::tree::file_name(p)))
+            {
+                return Err(RemoteError::Changed {
+                    path: path.to_string(),
+                });
+            }
             let now: Vec<(&String, &Entry)> = listing.tree.iter().collect();
             let same = now.len() == contents.len()
                 && now

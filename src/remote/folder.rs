@@ -64,6 +64,7 @@ impl Remote for FolderRemote {
         Ok(scan.map(|s| Listing {
             tree: s.tree,
             problems: s.problems,
+            unobserved: Vec::new(),
         }))
     }
 
@@ -81,6 +82,7 @@ impl Remote for FolderRemote {
         Ok(scan.map(|s| Listing {
             tree: s.tree,
             problems: s.problems,
+            unobserved: Vec::new(),
         }))
     }
 

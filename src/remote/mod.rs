@@ -103,6 +103,11 @@ impl RemoteError {
 pub struct Listing {
     pub tree: Tree,
     pub problems: Vec<Problem>,
+    /// Places the remote could not fully see (an item whose href was
+    /// unusable, a name that is not NFC): whatever the base has at or below
+    /// such a path and the tree lacks is kept as the base recorded it, never
+    /// taken for deleted (see [`crate::engine::tree::keep_unobserved`]).
+    pub unobserved: Vec<String>,
 }
 
 /// The other side. Paths are relative, `/`-separated, NFC keys.

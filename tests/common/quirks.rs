@@ -6,6 +6,8 @@
 //!   the server's `Depth: 1` answer and its 207 (one server does this).
 //! * `raw_hrefs`: hrefs carry `#`, `%`, `&`, `+` and `?` without
 //!   percent-encoding (two servers do this for `#`, one for `%` and `&`).
+//! * `absolute_hrefs`: hrefs are full URLs (`http://host:port/path`), as
+//!   those servers send them.
 //! * `empty_href_for`: items whose name contains one of these strings get
 //!   an empty `<D:href/>`.
 //! * `dates`: `getlastmodified` as sent, in ISO 8601, or left out.
@@ -44,6 +46,7 @@ pub enum Dates {
 pub struct Quirks {
     pub infinity_one_level: bool,
     pub raw_hrefs: bool,
+    pub absolute_hrefs: bool,
     pub empty_href_for: Vec<String>,
     pub dates: Dates,
     pub mtime_etags: bool,
@@ -177,6 +180,12 @@ async fn handle(
         .get("Depth")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let host = req
+        .headers()
+        .get("Host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -218,7 +227,7 @@ async fn handle(
     let mut bytes = resp.bytes().await.map_err(std::io::Error::other)?;
     if status == 207 && method == "PROPFIND" {
         if let Ok(text) = std::str::from_utf8(&bytes) {
-            bytes = Bytes::from(rewrite(text, &q));
+            bytes = Bytes::from(rewrite(text, &q, &host));
         }
     }
     seen.lock().unwrap().push(Seen {
@@ -241,15 +250,15 @@ async fn handle(
 }
 
 /// Apply the quirks to a multistatus body, one `<response>` at a time.
-pub fn rewrite(body: &str, q: &Quirks) -> String {
+pub fn rewrite(body: &str, q: &Quirks, host: &str) -> String {
     let response =
         regex::Regex::new(r"(?s)<([\w.-]+:)?response\b[^>]*>.*?</([\w.-]+:)?response>").unwrap();
     response
-        .replace_all(body, |c: &regex::Captures| rewrite_response(&c[0], q))
+        .replace_all(body, |c: &regex::Captures| rewrite_response(&c[0], q, host))
         .into_owned()
 }
 
-fn rewrite_response(block: &str, q: &Quirks) -> String {
+fn rewrite_response(block: &str, q: &Quirks, host: &str) -> String {
     let href = regex::Regex::new(r"(?s)<([\w.-]+:)?href>(.*?)</([\w.-]+:)?href>").unwrap();
     let date = regex::Regex::new(
         r"(?s)<([\w.-]+:)?getlastmodified\b([^>]*)>(.*?)</([\w.-]+:)?getlastmodified>",
@@ -264,10 +273,15 @@ fn rewrite_response(block: &str, q: &Quirks) -> String {
             let name = last_segment(text);
             if q.empty_href_for.iter().any(|m| name.contains(m.as_str())) {
                 format!("<{p}href/>")
-            } else if q.raw_hrefs {
-                format!("<{p}href>{}</{p}href>", unencode(text))
             } else {
-                c[0].to_string()
+                let mut text = text.to_string();
+                if q.raw_hrefs {
+                    text = unencode(&text);
+                }
+                if q.absolute_hrefs && text.starts_with('/') {
+                    text = format!("http://{host}{text}");
+                }
+                format!("<{p}href>{text}</{p}href>")
             }
         })
         .into_owned();
@@ -380,7 +394,7 @@ mod tests {
             mtime_etags: true,
             ..Quirks::default()
         };
-        let out = rewrite(body, &q);
+        let out = rewrite(body, &q, "127.0.0.1:1");
         assert!(
             out.contains("<D:href>/dav/sync/odd%20dir%20#%&amp;+/</D:href>"),
             "{out}"

@@ -570,6 +570,53 @@ fn listing_requests_per_pass(kind: DavKind) {
     }
 }
 
+/// The write probe trusts `Depth: infinity` only where its own nested
+/// folder comes back whole, and a trusted infinity that starts answering
+/// one level is caught by the next listing.
+fn the_write_probe_trusts_infinity_only_where_its_tree_comes_back_whole(kind: DavKind) {
+    use ferry::remote::Remote;
+    use ferry::remote::webdav::{Probe, WebDav};
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        Quirks::none(),
+    );
+    let url = proxy.url_for(&server.url());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let infinity = |dav: &WebDav| {
+        let p: Probe = serde_json::from_str(&dav.export_state().unwrap()).unwrap();
+        assert!(p.depth_infinity_checked_at > 0, "{p:?}");
+        p.depth_infinity
+    };
+    // As the server is: rclone and wsgidav allow infinity, Apache (by
+    // default), nginx and dav-server refuse it.
+    let dav = WebDav::new(&url, Default::default()).unwrap();
+    rt.block_on(dav.write_probe());
+    let allows = matches!(kind, DavKind::Rclone | DavKind::WsgiDav);
+    assert_eq!(infinity(&dav), allows, "{kind}");
+    // One level only: not trusted.
+    proxy.set(quirks_of("infinity_one_level"));
+    let fresh = WebDav::new(&url, Default::default()).unwrap();
+    rt.block_on(fresh.write_probe());
+    assert!(!infinity(&fresh), "{kind}: a one-level answer was trusted");
+    // Trusted, then the server starts answering one level: the listing
+    // still has everything, and infinity is no longer trusted.
+    proxy.set(Quirks::none());
+    server.write("a/b/c.txt", b"deep");
+    server.write("top.txt", b"top");
+    if allows {
+        proxy.set(quirks_of("infinity_one_level"));
+        let filter = ferry::engine::Filter::default();
+        let listing = rt.block_on(dav.list(&filter)).unwrap().unwrap();
+        assert!(
+            listing.tree.contains_key("a/b/c.txt"),
+            "{kind}: {:?}",
+            listing.tree.keys()
+        );
+        assert!(!infinity(&dav), "{kind}: still trusted");
+    }
+}
+
 macro_rules! quirks {
     ($($module:ident => $kind:expr),* $(,)?) => {$(
         mod $module {
@@ -593,6 +640,9 @@ macro_rules! quirks {
                 a_file_with_an_iso_or_missing_server_date_is_not_dated_1970($kind)
             }
             #[test] fn listing_requests() { listing_requests_per_pass($kind) }
+            #[test] fn write_probe_and_infinity() {
+                the_write_probe_trusts_infinity_only_where_its_tree_comes_back_whole($kind)
+            }
         }
     )*};
 }

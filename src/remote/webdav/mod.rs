@@ -3,8 +3,14 @@
 //! Correct on every server in `../shared/servers.md`, taking shortcuts only
 //! where the capability probe found them:
 //!
-//! * Listing: one `PROPFIND Depth: infinity` where the server allows it,
-//!   else a bounded-parallel `Depth: 1` walk.
+//! * Listing: one `PROPFIND Depth: infinity` where one was seen to bring
+//!   back a nested tree whole (a 207 alone proves nothing: some servers
+//!   answer one level), else a bounded-parallel `Depth: 1` walk.
+//! * Hrefs are paths: cut after the server part, split at `/`, each segment
+//!   decoded once; an unusable one skips its item, whose place is reported
+//!   as unobserved (never taken for deleted).
+//! * A missing or unreadable `getlastmodified` is an unknown date, never
+//!   the epoch.
 //! * Uploads never leave a partial file at the target: `PUT` to a
 //!   dot-named temp in the same collection, check its size, re-check the
 //!   target is still the planned version, then `MOVE` it over the target.

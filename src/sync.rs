@@ -335,10 +335,12 @@ pub async fn run_pass(
             });
         }
     };
+    let mut unobserved = Vec::new();
     let mut remote_tree = match listing {
         Some(l) => {
             report.problems.extend(l.problems);
             excluded.remote = l.excluded;
+            unobserved = l.unobserved;
             l.tree
         }
         None if base.is_empty() || opts.force => {
@@ -356,6 +358,8 @@ pub async fn run_pass(
             });
         }
     };
+    // What the remote could not see is as the base says, not deleted.
+    engine::tree::keep_unobserved(&mut remote_tree, &base, Side::Remote, &unobserved);
     // (A scoped pass sees only part of each side: emptiness says nothing.)
     if !opts.force && !base.is_empty() && scope.is_none() {
         for (side, tree) in [(Side::Local, &local_tree), (Side::Remote, &remote_tree)] {

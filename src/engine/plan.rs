@@ -617,8 +617,16 @@ impl Planner<'_> {
         for &side in sides {
             let tree = self.tree(side);
             let mut gone: HashMap<&str, &str> = HashMap::new();
+            // An id held by two items is no identity (a server whose entity
+            // tags are a hash of the mtime gives two files one tag): it
+            // never pairs a move.
+            let mut shared: HashSet<&str> = HashSet::new();
+            let mut seen: HashSet<&str> = HashSet::new();
             for (path, b) in &self.base {
                 if let Some(id) = &b.sig(side).id {
+                    if !seen.insert(id) {
+                        shared.insert(id);
+                    }
                     if !tree.contains_key(path) {
                         gone.insert(id, path);
                     }
@@ -627,12 +635,24 @@ impl Planner<'_> {
             if gone.is_empty() {
                 continue;
             }
+            let mut now_seen: HashSet<&str> = HashSet::new();
+            for e in tree.values() {
+                if let Some(id) = e.id.as_deref() {
+                    if !now_seen.insert(id) {
+                        shared.insert(id);
+                    }
+                }
+            }
             let mut used: HashSet<&str> = HashSet::new();
             for (q, e) in tree {
                 if self.base.contains_key(q) {
                     continue;
                 }
-                let Some(p) = e.id.as_deref().and_then(|id| gone.get(id)) else {
+                let Some(p) =
+                    e.id.as_deref()
+                        .filter(|id| !shared.contains(id))
+                        .and_then(|id| gone.get(id))
+                else {
                     continue;
                 };
                 let b = &self.base[*p];
@@ -792,15 +812,17 @@ impl Planner<'_> {
                             ConflictPolicy::Remote => {
                                 push(r, l, Side::Local, true, "conflict: server wins")
                             }
-                            ConflictPolicy::Newest => {
-                                if le.mtime > re.mtime {
+                            // An unknown date (a server that gave none)
+                            // cannot be newer or older: keep both.
+                            ConflictPolicy::Newest => match (le.known_mtime(), re.known_mtime()) {
+                                (Some(lt), Some(rt)) if lt > rt => {
                                     push(l, r, Side::Remote, true, "conflict: local is newer")
-                                } else if re.mtime > le.mtime {
-                                    push(r, l, Side::Local, true, "conflict: server is newer")
-                                } else {
-                                    Decision::KeepBoth
                                 }
-                            }
+                                (Some(lt), Some(rt)) if rt > lt => {
+                                    push(r, l, Side::Local, true, "conflict: server is newer")
+                                }
+                                _ => Decision::KeepBoth,
+                            },
                         }
                     }
                 }
@@ -1339,6 +1361,103 @@ fn rekey<V>(tree: &mut BTreeMap<String, V>, from: &str, to: &str) {
     for k in keys {
         if let Some(v) = tree.remove(&k) {
             tree.insert(rebase(&k, from, to), v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::tree::{Sig, UNKNOWN_MTIME};
+
+    fn conflict(local_mtime: i64, remote_mtime: i64) -> Plan {
+        let settings = Settings {
+            conflict: ConflictPolicy::Newest,
+            ..Settings::default()
+        };
+        let base_sig = |m| Sig {
+            size: 1,
+            mtime: m,
+            ..Sig::default()
+        };
+        let mut base = BaseTree::new();
+        base.insert(
+            "a.txt".into(),
+            BaseEntry {
+                kind: Kind::File,
+                local: base_sig(5),
+                remote: base_sig(5),
+                hash: None,
+            },
+        );
+        let mut local = Tree::new();
+        local.insert("a.txt".into(), Entry::file(2, local_mtime));
+        let mut remote = Tree::new();
+        remote.insert("a.txt".into(), Entry::file(3, remote_mtime));
+        let now = jiff::civil::date(2026, 11, 28).at(12, 0, 0, 0);
+        plan(&local, &remote, &base, &settings, &Filter::default(), now)
+    }
+
+    #[test]
+    fn an_entity_tag_shared_by_two_files_pairs_no_move() {
+        // Tags that are only an mtime hash: a.txt and b.txt share one.
+        let sig = |id: &str| Sig {
+            size: 8,
+            mtime: 5,
+            id: Some(id.into()),
+            etag: Some(id.into()),
+        };
+        let rec = |id| BaseEntry {
+            kind: Kind::File,
+            local: Sig {
+                size: 8,
+                mtime: 5,
+                ..Sig::default()
+            },
+            remote: sig(id),
+            hash: None,
+        };
+        let mut base = BaseTree::new();
+        base.insert("a.txt".into(), rec("\"t5\""));
+        base.insert("b.txt".into(), rec("\"t5\""));
+        let mut local = Tree::new();
+        local.insert("a.txt".into(), Entry::file(8, 5));
+        local.insert("b.txt".into(), Entry::file(8, 5));
+        // On the server a.txt was deleted and b.txt renamed to c.txt.
+        let mut remote = Tree::new();
+        let mut c = Entry::file(8, 5).with_id("\"t5\"");
+        c.etag = Some("\"t5\"".into());
+        remote.insert("c.txt".into(), c);
+        let now = jiff::civil::date(2026, 11, 28).at(12, 0, 0, 0);
+        let p = plan(
+            &local,
+            &remote,
+            &base,
+            &Settings::default(),
+            &Filter::default(),
+            now,
+        );
+        assert!(
+            !p.ops.iter().any(|op| matches!(op, Op::Move { .. })),
+            "a move was paired on a shared tag: {p:?}"
+        );
+    }
+
+    #[test]
+    fn newest_keeps_both_when_a_date_is_unknown() {
+        let keeps_both = |p: &Plan| {
+            p.ops
+                .iter()
+                .any(|op| matches!(op, Op::Move { aside: true, .. }))
+        };
+        // Known dates: the newer side wins, nothing is set aside.
+        assert!(!keeps_both(&conflict(10, 20)), "{:?}", conflict(10, 20));
+        for p in [
+            conflict(10, UNKNOWN_MTIME),
+            conflict(UNKNOWN_MTIME, 10),
+            conflict(UNKNOWN_MTIME, UNKNOWN_MTIME),
+        ] {
+            assert!(keeps_both(&p), "{p:?}");
         }
     }
 }

@@ -29,7 +29,9 @@ pub struct Entry {
     pub kind: Kind,
     /// Bytes (0 for folders).
     pub size: u64,
-    /// Modification time, nanoseconds since the Unix epoch.
+    /// Modification time, nanoseconds since the Unix epoch, or
+    /// [`UNKNOWN_MTIME`] where the side could not say (a WebDAV listing
+    /// without a readable `getlastmodified`). Never the epoch for "unknown".
     pub mtime: i64,
     /// A stable identity that survives renames: `dev:inode` for a local
     /// folder, the server's file id where it has one.
@@ -40,7 +42,18 @@ pub struct Entry {
     pub hash: Option<Hash>,
 }
 
+/// The modification time of an item whose side gave none (or none that
+/// could be read). It compares equal to itself, so a base that recorded it
+/// sees no change while the server keeps not telling; it is never written
+/// to a file and never wins a "newest" comparison.
+pub const UNKNOWN_MTIME: i64 = i64::MIN;
+
 impl Entry {
+    /// The modification time, `None` when the side did not give one.
+    pub fn known_mtime(&self) -> Option<i64> {
+        (self.mtime != UNKNOWN_MTIME).then_some(self.mtime)
+    }
+
     pub fn file(size: u64, mtime: i64) -> Self {
         Entry {
             kind: Kind::File,
@@ -195,9 +208,88 @@ pub fn descendants<'a, V>(
     tree.range::<String, _>((Bound::Included(lo), Bound::Excluded(hi)))
 }
 
+/// Fill one side's observation from the base where that side could not
+/// look: for every path in `unobserved`, each base item at or below it that
+/// `tree` lacks is put back as the base recorded it (so it plans as
+/// unchanged), parents first, and only under a folder the tree has. What
+/// could not be seen is never taken for deleted.
+pub fn keep_unobserved(tree: &mut Tree, base: &BaseTree, side: Side, unobserved: &[String]) {
+    for at in unobserved {
+        let items = base
+            .get_key_value(at.as_str())
+            .into_iter()
+            .chain(descendants(base, at).filter(|(k, _)| *k != at));
+        // (sorted: a parent is decided before its children)
+        let mut put = Vec::new();
+        let mut put_dirs = std::collections::HashSet::new();
+        for (path, b) in items {
+            if tree.contains_key(path) {
+                continue;
+            }
+            let p = parent(path);
+            let parent_is_dir = p.is_empty()
+                || tree.get(p).is_some_and(|e| e.kind == Kind::Dir)
+                || put_dirs.contains(p);
+            if !parent_is_dir {
+                continue;
+            }
+            if b.kind == Kind::Dir {
+                put_dirs.insert(path.as_str());
+            }
+            let sig = b.sig(side);
+            put.push((
+                path.clone(),
+                Entry {
+                    kind: b.kind,
+                    size: sig.size,
+                    mtime: sig.mtime,
+                    id: sig.id.clone(),
+                    etag: sig.etag.clone(),
+                    hash: None,
+                },
+            ));
+        }
+        tree.extend(put);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_side_could_not_see_is_kept_as_the_base_says() {
+        let sig = |m| Sig {
+            size: 1,
+            mtime: m,
+            ..Sig::default()
+        };
+        let rec = |kind, m| BaseEntry {
+            kind,
+            local: sig(m),
+            remote: sig(m + 1),
+            hash: None,
+        };
+        let mut base = BaseTree::new();
+        for (p, k) in [
+            ("d", Kind::Dir),
+            ("d/gone.txt", Kind::File),
+            ("d/sub", Kind::Dir),
+            ("d/sub/x", Kind::File),
+            ("e/y", Kind::File),
+            ("other.txt", Kind::File),
+        ] {
+            base.insert(p.to_string(), rec(k, 7));
+        }
+        let mut tree = Tree::new();
+        tree.insert("d".into(), Entry::dir());
+        keep_unobserved(&mut tree, &base, Side::Remote, &["d".into(), "e".into()]);
+        let keys: Vec<&str> = tree.keys().map(String::as_str).collect();
+        // "e" itself is not in the tree: nothing goes under it.
+        assert_eq!(keys, ["d", "d/gone.txt", "d/sub", "d/sub/x"]);
+        assert_eq!(tree["d/gone.txt"].mtime, 8);
+        assert_eq!(tree["d/sub"].kind, Kind::Dir);
+    }
 
     #[test]
     fn within_respects_segment_boundaries() {

@@ -65,6 +65,7 @@ impl Remote for FolderRemote {
             tree: s.tree,
             problems: s.problems,
             excluded: s.excluded,
+            unobserved: Vec::new(),
         }))
     }
 
@@ -83,6 +84,7 @@ impl Remote for FolderRemote {
             tree: s.tree,
             problems: s.problems,
             excluded: s.excluded,
+            unobserved: Vec::new(),
         }))
     }
 

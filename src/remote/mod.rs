@@ -113,6 +113,11 @@ pub struct Listing {
     /// Items left out because the filter excludes them (a folder stands
     /// for everything in it): never deleted because of the other side.
     pub excluded: Vec<String>,
+    /// Places the remote could not fully see (an item whose href was
+    /// unusable, a name that is not NFC): whatever the base has at or below
+    /// such a path and the tree lacks is kept as the base recorded it, never
+    /// taken for deleted (see [`crate::engine::tree::keep_unobserved`]).
+    pub unobserved: Vec<String>,
 }
 
 /// The other side. Paths are relative, `/`-separated, NFC keys.

@@ -3,8 +3,14 @@
 //! Correct on every server in `../shared/servers.md`, taking shortcuts only
 //! where the capability probe found them:
 //!
-//! * Listing: one `PROPFIND Depth: infinity` where the server allows it,
-//!   else a bounded-parallel `Depth: 1` walk.
+//! * Listing: one `PROPFIND Depth: infinity` where one was seen to bring
+//!   back a nested tree whole (a 207 alone proves nothing: some servers
+//!   answer one level), else a bounded-parallel `Depth: 1` walk.
+//! * Hrefs are paths: cut after the server part, split at `/`, each segment
+//!   decoded once; an unusable one skips its item, whose place is reported
+//!   as unobserved (never taken for deleted).
+//! * A missing or unreadable `getlastmodified` is an unknown date, never
+//!   the epoch.
 //! * Uploads never leave a partial file at the target: `PUT` to a
 //!   dot-named temp in the same collection, check its size, re-check the
 //!   target is still the planned version, then `MOVE` it over the target.
@@ -23,7 +29,7 @@
 pub mod xml;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,7 +41,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::{Capabilities, Listing, Remote, RemoteError};
 use crate::engine::path::check_segment;
-use crate::engine::tree::{join, parent};
+use crate::engine::tree::{UNKNOWN_MTIME, join, parent};
 use crate::engine::{Entry, Filter, Hash, Kind, Problem, Side};
 
 /// Characters kept as they are in a path segment; all others are encoded.
@@ -56,7 +62,7 @@ pub const REMOTE_TRASH: &str = ".ferry-trash";
 
 const PROPFIND_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>
-<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/><oc:fileid/>
+<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/><d:displayname/><oc:fileid/>
 </d:prop></d:propfind>"#;
 
 /// User name and password (or app password). `Debug` never shows the secret.
@@ -81,8 +87,16 @@ impl std::fmt::Debug for Credentials {
 /// [`Remote::export_state`]) and re-done after a day.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Probe {
-    /// `Depth: infinity` listings are allowed.
+    /// `Depth: infinity` listings work: one such PROPFIND of a nested tree
+    /// (the write probe's folder, or a folder of a listing walked with
+    /// `Depth: 1`) was seen to come back whole. A 207 alone proves nothing:
+    /// some servers answer one level.
     pub depth_infinity: bool,
+    /// When `depth_infinity` was last checked (Unix seconds; 0: never).
+    /// Journals written before this field say nothing: their
+    /// `depth_infinity` is checked again, not trusted.
+    #[serde(default)]
+    pub depth_infinity_checked_at: i64,
     /// Items carry `oc:fileid` (Nextcloud, ownCloud).
     pub file_ids: bool,
     /// A collection's ETag changes when something deep inside it changes.
@@ -123,9 +137,15 @@ pub struct WebDav {
     base: reqwest::Url,
     /// Its path, percent-decoded, ending in `/`.
     base_path: String,
+    /// The same, one decoded segment each (hrefs are compared by segment).
+    base_segments: Vec<String>,
     credentials: Option<Credentials>,
-    /// `Depth: infinity` listings: UNKNOWN until the first listing tries one.
+    /// `Depth: infinity` listings: YES only once seen to work on a nested
+    /// tree, NO when refused or seen to fall short, UNKNOWN until checked.
     depth_infinity: AtomicU8,
+    /// When `depth_infinity` was last checked (Unix seconds; 0: never). A
+    /// finding older than [`RECHECK_SECS`] counts as UNKNOWN.
+    infinity_checked_at: AtomicI64,
     /// The server returns `oc:fileid` (Nextcloud, ownCloud): ids survive moves.
     file_ids: AtomicBool,
     /// The write probe's findings (`probed_at == 0`: not probed yet).
@@ -160,6 +180,15 @@ struct ListingCache {
 const UNKNOWN: u8 = 0;
 const YES: u8 = 1;
 const NO: u8 = 2;
+/// Findings about the server are checked again after this long.
+const RECHECK_SECS: i64 = 24 * 3600;
+
+/// An href that names nothing usable: that item is skipped and reported.
+struct Unusable {
+    /// The item's path where its `displayname` says, else its folder's.
+    path: String,
+    message: String,
+}
 
 impl std::fmt::Debug for WebDav {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -224,6 +253,8 @@ impl WebDav {
             .decode_utf8()
             .map_err(|e| RemoteError::Config(format!("{url}: {e}")))?
             .into_owned();
+        let base_segments = href_segments(url.path())
+            .ok_or_else(|| RemoteError::Config(format!("{url}: the path is not UTF-8")))?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(options.timeout.unwrap_or(Duration::from_secs(120)))
@@ -242,9 +273,11 @@ impl WebDav {
         Ok(WebDav {
             client,
             base: url,
+            base_segments,
             base_path,
             credentials: options.credentials,
             depth_infinity: AtomicU8::new(UNKNOWN),
+            infinity_checked_at: AtomicI64::new(0),
             file_ids: AtomicBool::new(false),
             written: tokio::sync::Mutex::new(Probe::default()),
             cache: std::sync::Mutex::new(None),
@@ -404,56 +437,130 @@ impl WebDav {
         Ok(Ok(Some(items)))
     }
 
-    /// The relative path of an href, checked to lie within `within` (a
-    /// relative collection path). Err rejects the whole listing.
-    fn rel_of(&self, href: &str, within: &str) -> Result<String, RemoteError> {
-        let path = if href.starts_with("http://") || href.starts_with("https://") {
-            let u = reqwest::Url::parse(href)
-                .map_err(|_| RemoteError::Protocol(format!("bad href {href:?}")))?;
-            if u.host_str() != self.base.host_str()
-                || u.port_or_known_default() != self.base.port_or_known_default()
-            {
-                return Err(RemoteError::Protocol(format!(
-                    "href {href:?} points to another server"
-                )));
-            }
-            u.path().to_string()
-        } else {
-            href.to_string()
+    /// What an href names, relative to the root, for a listing of folder
+    /// `within`. Hrefs are paths: an absolute URL is cut after its server
+    /// part and the rest taken literally (a raw `#` or `?` is part of a
+    /// name, not a fragment or a query), then split at `/` and each segment
+    /// percent-decoded once (a `%` not followed by two hex digits stays).
+    ///
+    /// `Ok(Err(_))`: the href is empty or does not decode; that item is
+    /// skipped and reported. `Err`: the href lies outside `within` (another
+    /// server, another folder, an unsafe folder segment): the listing is
+    /// rejected, naming `within`.
+    fn rel_of(&self, href: &str, within: &str) -> Result<Result<String, String>, RemoteError> {
+        let within = within.trim_matches('/');
+        let reject = |why: &str| {
+            RemoteError::Protocol(format!(
+                "the listing of {} was rejected: the server listed {href:?}, {why}",
+                folder_name(within)
+            ))
         };
-        let decoded = percent_decode_str(&path)
-            .decode_utf8()
-            .map_err(|_| RemoteError::Protocol(format!("href {href:?} is not UTF-8")))?;
-        let expected = format!("{}{}", self.base_path, within);
-        let expected = expected.trim_end_matches('/');
-        let decoded = decoded.trim_end_matches('/');
-        if decoded == expected {
-            return Ok(within.trim_end_matches('/').to_string());
+        let raw = href.trim();
+        if raw.is_empty() {
+            return Ok(Err("the server sent an empty href".into()));
         }
-        match decoded
-            .strip_prefix(expected)
-            .and_then(|r| r.strip_prefix('/'))
-        {
-            Some(rest) if !rest.is_empty() => {
-                // Every folder segment must be safe; a bad last segment is
-                // reported per item by the caller.
-                let mut segments: Vec<&str> = rest.split('/').collect();
-                segments.pop();
-                if let Some(bad) = segments.iter().find(|s| check_segment(s).is_err()) {
-                    return Err(RemoteError::Protocol(format!(
-                        "the server listed {href:?}, whose folder segment {bad:?} is unsafe: the listing is rejected"
-                    )));
+        let path = match split_scheme(raw) {
+            Some((scheme, rest)) => {
+                let end = rest.find('/').unwrap_or(rest.len());
+                let origin = reqwest::Url::parse(&format!("{scheme}://{}/", &rest[..end]))
+                    .map_err(|_| reject("whose server part cannot be read"))?;
+                if origin.host_str() != self.base.host_str()
+                    || origin.port_or_known_default() != self.base.port_or_known_default()
+                {
+                    return Err(reject("which points to another server"));
                 }
-                Ok(if within.is_empty() {
-                    rest.to_string()
-                } else {
-                    format!("{}/{rest}", within.trim_end_matches('/'))
-                })
+                &rest[end..]
             }
-            _ => Err(RemoteError::Protocol(format!(
-                "the server listed {href:?}, which is outside the folder asked for: the listing is rejected"
-            ))),
+            None if raw.starts_with('/') => raw,
+            None => return Err(reject("which is not a path")),
+        };
+        let Some(segments) = href_segments(path) else {
+            return Ok(Err(format!("the href {href:?} is not UTF-8 once decoded")));
+        };
+        let wanted = self
+            .base_segments
+            .iter()
+            .map(String::as_str)
+            .chain(within.split('/').filter(|s| !s.is_empty()));
+        let mut segments = segments.into_iter();
+        for w in wanted {
+            if segments.next().as_deref() != Some(w) {
+                return Err(reject("which is outside the folder asked for"));
+            }
         }
+        let rest: Vec<String> = segments.collect();
+        // Every folder segment must be safe; a bad last segment is reported
+        // per item by the caller (the name must be one the folder can hold).
+        if let Some(bad) = rest[..rest.len().saturating_sub(1)]
+            .iter()
+            .find(|s| check_segment(s).is_err())
+        {
+            return Err(reject(&format!("whose folder segment {bad:?} is unsafe")));
+        }
+        if rest.last().is_some_and(|s| s.contains('/')) {
+            return Ok(Err(format!(
+                "the href {href:?} names an item with a `/` in its name"
+            )));
+        }
+        let mut rel = within.to_string();
+        for seg in rest {
+            rel = join(&rel, &seg);
+        }
+        Ok(Ok(rel))
+    }
+
+    /// The items of a listing of folder `within` with their relative
+    /// paths, and those whose href is unusable (skipped, to be reported).
+    /// A listing none of whose hrefs can be used is rejected, naming the
+    /// folder.
+    #[allow(clippy::type_complexity)]
+    fn resolve<'a>(
+        &self,
+        items: &'a [xml::DavItem],
+        within: &str,
+    ) -> Result<(Vec<(String, &'a xml::DavItem)>, Vec<Unusable>), RemoteError> {
+        let within = within.trim_matches('/');
+        let mut rows = Vec::with_capacity(items.len());
+        let mut unusable = Vec::new();
+        for item in items {
+            match self.rel_of(&item.href, within)? {
+                Ok(rel) => rows.push((rel, item)),
+                Err(why) => {
+                    let named = item
+                        .display_name
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|n| check_segment(n).is_ok())
+                        .map(crate::engine::path::nfc);
+                    let (path, message) = match named {
+                        Some(n) => (
+                            join(within, &n),
+                            format!(
+                                "{why}: this item was skipped; nothing is taken as deleted here while it lasts"
+                            ),
+                        ),
+                        None => (
+                            within.to_string(),
+                            format!(
+                                "{why} for an item in this folder: it was skipped; nothing in this folder is taken as deleted while it lasts"
+                            ),
+                        ),
+                    };
+                    unusable.push(Unusable { path, message });
+                }
+            }
+        }
+        if rows.is_empty() && !items.is_empty() {
+            return Err(RemoteError::Protocol(format!(
+                "the listing of {} was rejected: none of its hrefs names an item ({})",
+                folder_name(within),
+                unusable
+                    .first()
+                    .map(|u| u.message.as_str())
+                    .unwrap_or_default()
+            )));
+        }
+        Ok((rows, unusable))
     }
 
     /// The sub-folders of folder `rel` (names, sorted), for choosing a
@@ -464,8 +571,8 @@ impl WebDav {
             return Ok(None);
         };
         let mut names = Vec::new();
-        for item in &items {
-            let path = self.rel_of(&item.href, rel)?;
+        let (rows, _unusable) = self.resolve(&items, rel)?;
+        for (path, item) in rows {
             if path == rel || !item.is_collection {
                 continue;
             }
@@ -491,7 +598,12 @@ impl WebDav {
             .try_lock()
             .map(|p| p.clone())
             .unwrap_or_default();
-        p.depth_infinity = self.depth_infinity.load(Ordering::Relaxed) == YES;
+        p.depth_infinity = self.infinity() == YES;
+        p.depth_infinity_checked_at = if self.infinity() == UNKNOWN {
+            0
+        } else {
+            self.infinity_checked_at.load(Ordering::Relaxed)
+        };
         p.file_ids = self.file_ids.load(Ordering::Relaxed);
         p
     }
@@ -543,6 +655,10 @@ impl WebDav {
                     && mtime(self.stat(&file).await.ok().flatten()) == Some(PROBE_MTIME);
             }
             let after = collection_etag(self.propfind(&dir, true, "0").await.ok().flatten());
+            // `Depth: infinity` must bring back the folder, its sub-folder
+            // and the file in it.
+            self.check_infinity(&dir, &[sub.clone(), file.clone()])
+                .await;
             p.collection_etags_propagate = before.is_some() && after.is_some() && before != after;
             let bogus = "\"ferry-probe-no-such-etag\"".to_string();
             p.if_match = matches!(
@@ -661,10 +777,8 @@ impl WebDav {
         let mtime = item
             .last_modified
             .as_deref()
-            .and_then(|d| httpdate::parse_http_date(d).ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs() as i64 * 1_000_000_000)
-            .unwrap_or(0);
+            .and_then(parse_date)
+            .unwrap_or(UNKNOWN_MTIME);
         let etag = item.etag.as_deref().map(Into::into);
         Entry {
             kind,
@@ -931,51 +1045,24 @@ impl WebDav {
         if let Some(cache) = cache {
             return self.walk_incremental(filter, listing, cache).await;
         }
-        // One Depth: infinity listing where the server allows it (found out
-        // by trying: Apache and nginx refuse with 403, dav-server with 501).
-        let infinity = if self.depth_infinity.load(Ordering::Relaxed) == NO {
-            None
-        } else {
+        // One Depth: infinity listing, only where one was seen to come back
+        // whole (Apache and nginx refuse it with 403, dav-server with 501,
+        // and a server may answer it with one level).
+        let trusted = self.infinity() == YES;
+        if trusted {
             match self.propfind_raw(root, true, "infinity").await? {
-                Ok(items) => {
-                    self.depth_infinity.store(YES, Ordering::Relaxed);
-                    Some(items)
+                Ok(None) => return Ok(false),
+                Ok(Some(items)) => {
+                    if self.take_infinity(root, &items, filter, listing)? {
+                        return Ok(true);
+                    }
                 }
                 Err(s) if s.is_client_error() || s == StatusCode::NOT_IMPLEMENTED => {
                     tracing::debug!(status = %s, "Depth: infinity refused; walking with Depth: 1");
-                    self.depth_infinity.store(NO, Ordering::Relaxed);
-                    None
+                    self.set_infinity(NO);
                 }
                 Err(s) => return Err(status_error("PROPFIND", root, s)),
             }
-        };
-        if let Some(items) = infinity {
-            let Some(items) = items else {
-                return Ok(false);
-            };
-            let mut excluded_dirs: Vec<String> = Vec::new();
-            let mut rows = Vec::with_capacity(items.len());
-            for item in &items {
-                rows.push((self.rel_of(&item.href, root)?, item));
-            }
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
-            for (rel, item) in rows {
-                if rel == root.trim_end_matches('/') {
-                    continue;
-                }
-                if excluded_dirs
-                    .iter()
-                    .any(|d| crate::engine::tree::is_within(&rel, d))
-                {
-                    continue;
-                }
-                if let Some(dir) = self.add_item(&rel, item, filter, listing) {
-                    let _ = dir;
-                } else if item.is_collection {
-                    excluded_dirs.push(rel);
-                }
-            }
-            return Ok(true);
         }
         // Depth 1, breadth first, a few collections at once.
         let mut tags = std::collections::HashMap::new();
@@ -995,8 +1082,9 @@ impl WebDav {
                     // Removed while we listed: the next pass sees it.
                     continue;
                 };
-                for item in &items {
-                    let rel = self.rel_of(&item.href, dir)?;
+                let (rows, unusable) = self.resolve(&items, dir)?;
+                note_unusable(listing, unusable);
+                for (rel, item) in rows {
                     if rel == dir.trim_end_matches('/') {
                         if let Some(t) = &item.etag {
                             tags.insert(rel, t.clone());
@@ -1005,7 +1093,8 @@ impl WebDav {
                     }
                     if parent(&rel) != dir.trim_end_matches('/') {
                         return Err(RemoteError::Protocol(format!(
-                            "the server listed {:?} in a Depth 1 listing of {dir:?}: the listing is rejected",
+                            "the listing of {} was rejected: the server listed {:?} in a Depth 1 listing",
+                            folder_name(dir),
                             item.href
                         )));
                     }
@@ -1018,13 +1107,160 @@ impl WebDav {
         }
         if root.is_empty() {
             self.remember(tags, listing);
+            if self.infinity() == UNKNOWN {
+                self.prove_infinity_on(&listing.tree).await;
+            }
         }
         Ok(true)
     }
 
+    /// Take a `Depth: infinity` answer for `root` into `listing`. `false`
+    /// (and `listing` untouched): it cannot be used as it is (an unusable
+    /// href, whose place only a Depth 1 walk can tell; or collections with
+    /// nothing listed in any of them, which is what a server that answers
+    /// infinity with one level gives): walk with Depth 1 instead.
+    fn take_infinity(
+        &self,
+        root: &str,
+        items: &[xml::DavItem],
+        filter: &Filter,
+        listing: &mut Listing,
+    ) -> Result<bool, RemoteError> {
+        let root = root.trim_end_matches('/');
+        let (mut rows, unusable) = self.resolve(items, root)?;
+        if !unusable.is_empty() {
+            tracing::debug!(
+                root,
+                "unusable hrefs in a Depth: infinity listing; walking with Depth: 1"
+            );
+            return Ok(false);
+        }
+        let levels = |rel: &str| {
+            let below = if root.is_empty() {
+                rel
+            } else {
+                rel.strip_prefix(root)
+                    .unwrap_or(rel)
+                    .trim_start_matches('/')
+            };
+            below.split('/').filter(|s| !s.is_empty()).count()
+        };
+        let folders = rows
+            .iter()
+            .any(|(rel, item)| item.is_collection && levels(rel) == 1);
+        if folders && !rows.iter().any(|(rel, _)| levels(rel) >= 2) {
+            tracing::warn!(base = %self.base, root, "a Depth: infinity listing has folders with nothing in any of them (one level only?); walking with Depth: 1 and checking again");
+            self.set_infinity(UNKNOWN);
+            return Ok(false);
+        }
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut excluded_dirs: Vec<String> = Vec::new();
+        for (rel, item) in rows {
+            if rel == root {
+                continue;
+            }
+            if excluded_dirs
+                .iter()
+                .any(|d| crate::engine::tree::is_within(&rel, d))
+            {
+                continue;
+            }
+            if self.add_item(&rel, item, filter, listing).is_none() && item.is_collection {
+                excluded_dirs.push(rel);
+            }
+        }
+        Ok(true)
+    }
+
+    /// What is known of `Depth: infinity` now: a finding older than a day
+    /// counts as UNKNOWN (checked again).
+    fn infinity(&self) -> u8 {
+        let at = self.infinity_checked_at.load(Ordering::Relaxed);
+        if at == 0 || jiff::Timestamp::now().as_second() - at > RECHECK_SECS {
+            UNKNOWN
+        } else {
+            self.depth_infinity.load(Ordering::Relaxed)
+        }
+    }
+
+    fn set_infinity(&self, state: u8) {
+        self.depth_infinity.store(state, Ordering::Relaxed);
+        let at = if state == UNKNOWN {
+            0
+        } else {
+            jiff::Timestamp::now().as_second()
+        };
+        self.infinity_checked_at.store(at, Ordering::Relaxed);
+    }
+
+    /// Check `Depth: infinity` read-only on a tree just walked with Depth 1:
+    /// on the smallest folder that holds a sub-folder with something in
+    /// it, one infinity PROPFIND must name everything the walk found there.
+    /// Nothing nested to check on: stays unknown (walks stay Depth 1).
+    async fn prove_infinity_on(&self, tree: &crate::engine::Tree) {
+        // Grandparents of some item, with how many items are below each.
+        let mut below: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for path in tree.keys() {
+            let p = parent(path);
+            if !p.is_empty() {
+                below.entry(parent(p)).or_insert(0);
+            }
+        }
+        if below.is_empty() {
+            return;
+        }
+        for path in tree.keys() {
+            let mut a = parent(path);
+            loop {
+                if let Some(n) = below.get_mut(a) {
+                    *n += 1;
+                }
+                if a.is_empty() {
+                    break;
+                }
+                a = parent(a);
+            }
+        }
+        let Some((folder, _)) = below.iter().min_by_key(|(k, n)| (**n, *k)) else {
+            return;
+        };
+        let expect: Vec<String> = crate::engine::tree::descendants(tree, folder)
+            .map(|(k, _)| k.clone())
+            .collect();
+        self.check_infinity(folder, &expect).await;
+    }
+
+    /// One `Depth: infinity` PROPFIND of `folder`, which holds at least
+    /// `expect` (relative paths, some two levels down): YES only when every
+    /// one of them is in the answer; NO when refused or anything is missing.
+    async fn check_infinity(&self, folder: &str, expect: &[String]) {
+        let state = match self.propfind_raw(folder, true, "infinity").await {
+            Ok(Ok(Some(items))) => match self.resolve(&items, folder) {
+                Ok((rows, _)) => {
+                    let seen: std::collections::HashSet<String> =
+                        rows.into_iter().map(|(r, _)| r).collect();
+                    let missing = expect.iter().filter(|e| !seen.contains(*e)).count();
+                    if missing > 0 {
+                        tracing::warn!(base = %self.base, folder, missing, "a Depth: infinity listing left out items a Depth: 1 walk found: not used on this server");
+                        NO
+                    } else {
+                        YES
+                    }
+                }
+                Err(_) => NO,
+            },
+            Ok(Err(s)) if s.is_client_error() || s == StatusCode::NOT_IMPLEMENTED => NO,
+            // Gone meanwhile, or a transient failure: nothing learnt.
+            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => return,
+        };
+        tracing::debug!(folder, works = state == YES, "checked Depth: infinity");
+        self.set_infinity(state);
+    }
+
     fn remember(&self, tags: std::collections::HashMap<String, String>, listing: &Listing) {
         if let Ok(mut c) = self.cache.lock() {
-            *c = Some(ListingCache {
+            // A listing with places it could not see is not reused.
+            *c = listing.unobserved.is_empty().then(|| ListingCache {
                 tags,
                 tree: listing.tree.clone(),
                 excluded: listing.excluded.clone(),
@@ -1063,8 +1299,9 @@ impl WebDav {
                 let Some(items) = result? else {
                     continue;
                 };
-                for item in &items {
-                    let rel = self.rel_of(&item.href, dir)?;
+                let (rows, unusable) = self.resolve(&items, dir)?;
+                note_unusable(listing, unusable);
+                for (rel, item) in rows {
                     if rel == *dir {
                         if let Some(t) = &item.etag {
                             tags.insert(rel, t.clone());
@@ -1073,7 +1310,8 @@ impl WebDav {
                     }
                     if parent(&rel) != dir {
                         return Err(RemoteError::Protocol(format!(
-                            "the server listed {:?} in a Depth 1 listing of {dir:?}: the listing is rejected",
+                            "the listing of {} was rejected: the server listed {:?} in a Depth 1 listing",
+                            folder_name(dir),
                             item.href
                         )));
                     }
@@ -1134,6 +1372,8 @@ impl WebDav {
             listing.problems.push(problem(
                 "name is not NFC on the server: not synchronized".into(),
             ));
+            // What was in sync under the NFC name is not taken for deleted.
+            listing.unobserved.push(join(parent(rel), &norm));
             return None;
         }
         let entry = self.entry_of(item);
@@ -1175,6 +1415,81 @@ impl WebDav {
             parent(rel),
             &format!(".ferry-up-{}.part", hex::encode(&d[..8])),
         )
+    }
+}
+
+/// A `getlastmodified` value in nanoseconds since the epoch: the RFC 1123
+/// date RFC 4918 asks for (and the other HTTP date forms), or ISO 8601 /
+/// RFC 3339 as some servers send (`2026-11-28T17:41:33Z`, with an offset
+/// or fractional seconds). `None`: unreadable, the date is unknown.
+fn parse_date(value: &str) -> Option<i64> {
+    let value = value.trim();
+    if let Ok(t) = httpdate::parse_http_date(value) {
+        let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).ok()?,
+            Err(e) => -i64::try_from(e.duration().as_secs()).ok()?,
+        };
+        return secs.checked_mul(1_000_000_000);
+    }
+    let ts = value.parse::<jiff::Timestamp>().ok().or_else(|| {
+        // No offset at all ("2026-11-28T17:41:33"): take it as UTC.
+        value
+            .parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    })?;
+    i64::try_from(ts.as_nanosecond()).ok()
+}
+
+/// Report unusable hrefs: each is a problem, and its place is kept as the
+/// base says (see [`Listing::unobserved`]).
+fn note_unusable(listing: &mut Listing, unusable: Vec<Unusable>) {
+    for u in unusable {
+        listing.problems.push(Problem {
+            path: u.path.clone(),
+            side: Some(Side::Remote),
+            message: u.message,
+        });
+        listing.unobserved.push(u.path);
+    }
+}
+
+/// `http://` or `https://` (any case) and what follows it.
+fn split_scheme(href: &str) -> Option<(&'static str, &str)> {
+    for scheme in ["http", "https"] {
+        let n = scheme.len() + 3;
+        if href
+            .get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+            && href.get(scheme.len()..n) == Some("://")
+        {
+            return Some((scheme, &href[n..]));
+        }
+    }
+    None
+}
+
+/// The segments of an href's path, each percent-decoded once (empty
+/// segments dropped). `None`: a segment is not UTF-8 once decoded.
+fn href_segments(path: &str) -> Option<Vec<String>> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_decode_str(s)
+                .decode_utf8()
+                .ok()
+                .map(|d| d.into_owned())
+        })
+        .collect()
+}
+
+/// A folder as error messages name it.
+fn folder_name(rel: &str) -> String {
+    if rel.is_empty() {
+        "the synchronized folder".to_string()
+    } else {
+        format!("folder {rel:?}")
     }
 }
 
@@ -1357,20 +1672,29 @@ impl Remote for WebDav {
 
     fn export_state(&self) -> Option<String> {
         let p = self.probe();
-        (p.probed_at != 0)
+        (p.probed_at != 0 || p.depth_infinity_checked_at != 0)
             .then(|| serde_json::to_string(&p).ok())
             .flatten()
     }
 
     fn import_state(&self, state: &str) {
         if let Ok(p) = serde_json::from_str::<Probe>(state) {
-            self.depth_infinity
-                .store(if p.depth_infinity { YES } else { NO }, Ordering::Relaxed);
+            // `Depth: infinity` as last checked, if that is more recent than
+            // what this process knows. A journal without the check's time
+            // (an older version's, which trusted any 207) is checked again.
+            let at = p.depth_infinity_checked_at;
+            if at > self.infinity_checked_at.load(Ordering::Relaxed) {
+                self.depth_infinity
+                    .store(if p.depth_infinity { YES } else { NO }, Ordering::Relaxed);
+                self.infinity_checked_at.store(at, Ordering::Relaxed);
+            }
             if p.file_ids {
                 self.file_ids.store(true, Ordering::Relaxed);
             }
             if let Ok(mut w) = self.written.try_lock() {
-                *w = p;
+                if p.probed_at >= w.probed_at {
+                    *w = p;
+                }
             }
         }
     }
@@ -1820,10 +2144,14 @@ impl Remote for WebDav {
         }
         file.flush().await.map_err(|e| local("write", e))?;
         let std_file = file.into_std().await;
-        let mtime = expect.mtime;
+        let mtime = expect.known_mtime();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let t = std::time::UNIX_EPOCH + Duration::from_nanos(mtime.max(0) as u64);
-            std_file.set_modified(t)?;
+            // A server that gave no date: the file keeps the time it was
+            // written (never 1970).
+            if let Some(mtime) = mtime {
+                let t = std::time::UNIX_EPOCH + Duration::from_nanos(mtime.max(0) as u64);
+                std_file.set_modified(t)?;
+            }
             std_file.sync_all()
         })
         .await
@@ -1858,11 +2186,13 @@ impl Remote for WebDav {
         if expect.kind == Kind::Dir {
             let mut listing = Listing::default();
             self.walk(path, filter, &mut listing).await?;
-            // Excluded items are never deleted because of the other side.
-            if listing
-                .excluded
-                .iter()
-                .any(|p| !crate::engine::filter::disposable(crate::engine::tree::file_name(p)))
+            // Excluded items are never deleted because of the other side;
+            // and something inside that cannot be seen cannot be checked.
+            if !listing.unobserved.is_empty()
+                || listing
+                    .excluded
+                    .iter()
+                    .any(|p| !crate::engine::filter::disposable(crate::engine::tree::file_name(p)))
             {
                 return Err(RemoteError::Changed {
                     path: path.to_string(),
@@ -2041,5 +2371,117 @@ mod tests {
             Some(RemoteError::Auth(_))
         ));
         assert!(check_auth_status(StatusCode::FORBIDDEN).is_none());
+    }
+
+    fn dav() -> WebDav {
+        WebDav::new("http://127.0.0.1:8080/dav/sync/", Options::default()).unwrap()
+    }
+
+    #[test]
+    fn hrefs_are_paths_with_raw_hash_percent_ampersand_plus_and_question_mark() {
+        let d = dav();
+        let ok = |href: &str, within: &str| d.rel_of(href, within).unwrap().unwrap();
+        assert_eq!(ok("/dav/sync/hash#.txt", ""), "hash#.txt");
+        assert_eq!(
+            ok("http://127.0.0.1:8080/dav/sync/odd%20dir%20#%&+/", ""),
+            "odd dir #%&+"
+        );
+        assert_eq!(ok("HTTP://127.0.0.1:8080/dav/sync/a?b=c#d", ""), "a?b=c#d");
+        assert_eq!(ok("/dav/sync/100%25 done%", ""), "100% done%");
+        assert_eq!(ok("/dav/sync/x/y%23z", "x"), "x/y#z");
+        assert_eq!(ok("/dav/sync/x/", "x"), "x");
+        assert_eq!(ok("/dav/sync", ""), "");
+        // An encoded `/` stays inside its segment (and the name is then
+        // refused per item, by the name check).
+        // An encoded `/` is no name a folder can hold: that item is skipped.
+        assert!(d.rel_of("/dav/sync/a%2Fb", "").unwrap().is_err());
+    }
+
+    #[test]
+    fn an_unusable_href_skips_the_item_and_an_outside_one_rejects_the_listing() {
+        let d = dav();
+        assert!(d.rel_of("", "").unwrap().is_err());
+        assert!(d.rel_of("  ", "x").unwrap().is_err());
+        assert!(d.rel_of("/dav/sync/%FF", "").unwrap().is_err());
+        for (href, within) in [
+            ("http://other:8080/dav/sync/a", ""),
+            ("http://127.0.0.1:8081/dav/sync/a", ""),
+            ("/dav/other/a", ""),
+            ("/dav/sync/y/a", "x"),
+            ("/dav/sync/../a/b", ""),
+            ("relative.txt", ""),
+        ] {
+            let e = d.rel_of(href, within).unwrap_err().to_string();
+            assert!(e.contains("rejected"), "{href}: {e}");
+        }
+        let e = d.rel_of("/dav/elsewhere/a", "some/folder").unwrap_err();
+        assert!(e.to_string().contains("\"some/folder\""), "{e}");
+    }
+
+    #[test]
+    fn a_listing_with_no_usable_href_is_rejected_naming_its_folder() {
+        let d = dav();
+        let items = vec![xml::DavItem::default(), xml::DavItem::default()];
+        let e = d.resolve(&items, "docs/2026").err().unwrap().to_string();
+        assert!(e.contains("folder \"docs/2026\""), "{e}");
+        let mut named = xml::DavItem {
+            display_name: Some("lost #1.txt".into()),
+            ..Default::default()
+        };
+        let good = xml::DavItem {
+            href: "/dav/sync/docs/".into(),
+            ..Default::default()
+        };
+        let both = [good.clone(), named.clone()];
+        let (rows, unusable) = d.resolve(&both, "docs").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(unusable[0].path, "docs/lost #1.txt");
+        named.display_name = None;
+        let both = [good, named];
+        let (_, unusable) = d.resolve(&both, "docs").unwrap();
+        assert_eq!(unusable[0].path, "docs");
+    }
+
+    #[test]
+    fn dates_in_rfc_1123_iso_8601_or_missing() {
+        let s = 1_795_887_693_i64; // 2026-11-28T17:41:33Z
+        let ns = s * 1_000_000_000;
+        assert_eq!(parse_date("Sat, 28 Nov 2026 17:41:33 GMT"), Some(ns));
+        assert_eq!(parse_date("2026-11-28T17:41:33Z"), Some(ns));
+        assert_eq!(parse_date(" 2026-11-28T18:41:33+01:00 "), Some(ns));
+        assert_eq!(
+            parse_date("2026-11-28T17:41:33.25Z"),
+            Some(ns + 250_000_000)
+        );
+        assert_eq!(parse_date("2026-11-28T17:41:33"), Some(ns));
+        assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(parse_date(""), None);
+        let d = dav();
+        let item = xml::DavItem {
+            href: "/dav/sync/a".into(),
+            size: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(d.entry_of(&item).mtime, UNKNOWN_MTIME);
+        assert_eq!(d.entry_of(&item).known_mtime(), None);
+    }
+
+    #[test]
+    fn an_old_journal_saying_infinity_works_is_not_trusted() {
+        let d = dav();
+        d.import_state(r#"{"depth_infinity":true,"file_ids":false,"collection_etags_propagate":false,"x_oc_mtime":false,"proppatch_mtime":false,"if_match":true,"if_header":false,"probed_at":1795880000}"#);
+        assert_eq!(d.infinity(), UNKNOWN);
+        // A recent check is kept.
+        let now = jiff::Timestamp::now().as_second();
+        d.import_state(&format!(
+            r#"{{"depth_infinity":true,"depth_infinity_checked_at":{now},"file_ids":false,"collection_etags_propagate":false,"x_oc_mtime":false,"proppatch_mtime":false,"if_match":true,"if_header":false,"probed_at":{now}}}"#
+        ));
+        assert_eq!(d.infinity(), YES);
+        let exported: Probe = serde_json::from_str(&d.export_state().unwrap()).unwrap();
+        assert!(exported.depth_infinity && exported.depth_infinity_checked_at == now);
+        // A day later it is checked again.
+        d.infinity_checked_at
+            .store(now - RECHECK_SECS - 1, Ordering::Relaxed);
+        assert_eq!(d.infinity(), UNKNOWN);
     }
 }

@@ -46,6 +46,9 @@ pub struct DavItem {
     pub file_id: Option<String>,
     /// `oc:checksums` (e.g. `SHA1:… MD5:…`).
     pub checksums: Option<String>,
+    /// `displayname`, where the server gives one: names an item whose
+    /// href is unusable in the problem report.
+    pub display_name: Option<String>,
     /// The status of a response that carries one instead of a propstat.
     pub status: Option<u16>,
 }
@@ -59,6 +62,7 @@ enum Field {
     Etag,
     FileId,
     Checksum,
+    DisplayName,
 }
 
 /// Parse a multistatus body.
@@ -116,6 +120,7 @@ pub fn parse_multistatus(body: &[u8]) -> Result<Vec<DavItem>, XmlError> {
                             "getcontentlength" => Some(Field::Size),
                             "getlastmodified" => Some(Field::Modified),
                             "getetag" => Some(Field::Etag),
+                            "displayname" => Some(Field::DisplayName),
                             _ => None,
                         }
                     } else if is(&ns, OC) {
@@ -221,6 +226,7 @@ fn set_field(p: &mut DavItem, f: Field, value: String) {
         Field::Modified => p.last_modified = Some(value),
         Field::Etag => p.etag = Some(value),
         Field::FileId => p.file_id = Some(value),
+        Field::DisplayName => p.display_name = Some(value),
         Field::Checksum => {
             p.checksums = Some(match p.checksums.take() {
                 Some(prev) => format!("{prev} {value}"),
@@ -238,6 +244,7 @@ fn merge(into: &mut DavItem, from: DavItem) {
     into.etag = into.etag.take().or(from.etag);
     into.file_id = into.file_id.take().or(from.file_id);
     into.checksums = into.checksums.take().or(from.checksums);
+    into.display_name = into.display_name.take().or(from.display_name);
 }
 
 #[cfg(test)]

@@ -1,0 +1,656 @@
+//! Real servers made to behave like odd ones (`tests/common/quirks.rs`):
+//! a `Depth: infinity` answered with one level, hrefs with raw `#`, `%`,
+//! `&`, empty hrefs, ISO or missing dates, entity tags that are only an
+//! mtime hash. The sync scenarios (a first sync of nested folders, edits,
+//! deletions and renames on both sides) run through each quirk, end to end
+//! through the real `ferry sync` binary, against every server of
+//! `tests/common/dav.rs`. After every pass: nothing local went to the trash
+//! or was renamed that the user did not change, and the next pass is quiet.
+
+#[path = "common/dav.rs"]
+mod dav;
+#[path = "common/quirks.rs"]
+mod quirks;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+use dav::{DavKind, DavServer};
+use quirks::{Dates, QuirkProxy, Quirks};
+
+struct Env {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Env {
+    fn new(url: String) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("local")).unwrap();
+        fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env { dir, url }
+    }
+    fn local(&self) -> PathBuf {
+        self.dir.path().join("local")
+    }
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    /// Where the local side's deletions go: the OS trash under our HOME.
+    fn trashed(&self) -> BTreeSet<String> {
+        let trash = self.dir.path().join("home/.local/share/Trash/files");
+        let mut names: BTreeSet<String> = fs::read_dir(&trash)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Where there is no OS trash: `.ferry-trash/<time>/<path>`.
+        for (k, _) in files_with_dots(&self.local().join(".ferry-trash")) {
+            names.insert(k.rsplit('/').next().unwrap_or_default().to_string());
+        }
+        names
+    }
+    fn cmd(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.arg("sync")
+            .arg(self.local())
+            .arg(&self.url)
+            .arg("--state")
+            .arg(self.state())
+            .args(["--timeout", "10"])
+            .args(extra)
+            .env("HOME", self.dir.path().join("home"))
+            .env("XDG_DATA_HOME", self.dir.path().join("home/.local/share"))
+            .env_remove("FERRY_LOG");
+        c
+    }
+    fn sync(&self, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.cmd(&args).output().unwrap();
+        assert!(out.status.success(), "ferry sync failed: {}", show(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+        report
+    }
+    /// The next pass changes nothing (a refreshed journal record, `adopt`,
+    /// is allowed: Apache turns weak tags strong a second after a write).
+    fn assert_quiet(&self) {
+        let again = self.sync(&[]);
+        let counts = again["counts"].as_object().unwrap();
+        assert!(
+            counts.keys().all(|k| k == "adopt"),
+            "second pass not quiet: {again:#}"
+        );
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(path: &Path, content: &[u8]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+/// Synchronized items under a folder (dot-names skipped): path → content.
+fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && d == root {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(rel, None);
+                stack.push(e.path());
+            } else {
+                out.insert(rel, Some(fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn files_with_dots(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    snapshot(root)
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+}
+
+/// Files only: path → content.
+fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    snapshot(root)
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .filter(|(k, _)| !k.split('/').any(|s| s.starts_with('.')))
+        .collect()
+}
+
+fn quirks_of(name: &str) -> Quirks {
+    match name {
+        "infinity_one_level" => Quirks {
+            infinity_one_level: true,
+            ..Quirks::none()
+        },
+        "raw_hrefs" => Quirks {
+            raw_hrefs: true,
+            absolute_hrefs: true,
+            ..Quirks::none()
+        },
+        "empty_hrefs" => Quirks {
+            empty_href_for: vec!["nohref".into()],
+            ..Quirks::none()
+        },
+        "iso_dates" => Quirks {
+            dates: Dates::Iso,
+            ..Quirks::none()
+        },
+        "missing_dates" => Quirks {
+            dates: Dates::Missing,
+            ..Quirks::none()
+        },
+        "mtime_etags" => Quirks {
+            mtime_etags: true,
+            ..Quirks::none()
+        },
+        other => panic!("no quirk {other}"),
+    }
+}
+
+/// What the local folder must hold and which names may be in its trash.
+struct Expect {
+    files: BTreeMap<String, Vec<u8>>,
+    /// Names of items the user deleted or renamed on the server (their
+    /// local copies may go to the trash); nothing else may.
+    may_trash: BTreeSet<String>,
+}
+
+impl Expect {
+    fn check(&self, env: &Env, step: &str) {
+        let local = files(&env.local());
+        assert_eq!(
+            local.keys().collect::<Vec<_>>(),
+            self.files.keys().collect::<Vec<_>>(),
+            "{step}: the local files are not as the user left them"
+        );
+        for (k, v) in &self.files {
+            assert_eq!(&local[k], v, "{step}: {k} has other content");
+            // No file is dated 1970 (an unknown server date is not the epoch).
+            let m = fs::metadata(env.local().join(k))
+                .unwrap()
+                .modified()
+                .unwrap();
+            assert!(
+                m > SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000),
+                "{step}: {k} is dated {m:?}"
+            );
+        }
+        let trashed = env.trashed();
+        let unexpected: Vec<_> = trashed
+            .iter()
+            .filter(|n| !self.may_trash.contains(n.as_str()))
+            .collect();
+        assert!(
+            unexpected.is_empty(),
+            "{step}: trashed locally although the user did not change it: {unexpected:?}"
+        );
+    }
+}
+
+/// The sync scenarios through one quirk on one server.
+fn scenarios(kind: DavKind, quirk: &str) {
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        quirks_of(quirk),
+    );
+    let env = Env::new(proxy.url_for(&server.url()));
+    let mut expect = Expect {
+        files: BTreeMap::new(),
+        may_trash: BTreeSet::new(),
+    };
+    let local = |rel: &str, content: &[u8], expect: &mut Expect| {
+        write(&env.local().join(rel), content);
+        expect.files.insert(rel.to_string(), content.to_vec());
+    };
+    // 1. A first sync of nested folders, odd names, twins with one mtime.
+    for (rel, content) in [
+        ("docs/2026/report.txt", &b"report v1"[..]),
+        ("docs/notes.txt", b"notes v1"),
+        ("odd dir #%&+/hash#.txt", b"hash"),
+        ("100% done.txt", b"done"),
+        ("a&b+c.txt", b"amp plus"),
+        ("quiet/nohref keep.txt", b"kept"),
+        ("twins/one.txt", b"twin one"),
+        ("twins/two.txt", b"twin two"),
+    ] {
+        local(rel, content, &mut expect);
+    }
+    let t = SystemTime::now() - Duration::from_secs(3600);
+    for rel in ["twins/one.txt", "twins/two.txt"] {
+        fs::File::options()
+            .write(true)
+            .open(env.local().join(rel))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+    for (rel, content) in [
+        ("server/deep/er/file.txt", &b"deep v1"[..]),
+        ("server/top.txt", b"top"),
+        ("srv #1/x&y.txt", b"x and y"),
+        ("srvtwins/a.txt", b"twin a"),
+        ("srvtwins/b.txt", b"twin b"),
+    ] {
+        server.write(rel, content);
+        expect.files.insert(rel.to_string(), content.to_vec());
+    }
+    for rel in ["srvtwins/a.txt", "srvtwins/b.txt"] {
+        server.set_mtime(rel, t);
+    }
+    env.sync(&[]);
+    expect.check(&env, "first sync");
+    env.assert_quiet();
+    expect.check(&env, "first sync, second pass");
+
+    // 2. Edits on both sides.
+    std::thread::sleep(Duration::from_millis(1100));
+    local("docs/2026/report.txt", b"report v2, longer", &mut expect);
+    server.write("server/deep/er/file.txt", b"deep v2 from the server");
+    expect.files.insert(
+        "server/deep/er/file.txt".into(),
+        b"deep v2 from the server".to_vec(),
+    );
+    env.sync(&[]);
+    expect.check(&env, "edits");
+    env.assert_quiet();
+    expect.check(&env, "edits, second pass");
+    assert_eq!(
+        server.read("docs/2026/report.txt").unwrap(),
+        b"report v2, longer"
+    );
+
+    // 3. Deletions on both sides.
+    fs::remove_file(env.local().join("docs/notes.txt")).unwrap();
+    expect.files.remove("docs/notes.txt");
+    server.remove("server/top.txt");
+    expect.files.remove("server/top.txt");
+    expect.may_trash.extend(["top.txt".to_string()]);
+    env.sync(&[]);
+    expect.check(&env, "deletions");
+    env.assert_quiet();
+    expect.check(&env, "deletions, second pass");
+    assert!(server.read("docs/notes.txt").is_none());
+
+    // 4. Renames on both sides.
+    fs::rename(env.local().join("docs"), env.local().join("documents")).unwrap();
+    let moved: Vec<(String, Vec<u8>)> = expect
+        .files
+        .iter()
+        .filter(|(k, _)| k.starts_with("docs/"))
+        .map(|(k, v)| (k.replacen("docs/", "documents/", 1), v.clone()))
+        .collect();
+    expect.files.retain(|k, _| !k.starts_with("docs/"));
+    expect.files.extend(moved);
+    // One twin deleted, the other renamed: both had one tag.
+    server.remove("srvtwins/b.txt");
+    expect.files.remove("srvtwins/b.txt");
+    fs::rename(
+        server.root().join("srvtwins/a.txt"),
+        server.root().join("srvtwins/c.txt"),
+    )
+    .unwrap();
+    fs::rename(
+        server.root().join("server/deep"),
+        server.root().join("server/deeper"),
+    )
+    .unwrap();
+    let a = expect.files.remove("srvtwins/a.txt").unwrap();
+    expect.files.insert("srvtwins/c.txt".into(), a);
+    let f = expect.files.remove("server/deep/er/file.txt").unwrap();
+    expect.files.insert("server/deeper/er/file.txt".into(), f);
+    // Renamed on the server: the old local copies may go to the trash
+    // (a rename seen as a deletion and a new file).
+    expect.may_trash.extend(
+        ["a.txt", "b.txt", "deep", "file.txt"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    env.sync(&[]);
+    expect.check(&env, "renames");
+    env.assert_quiet();
+    expect.check(&env, "renames, second pass");
+
+    // Both sides agree (the item behind an empty href aside: it cannot be
+    // seen, so it is left as it was).
+    let mut server_files = files(server.root());
+    let mut local_files = files(&env.local());
+    if quirk == "empty_hrefs" {
+        server_files.retain(|k, _| !k.contains("nohref"));
+        local_files.retain(|k, _| !k.contains("nohref"));
+    }
+    assert_eq!(local_files, server_files);
+}
+
+/// Case 1: a server that answers `Depth: infinity` with one level.
+fn a_file_missing_from_a_one_level_infinity_listing_is_not_trashed(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        Quirks::none(),
+    );
+    let env = Env::new(proxy.url_for(&server.url()));
+    // Few enough nested files that the mass-delete guard would not stop it.
+    for i in 0..8 {
+        write(&env.local().join(format!("f{i}.txt")), b"top level");
+    }
+    write(&env.local().join("sub/inner.txt"), b"nested");
+    env.sync(&[]);
+    env.assert_quiet();
+    proxy.set(quirks_of("infinity_one_level"));
+    for pass in 0..3 {
+        env.sync(&[]);
+        assert!(
+            env.local().join("sub/inner.txt").exists(),
+            "pass {pass}: the nested file was taken for deleted"
+        );
+        assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    }
+    // A journal of an older version that says infinity works is checked
+    // again, not trusted.
+    let journal = fs::read_dir(env.state())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "db"))
+        .expect("the journal");
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    db.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('remote_state', ?1)",
+        [r#"{"depth_infinity":true,"file_ids":false,"collection_etags_propagate":false,"x_oc_mtime":false,"proppatch_mtime":false,"if_match":false,"if_header":false,"probed_at":1795880000}"#],
+    )
+    .unwrap();
+    drop(db);
+    env.sync(&[]);
+    assert!(env.local().join("sub/inner.txt").exists());
+    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    env.assert_quiet();
+    assert_eq!(files(&env.local()), files(server.root()));
+}
+
+/// Case 2: hrefs with raw `#`, `%`, `&` (and `+`, `?`), and empty hrefs.
+fn a_raw_hash_percent_or_ampersand_in_an_href_neither_renames_nor_trashes_a_file(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        Quirks::none(),
+    );
+    let env = Env::new(proxy.url_for(&server.url()));
+    let names = [
+        "hash#.txt",
+        "odd dir #%&+/inside #1.txt",
+        "50% off.txt",
+        "R&D+.txt",
+        "plain.txt",
+    ];
+    for n in names {
+        write(&env.local().join(n), n.as_bytes());
+    }
+    server.write("from server #2/a&b.txt", b"server");
+    env.sync(&[]);
+    env.assert_quiet();
+    proxy.set(quirks_of("raw_hrefs"));
+    let before = files(&env.local());
+    for _ in 0..2 {
+        let report = env.sync(&[]);
+        let counts = report["counts"].as_object().unwrap();
+        assert!(
+            counts.keys().all(|k| k == "adopt"),
+            "raw hrefs made Ferry act: {report:#}"
+        );
+        assert_eq!(files(&env.local()), before);
+        assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    }
+    // And a new file with such a name on the server arrives under its name.
+    server.write("new #3 100%&more.txt", b"new");
+    env.sync(&[]);
+    assert_eq!(
+        fs::read(env.local().join("new #3 100%&more.txt")).unwrap(),
+        b"new"
+    );
+    env.assert_quiet();
+    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+}
+
+/// Case 2: an empty href skips that item (reported), nothing else.
+fn an_empty_href_skips_only_that_item_and_says_so(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        Quirks::none(),
+    );
+    let env = Env::new(proxy.url_for(&server.url()));
+    write(&env.local().join("box/nohref.txt"), b"hidden by the server");
+    write(&env.local().join("box/seen.txt"), b"seen");
+    write(&env.local().join("other/x.txt"), b"x");
+    env.sync(&[]);
+    proxy.set(quirks_of("empty_hrefs"));
+    let report = env.sync(&[]);
+    let problems = report["problems"].to_string();
+    assert!(problems.contains("empty href"), "{report:#}");
+    assert!(
+        problems.contains("box"),
+        "the folder is not named: {report:#}"
+    );
+    assert!(env.local().join("box/nohref.txt").exists());
+    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    env.assert_quiet();
+    // The rest of the tree still syncs, deletions included.
+    server.remove("other/x.txt");
+    server.write("box/new.txt", b"new");
+    env.sync(&[]);
+    assert!(!env.local().join("other/x.txt").exists());
+    assert_eq!(fs::read(env.local().join("box/new.txt")).unwrap(), b"new");
+    assert!(env.local().join("box/nohref.txt").exists());
+    env.assert_quiet();
+}
+
+fn mtime_secs(p: &Path) -> i64 {
+    fs::metadata(p)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Case 3: ISO 8601 and missing dates.
+fn a_file_with_an_iso_or_missing_server_date_is_not_dated_1970(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        quirks_of("iso_dates"),
+    );
+    let env = Env::new(proxy.url_for(&server.url()));
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    server.write("iso.txt", b"iso");
+    server.set_mtime("iso.txt", when);
+    env.sync(&[]);
+    env.assert_quiet();
+    assert_eq!(mtime_secs(&env.local().join("iso.txt")), 1_700_000_000);
+
+    proxy.set(quirks_of("missing_dates"));
+    server.write("undated.txt", b"undated");
+    server.set_mtime("undated.txt", when);
+    let start = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    env.sync(&[]);
+    // Unknown date: the file keeps the time it was written.
+    assert!(mtime_secs(&env.local().join("undated.txt")) >= start - 1);
+    env.assert_quiet();
+    env.assert_quiet();
+
+    // `--conflict newest` cannot pick a side by an unknown date: keeps both.
+    std::thread::sleep(Duration::from_millis(1100));
+    write(&env.local().join("undated.txt"), b"changed here");
+    server.write("undated.txt", b"changed on the server!");
+    env.sync(&["--conflict", "newest"]);
+    let local = files(&env.local());
+    assert!(
+        local.values().any(|v| v == b"changed here")
+            && local.values().any(|v| v == b"changed on the server!"),
+        "{:?}",
+        local.keys()
+    );
+    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    env.assert_quiet();
+}
+
+/// How many listing requests a pass makes: the first pass of a fresh
+/// journal walks with Depth 1 and checks infinity once; later passes use
+/// what the journal says.
+fn listing_requests_per_pass(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        Quirks::none(),
+    );
+    let env = Env::new(proxy.url_for(&server.url()));
+    for d in 0..4 {
+        for s in 0..3 {
+            server.write(&format!("d{d}/s{s}/f.txt"), b"f");
+        }
+    }
+    let dirs = 1 + 4 + 4 * 3;
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        proxy.clear_seen();
+        env.sync(&[]);
+        let seen = proxy.seen();
+        let propfind = seen.iter().filter(|s| s.method == "PROPFIND").count();
+        let infinity = seen
+            .iter()
+            .filter(|s| s.method == "PROPFIND" && s.depth.as_deref() == Some("infinity"))
+            .count();
+        counts.push((propfind, infinity));
+    }
+    eprintln!("{kind}: {dirs} folders; PROPFINDs per pass (all, of which infinity): {counts:?}");
+    // The first pass: a Depth 1 walk plus one infinity check.
+    assert_eq!(counts[0].1, 1, "{counts:?}");
+    assert!(counts[0].0 >= dirs, "{counts:?}");
+    // Later passes: one infinity listing where it was seen to work, else
+    // the walk alone (no check again within a day).
+    for c in &counts[1..] {
+        assert!(c.0 == 1 || (c.0 == dirs && c.1 == 0), "{counts:?}");
+    }
+}
+
+/// The write probe trusts `Depth: infinity` only where its own nested
+/// folder comes back whole, and a trusted infinity that starts answering
+/// one level is caught by the next listing.
+fn the_write_probe_trusts_infinity_only_where_its_tree_comes_back_whole(kind: DavKind) {
+    use ferry::remote::Remote;
+    use ferry::remote::webdav::{Probe, WebDav};
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        Quirks::none(),
+    );
+    let url = proxy.url_for(&server.url());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let infinity = |dav: &WebDav| {
+        let p: Probe = serde_json::from_str(&dav.export_state().unwrap()).unwrap();
+        assert!(p.depth_infinity_checked_at > 0, "{p:?}");
+        p.depth_infinity
+    };
+    // As the server is: rclone and wsgidav allow infinity, Apache (by
+    // default), nginx and dav-server refuse it.
+    let dav = WebDav::new(&url, Default::default()).unwrap();
+    rt.block_on(dav.write_probe());
+    let allows = matches!(kind, DavKind::Rclone | DavKind::WsgiDav);
+    assert_eq!(infinity(&dav), allows, "{kind}");
+    // One level only: not trusted.
+    proxy.set(quirks_of("infinity_one_level"));
+    let fresh = WebDav::new(&url, Default::default()).unwrap();
+    rt.block_on(fresh.write_probe());
+    assert!(!infinity(&fresh), "{kind}: a one-level answer was trusted");
+    // Trusted, then the server starts answering one level: the listing
+    // still has everything, and infinity is no longer trusted.
+    proxy.set(Quirks::none());
+    server.write("a/b/c.txt", b"deep");
+    server.write("top.txt", b"top");
+    if allows {
+        proxy.set(quirks_of("infinity_one_level"));
+        let filter = ferry::engine::Filter::default();
+        let listing = rt.block_on(dav.list(&filter)).unwrap().unwrap();
+        assert!(
+            listing.tree.contains_key("a/b/c.txt"),
+            "{kind}: {:?}",
+            listing.tree.keys()
+        );
+        assert!(!infinity(&dav), "{kind}: still trusted");
+    }
+}
+
+macro_rules! quirks {
+    ($($module:ident => $kind:expr),* $(,)?) => {$(
+        mod $module {
+            use super::*;
+            #[test] fn infinity_one_level() { scenarios($kind, "infinity_one_level") }
+            #[test] fn raw_hrefs() { scenarios($kind, "raw_hrefs") }
+            #[test] fn empty_hrefs() { scenarios($kind, "empty_hrefs") }
+            #[test] fn iso_dates() { scenarios($kind, "iso_dates") }
+            #[test] fn missing_dates() { scenarios($kind, "missing_dates") }
+            #[test] fn mtime_etags() { scenarios($kind, "mtime_etags") }
+            #[test] fn case_1_a_file_missing_from_a_one_level_infinity_listing_is_not_trashed() {
+                a_file_missing_from_a_one_level_infinity_listing_is_not_trashed($kind)
+            }
+            #[test] fn case_2_a_raw_hash_percent_or_ampersand_in_an_href_neither_renames_nor_trashes_a_file() {
+                a_raw_hash_percent_or_ampersand_in_an_href_neither_renames_nor_trashes_a_file($kind)
+            }
+            #[test] fn case_2_an_empty_href_skips_only_that_item_and_says_so() {
+                an_empty_href_skips_only_that_item_and_says_so($kind)
+            }
+            #[test] fn case_3_a_file_with_an_iso_or_missing_server_date_is_not_dated_1970() {
+                a_file_with_an_iso_or_missing_server_date_is_not_dated_1970($kind)
+            }
+            #[test] fn listing_requests() { listing_requests_per_pass($kind) }
+            #[test] fn write_probe_and_infinity() {
+                the_write_probe_trusts_infinity_only_where_its_tree_comes_back_whole($kind)
+            }
+        }
+    )*};
+}
+
+quirks! {
+    apache => DavKind::Apache,
+    nginx => DavKind::Nginx,
+    rclone => DavKind::Rclone,
+    wsgidav => DavKind::WsgiDav,
+    dav_server => DavKind::DavServer,
+}

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::engine::{
     CompareMode, ConflictPolicy, Direction, Filter, Guards, Op, Settings, Side, UserFilter,
 };
-use crate::fsops::{Folder, TrashPolicy};
+use crate::fsops::{Folder, TrashPolicy, human_bytes};
 use crate::journal::Journal;
 use crate::sync::{PassOptions, Report, SyncError, SyncJob, run_pass};
 
@@ -614,21 +614,6 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
     }
 }
 

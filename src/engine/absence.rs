@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::filter::Filter;
 use super::plan::Problem;
-use super::tree::{BaseEntry, BaseTree, Entry, Kind, Side, Tree, descendants, parent};
+use super::tree::{BaseTree, Entry, Kind, Side, Tree, keep_unobserved, parent};
 
 /// What the direct request for a missing item said.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,32 +70,11 @@ pub fn missing_tops(tree: &Tree, base: &BaseTree, filter: &Filter) -> Vec<String
     tops
 }
 
-/// What a base record says a side held.
-pub fn base_entry(b: &BaseEntry, side: Side) -> Entry {
-    let sig = b.sig(side);
-    Entry {
-        kind: b.kind,
-        size: sig.size,
-        mtime: sig.mtime,
-        id: sig.id.clone(),
-        etag: sig.etag.clone(),
-        hash: None,
-    }
-}
-
 /// Put the missing item `top` and every base item below it that `tree`
 /// does not show back into `tree`, as the base recorded them: the planner
 /// then sees that subtree as unchanged on `side`.
 pub fn pin_to_base(tree: &mut Tree, base: &BaseTree, side: Side, top: &str) {
-    if let Some(b) = base.get(top) {
-        tree.entry(top.to_string())
-            .or_insert_with(|| base_entry(b, side));
-    }
-    for (k, b) in descendants(base, top) {
-        if !tree.contains_key(k) {
-            tree.insert(k.clone(), base_entry(b, side));
-        }
-    }
+    keep_unobserved(tree, base, side, &[top.to_string()]);
 }
 
 /// Settle the missing tops of `side` with the direct requests' answers:
@@ -171,7 +150,7 @@ pub fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::tree::Sig;
+    use crate::engine::tree::{BaseEntry, Sig};
 
     fn b(kind: Kind, id: &str) -> BaseEntry {
         let sig = Sig {
@@ -209,7 +188,7 @@ mod tests {
         let base = base();
         let mut tree = Tree::new();
         for p in ["a", "a b", "c"] {
-            tree.insert(p.into(), base_entry(&base[p], Side::Remote));
+            tree.insert(p.into(), base[p].entry(Side::Remote));
         }
         let tops = missing_tops(&tree, &base, &Filter::default());
         assert_eq!(tops, ["a/x", "a/y"]);
@@ -222,7 +201,7 @@ mod tests {
         // Nothing missing: nothing to ask.
         let full: Tree = base
             .iter()
-            .map(|(k, v)| (k.clone(), base_entry(v, Side::Local)))
+            .map(|(k, v)| (k.clone(), v.entry(Side::Local)))
             .collect();
         assert!(missing_tops(&full, &base, &Filter::default()).is_empty());
     }
@@ -232,7 +211,7 @@ mod tests {
         let base = base();
         let mut tree = Tree::new();
         for p in ["a", "a b", "c"] {
-            tree.insert(p.into(), base_entry(&base[p], Side::Remote));
+            tree.insert(p.into(), base[p].entry(Side::Remote));
         }
         let tops = missing_tops(&tree, &base, &Filter::default());
         let answers: HashMap<String, Answer> = [
@@ -245,10 +224,7 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "a/y");
         assert!(!tree.contains_key("a/x"));
-        assert_eq!(
-            tree.get("a/y/z"),
-            Some(&base_entry(&base["a/y/z"], Side::Remote))
-        );
+        assert_eq!(tree.get("a/y/z"), Some(&base["a/y/z"].entry(Side::Remote)));
         // A failed or missing answer is no confirmation either.
         let mut tree2 = Tree::new();
         let tops = missing_tops(&tree2, &base, &Filter::default());
@@ -267,12 +243,12 @@ mod tests {
         let mut tree: Tree = base
             .iter()
             .filter(|(k, _)| *k != "c")
-            .map(|(k, v)| (k.clone(), base_entry(v, Side::Local)))
+            .map(|(k, v)| (k.clone(), v.entry(Side::Local)))
             .collect();
-        tree.insert("C".into(), base_entry(&base["c"], Side::Local));
+        tree.insert("C".into(), base["c"].entry(Side::Local));
         let tops = missing_tops(&tree, &base, &Filter::default());
         assert_eq!(tops, ["c"]);
-        let there = Answer::There(base_entry(&base["c"], Side::Local));
+        let there = Answer::There(base["c"].entry(Side::Local));
         let answers: HashMap<String, Answer> = [("c".to_string(), there)].into_iter().collect();
         let mut t = tree.clone();
         assert!(settle(&mut t, &base, Side::Local, &tops, &answers, true).is_empty());

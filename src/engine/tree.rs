@@ -145,6 +145,19 @@ impl BaseEntry {
             Side::Remote => &self.remote,
         }
     }
+
+    /// What this record says `side` held when the item was last in sync.
+    pub fn entry(&self, side: Side) -> Entry {
+        let sig = self.sig(side);
+        Entry {
+            kind: self.kind,
+            size: sig.size,
+            mtime: sig.mtime,
+            id: sig.id.clone(),
+            etag: sig.etag.clone(),
+            hash: None,
+        }
+    }
 }
 
 /// The parent of a relative path (`""` for a top-level item).
@@ -236,18 +249,7 @@ pub fn keep_unobserved(tree: &mut Tree, base: &BaseTree, side: Side, unobserved:
             if b.kind == Kind::Dir {
                 put_dirs.insert(path.as_str());
             }
-            let sig = b.sig(side);
-            put.push((
-                path.clone(),
-                Entry {
-                    kind: b.kind,
-                    size: sig.size,
-                    mtime: sig.mtime,
-                    id: sig.id.clone(),
-                    etag: sig.etag.clone(),
-                    hash: None,
-                },
-            ));
+            put.push((path.clone(), b.entry(side)));
         }
         tree.extend(put);
     }

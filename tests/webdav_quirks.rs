@@ -462,11 +462,23 @@ fn scenarios(kind: DavKind, quirk: &str) {
                 "{kind}: MKCOL of an existing folder above the user's: {mkcols:?}"
             );
         }
-        "weak_tags_with_if" => assert!(
-            seen.iter()
-                .any(|s| s.method == "PROPFIND" && s.status == 207),
-            "{kind}: no listing went through the weak tags"
-        ),
+        "weak_tags_with_if" => {
+            assert!(
+                seen.iter()
+                    .any(|s| s.method == "PROPFIND" && s.status == 207),
+                "{kind}: no listing went through the weak tags"
+            );
+            // Every tag the client sent back in `If:` was a weak one (where
+            // the server checks `If:`, publishing over a file used them).
+            let tagged: Vec<&str> = seen.iter().filter_map(|s| s.if_header.as_deref()).collect();
+            assert!(
+                tagged
+                    .iter()
+                    .all(|h| h.contains("[W/") && !h.contains("[\"")),
+                "{kind}: a strong tag in an If: header: {tagged:?}"
+            );
+            eprintln!("{kind}: {} requests with weak tags in If:", tagged.len());
+        }
         _ => {}
     }
 }

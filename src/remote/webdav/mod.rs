@@ -20,7 +20,9 @@
 //!   the previous version is not kept.
 //! * Transient failures (5xx, 429, timeouts, resets) are retried a bounded
 //!   number of times with jittered exponential backoff that honours
-//!   `Retry-After`; a download resumes with `Range` + `If-Range`.
+//!   `Retry-After`; a download resumes with `Range` + `If-Range`. A MOVE
+//!   whose answer was lost (the server may have done it) is sent again
+//!   only while its source is still there.
 //!
 //! Invariant: every href is checked to lie inside the listed collection
 //! (else the whole listing is rejected) and every name to be one safe

@@ -1,14 +1,20 @@
 //! Real servers made to behave like odd ones (`tests/common/quirks.rs`):
 //! a `Depth: infinity` answered with one level, hrefs with raw `#`, `%`,
 //! `&`, empty hrefs, ISO or missing dates, entity tags that are only an
-//! mtime hash. The sync scenarios (a first sync of nested folders, edits,
-//! deletions and renames on both sides) run through each quirk, end to end
-//! through the real `ferry sync` binary, against every server of
-//! `tests/common/dav.rs`. After every pass: nothing local went to the trash
-//! or was renamed that the user did not change, and the next pass is quiet.
+//! mtime hash; and, through the fault proxy behind it
+//! (`tests/common/proxy.rs`), tags that are only weak but checked by `If:`,
+//! a connection reset right after every MOVE is forwarded, and 404 on
+//! MKCOL of the collections above the user's folder. The sync scenarios (a
+//! first sync of nested folders, edits, deletions and renames on both
+//! sides) run through each quirk, end to end through the real `ferry sync`
+//! binary, against every server of `tests/common/dav.rs`. After every pass:
+//! nothing local went to the trash or was renamed that the user did not
+//! change, and the next pass is quiet.
 
 #[path = "common/dav.rs"]
 mod dav;
+#[path = "common/proxy.rs"]
+mod proxy;
 #[path = "common/quirks.rs"]
 mod quirks;
 
@@ -68,6 +74,21 @@ impl Env {
             .env("XDG_DATA_HOME", self.dir.path().join("home/.local/share"))
             .env_remove("FERRY_LOG");
         c
+    }
+    /// A pass that may report failed items (exit status 1), but not stop.
+    fn pass(&self, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.cmd(&args).output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "ferry sync stopped: {}",
+            show(&out)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", show(&out)));
+        assert_eq!(report["stopped"], serde_json::Value::Null, "{report:#}");
+        report
     }
     fn sync(&self, extra: &[&str]) -> serde_json::Value {
         let mut args = vec!["--json"];
@@ -175,7 +196,43 @@ fn quirks_of(name: &str) -> Quirks {
             mtime_etags: true,
             ..Quirks::none()
         },
+        // The fault proxy's quirks (see `faults_of`): answers as they are.
+        "weak_tags_with_if" | "reset_after_move" | "mkcol_404_above_the_user" => Quirks::none(),
         other => panic!("no quirk {other}"),
+    }
+}
+
+/// The collections above the user's folder in [`scenarios`] (`/dav/sync/`
+/// is the suite's folder; the user's is below it, see [`user_folder`]).
+const ABOVE_THE_USER: [&str; 3] = ["/", "/dav/", "/dav/sync/"];
+
+/// The quirks of the fault proxy (`tests/common/proxy.rs`), which sits
+/// between the quirks proxy and the server.
+fn faults_of(name: &str, faults: &proxy::Proxy) {
+    match name {
+        // Every tag weak, the `If:` header still checked with them.
+        "weak_tags_with_if" => faults.set_weak_tags(true),
+        // Every MOVE is done by the server, its answer never arrives.
+        "reset_after_move" => faults.add("MOVE", "/", usize::MAX, proxy::Fault::ResetAfterForward),
+        // The collections above the user's folder exist but are not the
+        // user's: MKCOL of them is refused with 404.
+        "mkcol_404_above_the_user" => {
+            for above in ABOVE_THE_USER {
+                faults.add_exact("MKCOL", above, usize::MAX, proxy::Fault::Status(404, None));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The user's folder under the server's `/dav/sync/`: where MKCOL above it
+/// is refused, it does not exist yet (two levels missing), so that the
+/// first pass (`--create`) must create it through the quirk.
+fn user_folder(quirk: &str) -> &'static str {
+    if quirk == "mkcol_404_above_the_user" {
+        "user/folder/"
+    } else {
+        ""
     }
 }
 
@@ -219,17 +276,47 @@ impl Expect {
     }
 }
 
-/// The sync scenarios through one quirk on one server.
+/// The sync scenarios through one quirk on one server: the quirks proxy
+/// in front of the fault proxy in front of the server, each applying its
+/// own quirks (`quirks_of`, `faults_of`).
 fn scenarios(kind: DavKind, quirk: &str) {
     let server = DavServer::start(kind);
+    let faults = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    faults_of(quirk, &faults);
     let proxy = QuirkProxy::start(
-        &format!("http://127.0.0.1:{}", server.port()),
+        &format!("http://127.0.0.1:{}", faults.port),
         quirks_of(quirk),
     );
-    let env = Env::new(proxy.url_for(&server.url()));
+    let user = user_folder(quirk);
+    let env = Env::new(proxy.url_for(&format!("{}{user}", server.url())));
+    // The user's folder on the server (`at`: a path in it).
+    let at = |rel: &str| format!("{user}{rel}");
+    let server_root = server.root().join(user);
+    let root_missing = !server_root.exists();
+    let moves_unheard = quirk == "reset_after_move";
     let mut expect = Expect {
         files: BTreeMap::new(),
         may_trash: BTreeSet::new(),
+    };
+    // One step's passes, and the checks after each.
+    let settle = |step: &str, expect: &Expect, extra: &[&str]| {
+        if moves_unheard {
+            // The server does every MOVE (a publishing one, a rename, a
+            // move to its trash) but the answer never arrives: the client
+            // cannot know it happened, so this pass may report those items
+            // as failed or skipped. Nothing may be lost or trashed all the
+            // same (the local side is checked as strictly as after any
+            // pass), and the next pass, which finds the server already as
+            // planned, must converge without an error.
+            let report = env.pass(extra);
+            expect.check(&env, &format!("{step}, MOVE answers lost: {report:#}"));
+            env.sync(&[]);
+        } else {
+            env.sync(extra);
+        }
+        expect.check(&env, step);
+        env.assert_quiet();
+        expect.check(&env, &format!("{step}, second pass"));
     };
     let local = |rel: &str, content: &[u8], expect: &mut Expect| {
         write(&env.local().join(rel), content);
@@ -257,52 +344,55 @@ fn scenarios(kind: DavKind, quirk: &str) {
             .set_modified(t)
             .unwrap();
     }
-    for (rel, content) in [
-        ("server/deep/er/file.txt", &b"deep v1"[..]),
-        ("server/top.txt", b"top"),
-        ("srv #1/x&y.txt", b"x and y"),
-        ("srvtwins/a.txt", b"twin a"),
-        ("srvtwins/b.txt", b"twin b"),
-    ] {
-        server.write(rel, content);
-        expect.files.insert(rel.to_string(), content.to_vec());
+    let server_first = |expect: &mut Expect| {
+        for (rel, content) in [
+            ("server/deep/er/file.txt", &b"deep v1"[..]),
+            ("server/top.txt", b"top"),
+            ("srv #1/x&y.txt", b"x and y"),
+            ("srvtwins/a.txt", b"twin a"),
+            ("srvtwins/b.txt", b"twin b"),
+        ] {
+            server.write(&at(rel), content);
+            expect.files.insert(rel.to_string(), content.to_vec());
+        }
+        for rel in ["srvtwins/a.txt", "srvtwins/b.txt"] {
+            server.set_mtime(&at(rel), t);
+        }
+    };
+    if root_missing {
+        // The user's folder is created by the first pass (`--create`), the
+        // server's files arrive in it afterwards.
+        settle("first sync, creating the folder", &expect, &["--create"]);
+        assert!(server_root.is_dir(), "the user's folder was not created");
+        server_first(&mut expect);
+        settle("first sync, the server's files", &expect, &[]);
+    } else {
+        server_first(&mut expect);
+        settle("first sync", &expect, &[]);
     }
-    for rel in ["srvtwins/a.txt", "srvtwins/b.txt"] {
-        server.set_mtime(rel, t);
-    }
-    env.sync(&[]);
-    expect.check(&env, "first sync");
-    env.assert_quiet();
-    expect.check(&env, "first sync, second pass");
 
     // 2. Edits on both sides.
     std::thread::sleep(Duration::from_millis(1100));
     local("docs/2026/report.txt", b"report v2, longer", &mut expect);
-    server.write("server/deep/er/file.txt", b"deep v2 from the server");
+    server.write(&at("server/deep/er/file.txt"), b"deep v2 from the server");
     expect.files.insert(
         "server/deep/er/file.txt".into(),
         b"deep v2 from the server".to_vec(),
     );
-    env.sync(&[]);
-    expect.check(&env, "edits");
-    env.assert_quiet();
-    expect.check(&env, "edits, second pass");
+    settle("edits", &expect, &[]);
     assert_eq!(
-        server.read("docs/2026/report.txt").unwrap(),
+        server.read(&at("docs/2026/report.txt")).unwrap(),
         b"report v2, longer"
     );
 
     // 3. Deletions on both sides.
     fs::remove_file(env.local().join("docs/notes.txt")).unwrap();
     expect.files.remove("docs/notes.txt");
-    server.remove("server/top.txt");
+    server.remove(&at("server/top.txt"));
     expect.files.remove("server/top.txt");
     expect.may_trash.extend(["top.txt".to_string()]);
-    env.sync(&[]);
-    expect.check(&env, "deletions");
-    env.assert_quiet();
-    expect.check(&env, "deletions, second pass");
-    assert!(server.read("docs/notes.txt").is_none());
+    settle("deletions", &expect, &[]);
+    assert!(server.read(&at("docs/notes.txt")).is_none());
 
     // 4. Renames on both sides.
     fs::rename(env.local().join("docs"), env.local().join("documents")).unwrap();
@@ -315,16 +405,16 @@ fn scenarios(kind: DavKind, quirk: &str) {
     expect.files.retain(|k, _| !k.starts_with("docs/"));
     expect.files.extend(moved);
     // One twin deleted, the other renamed: both had one tag.
-    server.remove("srvtwins/b.txt");
+    server.remove(&at("srvtwins/b.txt"));
     expect.files.remove("srvtwins/b.txt");
     fs::rename(
-        server.root().join("srvtwins/a.txt"),
-        server.root().join("srvtwins/c.txt"),
+        server_root.join("srvtwins/a.txt"),
+        server_root.join("srvtwins/c.txt"),
     )
     .unwrap();
     fs::rename(
-        server.root().join("server/deep"),
-        server.root().join("server/deeper"),
+        server_root.join("server/deep"),
+        server_root.join("server/deeper"),
     )
     .unwrap();
     let a = expect.files.remove("srvtwins/a.txt").unwrap();
@@ -338,20 +428,93 @@ fn scenarios(kind: DavKind, quirk: &str) {
             .iter()
             .map(|s| s.to_string()),
     );
-    env.sync(&[]);
-    expect.check(&env, "renames");
-    env.assert_quiet();
-    expect.check(&env, "renames, second pass");
+    settle("renames", &expect, &[]);
 
     // Both sides agree (the item behind an empty href aside: it cannot be
     // seen, so it is left as it was).
-    let mut server_files = files(server.root());
+    let mut server_files = files(&server_root);
     let mut local_files = files(&env.local());
     if quirk == "empty_hrefs" {
         server_files.retain(|k, _| !k.contains("nohref"));
         local_files.retain(|k, _| !k.contains("nohref"));
     }
     assert_eq!(local_files, server_files);
+
+    // The fault proxy's quirk was really met.
+    let seen = faults.seen();
+    match quirk {
+        "reset_after_move" => assert!(
+            seen.iter().any(|s| s.method == "MOVE" && s.faulted),
+            "{kind}: no MOVE was answered with a reset"
+        ),
+        "mkcol_404_above_the_user" => {
+            let mkcols: Vec<&str> = seen
+                .iter()
+                .filter(|s| s.method == "MKCOL")
+                .map(|s| s.path.as_str())
+                .collect();
+            assert!(
+                mkcols.contains(&"/dav/sync/user/folder/"),
+                "{kind}: the user's folder was not made by MKCOL: {mkcols:?}"
+            );
+            assert!(
+                !mkcols.iter().any(|p| ABOVE_THE_USER.contains(p)),
+                "{kind}: MKCOL of an existing folder above the user's: {mkcols:?}"
+            );
+        }
+        "weak_tags_with_if" => {
+            assert!(
+                seen.iter()
+                    .any(|s| s.method == "PROPFIND" && s.status == 207),
+                "{kind}: no listing went through the weak tags"
+            );
+            // Every tag the client sent back in `If:` was a weak one (where
+            // the server checks `If:`, publishing over a file used them).
+            let tagged: Vec<&str> = seen.iter().filter_map(|s| s.if_header.as_deref()).collect();
+            assert!(
+                tagged
+                    .iter()
+                    .all(|h| h.contains("[W/") && !h.contains("[\"")),
+                "{kind}: a strong tag in an If: header: {tagged:?}"
+            );
+            eprintln!("{kind}: {} requests with weak tags in If:", tagged.len());
+        }
+        _ => {}
+    }
+}
+
+/// A publishing MOVE whose answer is lost (the server did it, the client
+/// never heard) is not sent again over the file it just published: rclone
+/// removed the destination when the MOVE came again with `Overwrite: T`,
+/// and the updated file was gone from the server.
+fn an_update_whose_move_answer_was_lost_stays_on_the_server(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let faults = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    let env = Env::new(faults.url_for(&server.url()));
+    write(&env.local().join("f.txt"), b"v1");
+    env.sync(&[]);
+    env.assert_quiet();
+    std::thread::sleep(Duration::from_millis(1100));
+    write(&env.local().join("f.txt"), b"v2, longer");
+    faults.add("MOVE", ".ferry-up-", 1, proxy::Fault::ResetAfterForward);
+    env.pass(&[]);
+    assert!(
+        faults
+            .seen()
+            .iter()
+            .any(|s| s.method == "MOVE" && s.faulted),
+        "the fault did not fire"
+    );
+    assert_eq!(
+        server.read("f.txt").as_deref(),
+        Some(&b"v2, longer"[..]),
+        "{kind}: the published file is not on the server"
+    );
+    env.sync(&[]);
+    env.assert_quiet();
+    assert_eq!(server.read("f.txt").unwrap(), b"v2, longer");
+    assert_eq!(fs::read(env.local().join("f.txt")).unwrap(), b"v2, longer");
+    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
 }
 
 /// Case 1: a server that answers `Depth: infinity` with one level.
@@ -627,6 +790,15 @@ macro_rules! quirks {
             #[test] fn iso_dates() { scenarios($kind, "iso_dates") }
             #[test] fn missing_dates() { scenarios($kind, "missing_dates") }
             #[test] fn mtime_etags() { scenarios($kind, "mtime_etags") }
+            #[test] fn the_scenarios_converge_where_tags_are_only_weak_but_checked_by_if() {
+                scenarios($kind, "weak_tags_with_if")
+            }
+            #[test] fn the_scenarios_lose_nothing_when_every_move_answer_is_cut_off() {
+                scenarios($kind, "reset_after_move")
+            }
+            #[test] fn the_scenarios_create_the_users_folder_where_mkcol_above_it_is_refused() {
+                scenarios($kind, "mkcol_404_above_the_user")
+            }
             #[test] fn case_1_a_file_missing_from_a_one_level_infinity_listing_is_not_trashed() {
                 a_file_missing_from_a_one_level_infinity_listing_is_not_trashed($kind)
             }
@@ -638,6 +810,9 @@ macro_rules! quirks {
             }
             #[test] fn case_3_a_file_with_an_iso_or_missing_server_date_is_not_dated_1970() {
                 a_file_with_an_iso_or_missing_server_date_is_not_dated_1970($kind)
+            }
+            #[test] fn an_update_whose_move_answer_was_lost_stays_on_the_server() {
+                super::an_update_whose_move_answer_was_lost_stays_on_the_server($kind)
             }
             #[test] fn listing_requests() { listing_requests_per_pass($kind) }
             #[test] fn write_probe_and_infinity() {

@@ -20,7 +20,9 @@
 //!   the previous version is not kept.
 //! * Transient failures (5xx, 429, timeouts, resets) are retried a bounded
 //!   number of times with jittered exponential backoff that honours
-//!   `Retry-After`; a download resumes with `Range` + `If-Range`.
+//!   `Retry-After`; a download resumes with `Range` + `If-Range`. A MOVE
+//!   whose answer was lost (the server may have done it) is sent again
+//!   only while its source is still there.
 //!
 //! Invariant: every href is checked to lie inside the listed collection
 //! (else the whole listing is rejected) and every name to be one safe
@@ -317,6 +319,31 @@ impl WebDav {
         what: &str,
         build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
     ) -> Result<reqwest::Response, RemoteError> {
+        match self.send_inner(what, build, true).await? {
+            Ok(resp) => Ok(resp),
+            Err(e) => Err(http_error(what, e)),
+        }
+    }
+
+    /// Send a request that must not be repeated blindly once the server
+    /// may have carried it out (a MOVE): transient statuses and failures to
+    /// connect are retried as by [`send`](Self::send), but an answer lost
+    /// after the request went out (connection reset, timeout) comes back
+    /// as `Ok(Err(..))`, for the caller to find out what the server did.
+    async fn send_unrepeated(
+        &self,
+        what: &str,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+    ) -> Result<Result<reqwest::Response, reqwest::Error>, RemoteError> {
+        self.send_inner(what, build, false).await
+    }
+
+    async fn send_inner(
+        &self,
+        what: &str,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+        resend_unanswered: bool,
+    ) -> Result<Result<reqwest::Response, reqwest::Error>, RemoteError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -330,7 +357,11 @@ impl WebDav {
                         None
                     }
                 }
-                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() => {
+                Err(e) if e.is_connect() => Some(backoff(attempt)),
+                Err(e) if e.is_timeout() || e.is_request() || e.is_body() => {
+                    if !resend_unanswered {
+                        return Ok(result);
+                    }
                     Some(backoff(attempt))
                 }
                 Err(_) => None,
@@ -341,8 +372,8 @@ impl WebDav {
                     let _ = result;
                     tokio::time::sleep(wait).await;
                 }
-                (_, Ok(resp)) => return check_auth(resp),
-                (_, Err(e)) => return Err(http_error(what, e)),
+                (_, Ok(resp)) => return check_auth(resp).map(Ok),
+                (_, Err(e)) => return Ok(Err(e)),
             }
         }
     }
@@ -966,18 +997,41 @@ impl WebDav {
         let src = self.url(from, dir);
         let dst = self.url(to, dir);
         let condition = dest_etag.map(|t| format!("<{dst}> ([{t}])"));
-        let resp = self
-            .send("MOVE", || {
-                let mut rb = self
-                    .request(dav_method("MOVE"), src.clone())
-                    .header("Destination", dst.as_str())
-                    .header("Overwrite", if overwrite { "T" } else { "F" });
-                if let Some(c) = &condition {
-                    rb = rb.header("If", c.as_str());
+        let build = || {
+            let mut rb = self
+                .request(dav_method("MOVE"), src.clone())
+                .header("Destination", dst.as_str())
+                .header("Overwrite", if overwrite { "T" } else { "F" });
+            if let Some(c) = &condition {
+                rb = rb.header("If", c.as_str());
+            }
+            Ok(rb)
+        };
+        // A MOVE whose answer was lost may have been done. Sent again, it
+        // is not harmless: with `Overwrite: T` a server may remove the
+        // destination — by then the moved item itself — before it finds
+        // the source gone (rclone does), deleting the file just published.
+        // So it is sent again only while its source is still there; a
+        // source gone is what a 404 would have said.
+        let mut lost = 0;
+        let resp = loop {
+            match self.send_unrepeated("MOVE", build).await? {
+                Ok(resp) => break resp,
+                Err(e) => {
+                    lost += 1;
+                    tracing::debug!(%from, %to, %e, "the answer to a MOVE was lost");
+                    if self.propfind(from, dir, "0").await?.is_none() {
+                        return Err(RemoteError::Changed {
+                            path: from.to_string(),
+                        });
+                    }
+                    if lost >= MAX_ATTEMPTS {
+                        return Err(http_error("MOVE", e));
+                    }
+                    tokio::time::sleep(backoff(lost)).await;
                 }
-                Ok(rb)
-            })
-            .await?;
+            }
+        };
         match resp.status() {
             s if s.is_success() => Ok(()),
             StatusCode::PRECONDITION_FAILED => Err(RemoteError::Changed {

@@ -784,12 +784,24 @@ macro_rules! quirks {
     ($($module:ident => $kind:expr),* $(,)?) => {$(
         mod $module {
             use super::*;
-            #[test] fn infinity_one_level() { scenarios($kind, "infinity_one_level") }
-            #[test] fn raw_hrefs() { scenarios($kind, "raw_hrefs") }
-            #[test] fn empty_hrefs() { scenarios($kind, "empty_hrefs") }
-            #[test] fn iso_dates() { scenarios($kind, "iso_dates") }
-            #[test] fn missing_dates() { scenarios($kind, "missing_dates") }
-            #[test] fn mtime_etags() { scenarios($kind, "mtime_etags") }
+            #[test] fn the_scenarios_lose_nothing_where_depth_infinity_answers_one_level() {
+                scenarios($kind, "infinity_one_level")
+            }
+            #[test] fn the_scenarios_lose_nothing_where_hrefs_carry_raw_hash_percent_and_ampersand() {
+                scenarios($kind, "raw_hrefs")
+            }
+            #[test] fn the_scenarios_lose_nothing_where_some_hrefs_are_empty() {
+                scenarios($kind, "empty_hrefs")
+            }
+            #[test] fn the_scenarios_lose_nothing_where_dates_are_iso_8601() {
+                scenarios($kind, "iso_dates")
+            }
+            #[test] fn the_scenarios_lose_nothing_where_dates_are_missing() {
+                scenarios($kind, "missing_dates")
+            }
+            #[test] fn the_scenarios_lose_nothing_where_entity_tags_are_only_an_mtime_hash() {
+                scenarios($kind, "mtime_etags")
+            }
             #[test] fn the_scenarios_converge_where_tags_are_only_weak_but_checked_by_if() {
                 scenarios($kind, "weak_tags_with_if")
             }
@@ -814,9 +826,11 @@ macro_rules! quirks {
             #[test] fn an_update_whose_move_answer_was_lost_stays_on_the_server() {
                 super::an_update_whose_move_answer_was_lost_stays_on_the_server($kind)
             }
-            #[test] fn listing_requests() { listing_requests_per_pass($kind) }
-            #[test] fn write_probe_and_infinity() {
-                the_write_probe_trusts_infinity_only_where_its_tree_comes_back_whole($kind)
+            #[test] fn depth_infinity_is_checked_once_then_used_or_walked_without_asking_again() {
+                listing_requests_per_pass($kind)
+            }
+            #[test] fn the_write_probe_trusts_infinity_only_where_its_tree_comes_back_whole() {
+                super::the_write_probe_trusts_infinity_only_where_its_tree_comes_back_whole($kind)
             }
         }
     )*};

@@ -25,8 +25,28 @@ macro_rules! out {
 }
 
 /// Exit code when a guard stopped a pass (nothing was changed), or when a
-/// first pass would have created the remote folder without `--create`.
+/// first pass would have created the remote folder without `--create` (a
+/// stop of the same kind: nothing done until the user says so).
 pub const EXIT_NEEDS_CONFIRMATION: u8 = 3;
+/// Exit code when the synchronization asked to run is disabled.
+pub const EXIT_DISABLED: u8 = 4;
+/// Exit code when the server cannot be reached.
+pub const EXIT_UNREACHABLE: u8 = 5;
+/// Exit code when the server refused the credentials (401).
+pub const EXIT_CREDENTIALS: u8 = 6;
+
+/// The exit code for a reason a pass did not run or finish, as the API
+/// names it (`needs_confirmation`, `disabled`, `offline`,
+/// `credentials_required`); `None` for any other.
+pub fn exit_code_for(code: &str) -> Option<u8> {
+    match code {
+        "needs_confirmation" => Some(EXIT_NEEDS_CONFIRMATION),
+        "disabled" => Some(EXIT_DISABLED),
+        "offline" => Some(EXIT_UNREACHABLE),
+        "credentials_required" => Some(EXIT_CREDENTIALS),
+        _ => None,
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,9 +65,12 @@ Names that are never synchronized: names starting with '.', starting or ending \
 with '~', ending with '.tmp'; Microsoft User Data, Outlook Files, Thumbs.db, \
 Thumbnails, thumbnails; names containing * / \\ : < > ? | \" or U+202E; names \
 ending with a space or '.'; names longer than 255 characters; files over 5 TB.",
-    after_help = "Exit status: 0 done; 1 an error (or some items failed); 3 a guard stopped \
-the pass and nothing was changed (run again with --force to proceed), or the remote folder \
-does not exist and nothing was created (run again with --create to create it)."
+    after_help = "Exit status: 0 done; 1 an error (or some items failed); 2 a usage error; \
+3 a guard stopped the pass and nothing was changed (`ferry confirm NAME` proceeds; \
+`ferry sync` takes --force), or the remote folder does not exist and nothing was created \
+(--create creates it); 4 the synchronization is disabled (`ferry enable NAME`); 5 the \
+server cannot be reached; 6 the server refused the credentials (`ferry account add` \
+saves new ones)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -573,16 +596,29 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let now = jiff::Zoned::now().datetime();
     let result = rt.block_on(run_pass(&job, opts, now));
     match result {
+        Ok(report) if report.needs_confirmation.is_some() => {
+            // A dry run into a guard: the plan, and the status a real pass
+            // would end with.
+            if args.json {
+                out!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&job, &report);
+            }
+            Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
+        }
         Ok(report) => {
             if args.json {
                 out!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print_report(&job, &report);
             }
-            if report.errors.is_empty() {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                Ok(ExitCode::FAILURE)
+            match report.stop_kind {
+                Some(crate::sync::StopKind::Credentials) => Ok(ExitCode::from(EXIT_CREDENTIALS)),
+                Some(crate::sync::StopKind::Offline) => Ok(ExitCode::from(EXIT_UNREACHABLE)),
+                _ if report.errors.is_empty() && report.stop_kind.is_none() => {
+                    Ok(ExitCode::SUCCESS)
+                }
+                _ => Ok(ExitCode::FAILURE),
             }
         }
         Err(e @ (SyncError::NeedsConfirmation(_) | SyncError::RootMissing { .. })) => {
@@ -612,6 +648,15 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
             }
             eprintln!("ferry: {e}");
             Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
+        }
+        Err(SyncError::Remote(e)) => {
+            let code = match &e {
+                crate::remote::RemoteError::Auth(_) => EXIT_CREDENTIALS,
+                crate::remote::RemoteError::Unreachable(_) => EXIT_UNREACHABLE,
+                _ => return Err(SyncError::Remote(e).into()),
+            };
+            eprintln!("ferry: {}", SyncError::Remote(e));
+            Ok(ExitCode::from(code))
         }
         Err(e) => Err(e.into()),
     }
@@ -671,6 +716,11 @@ fn print_report(job: &SyncJob, r: &Report) {
     list("failed", &r.errors);
     if let Some(reason) = &r.stopped {
         out!("  the pass stopped early: {reason}");
+    }
+    if let Some(reason) = &r.needs_confirmation {
+        out!(
+            "  needs confirmation: {reason} Without --dry-run the pass stops here and changes nothing; --force proceeds."
+        );
     }
 }
 

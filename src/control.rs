@@ -682,11 +682,13 @@ async fn run_passes(
         Ok(r) => r,
         Err(ClientError::Api {
             status: 409,
+            code,
             message,
-            ..
-        }) => {
+        }) if crate::cli::exit_code_for(&code).is_some() => {
             eprintln!("ferry: {message}");
-            return Ok(ExitCode::from(crate::cli::EXIT_NEEDS_CONFIRMATION));
+            return Ok(ExitCode::from(
+                crate::cli::exit_code_for(&code).unwrap_or(1),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -694,8 +696,15 @@ async fn run_passes(
         print_json(&results)?;
     }
     let mut failed = false;
+    // The first specific reason (exit status 3 to 6) wins over a plain 1.
+    let mut reason: Option<u8> = None;
     for r in results.as_array().cloned().unwrap_or_default() {
         let name = r["sync"].as_str().unwrap_or_default();
+        let code = r["code"]
+            .as_str()
+            .or(r["summary"]["stop_kind"].as_str())
+            .and_then(crate::cli::exit_code_for);
+        reason = reason.or(code);
         if r["ok"] != true {
             failed = true;
             if !json {
@@ -738,7 +747,9 @@ async fn run_passes(
             out!("  stopped: {stopped}");
         }
     }
-    Ok(if failed {
+    Ok(if let Some(code) = reason {
+        ExitCode::from(code)
+    } else if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -758,6 +769,11 @@ fn print_simulation(name: &str, r: &Value) {
     let deletions = r["deletions"].as_u64().unwrap_or(0);
     if deletions > 0 {
         out!("  ({deletions} item(s) would go to a trash)");
+    }
+    if let Some(reason) = r["needs_confirmation"].as_str() {
+        out!(
+            "  needs confirmation: {reason} A pass stops before doing this until `ferry confirm {name}`."
+        );
     }
     for p in r["problems"].as_array().into_iter().flatten() {
         out!(

@@ -50,6 +50,7 @@ impl From<DaemonError> for ApiError {
             DaemonError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             DaemonError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             DaemonError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            DaemonError::Refused { code, .. } => (StatusCode::CONFLICT, *code),
         };
         ApiError {
             status,
@@ -301,7 +302,10 @@ async fn run_all(State(app): State<App>, bytes: Bytes) -> ApiResult {
         .into_iter()
         .map(|(name, r)| match r {
             Ok(summary) => json!({"sync": name, "ok": true, "summary": summary}),
-            Err(e) => json!({"sync": name, "ok": false, "error": e}),
+            Err(e) => {
+                let code = ApiError::from(e);
+                json!({"sync": name, "ok": false, "error": code.message, "code": code.code})
+            }
         })
         .collect();
     if r.wait {

@@ -57,6 +57,11 @@ pub enum DaemonError {
     Conflict(String),
     #[error("{0}")]
     Internal(String),
+    /// A pass asked for did not run or did not finish, for a reason the
+    /// caller tells apart (the CLI's exit status): `code` is
+    /// `needs_confirmation`, `disabled`, `offline` or `credentials_required`.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
 }
 
 type Result<T> = std::result::Result<T, DaemonError>;
@@ -478,7 +483,13 @@ impl Daemon {
     pub async fn run(&self, id_or_name: &str, wait: bool) -> Result<Option<PassSummary>> {
         let sync = self.find(id_or_name).await?;
         if !sync.enabled {
-            return Err(DaemonError::Conflict(format!("{} is disabled", sync.name)));
+            return Err(DaemonError::Refused {
+                code: "disabled",
+                message: format!(
+                    "{} is disabled: `ferry enable {}` turns it on",
+                    sync.name, sync.name
+                ),
+            });
         }
         if !wait {
             self.send(&sync.id, Command::Run { reply: None }).await?;
@@ -489,9 +500,21 @@ impl Daemon {
             .await?;
         match rx.await {
             Ok(Ok(summary)) => Ok(Some(summary)),
-            Ok(Err(e)) => Err(DaemonError::Conflict(e)),
+            Ok(Err(e)) => Err(self.refusal(&sync.id, e).await),
             Err(_) => Err(internal("the synchronization stopped")),
         }
+    }
+
+    /// Why a pass of `id` failed, told apart by the state it left (the
+    /// worker sets its state before it answers).
+    async fn refusal(&self, id: &str, message: String) -> DaemonError {
+        let code = match self.status(id).await.map(|s| s.state) {
+            Ok(SyncState::NeedsConfirmation { .. }) => "needs_confirmation",
+            Ok(SyncState::CredentialsRequired { .. }) => "credentials_required",
+            Ok(SyncState::Offline { .. }) => "offline",
+            _ => return DaemonError::Conflict(message),
+        };
+        DaemonError::Refused { code, message }
     }
 
     /// Run every enabled synchronization: one after the other, or all at
@@ -500,15 +523,15 @@ impl Daemon {
         &self,
         parallel: Option<bool>,
         wait: bool,
-    ) -> Result<Vec<(String, std::result::Result<PassSummary, String>)>> {
+    ) -> Result<Vec<(String, std::result::Result<PassSummary, DaemonError>)>> {
         let config = self.config().await;
         let parallel = parallel.unwrap_or(config.settings.start_all_parallel);
         let syncs: Vec<SyncConfig> = config.syncs.into_iter().filter(|s| s.enabled).collect();
         let one = |s: SyncConfig| async move {
             let r = match self.run(&s.id, true).await {
                 Ok(Some(summary)) => Ok(summary),
-                Ok(None) => Err("no outcome".to_string()),
-                Err(e) => Err(e.to_string()),
+                Ok(None) => Err(internal("no outcome")),
+                Err(e) => Err(e),
             };
             (s.name, r)
         };

@@ -102,6 +102,10 @@ pub struct PassSummary {
     pub skipped: usize,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stopped: Option<String>,
+    /// Why it stopped, for programs (the CLI's exit status):
+    /// `credentials_required`, `offline`, `no_space` or `stopped`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stop_kind: Option<String>,
 }
 
 const LISTED: usize = 100;
@@ -123,6 +127,15 @@ impl PassSummary {
             errors: report.errors.iter().take(LISTED).cloned().collect(),
             skipped: report.skipped.len(),
             stopped: report.stopped.clone(),
+            stop_kind: report.stop_kind.map(|k| {
+                match k {
+                    crate::sync::StopKind::Credentials => "credentials_required",
+                    crate::sync::StopKind::Offline => "offline",
+                    crate::sync::StopKind::NoSpace => "no_space",
+                    crate::sync::StopKind::Stopped => "stopped",
+                }
+                .to_string()
+            }),
         }
     }
 }

@@ -1,0 +1,193 @@
+//! The CLI as a new user meets it (issue 9, "CLI defects"): exit statuses,
+//! messages and output, through the real `ferry` binary and, where the
+//! behaviour is the daemon's, the real `ferry daemon --headless`.
+
+#[path = "common/daemon.rs"]
+mod daemon;
+
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::Output;
+
+use daemon::{TestDaemon, files, write};
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Add a folder-remote synchronization through the CLI.
+fn add_folder_sync(d: &TestDaemon, name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
+    let local = d.path(&format!("{name}-local"));
+    let remote = d.path(&format!("{name}-remote"));
+    fs::create_dir_all(&local).unwrap();
+    fs::create_dir_all(&remote).unwrap();
+    let (l, r) = (local.display().to_string(), remote.display().to_string());
+    let mut args = vec!["add", name, &l, &r, "--poll", "1"];
+    args.extend_from_slice(extra);
+    d.ferry_ok(&args);
+    (local, remote)
+}
+
+/// A `ferry sync LOCAL REMOTE` with its own state folder and HOME.
+fn standalone_sync(
+    d: &TestDaemon,
+    local: &std::path::Path,
+    remote: &str,
+    extra: &[&str],
+) -> Output {
+    let mut c = d.cli(&["sync"]);
+    c.arg(local)
+        .arg(remote)
+        .arg("--state")
+        .arg(d.path("state"))
+        .args(["--timeout", "5"])
+        .args(extra)
+        .env_remove("FERRY_LOG");
+    c.output().unwrap()
+}
+
+/// A loopback HTTP server that answers every request with 401.
+fn refusing_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"ferry-test\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    port
+}
+
+// ------------------------------------------------------------ defect 1 --
+
+#[test]
+fn exit_status_3_is_only_a_guard_and_disabled_unreachable_and_refused_credentials_have_their_own() {
+    let mut d = TestDaemon::new();
+    d.start();
+    // A guard: 3.
+    let (local, remote) = add_folder_sync(&d, "guarded", &[]);
+    for i in 0..10 {
+        write(&local.join(format!("f{i}.txt")), b"x");
+    }
+    d.wait_until("the first sync", || files(&remote).len() == 10);
+    d.wait_state("guarded", "synced");
+    d.ferry_ok(&["pause", "guarded"]);
+    d.wait_state("guarded", "paused");
+    for i in 0..8 {
+        fs::remove_file(local.join(format!("f{i}.txt"))).unwrap();
+    }
+    let out = d.ferry(&["run", "guarded"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    // Defect 2: `run` has no --force; the way on is `ferry confirm`.
+    assert!(
+        err.contains("ferry confirm guarded") && !err.contains("--force"),
+        "{err}"
+    );
+    // A disabled synchronization: 4.
+    let (_l, _r) = add_folder_sync(&d, "off", &["--disabled"]);
+    let out = d.ferry(&["run", "off"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("disabled") && err.contains("ferry enable off"),
+        "{err}"
+    );
+    d.stop();
+
+    // An unreachable server: 5 (`ferry sync`, no daemon needed).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = standalone_sync(
+        &d,
+        &d.path("l5"),
+        &format!("http://127.0.0.1:{port}/dav/"),
+        &["--create"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{:?}", text(&out));
+    // Refused credentials (401): 6.
+    let port = refusing_server();
+    let out = standalone_sync(
+        &d,
+        &d.path("l6"),
+        &format!("http://127.0.0.1:{port}/dav/"),
+        &["--create"],
+    );
+    assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
+
+    // All of them are in --help.
+    let help = d.ferry_ok(&["--help"]);
+    for needle in [
+        "3 a guard",
+        "4 the synchronization is disabled",
+        "5 the server cannot be reached",
+        "6 the server refused",
+    ] {
+        assert!(help.contains(needle), "{needle}: {help}");
+    }
+}
+
+// ------------------------------------------------------------ defect 2 --
+
+#[test]
+fn a_dry_run_into_a_guard_shows_the_plan_marked_as_needing_confirmation() {
+    let d = TestDaemon::new();
+    let local = d.path("local");
+    let remote = d.path("remote");
+    fs::create_dir_all(&local).unwrap();
+    fs::create_dir_all(&remote).unwrap();
+    for i in 0..10 {
+        write(&local.join(format!("f{i}.txt")), b"x");
+    }
+    let r = remote.display().to_string();
+    let out = standalone_sync(&d, &local, &r, &[]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    for i in 0..8 {
+        fs::remove_file(local.join(format!("f{i}.txt"))).unwrap();
+    }
+    let out = standalone_sync(&d, &local, &r, &["--dry-run"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
+    assert!(
+        o.contains("delete") && o.contains("f0.txt"),
+        "the plan: {o}"
+    );
+    assert!(
+        o.contains("needs confirmation") && o.contains("8 of the 10 items"),
+        "{o}"
+    );
+    assert_eq!(files(&remote).len(), 10, "a dry run changes nothing");
+}
+
+#[test]
+fn a_guard_on_a_first_mirror_pass_never_says_1_of_the_0_items() {
+    let d = TestDaemon::new();
+    let local = d.path("local");
+    let remote = d.path("remote");
+    fs::create_dir_all(&local).unwrap();
+    write(&remote.join("extra.txt"), b"only there");
+    let out = standalone_sync(
+        &d,
+        &local,
+        &remote.display().to_string(),
+        &["--direction", "send"],
+    );
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
+    assert!(!e.contains("of the 0 items"), "{e}");
+    assert!(
+        e.contains("delete 1 item and nothing was in sync before"),
+        "{e}"
+    );
+}

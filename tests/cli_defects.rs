@@ -191,3 +191,45 @@ fn a_guard_on_a_first_mirror_pass_never_says_1_of_the_0_items() {
         "{e}"
     );
 }
+
+// ------------------------------------------------------------ defect 7 --
+
+#[test]
+fn ferry_keyring_keyutils_without_a_writable_session_keyring_says_in_one_sentence_what_to_do() {
+    let d = TestDaemon::new();
+    // A session keyring this process may not write to: what the kernel
+    // says without `keyctl session -` (EACCES).
+    let mut c = std::process::Command::new("keyctl");
+    c.args(["session", "-", "sh", "-c"])
+        .arg(format!(
+            "keyctl setperm @s 0x3b000000 >/dev/null; exec {} account add http://127.0.0.1:9/dav/ --user u --password-stdin --no-test",
+            env!("CARGO_BIN_EXE_ferry")
+        ))
+        .env("HOME", d.path("home"))
+        .env("FERRY_CONFIG_DIR", d.config_dir())
+        .env("FERRY_DATA_DIR", d.data_dir())
+        .env("FERRY_KEYRING", "keyutils")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c
+        .spawn()
+        .expect("keyctl (Debian keyutils) must be installed");
+    child.stdin.take().unwrap().write_all(b"pw-1234\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (_, err) = text(&out);
+    assert!(!out.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("ferry:"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("keyctl session - ferry") && line.contains("unset FERRY_KEYRING"),
+        "{err}"
+    );
+    // One sentence: no "Or keep the password in the Linux kernel keyring"
+    // when it was asked for by name.
+    assert!(!line.contains(" Or "), "{line}");
+    assert_eq!(line.matches(". ").count(), 0, "{line}");
+}

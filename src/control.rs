@@ -946,7 +946,11 @@ pub fn account_via_daemon(
                     );
                 }
             }
-            AccountCommand::Remove { url_or_id, .. } => {
+            AccountCommand::Remove {
+                url_or_id,
+                yes,
+                force,
+            } => {
                 let accounts: Vec<crate::config::Account> = client.get("/api/accounts").await?;
                 let id = accounts
                     .iter()
@@ -955,6 +959,24 @@ pub fn account_via_daemon(
                     .with_context(|| {
                         format!("no account matches {url_or_id:?}: `ferry account list` shows them")
                     })?;
+                // The daemon removes the synchronizations that use it: say
+                // which, and ask first.
+                let syncs: Vec<Value> = client.get("/api/syncs").await?;
+                let users: Vec<&str> = syncs
+                    .iter()
+                    .filter(|s| s["config"]["remote"]["account"].as_str() == Some(id.as_str()))
+                    .filter_map(|s| s["config"]["name"].as_str())
+                    .collect();
+                if !users.is_empty() {
+                    eprintln!(
+                        "Removing the account {id} also removes these synchronizations: {} (their folders and files are left as they are).",
+                        users.join(", ")
+                    );
+                    if !crate::accounts::confirm("Remove them?", *yes || *force)? {
+                        out!("Nothing was changed.");
+                        return Ok(Some(ExitCode::FAILURE));
+                    }
+                }
                 let r: Value = client
                     .delete(&format!("/api/accounts/{}", seg(&id)))
                     .await?;

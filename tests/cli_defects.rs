@@ -233,3 +233,62 @@ fn ferry_keyring_keyutils_without_a_writable_session_keyring_says_in_one_sentenc
     assert!(!line.contains(" Or "), "{line}");
     assert_eq!(line.matches(". ").count(), 0, "{line}");
 }
+
+// ------------------------------------------------------------ defect 5 --
+
+#[test]
+fn account_remove_names_the_synchronizations_it_removes_and_needs_yes_without_a_terminal() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let mut add = d.cli(&[
+        "account",
+        "add",
+        "http://127.0.0.1:9/dav/",
+        "--user",
+        "alice",
+        "--password-stdin",
+        "--no-test",
+    ]);
+    add.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = add.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"pw-1234\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let local = d.path("work-local");
+    d.ferry_ok(&[
+        "add",
+        "work",
+        &local.display().to_string(),
+        "http://127.0.0.1:9/dav/Work",
+        "--disabled",
+    ]);
+    let id = d
+        .ferry_ok(&["account", "list"])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    // Standard input is not a terminal: nothing without --yes.
+    let out = d.ferry(&["account", "remove", &id]);
+    let (o, e) = text(&out);
+    assert!(!out.status.success(), "{o}\n{e}");
+    assert!(e.contains("work") && e.contains("--yes"), "{e}");
+    assert!(
+        d.ferry_ok(&["list"]).contains("work"),
+        "nothing was removed"
+    );
+    assert!(d.ferry_ok(&["account", "list"]).contains(&id));
+    // --help says so.
+    let help = d.ferry_ok(&["account", "remove", "--help"]);
+    assert!(
+        help.contains("--yes") && help.contains("synchronizations that use it"),
+        "{help}"
+    );
+    // With --yes it goes, with the synchronization.
+    let out = d.ferry_ok(&["account", "remove", &id, "--yes"]);
+    assert!(out.contains("work"), "{out}");
+    assert!(d.ferry_ok(&["list"]).contains("No synchronizations"));
+    d.stop();
+}

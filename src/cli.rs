@@ -692,7 +692,7 @@ fn print_report(job: &SyncJob, r: &Report) {
             counts.join(", "),
             human_bytes(r.bytes_up),
             human_bytes(r.bytes_down),
-            r.deletions
+            r.trashed
         );
     }
     let list = |title: &str, items: &[crate::engine::Problem]| {
@@ -730,7 +730,16 @@ pub fn describe_op_json(op: &serde_json::Value) -> String {
     let s = |k: &str| op[k].as_str().unwrap_or_default().to_string();
     match op["op"].as_str().unwrap_or_default() {
         "move" => format!("move     {}: {} -> {}", s("side"), s("from"), s("to")),
-        "delete" => format!("delete   {}: {} to the trash", s("side"), s("path")),
+        "delete" => {
+            let reason = match s("reason").as_str() {
+                "deleted-on-other-side" => " (deleted on the other side)",
+                "mirror" => " (not on the source side of the mirror)",
+                "kind-changed" => " (replaced by another kind of item on the other side)",
+                "deselected" => " (its folder is deselected)",
+                _ => "",
+            };
+            format!("delete   {}: {} to the trash{reason}", s("side"), s("path"))
+        }
         "make-dir" => format!("mkdir    {}: {}", s("side"), s("path")),
         "transfer" => {
             let verb = if op["to"] == "remote" {
@@ -738,7 +747,7 @@ pub fn describe_op_json(op: &serde_json::Value) -> String {
             } else {
                 "download"
             };
-            let size = op["source"]["size"].as_u64().unwrap_or(0);
+            let size = op["size"].as_u64().unwrap_or(0);
             format!("{verb} {} ({})", s("path"), human_bytes(size))
         }
         "adopt" => format!("adopt    {} (already equal)", s("path")),
@@ -768,7 +777,7 @@ fn describe_op(op: &Op) -> String {
             } else {
                 format!(" with {} items", contents.len())
             };
-            format!("delete   {side}: {path}{extra} to the trash ({reason:?})")
+            format!("delete   {side}: {path}{extra} to the trash ({reason})")
         }
         Op::MakeDir {
             side, path, why, ..

@@ -724,6 +724,7 @@ async fn run_passes(
             .as_object()
             .map(|c| {
                 c.iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "adopt" | "forget"))
                     .map(|(k, v)| format!("{k} {v}"))
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -731,9 +732,10 @@ async fn run_passes(
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "nothing to do".into());
         out!(
-            "{name}: {counts}; {} up, {} down; {} ms",
+            "{name}: {counts}; {} up, {} down; {} to the trash; {} ms",
             bytes(s["bytes_up"].as_u64().unwrap_or(0)),
             bytes(s["bytes_down"].as_u64().unwrap_or(0)),
+            s["trashed"].as_u64().unwrap_or(0),
             s["elapsed_ms"].as_u64().unwrap_or(0)
         );
         for e in s["errors"].as_array().into_iter().flatten() {
@@ -766,7 +768,7 @@ fn print_simulation(name: &str, r: &Value) {
             out!("  {}", crate::cli::describe_op_json(op));
         }
     }
-    let deletions = r["deletions"].as_u64().unwrap_or(0);
+    let deletions = r["trashed"].as_u64().unwrap_or(0);
     if deletions > 0 {
         out!("  ({deletions} item(s) would go to a trash)");
     }

@@ -180,8 +180,11 @@ pub struct Report {
     pub counts: BTreeMap<&'static str, usize>,
     pub bytes_up: u64,
     pub bytes_down: u64,
-    /// Items the pass deletes (to a trash).
+    /// Items the pass deletes (to a trash), as the guards count them.
     pub deletions: usize,
+    /// Items the pass sends to a trash: deleted ones (deselected folders
+    /// too) and files kept aside before being replaced.
+    pub trashed: usize,
     /// The planned ops (always in a dry run).
     pub ops: Vec<Op>,
     /// Items not synchronized, with the reason.
@@ -518,6 +521,11 @@ pub async fn run_pass(
     }
     for op in &plan.ops {
         *report.counts.entry(op.action()).or_default() += 1;
+        match op {
+            Op::Delete { contents, .. } => report.trashed += 1 + contents.len(),
+            Op::Transfer { backup: true, .. } => report.trashed += 1,
+            _ => {}
+        }
         if let Op::Transfer { to, source, .. } = op {
             match to {
                 Side::Remote => report.bytes_up += source.size,

@@ -292,3 +292,62 @@ fn account_remove_names_the_synchronizations_it_removes_and_needs_yes_without_a_
     assert!(d.ferry_ok(&["list"]).contains("No synchronizations"));
     d.stop();
 }
+
+// ------------------------------------------------------------ defect 3 --
+
+#[test]
+fn simulate_shows_real_sizes_why_says_a_folder_is_in_sync_and_summaries_count_the_trash() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "s", &[]);
+    write(&local.join("sub/a.txt"), &[b'a'; 100]);
+    for i in 0..4 {
+        write(&local.join(format!("keep{i}.txt")), b"k");
+    }
+    d.wait_until("the first sync", || files(&remote).len() == 5);
+    d.wait_state("s", "synced");
+    d.ferry_ok(&["pause", "s"]);
+    d.wait_state("s", "paused");
+    // A folder in sync is in sync.
+    let why = d.ferry_ok(&["why", &local.join("sub").display().to_string()]);
+    assert!(why.contains(": in sync"), "{why}");
+    // The plan shows the real size of what it sends.
+    write(&local.join("big.bin"), &vec![7u8; 5000]);
+    fs::remove_file(local.join("keep0.txt")).unwrap();
+    let sim = d.ferry_ok(&["simulate", "s"]);
+    assert!(sim.contains("big.bin (4.9 KiB)"), "{sim}");
+    assert!(!sim.contains("(0 B)"), "{sim}");
+    assert!(
+        sim.contains("keep0.txt to the trash (deleted on the other side)"),
+        "{sim}"
+    );
+    // The pass's summary counts what went to the trash.
+    let out = d.ferry_ok(&["run", "s"]);
+    assert!(out.contains("1 to the trash"), "{out}");
+    assert!(!out.contains("adopt"), "{out}");
+    d.stop();
+}
+
+#[test]
+fn no_rust_enum_names_in_what_ferry_sync_prints() {
+    let d = TestDaemon::new();
+    let local = d.path("local");
+    let remote = d.path("remote");
+    fs::create_dir_all(&remote).unwrap();
+    for i in 0..4 {
+        write(&local.join(format!("f{i}.txt")), b"x");
+    }
+    let r = remote.display().to_string();
+    assert!(standalone_sync(&d, &local, &r, &[]).status.success());
+    fs::remove_file(local.join("f0.txt")).unwrap();
+    let out = standalone_sync(&d, &local, &r, &["--dry-run"]);
+    let (o, e) = text(&out);
+    assert!(out.status.success(), "{o}\n{e}");
+    assert!(
+        o.contains("f0.txt to the trash (deleted on the other side)"),
+        "{o}"
+    );
+    for name in ["DeletedOnOtherSide", "Mirror", "KindChanged", "Deselected"] {
+        assert!(!o.contains(name) && !e.contains(name), "{name}: {o}\n{e}");
+    }
+}

@@ -829,6 +829,19 @@ impl Daemon {
             "in conflict: see `ferry conflicts`".to_string()
         } else {
             match (&on_disk, &base) {
+                _ if rel.is_empty() => format!(
+                    "the folder of the synchronization {}: `ferry status` tells its state",
+                    sync.name
+                ),
+                // A folder has no content of its own to compare: its
+                // size and time change with what is inside.
+                (Some(now), Some(b))
+                    if now.kind == crate::engine::Kind::Dir
+                        && b.kind == crate::engine::Kind::Dir =>
+                {
+                    "in sync (a folder; `ferry why` on an item inside it tells about that item)"
+                        .to_string()
+                }
                 (Some(now), Some(b)) if now.size == b.local.size && now.mtime == b.local.mtime => {
                     "in sync".to_string()
                 }

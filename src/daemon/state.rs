@@ -100,6 +100,9 @@ pub struct PassSummary {
     pub errors: Vec<Problem>,
     /// Ops skipped because an item changed meanwhile.
     pub skipped: usize,
+    /// Items sent to a trash (deleted, or kept aside before being replaced).
+    #[serde(default)]
+    pub trashed: usize,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stopped: Option<String>,
     /// Why it stopped, for programs (the CLI's exit status):
@@ -126,6 +129,7 @@ impl PassSummary {
             problems: report.problems.iter().take(LISTED).cloned().collect(),
             errors: report.errors.iter().take(LISTED).cloned().collect(),
             skipped: report.skipped.len(),
+            trashed: report.trashed,
             stopped: report.stopped.clone(),
             stop_kind: report.stop_kind.map(|k| {
                 match k {

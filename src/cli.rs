@@ -567,6 +567,24 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
     };
     let remote = crate::remote::open(&remote_spec, options)?;
+    // A progress bar for a person at a terminal (as `ferry run` shows).
+    let bar = progress_bar(!args.json);
+    let hooks = crate::sync::PassHooks {
+        progress: bar.clone().map(|bar| {
+            Arc::new(move |p: crate::sync::Progress| match p {
+                crate::sync::Progress::Planned { ops, .. } => {
+                    bar.set_length(ops as u64);
+                    bar.set_position(0);
+                    bar.set_message("synchronizing");
+                }
+                crate::sync::Progress::Done { path, .. } => {
+                    bar.inc(1);
+                    bar.set_message(path);
+                }
+            }) as Arc<dyn Fn(crate::sync::Progress) + Send + Sync>
+        }),
+        stop: None,
+    };
     let job = SyncJob {
         name: local_root
             .file_name()
@@ -582,7 +600,7 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         settings,
         filter: Arc::new(filter),
         concurrency: args.jobs.max(1),
-        hooks: Default::default(),
+        hooks,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -595,6 +613,9 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     let now = jiff::Zoned::now().datetime();
     let result = rt.block_on(run_pass(&job, opts, now));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     match result {
         Ok(report) if report.needs_confirmation.is_some() => {
             // A dry run into a guard: the plan, and the status a real pass
@@ -660,6 +681,24 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A progress bar on standard error when it is a terminal (and `show`).
+fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !show || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{bar:30}] {pos}/{len} items  {wide_msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message("looking for changes");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar.tick();
+    Some(bar)
 }
 
 fn print_report(job: &SyncJob, r: &Report) {

@@ -85,8 +85,8 @@ pub enum Control {
         /// Only this synchronization.
         #[arg(long = "sync", value_name = "NAME")]
         sync: Option<String>,
-        /// Only this action: upload, download, move, delete, mkdir, adopt, forget.
-        #[arg(long)]
+        /// Only this action.
+        #[arg(long, value_parser = ["upload", "download", "move", "delete", "mkdir", "adopt", "forget"])]
         action: Option<String>,
         /// Only lines whose path or result contains TEXT.
         #[arg(long, value_name = "TEXT")]

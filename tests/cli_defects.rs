@@ -351,3 +351,83 @@ fn no_rust_enum_names_in_what_ferry_sync_prints() {
         assert!(!o.contains(name) && !e.contains(name), "{name}: {o}\n{e}");
     }
 }
+
+// ------------------------------------------------------------ defect 6 --
+
+#[test]
+fn ferry_sync_shows_a_progress_bar_on_a_terminal_and_no_colours_elsewhere() {
+    let d = TestDaemon::new();
+    let local = d.path("local");
+    let remote = d.path("remote");
+    fs::create_dir_all(&remote).unwrap();
+    for i in 0..50 {
+        write(&local.join(format!("f{i}.txt")), b"x");
+    }
+    // On a terminal (script(1) gives it one): the bar is drawn.
+    let transcript = d.path("typescript");
+    let cmd = format!(
+        "{} sync {} {} --state {}",
+        env!("CARGO_BIN_EXE_ferry"),
+        local.display(),
+        remote.display(),
+        d.path("state").display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd])
+        .arg(&transcript)
+        .env("HOME", d.path("home"))
+        .env("XDG_DATA_HOME", d.path("home/.local/share"))
+        .env_remove("FERRY_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) must be installed");
+    let seen = String::from_utf8_lossy(&fs::read(&transcript).unwrap()).into_owned()
+        + &String::from_utf8_lossy(&out.stdout);
+    assert!(seen.contains("items"), "no progress bar: {seen}");
+    assert!(seen.contains("synced"), "{seen}");
+    assert_eq!(files(&remote).len(), 50);
+    // Not a terminal: no escape sequences, not even from the log.
+    write(&local.join("more.txt"), b"y");
+    let mut c = d.cli(&["sync"]);
+    c.arg(&local)
+        .arg(&remote)
+        .arg("--state")
+        .arg(d.path("state"))
+        .env("FERRY_LOG", "ferry=debug");
+    let out = c.output().unwrap();
+    let (o, e) = text(&out);
+    assert!(out.status.success(), "{o}\n{e}");
+    assert!(
+        e.contains("DEBUG") || e.contains("debug"),
+        "the log is on: {e}"
+    );
+    assert!(!o.contains('\u{1b}') && !e.contains('\u{1b}'), "{e:?}");
+}
+
+#[test]
+fn log_action_rejects_an_unknown_action_and_lists_the_valid_ones() {
+    let d = TestDaemon::new();
+    let out = d.ferry(&["log", "--action", "uploads"]);
+    let (_, e) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    for a in ["upload", "download", "move", "delete", "mkdir"] {
+        assert!(e.contains(a), "{a}: {e}");
+    }
+}
+
+#[test]
+fn recent_files_forget_a_removed_synchronization() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "gone", &[]);
+    write(&local.join("a.txt"), b"a");
+    d.wait_until("the upload", || remote.join("a.txt").exists());
+    d.wait_state("gone", "synced");
+    let (_, st) = d.api("GET", "/api/status", None);
+    assert!(!st["recent"].as_array().unwrap().is_empty(), "{st:#}");
+    d.ferry_ok(&["remove", "gone"]);
+    let (_, st) = d.api("GET", "/api/status", None);
+    assert_eq!(st["recent"], serde_json::json!([]), "{st:#}");
+    assert!(!d.ferry_ok(&["status"]).contains("a.txt"));
+    d.stop();
+}

@@ -454,6 +454,10 @@ impl Daemon {
     pub async fn remove_sync(&self, id_or_name: &str) -> Result<SyncConfig> {
         let sync = self.find(id_or_name).await?;
         self.stop_worker(&sync.id).await;
+        // Its recent files go with it.
+        if let Ok(mut recent) = self.shared.recent.lock() {
+            recent.retain(|r| r.sync != sync.id);
+        }
         let id = sync.id.clone();
         self.change_config(move |c| {
             c.remove_sync(&id)

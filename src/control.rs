@@ -571,6 +571,17 @@ fn print_status(status: &Value) {
             let name = s["name"].as_str().unwrap_or_default();
             out!("    `ferry confirm {name}` proceeds; `ferry confirm {name} --cancel` pauses it.");
         }
+        if s["never_ran"] == true {
+            out!("    never ran: nothing is synchronized yet");
+        }
+    }
+    match status["open_conflicts"].as_u64().unwrap_or(0) {
+        0 => {}
+        1 => out!("1 open conflict: `ferry conflicts` shows it."),
+        n => out!("{n} open conflicts: `ferry conflicts` shows them."),
+    }
+    for w in status["config_warnings"].as_array().into_iter().flatten() {
+        out!("Warning: {}", w.as_str().unwrap_or_default());
     }
     if let Some(recent) = status["recent"].as_array().filter(|r| !r.is_empty()) {
         out!("Recent files:");
@@ -590,7 +601,7 @@ async fn follow_events(client: &Client, json: bool) -> anyhow::Result<()> {
     let stream = client.events("/api/events");
     futures_util::pin_mut!(stream);
     while let Some(ev) = stream.next().await {
-        let ev = ev?;
+        let Ok(ev) = ev else { break };
         if json {
             out!("{ev}");
             continue;
@@ -617,7 +628,7 @@ async fn follow_events(client: &Client, json: bool) -> anyhow::Result<()> {
             _ => {}
         }
     }
-    Ok(())
+    bail!("the Ferry daemon went away (it stopped or crashed); `ferry daemon` starts it again")
 }
 
 /// `ferry run`: start the pass(es), show progress from the event stream

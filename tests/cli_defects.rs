@@ -431,3 +431,62 @@ fn recent_files_forget_a_removed_synchronization() {
     assert!(!d.ferry_ok(&["status"]).contains("a.txt"));
     d.stop();
 }
+
+// ------------------------------------------------------------ defect 4 --
+
+#[test]
+fn status_shows_open_conflicts_a_corrupt_configuration_and_syncs_that_never_ran() {
+    let mut d = TestDaemon::new();
+    fs::create_dir_all(d.config_dir()).unwrap();
+    fs::write(d.config_dir().join("config.json"), b"{ not json").unwrap();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "c", &[]);
+    write(&local.join("a.txt"), b"first");
+    d.wait_until("the upload", || remote.join("a.txt").exists());
+    d.wait_state("c", "synced");
+    d.ferry_ok(&["pause", "c"]);
+    d.wait_state("c", "paused");
+    write(&local.join("a.txt"), b"mine, longer");
+    write(&remote.join("a.txt"), b"theirs, longer still");
+    let _ = d.ferry(&["run", "c"]);
+    let (_l, _r) = add_folder_sync(&d, "idle", &["--disabled"]);
+    let status = d.ferry_ok(&["status"]);
+    assert!(status.contains("1 open conflict"), "{status}");
+    assert!(
+        status.contains("config.json.corrupt-") && status.contains("could not be used"),
+        "{status}"
+    );
+    let idle = status
+        .lines()
+        .skip_while(|l| !l.contains("idle:"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(idle.contains("never ran"), "{status}");
+    let c = status
+        .lines()
+        .skip_while(|l| !l.contains("c:"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!c.contains("never ran"), "{status}");
+    d.stop();
+}
+
+#[test]
+fn status_follow_says_when_the_daemon_goes_away_and_exits_non_zero() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let child = d
+        .cli(&["status", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    d.stop();
+    let out = child.wait_with_output().unwrap();
+    let (o, e) = text(&out);
+    assert!(!out.status.success(), "{o}\n{e}");
+    assert!(e.contains("went away"), "{e}");
+}

@@ -120,10 +120,25 @@ async fn health() -> ApiResult {
 
 async fn status(State(app): State<App>) -> ApiResult {
     let syncs = app.daemon.statuses().await;
+    let mut listed = Vec::new();
+    for s in &syncs {
+        let mut v = serde_json::to_value(s)
+            .map_err(|e| ApiError::from(DaemonError::Internal(e.to_string())))?;
+        if let Value::Object(o) = &mut v {
+            o.insert(
+                "never_ran".into(),
+                Value::Bool(app.daemon.never_ran(s).await),
+            );
+        }
+        listed.push(v);
+    }
+    let open_conflicts = app.daemon.conflicts().await.map(|c| c.len()).unwrap_or(0);
     ok(json!({
         "overall": overall(&syncs),
-        "syncs": syncs,
+        "syncs": listed,
         "recent": app.daemon.recent(),
+        "open_conflicts": open_conflicts,
+        "config_warnings": app.daemon.config_warnings(),
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }

@@ -79,6 +79,9 @@ pub struct Daemon {
     workers: tokio::sync::Mutex<BTreeMap<String, WorkerHandle>>,
     /// Synchronizations whose worker could not start, with why.
     broken: Mutex<BTreeMap<String, SyncStatus>>,
+    /// A configuration found corrupt and set aside (what `ferry status`
+    /// shows until the daemon restarts).
+    config_warnings: Mutex<Vec<String>>,
 }
 
 /// How to start a daemon.
@@ -164,7 +167,7 @@ impl Daemon {
     /// Load the configuration and start a worker per synchronization.
     pub async fn start(opts: Options) -> anyhow::Result<Arc<Daemon>> {
         let (config, warning) = Config::load(&opts.config_dir)?;
-        if let Some(w) = warning {
+        if let Some(w) = &warning {
             tracing::warn!("{w}");
         }
         let (events, _) = broadcast::channel(1024);
@@ -181,6 +184,7 @@ impl Daemon {
             config: tokio::sync::Mutex::new(config.clone()),
             workers: tokio::sync::Mutex::new(BTreeMap::new()),
             broken: Mutex::new(BTreeMap::new()),
+            config_warnings: Mutex::new(warning.iter().map(|w| w.to_string()).collect()),
         });
         for sync in &config.syncs {
             daemon.start_worker(&config, sync).await;
@@ -272,6 +276,9 @@ impl Daemon {
         let (mut config, warning) = Config::load(&self.config_dir).map_err(internal)?;
         if let Some(w) = warning {
             tracing::warn!("{w}");
+            if let Ok(mut ws) = self.config_warnings.lock() {
+                ws.push(w.to_string());
+            }
         }
         let out = change(&mut config)?;
         config.save(&self.config_dir).map_err(internal)?;
@@ -320,6 +327,29 @@ impl Daemon {
             .into_iter()
             .find(|s| s.id == sync.id)
             .ok_or_else(|| DaemonError::NotFound(format!("{} is not running", sync.name)))
+    }
+
+    /// What went wrong with the configuration file since the daemon
+    /// started (a corrupt file set aside).
+    pub fn config_warnings(&self) -> Vec<String> {
+        self.config_warnings
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether a synchronization has never synchronized anything: no pass
+    /// finished since the daemon started, and its journal holds no item and
+    /// no log line.
+    pub async fn never_ran(&self, status: &SyncStatus) -> bool {
+        if status.last_pass.is_some() {
+            return false;
+        }
+        self.with_journal(&status.id, |j| {
+            Ok(j.base_len()? == 0 && j.log_page(None, None, 1, 0)?.is_empty())
+        })
+        .await
+        .unwrap_or(false)
     }
 
     pub fn recent(&self) -> Vec<RecentFile> {

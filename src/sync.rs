@@ -126,7 +126,7 @@ impl SyncError {
         match self {
             SyncError::NeedsConfirmation(m) => Some(m.clone()),
             SyncError::RootMissing { side, path, items } => Some(format!(
-                "the {side} folder {path} does not exist, but {items} items were in sync: is a disk unmounted?"
+                "the {side} {path} does not exist, but {items} items were in sync: is a disk unmounted?"
             )),
             SyncError::RemoteRootAbsent { path } => Some(format!(
                 "the remote {path} does not exist (check it for a typo)."
@@ -151,10 +151,12 @@ pub enum SyncError {
     #[error("stopped, nothing was changed: {0} Run again with --force to proceed.")]
     NeedsConfirmation(String),
     #[error(
-        "the {side} folder {path} does not exist, but {items} items were in sync: is a disk unmounted? Nothing was changed. Run again with --force to proceed."
+        "the {side} {path} does not exist, but {items} items were in sync: is a disk unmounted? Nothing was changed. Run again with --force to proceed."
     )]
     RootMissing {
         side: Side,
+        /// The side's root as [`Remote::describe`] says it (`folder /x`,
+        /// `WebDAV https://…`): "the remote folder /x", never "folder folder".
         path: String,
         items: usize,
     },
@@ -375,7 +377,7 @@ pub async fn run_pass(
         None => {
             let e = SyncError::RootMissing {
                 side: Side::Local,
-                path: job.local.root().display().to_string(),
+                path: format!("folder {}", job.local.root().display()),
                 items: base.len(),
             };
             if !opts.dry_run {

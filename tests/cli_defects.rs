@@ -490,3 +490,34 @@ fn status_follow_says_when_the_daemon_goes_away_and_exits_non_zero() {
     assert!(!out.status.success(), "{o}\n{e}");
     assert!(e.contains("went away"), "{e}");
 }
+
+#[test]
+fn a_missing_side_is_the_remote_folder_never_the_remote_folder_folder() {
+    let d = TestDaemon::new();
+    let local = d.path("local");
+    let remote = d.path("remote");
+    fs::create_dir_all(&remote).unwrap();
+    write(&local.join("a.txt"), b"a");
+    let r = remote.display().to_string();
+    assert!(standalone_sync(&d, &local, &r, &[]).status.success());
+    fs::rename(&remote, d.path("unmounted")).unwrap();
+    let out = standalone_sync(&d, &local, &r, &[]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{o}\n{e}");
+    assert!(
+        e.contains(&format!("the remote folder {r} does not exist")),
+        "{e}"
+    );
+    assert!(!e.contains("folder folder"), "{e}");
+    fs::rename(d.path("unmounted"), &remote).unwrap();
+    fs::rename(&local, d.path("gone")).unwrap();
+    let out = standalone_sync(&d, &local, &r, &[]);
+    let (_, e) = text(&out);
+    assert!(
+        e.contains(&format!(
+            "the local folder {} does not exist",
+            local.display()
+        )),
+        "{e}"
+    );
+}

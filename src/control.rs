@@ -513,12 +513,22 @@ fn state_line(s: &Value) -> String {
             if total == 0 {
                 " (looking for changes)".to_string()
             } else {
+                // Never "0 B of 0 B" (a pass that only moves or
+                // deletes) nor more done than there is.
+                let bytes_total = s["bytes_total"].as_u64().unwrap_or(0);
+                let size = if bytes_total == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} of {}",
+                        bytes(s["bytes_done"].as_u64().unwrap_or(0).min(bytes_total)),
+                        bytes(bytes_total)
+                    )
+                };
                 format!(
-                    " ({}/{} items, {} of {}{})",
-                    s["files_done"].as_u64().unwrap_or(0),
+                    " ({}/{} items{size}{})",
+                    s["files_done"].as_u64().unwrap_or(0).min(total),
                     total,
-                    bytes(s["bytes_done"].as_u64().unwrap_or(0)),
-                    bytes(s["bytes_total"].as_u64().unwrap_or(0)),
                     s["eta_secs"]
                         .as_u64()
                         .map(|e| format!(", about {e} s left"))

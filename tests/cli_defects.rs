@@ -94,6 +94,14 @@ fn exit_status_3_is_only_a_guard_and_disabled_unreachable_and_refused_credential
         err.contains("ferry confirm guarded") && !err.contains("--force"),
         "{err}"
     );
+    // `ferry simulate` shows the plan, marked as needing confirmation.
+    let sim = d.ferry_ok(&["simulate", "guarded"]);
+    assert!(
+        sim.contains("f0.txt to the trash")
+            && sim.contains("needs confirmation: this pass would delete 8 of the 10 items")
+            && sim.contains("ferry confirm guarded"),
+        "{sim}"
+    );
     // A disabled synchronization: 4.
     let (_l, _r) = add_folder_sync(&d, "off", &["--disabled"]);
     let out = d.ferry(&["run", "off"]);

@@ -529,3 +529,39 @@ fn a_missing_side_is_the_remote_folder_never_the_remote_folder_folder() {
         "{e}"
     );
 }
+
+#[test]
+fn ferry_run_into_an_unreachable_server_exits_with_status_5() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("http://127.0.0.1:{port}/dav/");
+    let mut add = d.cli(&[
+        "account",
+        "add",
+        &url,
+        "--user",
+        "u",
+        "--password-stdin",
+        "--no-test",
+    ]);
+    add.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = add.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"pw-1234\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let local = d.path("far-local");
+    d.ferry_ok(&[
+        "add",
+        "far",
+        &local.display().to_string(),
+        &format!("{url}x"),
+        "--create",
+    ]);
+    let out = d.ferry(&["run", "far"]);
+    assert_eq!(out.status.code(), Some(5), "{:?}", text(&out));
+    d.stop();
+}

@@ -46,12 +46,20 @@ pub enum AccountCommand {
     /// List the accounts (URL and user; never the password).
     List,
     /// Remove an account and its password from the keyring.
+    ///
+    /// The synchronizations that use it are named first, and removed with
+    /// it (by a running daemon; without one they are disabled); their
+    /// folders and files are left as they are. On a terminal Ferry asks
+    /// before; otherwise pass --yes.
     Remove {
         /// The account's id (see `ferry account list`) or its URL.
         url_or_id: String,
-        /// Remove it even when synchronizations use it (they are disabled;
-        /// their local files are kept) or when the keyring cannot be
-        /// reached (the password then stays in it).
+        /// Do not ask: also remove (or, without a daemon, disable) the
+        /// synchronizations that use it.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Remove it even when synchronizations use it (as --yes) or when
+        /// the keyring cannot be reached (the password then stays in it).
         #[arg(long)]
         force: bool,
     },
@@ -113,9 +121,11 @@ pub fn run_with_io(
             io,
         ),
         AccountCommand::List => list(config_dir, io),
-        AccountCommand::Remove { url_or_id, force } => {
-            remove(&url_or_id, force, config_dir, store, io)
-        }
+        AccountCommand::Remove {
+            url_or_id,
+            yes,
+            force,
+        } => remove(&url_or_id, yes, force, config_dir, store, io),
     }
 }
 
@@ -282,6 +292,7 @@ fn list(config_dir: &Path, io: &mut Io<'_>) -> anyhow::Result<()> {
 
 fn remove(
     url_or_id: &str,
+    yes: bool,
     force: bool,
     config_dir: &Path,
     store: &dyn SecretStore,
@@ -301,15 +312,27 @@ fn remove(
         .map(|(_, n)| n.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    if !users.is_empty() && !force {
-        bail!(
-            "the account {} ({}) is used by these synchronizations: {names}. Remove them first, \
-             or pass --force to remove the account and disable them (their local files are kept)",
-            account.id,
-            account.url
+    if !users.is_empty() && !force && !yes {
+        use std::io::IsTerminal as _;
+        let what = format!(
+            "the account {} ({}) is used by these synchronizations: {names}",
+            account.id, account.url
         );
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "{what}. Remove them first, or pass --yes (or --force) to remove the account and \
+                 disable them (their local files are kept)"
+            );
+        }
+        writeln!(
+            io.err,
+            "The {what}. Removing it disables them (their folders and files are left as they are)."
+        )?;
+        if !confirm("Remove the account and disable them?", false)? {
+            writeln!(io.out, "Nothing was changed.")?;
+            return Ok(());
+        }
     }
-
     let secret_note = match store.delete(SERVICE, &account.secret_key()) {
         Ok(true) => format!("its password was deleted from {}", store.describe()),
         Ok(false) => format!("no password was stored in {}", store.describe()),
@@ -349,6 +372,25 @@ fn remove(
         )?;
     }
     Ok(())
+}
+
+/// Whether the user agrees: `yes` (`--yes`), or the answer to `question`
+/// on the terminal. Without a terminal and without `--yes`, an error that
+/// says to pass it.
+pub fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
+    use std::io::IsTerminal as _;
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("not removed: standard input is not a terminal to ask on; pass --yes to confirm");
+    }
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the answer")?;
+    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
 /// Why a connection test failed. Messages never hold the password.
@@ -624,6 +666,7 @@ mod tests {
             c.command,
             AccountCommand::Remove {
                 url_or_id: "h".into(),
+                yes: false,
                 force: true
             }
         );

@@ -25,8 +25,28 @@ macro_rules! out {
 }
 
 /// Exit code when a guard stopped a pass (nothing was changed), or when a
-/// first pass would have created the remote folder without `--create`.
+/// first pass would have created the remote folder without `--create` (a
+/// stop of the same kind: nothing done until the user says so).
 pub const EXIT_NEEDS_CONFIRMATION: u8 = 3;
+/// Exit code when the synchronization asked to run is disabled.
+pub const EXIT_DISABLED: u8 = 4;
+/// Exit code when the server cannot be reached.
+pub const EXIT_UNREACHABLE: u8 = 5;
+/// Exit code when the server refused the credentials (401).
+pub const EXIT_CREDENTIALS: u8 = 6;
+
+/// The exit code for a reason a pass did not run or finish, as the API
+/// names it (`needs_confirmation`, `disabled`, `offline`,
+/// `credentials_required`); `None` for any other.
+pub fn exit_code_for(code: &str) -> Option<u8> {
+    match code {
+        "needs_confirmation" => Some(EXIT_NEEDS_CONFIRMATION),
+        "disabled" => Some(EXIT_DISABLED),
+        "offline" => Some(EXIT_UNREACHABLE),
+        "credentials_required" => Some(EXIT_CREDENTIALS),
+        _ => None,
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,9 +65,12 @@ Names that are never synchronized: names starting with '.', starting or ending \
 with '~', ending with '.tmp'; Microsoft User Data, Outlook Files, Thumbs.db, \
 Thumbnails, thumbnails; names containing * / \\ : < > ? | \" or U+202E; names \
 ending with a space or '.'; names longer than 255 characters; files over 5 TB.",
-    after_help = "Exit status: 0 done; 1 an error (or some items failed); 3 a guard stopped \
-the pass and nothing was changed (run again with --force to proceed), or the remote folder \
-does not exist and nothing was created (run again with --create to create it)."
+    after_help = "Exit status: 0 done; 1 an error (or some items failed); 2 a usage error; \
+3 a guard stopped the pass and nothing was changed (`ferry confirm NAME` proceeds; \
+`ferry sync` takes --force), or the remote folder does not exist and nothing was created \
+(--create creates it); 4 the synchronization is disabled (`ferry enable NAME`); 5 the \
+server cannot be reached; 6 the server refused the credentials (`ferry account add` \
+saves new ones)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -544,6 +567,24 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
     };
     let remote = crate::remote::open(&remote_spec, options)?;
+    // A progress bar for a person at a terminal (as `ferry run` shows).
+    let bar = progress_bar(!args.json);
+    let hooks = crate::sync::PassHooks {
+        progress: bar.clone().map(|bar| {
+            Arc::new(move |p: crate::sync::Progress| match p {
+                crate::sync::Progress::Planned { ops, .. } => {
+                    bar.set_length(ops as u64);
+                    bar.set_position(0);
+                    bar.set_message("synchronizing");
+                }
+                crate::sync::Progress::Done { path, .. } => {
+                    bar.inc(1);
+                    bar.set_message(path);
+                }
+            }) as Arc<dyn Fn(crate::sync::Progress) + Send + Sync>
+        }),
+        stop: None,
+    };
     let job = SyncJob {
         name: local_root
             .file_name()
@@ -559,7 +600,7 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         settings,
         filter: Arc::new(filter),
         concurrency: args.jobs.max(1),
-        hooks: Default::default(),
+        hooks,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -572,17 +613,33 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     let now = jiff::Zoned::now().datetime();
     let result = rt.block_on(run_pass(&job, opts, now));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     match result {
+        Ok(report) if report.needs_confirmation.is_some() => {
+            // A dry run into a guard: the plan, and the status a real pass
+            // would end with.
+            if args.json {
+                out!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&job, &report);
+            }
+            Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
+        }
         Ok(report) => {
             if args.json {
                 out!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print_report(&job, &report);
             }
-            if report.errors.is_empty() {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                Ok(ExitCode::FAILURE)
+            match report.stop_kind {
+                Some(crate::sync::StopKind::Credentials) => Ok(ExitCode::from(EXIT_CREDENTIALS)),
+                Some(crate::sync::StopKind::Offline) => Ok(ExitCode::from(EXIT_UNREACHABLE)),
+                _ if report.errors.is_empty() && report.stop_kind.is_none() => {
+                    Ok(ExitCode::SUCCESS)
+                }
+                _ => Ok(ExitCode::FAILURE),
             }
         }
         Err(e @ (SyncError::NeedsConfirmation(_) | SyncError::RootMissing { .. })) => {
@@ -613,8 +670,35 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
             eprintln!("ferry: {e}");
             Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
         }
+        Err(SyncError::Remote(e)) => {
+            let code = match &e {
+                crate::remote::RemoteError::Auth(_) => EXIT_CREDENTIALS,
+                crate::remote::RemoteError::Unreachable(_) => EXIT_UNREACHABLE,
+                _ => return Err(SyncError::Remote(e).into()),
+            };
+            eprintln!("ferry: {}", SyncError::Remote(e));
+            Ok(ExitCode::from(code))
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A progress bar on standard error when it is a terminal (and `show`).
+fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !show || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{bar:30}] {pos}/{len} items  {wide_msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message("looking for changes");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar.tick();
+    Some(bar)
 }
 
 fn print_report(job: &SyncJob, r: &Report) {
@@ -647,7 +731,7 @@ fn print_report(job: &SyncJob, r: &Report) {
             counts.join(", "),
             human_bytes(r.bytes_up),
             human_bytes(r.bytes_down),
-            r.deletions
+            r.trashed
         );
     }
     let list = |title: &str, items: &[crate::engine::Problem]| {
@@ -672,6 +756,11 @@ fn print_report(job: &SyncJob, r: &Report) {
     if let Some(reason) = &r.stopped {
         out!("  the pass stopped early: {reason}");
     }
+    if let Some(reason) = &r.needs_confirmation {
+        out!(
+            "  needs confirmation: {reason} Without --dry-run the pass stops here and changes nothing; --force proceeds."
+        );
+    }
 }
 
 /// An op of a JSON report (as the API sends it), described like
@@ -680,7 +769,16 @@ pub fn describe_op_json(op: &serde_json::Value) -> String {
     let s = |k: &str| op[k].as_str().unwrap_or_default().to_string();
     match op["op"].as_str().unwrap_or_default() {
         "move" => format!("move     {}: {} -> {}", s("side"), s("from"), s("to")),
-        "delete" => format!("delete   {}: {} to the trash", s("side"), s("path")),
+        "delete" => {
+            let reason = match s("reason").as_str() {
+                "deleted-on-other-side" => " (deleted on the other side)",
+                "mirror" => " (not on the source side of the mirror)",
+                "kind-changed" => " (replaced by another kind of item on the other side)",
+                "deselected" => " (its folder is deselected)",
+                _ => "",
+            };
+            format!("delete   {}: {} to the trash{reason}", s("side"), s("path"))
+        }
         "make-dir" => format!("mkdir    {}: {}", s("side"), s("path")),
         "transfer" => {
             let verb = if op["to"] == "remote" {
@@ -688,7 +786,7 @@ pub fn describe_op_json(op: &serde_json::Value) -> String {
             } else {
                 "download"
             };
-            let size = op["source"]["size"].as_u64().unwrap_or(0);
+            let size = op["size"].as_u64().unwrap_or(0);
             format!("{verb} {} ({})", s("path"), human_bytes(size))
         }
         "adopt" => format!("adopt    {} (already equal)", s("path")),
@@ -718,7 +816,7 @@ fn describe_op(op: &Op) -> String {
             } else {
                 format!(" with {} items", contents.len())
             };
-            format!("delete   {side}: {path}{extra} to the trash ({reason:?})")
+            format!("delete   {side}: {path}{extra} to the trash ({reason})")
         }
         Op::MakeDir {
             side, path, why, ..

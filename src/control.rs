@@ -85,8 +85,8 @@ pub enum Control {
         /// Only this synchronization.
         #[arg(long = "sync", value_name = "NAME")]
         sync: Option<String>,
-        /// Only this action: upload, download, move, delete, mkdir, adopt, forget.
-        #[arg(long)]
+        /// Only this action.
+        #[arg(long, value_parser = ["upload", "download", "move", "delete", "mkdir", "adopt", "forget"])]
         action: Option<String>,
         /// Only lines whose path or result contains TEXT.
         #[arg(long, value_name = "TEXT")]
@@ -513,12 +513,22 @@ fn state_line(s: &Value) -> String {
             if total == 0 {
                 " (looking for changes)".to_string()
             } else {
+                // Never "0 B of 0 B" (a pass that only moves or
+                // deletes) nor more done than there is.
+                let bytes_total = s["bytes_total"].as_u64().unwrap_or(0);
+                let size = if bytes_total == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} of {}",
+                        bytes(s["bytes_done"].as_u64().unwrap_or(0).min(bytes_total)),
+                        bytes(bytes_total)
+                    )
+                };
                 format!(
-                    " ({}/{} items, {} of {}{})",
-                    s["files_done"].as_u64().unwrap_or(0),
+                    " ({}/{} items{size}{})",
+                    s["files_done"].as_u64().unwrap_or(0).min(total),
                     total,
-                    bytes(s["bytes_done"].as_u64().unwrap_or(0)),
-                    bytes(s["bytes_total"].as_u64().unwrap_or(0)),
                     s["eta_secs"]
                         .as_u64()
                         .map(|e| format!(", about {e} s left"))
@@ -571,6 +581,17 @@ fn print_status(status: &Value) {
             let name = s["name"].as_str().unwrap_or_default();
             out!("    `ferry confirm {name}` proceeds; `ferry confirm {name} --cancel` pauses it.");
         }
+        if s["never_ran"] == true {
+            out!("    never ran: nothing is synchronized yet");
+        }
+    }
+    match status["open_conflicts"].as_u64().unwrap_or(0) {
+        0 => {}
+        1 => out!("1 open conflict: `ferry conflicts` shows it."),
+        n => out!("{n} open conflicts: `ferry conflicts` shows them."),
+    }
+    for w in status["config_warnings"].as_array().into_iter().flatten() {
+        out!("Warning: {}", w.as_str().unwrap_or_default());
     }
     if let Some(recent) = status["recent"].as_array().filter(|r| !r.is_empty()) {
         out!("Recent files:");
@@ -590,7 +611,7 @@ async fn follow_events(client: &Client, json: bool) -> anyhow::Result<()> {
     let stream = client.events("/api/events");
     futures_util::pin_mut!(stream);
     while let Some(ev) = stream.next().await {
-        let ev = ev?;
+        let Ok(ev) = ev else { break };
         if json {
             out!("{ev}");
             continue;
@@ -617,7 +638,7 @@ async fn follow_events(client: &Client, json: bool) -> anyhow::Result<()> {
             _ => {}
         }
     }
-    Ok(())
+    bail!("the Ferry daemon went away (it stopped or crashed); `ferry daemon` starts it again")
 }
 
 /// `ferry run`: start the pass(es), show progress from the event stream
@@ -682,11 +703,13 @@ async fn run_passes(
         Ok(r) => r,
         Err(ClientError::Api {
             status: 409,
+            code,
             message,
-            ..
-        }) => {
+        }) if crate::cli::exit_code_for(&code).is_some() => {
             eprintln!("ferry: {message}");
-            return Ok(ExitCode::from(crate::cli::EXIT_NEEDS_CONFIRMATION));
+            return Ok(ExitCode::from(
+                crate::cli::exit_code_for(&code).unwrap_or(1),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -694,8 +717,15 @@ async fn run_passes(
         print_json(&results)?;
     }
     let mut failed = false;
+    // The first specific reason (exit status 3 to 6) wins over a plain 1.
+    let mut reason: Option<u8> = None;
     for r in results.as_array().cloned().unwrap_or_default() {
         let name = r["sync"].as_str().unwrap_or_default();
+        let code = r["code"]
+            .as_str()
+            .or(r["summary"]["stop_kind"].as_str())
+            .and_then(crate::cli::exit_code_for);
+        reason = reason.or(code);
         if r["ok"] != true {
             failed = true;
             if !json {
@@ -715,6 +745,7 @@ async fn run_passes(
             .as_object()
             .map(|c| {
                 c.iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "adopt" | "forget"))
                     .map(|(k, v)| format!("{k} {v}"))
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -722,9 +753,10 @@ async fn run_passes(
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "nothing to do".into());
         out!(
-            "{name}: {counts}; {} up, {} down; {} ms",
+            "{name}: {counts}; {} up, {} down; {} to the trash; {} ms",
             bytes(s["bytes_up"].as_u64().unwrap_or(0)),
             bytes(s["bytes_down"].as_u64().unwrap_or(0)),
+            s["trashed"].as_u64().unwrap_or(0),
             s["elapsed_ms"].as_u64().unwrap_or(0)
         );
         for e in s["errors"].as_array().into_iter().flatten() {
@@ -738,7 +770,9 @@ async fn run_passes(
             out!("  stopped: {stopped}");
         }
     }
-    Ok(if failed {
+    Ok(if let Some(code) = reason {
+        ExitCode::from(code)
+    } else if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -755,9 +789,14 @@ fn print_simulation(name: &str, r: &Value) {
             out!("  {}", crate::cli::describe_op_json(op));
         }
     }
-    let deletions = r["deletions"].as_u64().unwrap_or(0);
+    let deletions = r["trashed"].as_u64().unwrap_or(0);
     if deletions > 0 {
         out!("  ({deletions} item(s) would go to a trash)");
+    }
+    if let Some(reason) = r["needs_confirmation"].as_str() {
+        out!(
+            "  needs confirmation: {reason} A pass stops before doing this until `ferry confirm {name}`."
+        );
     }
     for p in r["problems"].as_array().into_iter().flatten() {
         out!(
@@ -930,7 +969,11 @@ pub fn account_via_daemon(
                     );
                 }
             }
-            AccountCommand::Remove { url_or_id, .. } => {
+            AccountCommand::Remove {
+                url_or_id,
+                yes,
+                force,
+            } => {
                 let accounts: Vec<crate::config::Account> = client.get("/api/accounts").await?;
                 let id = accounts
                     .iter()
@@ -939,6 +982,24 @@ pub fn account_via_daemon(
                     .with_context(|| {
                         format!("no account matches {url_or_id:?}: `ferry account list` shows them")
                     })?;
+                // The daemon removes the synchronizations that use it: say
+                // which, and ask first.
+                let syncs: Vec<Value> = client.get("/api/syncs").await?;
+                let users: Vec<&str> = syncs
+                    .iter()
+                    .filter(|s| s["config"]["remote"]["account"].as_str() == Some(id.as_str()))
+                    .filter_map(|s| s["config"]["name"].as_str())
+                    .collect();
+                if !users.is_empty() {
+                    eprintln!(
+                        "Removing the account {id} also removes these synchronizations: {} (their folders and files are left as they are).",
+                        users.join(", ")
+                    );
+                    if !crate::accounts::confirm("Remove them?", *yes || *force)? {
+                        out!("Nothing was changed.");
+                        return Ok(Some(ExitCode::FAILURE));
+                    }
+                }
                 let r: Value = client
                     .delete(&format!("/api/accounts/{}", seg(&id)))
                     .await?;

@@ -39,7 +39,10 @@ pub fn init(opts: &LogOptions) -> anyhow::Result<LogGuard> {
         EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new(opts.default_filter))
     };
     let stderr = opts.stderr.then(|| {
+        use std::io::IsTerminal as _;
+        // Colours only for a person at a terminal, not in a file or pipe.
         tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .with_filter_compat(filter())
     });

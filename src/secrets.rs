@@ -235,6 +235,9 @@ fn choose(requested: &Requested) -> Result<Backend, String> {
             "{KEYRING_ENV}={v:?} is not a keyring backend: use auto, secret-service or keyutils"
         )),
         Requested::Only(b) => probe(*b).map(|()| *b).map_err(|e| match b {
+            // Asked for by name: one sentence on what to do, not the
+            // "or keep it in the kernel keyring" of the automatic choice.
+            Backend::KernelKeyring if e == KEYUTILS_NO_ACCESS => KEYUTILS_ONLY_HELP.to_string(),
             Backend::KernelKeyring => format!("{e}. {KEYUTILS_HELP}"),
             Backend::SecretService => format!("{e}. {SECRET_SERVICE_HELP}"),
             Backend::Native => e,
@@ -276,6 +279,16 @@ const KEYUTILS_HELP: &str = "Or keep the password in the Linux kernel keyring, w
 session keyring: run `keyctl session - ferry …` (Debian package keyutils); it forgets \
 passwords at reboot.";
 
+/// What the kernel keyring's probe says when the kernel refused access
+/// (keyring 3 reports EACCES as `NoEntry`): no session keyring this process
+/// may write to.
+const KEYUTILS_NO_ACCESS: &str = "the Linux kernel keyring refused access (no session keyring)";
+
+const KEYUTILS_ONLY_HELP: &str = "FERRY_KEYRING=keyutils asks for the Linux kernel keyring, \
+but this process has no session keyring it may write to: start Ferry inside one with \
+`keyctl session - ferry …` (Debian package keyutils), or unset FERRY_KEYRING to use the \
+desktop's keyring.";
+
 /// Check that a backend works, without touching any real secret.
 fn probe(backend: Backend) -> Result<(), String> {
     let entry = entry_for(backend, SERVICE, PROBE_ACCOUNT)
@@ -301,9 +314,7 @@ fn probe(backend: Backend) -> Result<(), String> {
             match r {
                 Ok(v) if v == "probe" => Ok(()),
                 Ok(_) => Err(format!("{backend} did not keep a test value")),
-                Err(keyring::Error::NoEntry) => {
-                    Err(format!("{backend} refused access (no session keyring)"))
-                }
+                Err(keyring::Error::NoEntry) => Err(KEYUTILS_NO_ACCESS.to_string()),
                 Err(e) => Err(format!("{backend} cannot be used: {}", describe_error(&e))),
             }
         }

@@ -111,16 +111,52 @@ pub struct PassOptions {
     pub create_root: bool,
 }
 
+/// A dry run goes on past a guard: the report says which one would stop
+/// the real pass (the first one met).
+fn note_guard(report: &mut Report, e: &SyncError) {
+    if report.needs_confirmation.is_none() {
+        report.needs_confirmation = e.guard_reason();
+    }
+}
+
+impl SyncError {
+    /// What a guard stopped on, without saying how to proceed (that
+    /// depends on the front end: `--force`, `ferry confirm`, `--create`).
+    pub fn guard_reason(&self) -> Option<String> {
+        match self {
+            SyncError::NeedsConfirmation(m) => Some(m.clone()),
+            SyncError::RootMissing { side, path, items } => Some(format!(
+                "the {side} {path} does not exist, but {items} items were in sync: is a disk unmounted?"
+            )),
+            SyncError::RemoteRootAbsent { path } => Some(format!(
+                "the remote {path} does not exist (check it for a typo)."
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// "1 item", "2 items".
+fn items(n: usize) -> String {
+    if n == 1 {
+        "1 item".into()
+    } else {
+        format!("{n} items")
+    }
+}
+
 /// Why a pass stopped before doing anything.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("stopped, nothing was changed: {0} Run again with --force to proceed.")]
     NeedsConfirmation(String),
     #[error(
-        "the {side} folder {path} does not exist, but {items} items were in sync: is a disk unmounted? Nothing was changed. Run again with --force to proceed."
+        "the {side} {path} does not exist, but {items} items were in sync: is a disk unmounted? Nothing was changed. Run again with --force to proceed."
     )]
     RootMissing {
         side: Side,
+        /// The side's root as [`Remote::describe`] says it (`folder /x`,
+        /// `WebDAV https://…`): "the remote folder /x", never "folder folder".
         path: String,
         items: usize,
     },
@@ -146,8 +182,11 @@ pub struct Report {
     pub counts: BTreeMap<&'static str, usize>,
     pub bytes_up: u64,
     pub bytes_down: u64,
-    /// Items the pass deletes (to a trash).
+    /// Items the pass deletes (to a trash), as the guards count them.
     pub deletions: usize,
+    /// Items the pass sends to a trash: deleted ones (deselected folders
+    /// too) and files kept aside before being replaced.
+    pub trashed: usize,
     /// The planned ops (always in a dry run).
     pub ops: Vec<Op>,
     /// Items not synchronized, with the reason.
@@ -158,6 +197,10 @@ pub struct Report {
     pub errors: Vec<Problem>,
     /// Why the pass stopped early (credentials required, server full), if it did.
     pub stopped: Option<String>,
+    /// A dry run only: the guard that would stop the real pass until it is
+    /// confirmed (the plan shown is what confirming would do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_confirmation: Option<String>,
     /// What stopped it.
     pub stop_kind: Option<StopKind>,
     /// The roots this pass created because they did not exist (a first
@@ -302,9 +345,13 @@ pub async fn run_pass(
     // Before anything is created on either side: a first pass creates the
     // remote root only when asked to (a typo must not become a folder).
     if listing.is_none() && base.is_empty() && !opts.create_root {
-        return Err(SyncError::RemoteRootAbsent {
+        let e = SyncError::RemoteRootAbsent {
             path: job.remote.describe(),
-        });
+        };
+        if !opts.dry_run {
+            return Err(e);
+        }
+        note_guard(&mut report, &e);
     }
     if let Some(note) = &rebuilt {
         report.problems.push(Problem {
@@ -328,11 +375,16 @@ pub async fn run_pass(
             Tree::new()
         }
         None => {
-            return Err(SyncError::RootMissing {
+            let e = SyncError::RootMissing {
                 side: Side::Local,
-                path: job.local.root().display().to_string(),
+                path: format!("folder {}", job.local.root().display()),
                 items: base.len(),
-            });
+            };
+            if !opts.dry_run {
+                return Err(e);
+            }
+            note_guard(&mut report, &e);
+            Tree::new()
         }
     };
     let mut unobserved = Vec::new();
@@ -351,11 +403,16 @@ pub async fn run_pass(
             Tree::new()
         }
         None => {
-            return Err(SyncError::RootMissing {
+            let e = SyncError::RootMissing {
                 side: Side::Remote,
                 path: job.remote.describe(),
                 items: base.len(),
-            });
+            };
+            if !opts.dry_run {
+                return Err(e);
+            }
+            note_guard(&mut report, &e);
+            Tree::new()
         }
     };
     // What the remote could not see is as the base says, not deleted.
@@ -364,10 +421,14 @@ pub async fn run_pass(
     if !opts.force && !base.is_empty() && scope.is_none() {
         for (side, tree) in [(Side::Local, &local_tree), (Side::Remote, &remote_tree)] {
             if tree.is_empty() {
-                return Err(SyncError::NeedsConfirmation(format!(
+                let e = SyncError::NeedsConfirmation(format!(
                     "the {side} folder is empty, but {} items were in sync (is a disk unmounted or a folder replaced?).",
                     base.len()
-                )));
+                ));
+                if !opts.dry_run {
+                    return Err(e);
+                }
+                note_guard(&mut report, &e);
             }
         }
     }
@@ -421,23 +482,52 @@ pub async fn run_pass(
     report.deletions = plan.deletions();
     let guards = job.settings.guards;
     if !opts.force && report.deletions > 0 {
-        if report.deletions > guards.max_delete_count {
-            return Err(SyncError::NeedsConfirmation(format!(
-                "this pass would delete {} items, more than the limit of {}.",
-                report.deletions, guards.max_delete_count
-            )));
-        }
-        if report.deletions as f64 > guards.max_delete_ratio * base_total as f64 {
-            return Err(SyncError::NeedsConfirmation(format!(
-                "this pass would delete {} of the {} items in sync, more than {:.0}%.",
-                report.deletions,
-                base_total,
-                guards.max_delete_ratio * 100.0
-            )));
+        let n = report.deletions;
+        let stop = if n > guards.max_delete_count {
+            Some(format!(
+                "this pass would delete {}, more than the limit of {}.",
+                items(n),
+                guards.max_delete_count
+            ))
+        } else if n as f64 > guards.max_delete_ratio * base_total as f64 {
+            // Never "1 of the 0 items": what is deleted need not have
+            // been in sync (a first pass of a mirror).
+            Some(if n <= base_total {
+                format!(
+                    "this pass would delete {n} of the {} in sync, more than {:.0}%.",
+                    items(base_total),
+                    guards.max_delete_ratio * 100.0
+                )
+            } else if base_total == 0 {
+                format!(
+                    "this pass would delete {} and nothing was in sync before.",
+                    items(n)
+                )
+            } else {
+                format!(
+                    "this pass would delete {}, more than the {} in sync.",
+                    items(n),
+                    items(base_total)
+                )
+            })
+        } else {
+            None
+        };
+        if let Some(reason) = stop {
+            if !opts.dry_run {
+                return Err(SyncError::NeedsConfirmation(reason));
+            }
+            let e = SyncError::NeedsConfirmation(reason);
+            note_guard(&mut report, &e);
         }
     }
     for op in &plan.ops {
         *report.counts.entry(op.action()).or_default() += 1;
+        match op {
+            Op::Delete { contents, .. } => report.trashed += 1 + contents.len(),
+            Op::Transfer { backup: true, .. } => report.trashed += 1,
+            _ => {}
+        }
         if let Op::Transfer { to, source, .. } = op {
             match to {
                 Side::Remote => report.bytes_up += source.size,

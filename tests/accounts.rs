@@ -311,6 +311,7 @@ fn remove_refuses_while_used_and_force_disables_syncs() {
 
     let remove = |force| AccountCommand::Remove {
         url_or_id: "https://H.example:443/dav/".into(),
+        yes: false,
         force,
     };
     let (r, _) = run_io(remove(false), dir.path(), &store, "");
@@ -332,6 +333,7 @@ fn remove_refuses_while_used_and_force_disables_syncs() {
     let e = accounts::run(
         AccountCommand::Remove {
             url_or_id: id,
+            yes: false,
             force: false,
         },
         dir.path(),
@@ -357,6 +359,7 @@ fn remove_when_keyring_is_unavailable_needs_force() {
     let (r, _) = run_io(
         AccountCommand::Remove {
             url_or_id: "h-example".into(),
+            yes: false,
             force: false,
         },
         dir.path(),
@@ -372,6 +375,7 @@ fn remove_when_keyring_is_unavailable_needs_force() {
     let (r, o) = run_io(
         AccountCommand::Remove {
             url_or_id: "h-example".into(),
+            yes: false,
             force: true,
         },
         dir.path(),
@@ -565,6 +569,7 @@ fn round_trip(make: &dyn Fn() -> KeyringStore, expect: Backend) {
     let (r, _) = run_io(
         AccountCommand::Remove {
             url_or_id: url.into(),
+            yes: false,
             force: false,
         },
         dir.path(),

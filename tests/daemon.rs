@@ -441,7 +441,7 @@ fn webdav_changes_travel_and_offline_changes_go_out_on_reconnect() {
     // Deregister: the account's synchronization goes, its files stay.
     let accounts = d.ferry_ok(&["account", "list"]);
     let id = accounts.split_whitespace().next().unwrap().to_string();
-    let out = d.ferry_ok(&["account", "remove", &id]);
+    let out = d.ferry_ok(&["account", "remove", &id, "--yes"]);
     assert!(out.contains("removed") && out.contains("dav"), "{out}");
     assert!(d.ferry_ok(&["list"]).contains("No synchronizations"));
     assert!(d.ferry_ok(&["account", "list"]).contains("No accounts"));

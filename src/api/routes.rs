@@ -50,6 +50,7 @@ impl From<DaemonError> for ApiError {
             DaemonError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             DaemonError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             DaemonError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            DaemonError::Refused { code, .. } => (StatusCode::CONFLICT, *code),
         };
         ApiError {
             status,
@@ -119,10 +120,25 @@ async fn health() -> ApiResult {
 
 async fn status(State(app): State<App>) -> ApiResult {
     let syncs = app.daemon.statuses().await;
+    let mut listed = Vec::new();
+    for s in &syncs {
+        let mut v = serde_json::to_value(s)
+            .map_err(|e| ApiError::from(DaemonError::Internal(e.to_string())))?;
+        if let Value::Object(o) = &mut v {
+            o.insert(
+                "never_ran".into(),
+                Value::Bool(app.daemon.never_ran(s).await),
+            );
+        }
+        listed.push(v);
+    }
+    let open_conflicts = app.daemon.conflicts().await.map(|c| c.len()).unwrap_or(0);
     ok(json!({
         "overall": overall(&syncs),
-        "syncs": syncs,
+        "syncs": listed,
         "recent": app.daemon.recent(),
+        "open_conflicts": open_conflicts,
+        "config_warnings": app.daemon.config_warnings(),
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }
@@ -301,7 +317,10 @@ async fn run_all(State(app): State<App>, bytes: Bytes) -> ApiResult {
         .into_iter()
         .map(|(name, r)| match r {
             Ok(summary) => json!({"sync": name, "ok": true, "summary": summary}),
-            Err(e) => json!({"sync": name, "ok": false, "error": e}),
+            Err(e) => {
+                let code = ApiError::from(e);
+                json!({"sync": name, "ok": false, "error": code.message, "code": code.code})
+            }
         })
         .collect();
     if r.wait {

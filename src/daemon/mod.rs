@@ -57,6 +57,11 @@ pub enum DaemonError {
     Conflict(String),
     #[error("{0}")]
     Internal(String),
+    /// A pass asked for did not run or did not finish, for a reason the
+    /// caller tells apart (the CLI's exit status): `code` is
+    /// `needs_confirmation`, `disabled`, `offline` or `credentials_required`.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
 }
 
 type Result<T> = std::result::Result<T, DaemonError>;
@@ -74,6 +79,9 @@ pub struct Daemon {
     workers: tokio::sync::Mutex<BTreeMap<String, WorkerHandle>>,
     /// Synchronizations whose worker could not start, with why.
     broken: Mutex<BTreeMap<String, SyncStatus>>,
+    /// A configuration found corrupt and set aside (what `ferry status`
+    /// shows until the daemon restarts).
+    config_warnings: Mutex<Vec<String>>,
 }
 
 /// How to start a daemon.
@@ -159,7 +167,7 @@ impl Daemon {
     /// Load the configuration and start a worker per synchronization.
     pub async fn start(opts: Options) -> anyhow::Result<Arc<Daemon>> {
         let (config, warning) = Config::load(&opts.config_dir)?;
-        if let Some(w) = warning {
+        if let Some(w) = &warning {
             tracing::warn!("{w}");
         }
         let (events, _) = broadcast::channel(1024);
@@ -176,6 +184,7 @@ impl Daemon {
             config: tokio::sync::Mutex::new(config.clone()),
             workers: tokio::sync::Mutex::new(BTreeMap::new()),
             broken: Mutex::new(BTreeMap::new()),
+            config_warnings: Mutex::new(warning.iter().map(|w| w.to_string()).collect()),
         });
         for sync in &config.syncs {
             daemon.start_worker(&config, sync).await;
@@ -267,6 +276,9 @@ impl Daemon {
         let (mut config, warning) = Config::load(&self.config_dir).map_err(internal)?;
         if let Some(w) = warning {
             tracing::warn!("{w}");
+            if let Ok(mut ws) = self.config_warnings.lock() {
+                ws.push(w.to_string());
+            }
         }
         let out = change(&mut config)?;
         config.save(&self.config_dir).map_err(internal)?;
@@ -315,6 +327,29 @@ impl Daemon {
             .into_iter()
             .find(|s| s.id == sync.id)
             .ok_or_else(|| DaemonError::NotFound(format!("{} is not running", sync.name)))
+    }
+
+    /// What went wrong with the configuration file since the daemon
+    /// started (a corrupt file set aside).
+    pub fn config_warnings(&self) -> Vec<String> {
+        self.config_warnings
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether a synchronization has never synchronized anything: no pass
+    /// finished since the daemon started, and its journal holds no item and
+    /// no log line.
+    pub async fn never_ran(&self, status: &SyncStatus) -> bool {
+        if status.last_pass.is_some() {
+            return false;
+        }
+        self.with_journal(&status.id, |j| {
+            Ok(j.base_len()? == 0 && j.log_page(None, None, 1, 0)?.is_empty())
+        })
+        .await
+        .unwrap_or(false)
     }
 
     pub fn recent(&self) -> Vec<RecentFile> {
@@ -449,6 +484,10 @@ impl Daemon {
     pub async fn remove_sync(&self, id_or_name: &str) -> Result<SyncConfig> {
         let sync = self.find(id_or_name).await?;
         self.stop_worker(&sync.id).await;
+        // Its recent files go with it.
+        if let Ok(mut recent) = self.shared.recent.lock() {
+            recent.retain(|r| r.sync != sync.id);
+        }
         let id = sync.id.clone();
         self.change_config(move |c| {
             c.remove_sync(&id)
@@ -478,7 +517,13 @@ impl Daemon {
     pub async fn run(&self, id_or_name: &str, wait: bool) -> Result<Option<PassSummary>> {
         let sync = self.find(id_or_name).await?;
         if !sync.enabled {
-            return Err(DaemonError::Conflict(format!("{} is disabled", sync.name)));
+            return Err(DaemonError::Refused {
+                code: "disabled",
+                message: format!(
+                    "{} is disabled: `ferry enable {}` turns it on",
+                    sync.name, sync.name
+                ),
+            });
         }
         if !wait {
             self.send(&sync.id, Command::Run { reply: None }).await?;
@@ -489,9 +534,21 @@ impl Daemon {
             .await?;
         match rx.await {
             Ok(Ok(summary)) => Ok(Some(summary)),
-            Ok(Err(e)) => Err(DaemonError::Conflict(e)),
+            Ok(Err(e)) => Err(self.refusal(&sync.id, e).await),
             Err(_) => Err(internal("the synchronization stopped")),
         }
+    }
+
+    /// Why a pass of `id` failed, told apart by the state it left (the
+    /// worker sets its state before it answers).
+    async fn refusal(&self, id: &str, message: String) -> DaemonError {
+        let code = match self.status(id).await.map(|s| s.state) {
+            Ok(SyncState::NeedsConfirmation { .. }) => "needs_confirmation",
+            Ok(SyncState::CredentialsRequired { .. }) => "credentials_required",
+            Ok(SyncState::Offline { .. }) => "offline",
+            _ => return DaemonError::Conflict(message),
+        };
+        DaemonError::Refused { code, message }
     }
 
     /// Run every enabled synchronization: one after the other, or all at
@@ -500,15 +557,15 @@ impl Daemon {
         &self,
         parallel: Option<bool>,
         wait: bool,
-    ) -> Result<Vec<(String, std::result::Result<PassSummary, String>)>> {
+    ) -> Result<Vec<(String, std::result::Result<PassSummary, DaemonError>)>> {
         let config = self.config().await;
         let parallel = parallel.unwrap_or(config.settings.start_all_parallel);
         let syncs: Vec<SyncConfig> = config.syncs.into_iter().filter(|s| s.enabled).collect();
         let one = |s: SyncConfig| async move {
             let r = match self.run(&s.id, true).await {
                 Ok(Some(summary)) => Ok(summary),
-                Ok(None) => Err("no outcome".to_string()),
-                Err(e) => Err(e.to_string()),
+                Ok(None) => Err(internal("no outcome")),
+                Err(e) => Err(e),
             };
             (s.name, r)
         };
@@ -806,6 +863,19 @@ impl Daemon {
             "in conflict: see `ferry conflicts`".to_string()
         } else {
             match (&on_disk, &base) {
+                _ if rel.is_empty() => format!(
+                    "the folder of the synchronization {}: `ferry status` tells its state",
+                    sync.name
+                ),
+                // A folder has no content of its own to compare: its
+                // size and time change with what is inside.
+                (Some(now), Some(b))
+                    if now.kind == crate::engine::Kind::Dir
+                        && b.kind == crate::engine::Kind::Dir =>
+                {
+                    "in sync (a folder; `ferry why` on an item inside it tells about that item)"
+                        .to_string()
+                }
                 (Some(now), Some(b)) if now.size == b.local.size && now.mtime == b.local.mtime => {
                     "in sync".to_string()
                 }

@@ -100,8 +100,15 @@ pub struct PassSummary {
     pub errors: Vec<Problem>,
     /// Ops skipped because an item changed meanwhile.
     pub skipped: usize,
+    /// Items sent to a trash (deleted, or kept aside before being replaced).
+    #[serde(default)]
+    pub trashed: usize,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stopped: Option<String>,
+    /// Why it stopped, for programs (the CLI's exit status):
+    /// `credentials_required`, `offline`, `no_space` or `stopped`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stop_kind: Option<String>,
 }
 
 const LISTED: usize = 100;
@@ -122,7 +129,17 @@ impl PassSummary {
             problems: report.problems.iter().take(LISTED).cloned().collect(),
             errors: report.errors.iter().take(LISTED).cloned().collect(),
             skipped: report.skipped.len(),
+            trashed: report.trashed,
             stopped: report.stopped.clone(),
+            stop_kind: report.stop_kind.map(|k| {
+                match k {
+                    crate::sync::StopKind::Credentials => "credentials_required",
+                    crate::sync::StopKind::Offline => "offline",
+                    crate::sync::StopKind::NoSpace => "no_space",
+                    crate::sync::StopKind::Stopped => "stopped",
+                }
+                .to_string()
+            }),
         }
     }
 }

@@ -816,7 +816,7 @@ impl Worker {
                     SyncError::RootMissing { .. } => {
                         mode.confirming = true;
                         SyncState::NeedsConfirmation {
-                            reason: message.clone(),
+                            reason: e.guard_reason().unwrap_or_else(|| message.clone()),
                         }
                     }
                     SyncError::RemoteRootAbsent { path } => {
@@ -839,6 +839,15 @@ impl Worker {
                         pending.dirty = true;
                         self.failure(mode, message.clone(), false)
                     }
+                };
+                // The CLI's `--force` means nothing here: a guard waits
+                // for `ferry confirm`.
+                let message = match &state {
+                    SyncState::NeedsConfirmation { reason } => format!(
+                        "{name}: stopped, nothing was changed: {reason} `ferry confirm {name}` proceeds; `ferry confirm {name} --cancel` pauses it.",
+                        name = self.cfg.name
+                    ),
+                    _ => message,
                 };
                 (state, Err(message), false)
             }
@@ -1021,12 +1030,12 @@ impl Worker {
     }
 }
 
-/// A dry run past the guards: what a pass would do now (the report shows
-/// the deletions a guard would stop).
+/// A dry run: what a pass would do now. A dry run goes on past a guard;
+/// the report says which one would make the pass wait for a confirmation.
 async fn simulate(job: &SyncJob) -> Result<Report, String> {
     let opts = PassOptions {
         dry_run: true,
-        force: true,
+        force: false,
         scope: None,
         create_root: true,
     };

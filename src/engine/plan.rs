@@ -47,6 +47,22 @@ pub enum DeleteReason {
     Deselected,
 }
 
+impl std::fmt::Display for DeleteReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeleteReason::DeletedOnOtherSide => "deleted on the other side",
+            DeleteReason::Mirror => "not on the source side of the mirror",
+            DeleteReason::KindChanged => "replaced by another kind of item on the other side",
+            DeleteReason::Deselected => "its folder is deselected",
+        })
+    }
+}
+
+/// An entry as its size (a transfer's `size` in a JSON plan).
+fn entry_size<S: serde::Serializer>(e: &Entry, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(e.size)
+}
+
 /// One step of a plan. Each carries the observation it was planned with, so
 /// the executor can check that nothing changed before it acts.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -88,7 +104,7 @@ pub enum Op {
     Transfer {
         to: Side,
         path: String,
-        #[serde(skip)]
+        #[serde(rename = "size", serialize_with = "entry_size")]
         source: Entry,
         #[serde(skip)]
         replace: Option<Entry>,

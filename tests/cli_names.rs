@@ -4,6 +4,8 @@
 //! spelling are migrated, a URL of an unknown kind is refused, and a first
 //! pass never creates the remote folder unless told to (`--create`).
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/dav.rs"]
 mod dav;
 
@@ -15,6 +17,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 
+use cli::{show, write};
 use dav::{DavServer, all_kinds};
 
 /// A temp folder with a home (for the OS trash and the config), a state
@@ -84,22 +87,6 @@ impl Env {
         names.sort();
         names
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn write(path: &Path, content: &str) {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).unwrap();
-    }
-    fs::write(path, content).unwrap();
 }
 
 /// Sync with `first`, delete `x.txt` locally, sync with `second`: the

@@ -1,112 +1,15 @@
 //! End-to-end tests of `ferry sync` with the real binary on temp folders
 //! (a local folder and a local-folder remote).
 
-use std::collections::BTreeMap;
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        let env = Env {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        fs::create_dir_all(env.local()).unwrap();
-        fs::create_dir_all(env.remote()).unwrap();
-        fs::create_dir_all(env.home()).unwrap();
-        env
-    }
-    fn local(&self) -> PathBuf {
-        self.dir.path().join("local")
-    }
-    fn remote(&self) -> PathBuf {
-        self.dir.path().join("remote")
-    }
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-    fn cmd(&self, extra: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        c.arg("sync")
-            .arg(self.local())
-            .arg(self.remote())
-            .arg("--state")
-            .arg(self.dir.path().join("state"))
-            .args(extra)
-            // The OS trash lives under the home folder: keep it in the temp dir.
-            .env("HOME", self.home())
-            .env("XDG_DATA_HOME", self.home().join(".local/share"))
-            .env_remove("FERRY_LOG");
-        c
-    }
-    fn sync(&self, extra: &[&str]) -> Output {
-        let out = self.cmd(extra).output().unwrap();
-        assert!(
-            out.status.success(),
-            "ferry sync failed: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-    fn sync_json(&self, extra: &[&str]) -> serde_json::Value {
-        let mut args = vec!["--json"];
-        args.extend_from_slice(extra);
-        let out = self.sync(&args);
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-    /// Sync and assert that a second pass has nothing to do.
-    fn sync_quiet(&self) {
-        self.sync(&[]);
-        let again = self.sync_json(&[]);
-        assert_eq!(
-            again["counts"],
-            serde_json::json!({}),
-            "second pass not quiet: {again:#}"
-        );
-    }
-}
-
-fn write(path: &Path, content: &str) {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).unwrap();
-    }
-    fs::write(path, content).unwrap();
-}
-
-/// Every synchronized item under `root` (dot-names skipped) with its content.
-fn snapshot(root: &Path) -> BTreeMap<String, Option<String>> {
-    let mut out = BTreeMap::new();
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<String>>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if e.file_type().unwrap().is_dir() {
-                out.insert(rel, None);
-                walk(root, &e.path(), out);
-            } else {
-                out.insert(rel, Some(fs::read_to_string(e.path()).unwrap_or_default()));
-            }
-        }
-    }
-    walk(root, root, &mut out);
-    out
-}
+use cli::{Env, snapshot, write};
 
 fn all_files_recursive(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -126,7 +29,7 @@ fn all_files_recursive(root: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn first_sync_merges_both_sides_and_second_pass_is_quiet() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.local().join("docs/report.txt"), "local report");
     write(&env.local().join("naïve name #1 + 50%.txt"), "odd name");
     write(&env.remote().join("photos/cat.jpg"), "meow");
@@ -147,7 +50,7 @@ fn first_sync_merges_both_sides_and_second_pass_is_quiet() {
 
 #[test]
 fn edits_on_both_sides_reach_the_other_side() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.local().join("a.txt"), "a1");
     write(&env.local().join("b.txt"), "b1");
     write(&env.local().join("keep/c.txt"), "c1");
@@ -185,33 +88,36 @@ fn edits_on_both_sides_reach_the_other_side() {
 
 #[test]
 fn a_conflict_keeps_both_versions() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.local().join("plan.txt"), "v1");
     env.sync_quiet();
     write(&env.local().join("plan.txt"), "local version");
     write(&env.remote().join("plan.txt"), "remote version!");
-    let report = env.sync_json(&[]);
+    let report = env.sync(&[]);
     assert_eq!(report["errors"], serde_json::json!([]));
     env.sync_quiet();
     let snap = snapshot(&env.local());
     assert_eq!(snap, snapshot(&env.remote()));
-    assert_eq!(snap["plan.txt"].as_deref(), Some("remote version!"));
+    assert_eq!(
+        snap["plan.txt"].as_deref(),
+        Some("remote version!".as_bytes())
+    );
     let copies: Vec<_> = snap
         .iter()
         .filter(|(k, _)| k.starts_with("plan (conflicted copy ") && k.ends_with(".txt"))
         .collect();
     assert_eq!(copies.len(), 1, "{snap:?}");
-    assert_eq!(copies[0].1.as_deref(), Some("local version"));
+    assert_eq!(copies[0].1.as_deref(), Some("local version".as_bytes()));
 }
 
 #[test]
 fn policies_keep_the_loser_in_a_trash() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.local().join("p.txt"), "v1");
     env.sync_quiet();
     write(&env.local().join("p.txt"), "local wins");
     write(&env.remote().join("p.txt"), "remote loses");
-    env.sync(&["--conflict", "local"]);
+    env.succeed(&["--conflict", "local"]);
     assert_eq!(
         fs::read_to_string(env.remote().join("p.txt")).unwrap(),
         "local wins"
@@ -225,11 +131,11 @@ fn policies_keep_the_loser_in_a_trash() {
 
 #[test]
 fn renaming_a_folder_of_1000_files_moves_it_without_copying() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     for i in 0..1000 {
         write(
             &env.local().join(format!("big/sub{}/f{i}.txt", i % 10)),
-            &format!("content {i}"),
+            format!("content {i}"),
         );
     }
     env.sync_quiet();
@@ -238,7 +144,7 @@ fn renaming_a_folder_of_1000_files_moves_it_without_copying() {
         .map(|i| inode(env.remote().join(format!("big/sub{}/f{i}.txt", i % 10))))
         .collect();
     fs::rename(env.local().join("big"), env.local().join("renamed")).unwrap();
-    let report = env.sync_json(&[]);
+    let report = env.sync(&[]);
     assert_eq!(
         report["counts"],
         serde_json::json!({"move": 1}),
@@ -255,7 +161,7 @@ fn renaming_a_folder_of_1000_files_moves_it_without_copying() {
 
 #[test]
 fn the_mass_delete_guard_stops_and_force_proceeds() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     for i in 0..20 {
         write(&env.local().join(format!("f{i}.txt")), "x");
     }
@@ -287,7 +193,7 @@ fn the_mass_delete_guard_stops_and_force_proceeds() {
     let out = env.cmd(&["--max-delete-count", "2"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
 
-    env.sync(&["--max-delete-count", "2", "--force"]);
+    env.succeed(&["--max-delete-count", "2", "--force"]);
     assert_eq!(snapshot(&env.remote()).len(), 17);
     // The deleted remote files are in the remote's trash.
     assert_eq!(
@@ -298,12 +204,12 @@ fn the_mass_delete_guard_stops_and_force_proceeds() {
 
 #[test]
 fn a_missing_or_emptied_side_stops_the_pass() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.local().join("a.txt"), "a");
     write(&env.local().join("b.txt"), "b");
     env.sync_quiet();
     // The remote disk is "unmounted".
-    let moved = env.dir.path().join("unmounted");
+    let moved = env.dir().join("unmounted");
     fs::rename(env.remote(), &moved).unwrap();
     let out = env.cmd(&[]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
@@ -319,7 +225,7 @@ fn a_missing_or_emptied_side_stops_the_pass() {
 
 #[test]
 fn excluded_names_are_never_propagated() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     for name in [
         ".hidden",
         "draft.tmp",
@@ -332,7 +238,7 @@ fn excluded_names_are_never_propagated() {
     write(&env.local().join("build/out.log"), "log");
     write(&env.local().join("real.txt"), "real");
     write(&env.remote().join(".server-only"), "server private");
-    let report = env.sync_json(&["--exclude", "*.log"]);
+    let report = env.sync(&["--exclude", "*.log"]);
     let problems = report["problems"].to_string();
     assert!(problems.contains("name starts with '.'"), "{problems}");
     assert!(problems.contains("filter glob '*.log'"), "{problems}");
@@ -347,16 +253,16 @@ fn excluded_names_are_never_propagated() {
     fs::remove_file(env.remote().join(".server-only")).unwrap();
     write(&env.remote().join(".server-only"), "again");
     fs::remove_file(env.local().join(".hidden")).unwrap();
-    env.sync(&["--exclude", "*.log"]);
+    env.succeed(&["--exclude", "*.log"]);
     assert!(env.remote().join(".server-only").exists());
 }
 
 #[test]
 fn dry_run_reports_and_changes_nothing() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.local().join("a.txt"), "a");
     write(&env.remote().join("b.txt"), "b");
-    let report = env.sync_json(&["--dry-run"]);
+    let report = env.sync(&["--dry-run"]);
     assert_eq!(report["dry_run"], true);
     assert_eq!(
         report["counts"],
@@ -366,7 +272,7 @@ fn dry_run_reports_and_changes_nothing() {
     assert_eq!(ops.len(), 2);
     assert!(!env.remote().join("a.txt").exists());
     assert!(!env.local().join("b.txt").exists());
-    let human = env.sync(&["--dry-run"]);
+    let human = env.succeed(&["--dry-run"]);
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(text.contains("would sync"), "{text}");
     assert!(text.contains("upload   a.txt"), "{text}");
@@ -374,10 +280,10 @@ fn dry_run_reports_and_changes_nothing() {
 
 #[test]
 fn one_way_mirrors_make_the_target_equal_to_the_source() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.local().join("mine.txt"), "mine");
     write(&env.remote().join("theirs.txt"), "theirs");
-    env.sync(&["--direction", "send", "--force"]);
+    env.succeed(&["--direction", "send", "--force"]);
     assert_eq!(snapshot(&env.remote()), snapshot(&env.local()));
     assert!(!env.remote().join("theirs.txt").exists());
     // The mirror's deletion went to the remote trash.
@@ -388,7 +294,7 @@ fn one_way_mirrors_make_the_target_equal_to_the_source() {
 
     write(&env.remote().join("server-new.txt"), "srv");
     write(&env.remote().join("mine.txt"), "changed on server");
-    env.sync(&["--direction", "receive"]);
+    env.succeed(&["--direction", "receive"]);
     assert_eq!(snapshot(&env.local()), snapshot(&env.remote()));
     assert_eq!(
         fs::read_to_string(env.local().join("mine.txt")).unwrap(),
@@ -398,18 +304,18 @@ fn one_way_mirrors_make_the_target_equal_to_the_source() {
 
 #[test]
 fn kill_9_in_the_middle_of_a_pass_loses_nothing() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     let n = 2000;
     for i in 0..n {
         write(
             &env.local().join(format!("d{}/f{i}.txt", i % 40)),
-            &format!("local file {i}"),
+            format!("local file {i}"),
         );
     }
     for i in 0..200 {
         write(
             &env.remote().join(format!("r{}/g{i}.txt", i % 4)),
-            &format!("remote file {i}"),
+            format!("remote file {i}"),
         );
     }
     let mut child = env.cmd(&["--jobs", "4"]).spawn().unwrap();
@@ -448,7 +354,7 @@ fn kill_9_in_the_middle_of_a_pass_loses_nothing() {
         n + 200
     );
 
-    env.sync(&[]);
+    env.succeed(&[]);
     env.sync_quiet();
     let local = snapshot(&env.local());
     assert_eq!(local, snapshot(&env.remote()));
@@ -456,14 +362,14 @@ fn kill_9_in_the_middle_of_a_pass_loses_nothing() {
         let key = format!("d{}/f{i}.txt", i % 40);
         assert_eq!(
             local[&key].as_deref(),
-            Some(format!("local file {i}").as_str())
+            Some(format!("local file {i}").as_bytes())
         );
     }
     for i in 0..200 {
         let key = format!("r{}/g{i}.txt", i % 4);
         assert_eq!(
             local[&key].as_deref(),
-            Some(format!("remote file {i}").as_str())
+            Some(format!("remote file {i}").as_bytes())
         );
     }
     let conflicts = local
@@ -491,7 +397,7 @@ fn kill_9_in_the_middle_of_a_pass_loses_nothing() {
 
 #[test]
 fn a_folder_deleted_here_but_added_to_there_is_kept_with_the_new_file() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.local().join("project/old.txt"), "old");
     write(&env.local().join("project/notes.txt"), "notes");
     for i in 0..10 {
@@ -505,7 +411,7 @@ fn a_folder_deleted_here_but_added_to_there_is_kept_with_the_new_file() {
     assert_eq!(local, snapshot(&env.remote()));
     assert_eq!(
         local["project/new-from-colleague.txt"].as_deref(),
-        Some("new"),
+        Some("new".as_bytes()),
         "the new remote file must survive: {local:?}"
     );
     assert!(!local.contains_key("project/old.txt"));
@@ -521,7 +427,7 @@ fn a_folder_deleted_here_but_added_to_there_is_kept_with_the_new_file() {
 /// stdout: Broken pipe".
 #[test]
 fn a_closed_stdout_is_not_a_panic() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.local().join("a.txt"), "a");
     let mut child = env
         .cmd(&["--dry-run"])
@@ -538,7 +444,7 @@ fn a_closed_stdout_is_not_a_panic() {
 
 #[test]
 fn filters_of_every_kind_apply_from_the_command_line() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     for name in [
         "draft-1.doc",
         "my-secret.txt",
@@ -548,7 +454,7 @@ fn filters_of_every_kind_apply_from_the_command_line() {
     ] {
         write(&env.local().join(name), "x");
     }
-    let report = env.sync_json(&[
+    let report = env.sync(&[
         "--exclude",
         "starts:draft",
         "--exclude",
@@ -577,13 +483,13 @@ fn filters_of_every_kind_apply_from_the_command_line() {
 
 #[test]
 fn deselecting_a_folder_removes_the_local_copy_to_the_trash_and_keeps_the_remote() {
-    let env = Env::new();
+    let env = Env::folders().strictly_quiet();
     write(&env.remote().join("photos/2019/a.jpg"), "a");
     write(&env.remote().join("photos/2020/b.jpg"), "b");
     write(&env.remote().join("docs/c.txt"), "c");
     env.sync_quiet();
     assert!(env.local().join("photos/2019/a.jpg").exists());
-    env.sync(&["--deselect", "photos/2019"]);
+    env.succeed(&["--deselect", "photos/2019"]);
     assert!(!env.local().join("photos/2019").exists());
     assert!(env.local().join("photos/2020/b.jpg").exists());
     assert!(
@@ -596,7 +502,7 @@ fn deselecting_a_folder_removes_the_local_copy_to_the_trash_and_keeps_the_remote
         "the local copy went to the trash"
     );
     // Later passes neither download it again nor delete it remotely.
-    let again = env.sync_json(&["--deselect", "photos/2019"]);
+    let again = env.sync(&["--deselect", "photos/2019"]);
     assert_eq!(again["counts"], serde_json::json!({}), "{again:#}");
     assert!(env.remote().join("photos/2019/a.jpg").exists());
 }

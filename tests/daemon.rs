@@ -361,30 +361,16 @@ fn conflicts_are_listed_and_resolved() {
 /// every second.
 fn webdav_setup(d: &TestDaemon, server: &DavServer, proxy: &proxy::Proxy) -> std::path::PathBuf {
     let url = proxy.url_for(&server.parent_url());
-    let mut add = d.cli(&[
-        "account",
-        "add",
-        &url,
-        "--user",
-        "alice",
-        "--password-stdin",
-    ]);
-    add.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = add.spawn().unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"s3cret-pw-1234\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    d.ferry_ok_with_stdin(
+        &[
+            "account",
+            "add",
+            &url,
+            "--user",
+            "alice",
+            "--password-stdin",
+        ],
+        b"s3cret-pw-1234\n",
     );
     let local = d.path("dav-local");
     let remote_url = proxy.url_for(&server.url());

@@ -82,26 +82,17 @@ fn a_missing_webdav_folder_waits_for_the_choice_to_create_it() {
     let server = DavServer::start(DavKind::Nginx);
     let mut d = TestDaemon::new();
     d.start();
-    let mut add = d.cli(&[
-        "account",
-        "add",
-        &server.parent_url(),
-        "--user",
-        "alice",
-        "--password-stdin",
-        "--no-test",
-    ]);
-    add.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = add.spawn().unwrap();
-    use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    d.ferry_ok_with_stdin(
+        &[
+            "account",
+            "add",
+            &server.parent_url(),
+            "--user",
+            "alice",
+            "--password-stdin",
+            "--no-test",
+        ],
+        b"pw\n",
     );
     let local = d.path("dav-local");
     write(&local.join("a.txt"), b"a");

@@ -5,6 +5,8 @@
 //! exist when the daemon started watching. End to end with the real `ferry`
 //! binary, real WebDAV servers and a real full file system (tmpfs).
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/daemon.rs"]
 mod daemon;
 #[path = "common/dav.rs"]
@@ -15,132 +17,19 @@ mod proxy;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cli::{Env, files, show, write};
 use dav::DavServer;
 use ferry::engine::{
     self, BaseTree, ConflictPolicy, Direction, Entry, Filter, Op, Settings, Side, Tree,
 };
 
-/// A local folder, a remote (a folder or a URL) and a state folder.
-struct Env {
-    dir: tempfile::TempDir,
-    remote: String,
-}
-
-impl Env {
-    /// With a folder remote.
-    fn folders() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let remote = dir.path().join("remote").display().to_string();
-        fs::create_dir_all(&remote).unwrap();
-        Env::with(dir, remote)
-    }
-
-    fn url(url: String) -> Env {
-        Env::with(tempfile::tempdir().unwrap(), url)
-    }
-
-    fn with(dir: tempfile::TempDir, remote: String) -> Env {
-        fs::create_dir_all(dir.path().join("local")).unwrap();
-        fs::create_dir_all(dir.path().join("home")).unwrap();
-        Env { dir, remote }
-    }
-
-    fn local(&self) -> PathBuf {
-        self.dir.path().join("local")
-    }
-
-    fn remote(&self) -> PathBuf {
-        PathBuf::from(&self.remote)
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn cmd(&self, extra: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        c.arg("sync")
-            .arg(self.local())
-            .arg(&self.remote)
-            .arg("--state")
-            .arg(self.state())
-            .args(["--timeout", "5", "--json"])
-            .args(extra)
-            .env("HOME", self.dir.path().join("home"))
-            .env("XDG_DATA_HOME", self.dir.path().join("home/.local/share"))
-            .env_remove("FERRY_LOG");
-        c
-    }
-
-    fn run(&self, extra: &[&str]) -> (Output, serde_json::Value) {
-        let out = self.cmd(extra).output().unwrap();
-        let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        (out, report)
-    }
-
-    /// A pass that must succeed; its report.
-    fn sync(&self) -> serde_json::Value {
-        let (out, report) = self.run(&[]);
-        assert!(out.status.success(), "ferry sync failed: {}", show(&out));
-        report
-    }
-
-    /// Two passes: the first succeeds, the second has nothing to do.
-    fn sync_quiet(&self) -> serde_json::Value {
-        let first = self.sync();
-        assert_eq!(first["errors"], serde_json::json!([]), "{first:#}");
-        let again = self.sync();
-        let counts = again["counts"].as_object().unwrap();
-        assert!(
-            counts.keys().all(|k| k == "adopt"),
-            "second pass not quiet: {again:#}"
-        );
-        first
-    }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn write(path: &Path, content: &[u8]) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, content).unwrap();
-}
-
 fn big(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
-}
-
-/// Synchronized files under a folder (dot-names skipped): path → content.
-fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-                out.insert(rel, fs::read(e.path()).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// Names of dot-files `.ferry-…` anywhere under `root` (not the trash).
@@ -179,7 +68,7 @@ fn a_download_killed_after_its_temp_was_complete_is_finished_and_a_416_starts_ov
     for kind in dav::all_kinds() {
         let server = DavServer::start(kind);
         let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
-        let env = Env::url(proxy.url_for(&server.url()));
+        let env = Env::new(proxy.url_for(&server.url()));
         let complete = big(300 * 1024, 1);
         let partial = big(200 * 1024, 2);
         server.write("complete.bin", &complete);
@@ -272,11 +161,11 @@ fn on_a_full_disk_leftover_temps_are_cleared_and_a_file_that_cannot_fit_fails_al
     // resuming by the age rule), 1.25 MiB of the 2 MiB disk.
     write(
         &env.local().join(".ferry-dl-0123456789abcdef.part"),
-        &big(1280 * 1024, 3),
+        big(1280 * 1024, 3),
     );
     let fits = big(1024 * 1024, 4);
     write(&env.remote().join("fits.bin"), &fits);
-    write(&env.remote().join("huge.bin"), &big(3 * 1024 * 1024, 5));
+    write(&env.remote().join("huge.bin"), big(3 * 1024 * 1024, 5));
     write(&env.remote().join("small.txt"), b"small");
     for pass in 0..2 {
         // One transfer at a time: which file meets the full disk is fixed.
@@ -312,7 +201,7 @@ fn nfc_and_nfd_twins_in_one_folder_synchronize_one_report_the_other_and_converge
     write(&env.local().join("Re\u{301}sume\u{301}/a.txt"), b"nfd a");
     write(&env.local().join("Re\u{301}sume\u{301}/b.txt"), b"nfd b");
     let first = env.sync_quiet();
-    let remote = snapshot(&env.remote());
+    let remote = files(&env.remote());
     let want: BTreeMap<String, Vec<u8>> = [
         (nfc.to_string(), b"typed here".to_vec()),
         ("R\u{e9}sum\u{e9}/a.txt".to_string(), b"nfc a".to_vec()),
@@ -348,7 +237,7 @@ fn assert_kept_both(env: &Env, remote: &Path, name: &str) {
     let report = env.sync_quiet();
     assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
     for side in [env.local(), remote.to_path_buf()] {
-        let files = snapshot(&side);
+        let files = files(&side);
         assert_eq!(files.len(), 2, "{}: {:?}", side.display(), files.keys());
         assert_eq!(files[name], b"v2 from the server, longer");
         let copy = files.keys().find(|k| *k != name).unwrap();
@@ -371,7 +260,7 @@ fn a_conflict_on_a_240_byte_name_keeps_both_with_a_copy_name_that_fits() {
     assert_kept_both(&env, &env.remote(), &name);
     for kind in dav::all_kinds() {
         let server = DavServer::start(kind);
-        let env = Env::url(server.url());
+        let env = Env::new(server.url());
         conflict_on(&env, &name, |c| server.write(&name, c));
         assert_kept_both(&env, server.root(), &name);
     }
@@ -408,7 +297,7 @@ fn a_damaged_journal_is_set_aside_and_rebuilt_from_both_sides_deleting_nothing()
         fs::remove_file(env.local().join("a.txt")).unwrap();
         write(&env.local().join("b.txt"), b"b v2 here");
         write(&env.remote().join("b.txt"), b"b v2 there");
-        let report = env.sync();
+        let report = env.sync(&[]);
         let problems = report["problems"].to_string();
         assert!(
             problems.contains("was damaged") && problems.contains("set aside as"),
@@ -428,8 +317,8 @@ fn a_damaged_journal_is_set_aside_and_rebuilt_from_both_sides_deleting_nothing()
         assert!(!aside.is_empty(), "{damage}: the damaged journal is kept");
         // Nothing lost: a.txt is back, both versions of b.txt are kept,
         // the rest adopted as it was.
-        let local = snapshot(&env.local());
-        assert_eq!(local, snapshot(&env.remote()), "{damage}");
+        let local = files(&env.local());
+        assert_eq!(local, files(&env.remote()), "{damage}");
         assert_eq!(local["a.txt"], b"a");
         let bs: Vec<&Vec<u8>> = local
             .iter()
@@ -438,10 +327,10 @@ fn a_damaged_journal_is_set_aside_and_rebuilt_from_both_sides_deleting_nothing()
             .collect();
         assert_eq!(bs.len(), 2, "{damage}: {:?}", local.keys());
         assert!(bs.contains(&&b"b v2 here".to_vec()) && bs.contains(&&b"b v2 there".to_vec()));
-        assert!(!env.dir.path().join("home/.local/share/Trash").exists());
+        assert!(!env.dir().join("home/.local/share/Trash").exists());
         assert!(!env.remote().join(".ferry-trash").exists());
         // The next pass is an ordinary one again, with nothing to do.
-        let again = env.sync();
+        let again = env.sync(&[]);
         assert_eq!(again["counts"], serde_json::json!({}), "{again:#}");
         assert!(
             !again["problems"].to_string().contains("damaged"),
@@ -449,7 +338,7 @@ fn a_damaged_journal_is_set_aside_and_rebuilt_from_both_sides_deleting_nothing()
         );
         // A deletion now propagates as usual: the base is whole again.
         fs::remove_file(env.local().join("sub/f0.txt")).unwrap();
-        env.sync();
+        env.sync(&[]);
         assert!(!env.remote().join("sub/f0.txt").exists());
     }
 }

@@ -3,111 +3,20 @@
 //! (Apache mod_dav, nginx dav + dav_ext, rclone, wsgidav, dav-server), each
 //! on 127.0.0.1 with a free port.
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/dav.rs"]
 mod dav;
 #[path = "common/proxy.rs"]
 mod proxy;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cli::{Env, show, snapshot, write};
 use dav::{DavKind, DavServer};
-
-struct Env {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Env {
-    fn new(url: String) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("local")).unwrap();
-        fs::create_dir_all(dir.path().join("home")).unwrap();
-        Env { dir, url }
-    }
-    fn local(&self) -> PathBuf {
-        self.dir.path().join("local")
-    }
-    fn cmd(&self, extra: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        c.arg("sync")
-            .arg(self.local())
-            .arg(&self.url)
-            .arg("--state")
-            .arg(self.dir.path().join("state"))
-            .args(["--timeout", "5"])
-            .args(extra)
-            .env("HOME", self.dir.path().join("home"))
-            .env("XDG_DATA_HOME", self.dir.path().join("home/.local/share"))
-            .env_remove("FERRY_LOG");
-        c
-    }
-    fn sync(&self, extra: &[&str]) -> serde_json::Value {
-        let mut args = vec!["--json"];
-        args.extend_from_slice(extra);
-        let out = self.cmd(&args).output().unwrap();
-        assert!(out.status.success(), "ferry sync failed: {}", show(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-    fn sync_quiet(&self) {
-        let first = self.sync(&[]);
-        assert_eq!(first["errors"], serde_json::json!([]), "{first:#}");
-        // A second pass changes nothing on either side. It may refresh the
-        // journal (`adopt`) where the server turned a weak entity tag into a
-        // strong one (Apache does, a second after a write).
-        let again = self.sync(&[]);
-        let counts = again["counts"].as_object().unwrap();
-        assert!(
-            counts.keys().all(|k| k == "adopt"),
-            "second pass not quiet: {again:#}"
-        );
-    }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn write(path: &Path, content: &[u8]) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, content).unwrap();
-}
-
-/// Synchronized items under a folder (dot-names skipped): path → content.
-fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if e.file_type().unwrap().is_dir() {
-                out.insert(rel, None);
-                stack.push(e.path());
-            } else {
-                out.insert(rel, Some(fs::read(e.path()).unwrap()));
-            }
-        }
-    }
-    out
-}
 
 fn count(server: &DavServer, method: &str) -> usize {
     server.requests().iter().filter(|r| r.0 == method).count()

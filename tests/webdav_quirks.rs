@@ -11,6 +11,8 @@
 //! nothing local went to the trash or was renamed that the user did not
 //! change, and the next pass is quiet.
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/dav.rs"]
 mod dav;
 #[path = "common/proxy.rs"]
@@ -20,153 +22,37 @@ mod quirks;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use cli::{Env, files, write};
 use dav::{DavKind, DavServer};
 use quirks::{Dates, QuirkProxy, Quirks};
 
-struct Env {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Env {
-    fn new(url: String) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("local")).unwrap();
-        fs::create_dir_all(dir.path().join("home")).unwrap();
-        Env { dir, url }
-    }
-    fn local(&self) -> PathBuf {
-        self.dir.path().join("local")
-    }
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-    /// Where the local side's deletions go: the OS trash under our HOME.
-    fn trashed(&self) -> BTreeSet<String> {
-        let trash = self.dir.path().join("home/.local/share/Trash/files");
-        let mut names: BTreeSet<String> = fs::read_dir(&trash)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        // Where there is no OS trash: `.ferry-trash/<time>/<path>`.
-        for (k, _) in files_with_dots(&self.local().join(".ferry-trash")) {
-            names.insert(k.rsplit('/').next().unwrap_or_default().to_string());
-        }
-        names
-    }
-    fn cmd(&self, extra: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        c.arg("sync")
-            .arg(self.local())
-            .arg(&self.url)
-            .arg("--state")
-            .arg(self.state())
-            .args(["--timeout", "10"])
-            .args(extra)
-            .env("HOME", self.dir.path().join("home"))
-            .env("XDG_DATA_HOME", self.dir.path().join("home/.local/share"))
-            .env_remove("FERRY_LOG");
-        c
-    }
-    /// A pass that may report failed items (exit status 1), but not stop.
-    fn pass(&self, extra: &[&str]) -> serde_json::Value {
-        let mut args = vec!["--json"];
-        args.extend_from_slice(extra);
-        let out = self.cmd(&args).output().unwrap();
-        assert!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "ferry sync stopped: {}",
-            show(&out)
-        );
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", show(&out)));
-        assert_eq!(report["stopped"], serde_json::Value::Null, "{report:#}");
-        report
-    }
-    fn sync(&self, extra: &[&str]) -> serde_json::Value {
-        let mut args = vec!["--json"];
-        args.extend_from_slice(extra);
-        let out = self.cmd(&args).output().unwrap();
-        assert!(out.status.success(), "ferry sync failed: {}", show(&out));
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
-        report
-    }
-    /// The next pass changes nothing (a refreshed journal record, `adopt`,
-    /// is allowed: Apache turns weak tags strong a second after a write).
-    fn assert_quiet(&self) {
-        let again = self.sync(&[]);
-        let counts = again["counts"].as_object().unwrap();
-        assert!(
-            counts.keys().all(|k| k == "adopt"),
-            "second pass not quiet: {again:#}"
-        );
-    }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn write(path: &Path, content: &[u8]) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, content).unwrap();
-}
-
-/// Synchronized items under a folder (dot-names skipped): path → content.
-fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
+/// What went to a trash: the OS trash under the test's HOME, and, where
+/// there is none, the files of `.ferry-trash/<time>/<path>` (dot-names
+/// included).
+fn trashed(env: &Env) -> BTreeSet<String> {
+    let trash = env.home().join(".local/share/Trash/files");
+    let mut names: BTreeSet<String> = fs::read_dir(&trash)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut stack = vec![env.local().join(".ferry-trash")];
     while let Some(d) = stack.pop() {
         let Ok(rd) = fs::read_dir(&d) else { continue };
         for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && d == root {
-                continue;
-            }
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
             if e.file_type().unwrap().is_dir() {
-                out.insert(rel, None);
                 stack.push(e.path());
             } else {
-                out.insert(rel, Some(fs::read(e.path()).unwrap()));
+                names.insert(e.file_name().to_string_lossy().into_owned());
             }
         }
     }
-    out
-}
-
-fn files_with_dots(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    snapshot(root)
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect()
-}
-
-/// Files only: path → content.
-fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    snapshot(root)
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .filter(|(k, _)| !k.split('/').any(|s| s.starts_with('.')))
-        .collect()
+    names
 }
 
 fn quirks_of(name: &str) -> Quirks {
@@ -264,7 +150,7 @@ impl Expect {
                 "{step}: {k} is dated {m:?}"
             );
         }
-        let trashed = env.trashed();
+        let trashed = trashed(env);
         let unexpected: Vec<_> = trashed
             .iter()
             .filter(|n| !self.may_trash.contains(n.as_str()))
@@ -288,7 +174,7 @@ fn scenarios(kind: DavKind, quirk: &str) {
         quirks_of(quirk),
     );
     let user = user_folder(quirk);
-    let env = Env::new(proxy.url_for(&format!("{}{user}", server.url())));
+    let env = Env::new(proxy.url_for(&format!("{}{user}", server.url()))).timeout(10);
     // The user's folder on the server (`at`: a path in it).
     let at = |rel: &str| format!("{user}{rel}");
     let server_root = server.root().join(user);
@@ -310,9 +196,9 @@ fn scenarios(kind: DavKind, quirk: &str) {
             // planned, must converge without an error.
             let report = env.pass(extra);
             expect.check(&env, &format!("{step}, MOVE answers lost: {report:#}"));
-            env.sync(&[]);
+            env.sync_ok(&[]);
         } else {
-            env.sync(extra);
+            env.sync_ok(extra);
         }
         expect.check(&env, step);
         env.assert_quiet();
@@ -490,9 +376,9 @@ fn scenarios(kind: DavKind, quirk: &str) {
 fn an_update_whose_move_answer_was_lost_stays_on_the_server(kind: DavKind) {
     let server = DavServer::start(kind);
     let faults = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
-    let env = Env::new(faults.url_for(&server.url()));
+    let env = Env::new(faults.url_for(&server.url())).timeout(10);
     write(&env.local().join("f.txt"), b"v1");
-    env.sync(&[]);
+    env.sync_ok(&[]);
     env.assert_quiet();
     std::thread::sleep(Duration::from_millis(1100));
     write(&env.local().join("f.txt"), b"v2, longer");
@@ -510,11 +396,11 @@ fn an_update_whose_move_answer_was_lost_stays_on_the_server(kind: DavKind) {
         Some(&b"v2, longer"[..]),
         "{kind}: the published file is not on the server"
     );
-    env.sync(&[]);
+    env.sync_ok(&[]);
     env.assert_quiet();
     assert_eq!(server.read("f.txt").unwrap(), b"v2, longer");
     assert_eq!(fs::read(env.local().join("f.txt")).unwrap(), b"v2, longer");
-    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    assert!(trashed(&env).is_empty(), "{:?}", trashed(&env));
 }
 
 /// Case 1: a server that answers `Depth: infinity` with one level.
@@ -524,22 +410,22 @@ fn a_file_missing_from_a_one_level_infinity_listing_is_not_trashed(kind: DavKind
         &format!("http://127.0.0.1:{}", server.port()),
         Quirks::none(),
     );
-    let env = Env::new(proxy.url_for(&server.url()));
+    let env = Env::new(proxy.url_for(&server.url())).timeout(10);
     // Few enough nested files that the mass-delete guard would not stop it.
     for i in 0..8 {
         write(&env.local().join(format!("f{i}.txt")), b"top level");
     }
     write(&env.local().join("sub/inner.txt"), b"nested");
-    env.sync(&[]);
+    env.sync_ok(&[]);
     env.assert_quiet();
     proxy.set(quirks_of("infinity_one_level"));
     for pass in 0..3 {
-        env.sync(&[]);
+        env.sync_ok(&[]);
         assert!(
             env.local().join("sub/inner.txt").exists(),
             "pass {pass}: the nested file was taken for deleted"
         );
-        assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+        assert!(trashed(&env).is_empty(), "{:?}", trashed(&env));
     }
     // A journal of an older version that says infinity works is checked
     // again, not trusted.
@@ -556,9 +442,9 @@ fn a_file_missing_from_a_one_level_infinity_listing_is_not_trashed(kind: DavKind
     )
     .unwrap();
     drop(db);
-    env.sync(&[]);
+    env.sync_ok(&[]);
     assert!(env.local().join("sub/inner.txt").exists());
-    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    assert!(trashed(&env).is_empty(), "{:?}", trashed(&env));
     env.assert_quiet();
     assert_eq!(files(&env.local()), files(server.root()));
 }
@@ -570,7 +456,7 @@ fn a_raw_hash_percent_or_ampersand_in_an_href_neither_renames_nor_trashes_a_file
         &format!("http://127.0.0.1:{}", server.port()),
         Quirks::none(),
     );
-    let env = Env::new(proxy.url_for(&server.url()));
+    let env = Env::new(proxy.url_for(&server.url())).timeout(10);
     let names = [
         "hash#.txt",
         "odd dir #%&+/inside #1.txt",
@@ -582,29 +468,29 @@ fn a_raw_hash_percent_or_ampersand_in_an_href_neither_renames_nor_trashes_a_file
         write(&env.local().join(n), n.as_bytes());
     }
     server.write("from server #2/a&b.txt", b"server");
-    env.sync(&[]);
+    env.sync_ok(&[]);
     env.assert_quiet();
     proxy.set(quirks_of("raw_hrefs"));
     let before = files(&env.local());
     for _ in 0..2 {
-        let report = env.sync(&[]);
+        let report = env.sync_ok(&[]);
         let counts = report["counts"].as_object().unwrap();
         assert!(
             counts.keys().all(|k| k == "adopt"),
             "raw hrefs made Ferry act: {report:#}"
         );
         assert_eq!(files(&env.local()), before);
-        assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+        assert!(trashed(&env).is_empty(), "{:?}", trashed(&env));
     }
     // And a new file with such a name on the server arrives under its name.
     server.write("new #3 100%&more.txt", b"new");
-    env.sync(&[]);
+    env.sync_ok(&[]);
     assert_eq!(
         fs::read(env.local().join("new #3 100%&more.txt")).unwrap(),
         b"new"
     );
     env.assert_quiet();
-    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    assert!(trashed(&env).is_empty(), "{:?}", trashed(&env));
 }
 
 /// Case 2: an empty href skips that item (reported), nothing else.
@@ -614,13 +500,13 @@ fn an_empty_href_skips_only_that_item_and_says_so(kind: DavKind) {
         &format!("http://127.0.0.1:{}", server.port()),
         Quirks::none(),
     );
-    let env = Env::new(proxy.url_for(&server.url()));
+    let env = Env::new(proxy.url_for(&server.url())).timeout(10);
     write(&env.local().join("box/nohref.txt"), b"hidden by the server");
     write(&env.local().join("box/seen.txt"), b"seen");
     write(&env.local().join("other/x.txt"), b"x");
-    env.sync(&[]);
+    env.sync_ok(&[]);
     proxy.set(quirks_of("empty_hrefs"));
-    let report = env.sync(&[]);
+    let report = env.sync_ok(&[]);
     let problems = report["problems"].to_string();
     assert!(problems.contains("empty href"), "{report:#}");
     assert!(
@@ -628,12 +514,12 @@ fn an_empty_href_skips_only_that_item_and_says_so(kind: DavKind) {
         "the folder is not named: {report:#}"
     );
     assert!(env.local().join("box/nohref.txt").exists());
-    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    assert!(trashed(&env).is_empty(), "{:?}", trashed(&env));
     env.assert_quiet();
     // The rest of the tree still syncs, deletions included.
     server.remove("other/x.txt");
     server.write("box/new.txt", b"new");
-    env.sync(&[]);
+    env.sync_ok(&[]);
     assert!(!env.local().join("other/x.txt").exists());
     assert_eq!(fs::read(env.local().join("box/new.txt")).unwrap(), b"new");
     assert!(env.local().join("box/nohref.txt").exists());
@@ -657,11 +543,11 @@ fn a_file_with_an_iso_or_missing_server_date_is_not_dated_1970(kind: DavKind) {
         &format!("http://127.0.0.1:{}", server.port()),
         quirks_of("iso_dates"),
     );
-    let env = Env::new(proxy.url_for(&server.url()));
+    let env = Env::new(proxy.url_for(&server.url())).timeout(10);
     let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     server.write("iso.txt", b"iso");
     server.set_mtime("iso.txt", when);
-    env.sync(&[]);
+    env.sync_ok(&[]);
     env.assert_quiet();
     assert_eq!(mtime_secs(&env.local().join("iso.txt")), 1_700_000_000);
 
@@ -672,7 +558,7 @@ fn a_file_with_an_iso_or_missing_server_date_is_not_dated_1970(kind: DavKind) {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    env.sync(&[]);
+    env.sync_ok(&[]);
     // Unknown date: the file keeps the time it was written.
     assert!(mtime_secs(&env.local().join("undated.txt")) >= start - 1);
     env.assert_quiet();
@@ -682,7 +568,7 @@ fn a_file_with_an_iso_or_missing_server_date_is_not_dated_1970(kind: DavKind) {
     std::thread::sleep(Duration::from_millis(1100));
     write(&env.local().join("undated.txt"), b"changed here");
     server.write("undated.txt", b"changed on the server!");
-    env.sync(&["--conflict", "newest"]);
+    env.sync_ok(&["--conflict", "newest"]);
     let local = files(&env.local());
     assert!(
         local.values().any(|v| v == b"changed here")
@@ -690,7 +576,7 @@ fn a_file_with_an_iso_or_missing_server_date_is_not_dated_1970(kind: DavKind) {
         "{:?}",
         local.keys()
     );
-    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    assert!(trashed(&env).is_empty(), "{:?}", trashed(&env));
     env.assert_quiet();
 }
 
@@ -703,7 +589,7 @@ fn listing_requests_per_pass(kind: DavKind) {
         &format!("http://127.0.0.1:{}", server.port()),
         Quirks::none(),
     );
-    let env = Env::new(proxy.url_for(&server.url()));
+    let env = Env::new(proxy.url_for(&server.url())).timeout(10);
     for d in 0..4 {
         for s in 0..3 {
             server.write(&format!("d{d}/s{s}/f.txt"), b"f");
@@ -713,7 +599,7 @@ fn listing_requests_per_pass(kind: DavKind) {
     let mut counts = Vec::new();
     for _ in 0..3 {
         proxy.clear_seen();
-        env.sync(&[]);
+        env.sync_ok(&[]);
         let seen = proxy.seen();
         let propfind = seen.iter().filter(|s| s.method == "PROPFIND").count();
         let infinity = seen

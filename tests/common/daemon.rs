@@ -69,14 +69,22 @@ impl TestDaemon {
 
     /// Run the CLI; panic unless it succeeds; its stdout.
     pub fn ferry_ok(&self, args: &[&str]) -> String {
-        let out = self.ferry(args);
-        assert!(
-            out.status.success(),
-            "ferry {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(args, self.ferry(args))
+    }
+
+    /// [`ferry_ok`](Self::ferry_ok) with `input` on its stdin (a password
+    /// for `--password-stdin`).
+    pub fn ferry_ok_with_stdin(&self, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write as _;
+        let mut child = self
+            .cli(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        succeeded(args, child.wait_with_output().unwrap())
     }
 
     /// Start the daemon and wait until its API answers.
@@ -308,6 +316,17 @@ impl Drop for TestDaemon {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// `ferry ARGS`' stdout; panic with its output unless it succeeded.
+fn succeeded(args: &[&str], out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "ferry {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Write a file (and its parents).

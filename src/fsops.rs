@@ -530,15 +530,21 @@ impl Folder {
     }
 
     /// The temp path a download of this version of `rel` uses. The name
-    /// encodes the version, so a download interrupted by a crash or a lost
-    /// connection finds its partial file again and continues.
+    /// encodes the version (size, mtime and entity tag), so a download
+    /// interrupted by a crash or a lost connection finds its partial file
+    /// again and continues. The tag is taken without its weak marker (a
+    /// weak/strong flip keeps the name). A version with neither a strong
+    /// tag nor a known mtime is not told apart by its name: the download
+    /// never reuses such a temp (see `Remote::download`).
     pub fn resumable_temp(&self, rel: &str, version: &Entry) -> PathBuf {
         let mut h = Sha256::new();
         h.update(rel.as_bytes());
         h.update(version.size.to_le_bytes());
         h.update(version.mtime.to_le_bytes());
-        // Not the entity tag: some servers turn a weak one strong later
-        // (If-Range and a final check guard against a changed file).
+        if let Some(tag) = &version.etag {
+            h.update(b"\0etag\0");
+            h.update(crate::engine::tree::tag_core(tag).as_bytes());
+        }
         let d: [u8; 32] = h.finalize().into();
         let name = format!("{TEMP_PREFIX}dl-{}.part", hex::encode(&d[..8]));
         match self.abs(rel).parent() {

@@ -580,6 +580,115 @@ fn a_file_with_an_iso_or_missing_server_date_is_not_dated_1970(kind: DavKind) {
     env.assert_quiet();
 }
 
+/// Review finding 1: on a server that sends no dates, a same-size edit on
+/// the server is a change (its entity tag moved, or, without tags, its
+/// hash), never "the same": it reaches the local side; and an unseen server
+/// version is never overwritten by a later local edit.
+fn a_same_size_server_edit_of_an_undated_file_reaches_the_local_side(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        quirks_of("missing_dates"),
+    );
+    let env = Env::new(proxy.url_for(&server.url()));
+    let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + s);
+    server.write("a.txt", b"version 1");
+    server.set_mtime("a.txt", t(0));
+    env.sync(&[]);
+    env.assert_quiet();
+    assert_eq!(fs::read(env.local().join("a.txt")).unwrap(), b"version 1");
+
+    // Same size, another version (its date, which Ferry is not told,
+    // moves its tag where the server has tags).
+    server.write("a.txt", b"VERSION 2");
+    server.set_mtime("a.txt", t(10));
+    env.sync(&[]);
+    assert_eq!(
+        fs::read(env.local().join("a.txt")).unwrap(),
+        b"VERSION 2",
+        "{kind}: the server's same-size edit did not reach the local side"
+    );
+    env.assert_quiet();
+
+    // Another same-size server edit, and a local edit before Ferry saw it:
+    // the server's version is not overwritten unseen.
+    server.write("a.txt", b"VERSION 3");
+    server.set_mtime("a.txt", t(20));
+    write(&env.local().join("a.txt"), b"local edit, longer");
+    env.sync(&[]);
+    let local = files(&env.local());
+    let kept = local.values().any(|v| v == b"VERSION 3")
+        || server.read("a.txt").as_deref() == Some(b"VERSION 3")
+        || files_with_dots(server.root())
+            .iter()
+            .any(|(k, v)| k.contains(".ferry-trash") && v == b"VERSION 3");
+    assert!(
+        kept,
+        "{kind}: the unseen server version was overwritten: local {:?}, server {:?}",
+        local.keys(),
+        server
+            .read("a.txt")
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+    );
+    assert!(local.values().any(|v| v == b"local edit, longer"), "{kind}");
+    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    env.assert_quiet();
+}
+
+/// Review finding 2: a download temp left by an interrupted download of an
+/// older version of a file (same size, no dates) is never put in place as
+/// the new version — neither a complete one nor a partial one continued.
+fn a_leftover_download_temp_of_another_version_is_never_put_in_place(kind: DavKind) {
+    use ferry::engine::Side;
+    use ferry::fsops::{Folder, TrashPolicy};
+    use ferry::remote::Remote;
+    use ferry::remote::webdav::WebDav;
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        quirks_of("missing_dates"),
+    );
+    let url = proxy.url_for(&server.url());
+    let env = Env::new(url.clone());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + s);
+    env.sync(&[]);
+    let old_c: Vec<u8> = (0..64 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+    let new_c: Vec<u8> = (0..64 * 1024).map(|i| b'A' + (i % 26) as u8).collect();
+    server.write("b.txt", b"old bytes");
+    server.set_mtime("b.txt", t(0));
+    server.write("c.txt", &old_c);
+    server.set_mtime("c.txt", t(0));
+    // What an interrupted download of those versions left: a complete
+    // temp of b.txt, half of c.txt — at the names Ferry gives them.
+    let dav = WebDav::new(&url, Default::default()).unwrap();
+    let folder = Folder::new(env.local(), Side::Local, TrashPolicy::Folder);
+    for (name, left) in [
+        ("b.txt", &b"old bytes"[..]),
+        ("c.txt", &old_c[..old_c.len() / 2]),
+    ] {
+        let seen = rt.block_on(dav.stat(name)).unwrap().unwrap();
+        assert_eq!(seen.known_mtime(), None, "{kind}: the quirk left a date");
+        fs::write(folder.resumable_temp(name, &seen), left).unwrap();
+    }
+    // Then the server's files change, keeping their sizes.
+    server.write("b.txt", b"new bytes");
+    server.set_mtime("b.txt", t(10));
+    server.write("c.txt", &new_c);
+    server.set_mtime("c.txt", t(10));
+    env.sync(&[]);
+    assert_eq!(
+        fs::read(env.local().join("b.txt")).unwrap(),
+        b"new bytes",
+        "{kind}: a complete temp of another version was put in place"
+    );
+    assert!(
+        fs::read(env.local().join("c.txt")).unwrap() == new_c,
+        "{kind}: a partial temp of another version was continued"
+    );
+    env.assert_quiet();
+}
+
 /// How many listing requests a pass makes: the first pass of a fresh
 /// journal walks with Depth 1 and checks infinity once; later passes use
 /// what the journal says.
@@ -708,6 +817,12 @@ macro_rules! quirks {
             }
             #[test] fn case_3_a_file_with_an_iso_or_missing_server_date_is_not_dated_1970() {
                 a_file_with_an_iso_or_missing_server_date_is_not_dated_1970($kind)
+            }
+            #[test] fn finding_1_a_same_size_server_edit_of_an_undated_file_reaches_the_local_side() {
+                a_same_size_server_edit_of_an_undated_file_reaches_the_local_side($kind)
+            }
+            #[test] fn finding_2_a_leftover_download_temp_of_another_version_is_never_put_in_place() {
+                a_leftover_download_temp_of_another_version_is_never_put_in_place($kind)
             }
             #[test] fn an_update_whose_move_answer_was_lost_stays_on_the_server() {
                 super::an_update_whose_move_answer_was_lost_stays_on_the_server($kind)

@@ -30,7 +30,7 @@ use super::filter::{Filter, disposable};
 use super::path::{conflict_copy_name, conflict_stamp};
 use super::settings::{CompareMode, ConflictPolicy, Direction, Settings};
 use super::tree::{
-    BaseEntry, BaseTree, Entry, Kind, Side, Tree, descendants, is_within, parent, rebase,
+    BaseEntry, BaseTree, Entry, Kind, Side, Tree, descendants, is_within, parent, rebase, same_tag,
 };
 
 /// Why something is deleted.
@@ -221,9 +221,11 @@ enum St {
 
 /// Whether a file `e` is unchanged against the base signature of its side.
 /// Content hashes decide when both are known; otherwise an equal entity tag
-/// means unchanged, and equal size and mtime (plus the identity where the
-/// side has one and no entity tag) too — a weak/strong entity-tag flip is not
-/// a change.
+/// (the weak marker ignored) means unchanged, and equal size and a known,
+/// equal mtime (plus the identity where the side has one and no entity tag)
+/// too — a weak/strong entity-tag flip is not a change. With neither a
+/// matching tag nor a known date (a server without dates) the file counts
+/// as changed: [`hash_requests`] then asks for its hash, which settles it.
 fn file_unchanged(e: &Entry, b: &BaseEntry, side: Side) -> bool {
     let sig = b.sig(side);
     if e.size != sig.size {
@@ -233,12 +235,12 @@ fn file_unchanged(e: &Entry, b: &BaseEntry, side: Side) -> bool {
         return h == bh;
     }
     if let (Some(t), Some(bt)) = (&e.etag, &sig.etag) {
-        if t == bt {
+        if same_tag(t, bt) {
             return true;
         }
-        return e.mtime == sig.mtime;
+        return e.same_known_mtime(sig.mtime);
     }
-    e.mtime == sig.mtime && e.id == sig.id
+    e.same_known_mtime(sig.mtime) && e.id == sig.id
 }
 
 fn status(e: Option<&Entry>, b: Option<&BaseEntry>, side: Side) -> St {
@@ -420,6 +422,9 @@ pub fn in_sync(
                 || (e.size == sig.size
                     && e.mtime == sig.mtime
                     && e.etag == sig.etag
+                    // No tag and no date: only a hash can tell (see
+                    // `file_unchanged`).
+                    && (e.etag.is_some() || e.known_mtime().is_some())
                     && (e.hash.is_none() || e.hash == b.hash)))
     };
     local
@@ -1412,6 +1417,62 @@ mod tests {
         remote.insert("a.txt".into(), Entry::file(3, remote_mtime));
         let now = jiff::civil::date(2026, 11, 28).at(12, 0, 0, 0);
         plan(&local, &remote, &base, &settings, &Filter::default(), now)
+    }
+
+    #[test]
+    fn a_same_size_edit_of_an_undated_file_is_a_change_and_a_tag_flip_is_not() {
+        let tag = |t: &str| Sig {
+            size: 5,
+            mtime: UNKNOWN_MTIME,
+            id: Some(t.into()),
+            etag: Some(t.into()),
+        };
+        let mut base = BaseTree::new();
+        base.insert(
+            "a.txt".into(),
+            BaseEntry {
+                kind: Kind::File,
+                local: Sig {
+                    size: 5,
+                    mtime: 1_000,
+                    id: Some("1:2".into()),
+                    etag: None,
+                },
+                remote: tag("\"v1\""),
+                hash: None,
+            },
+        );
+        let mut local = Tree::new();
+        let mut l = Entry::file(5, 1_000);
+        l.id = Some("1:2".into());
+        local.insert("a.txt".into(), l);
+        let remote_with = |t: &str| {
+            let mut r = Entry::file(5, UNKNOWN_MTIME);
+            r.id = Some(t.into());
+            r.etag = Some(t.into());
+            let mut tree = Tree::new();
+            tree.insert("a.txt".into(), r);
+            tree
+        };
+        let now = jiff::civil::date(2026, 11, 28).at(12, 0, 0, 0);
+        let s = Settings::default();
+        let f = Filter::default();
+        let edited = plan(&local, &remote_with("\"v2\""), &base, &s, &f, now);
+        assert!(
+            edited
+                .ops
+                .iter()
+                .any(|op| matches!(op, Op::Transfer { .. })),
+            "{edited:?}"
+        );
+        let flipped = plan(&local, &remote_with("W/\"v1\""), &base, &s, &f, now);
+        assert!(
+            !flipped
+                .ops
+                .iter()
+                .any(|op| matches!(op, Op::Transfer { .. })),
+            "{flipped:?}"
+        );
     }
 
     #[test]

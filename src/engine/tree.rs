@@ -43,15 +43,33 @@ pub struct Entry {
 }
 
 /// The modification time of an item whose side gave none (or none that
-/// could be read). It compares equal to itself, so a base that recorded it
-/// sees no change while the server keeps not telling; it is never written
-/// to a file and never wins a "newest" comparison.
+/// could be read). It is never written to a file, never wins a "newest"
+/// comparison, and never proves an item unchanged: two unknown dates say
+/// nothing about two versions (see [`Entry::same_known_mtime`]).
 pub const UNKNOWN_MTIME: i64 = i64::MIN;
+
+/// An entity tag without its weak marker: a weak/strong flip of one tag
+/// (`W/"x"` and `"x"`) is not a new version.
+pub fn tag_core(tag: &str) -> &str {
+    tag.strip_prefix("W/").unwrap_or(tag)
+}
+
+/// Two entity tags that name one version (ignoring the weak marker).
+pub fn same_tag(a: &str, b: &str) -> bool {
+    tag_core(a) == tag_core(b)
+}
 
 impl Entry {
     /// The modification time, `None` when the side did not give one.
     pub fn known_mtime(&self) -> Option<i64> {
         (self.mtime != UNKNOWN_MTIME).then_some(self.mtime)
+    }
+
+    /// Both modification times known and equal. Unknown dates never
+    /// match: a server that gives none would otherwise make every same-size
+    /// version of a file look like the last one seen.
+    pub fn same_known_mtime(&self, mtime: i64) -> bool {
+        self.known_mtime().is_some() && self.mtime == mtime
     }
 
     pub fn file(size: u64, mtime: i64) -> Self {

@@ -43,7 +43,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::{Capabilities, Listing, Remote, RemoteError};
 use crate::engine::path::check_segment;
-use crate::engine::tree::{UNKNOWN_MTIME, join, parent};
+use crate::engine::tree::{UNKNOWN_MTIME, join, parent, same_tag};
 use crate::engine::{Entry, Filter, Hash, Kind, Problem, Side};
 
 /// Characters kept as they are in a path segment; all others are encoded.
@@ -847,7 +847,7 @@ impl WebDav {
         let now = self.stat(rel).await?;
         let same = match (&now, expect) {
             (None, None) => true,
-            (Some(n), Some(e)) => unchanged(n, e),
+            (Some(n), Some(e)) => self.same_version(rel, n, e).await?,
             _ => false,
         };
         if same {
@@ -856,6 +856,30 @@ impl WebDav {
             Err(RemoteError::Changed {
                 path: rel.to_string(),
             })
+        }
+    }
+
+    /// Whether `now` (just seen at `rel`) is still the version `then`:
+    /// [`unchanged`], or, where tags and dates cannot tell, the same
+    /// content hash as the one the planner computed for `then` (one GET).
+    /// Without that hash it is not the same: a precondition that cannot be
+    /// checked has failed.
+    async fn same_version(
+        &self,
+        rel: &str,
+        now: &Entry,
+        then: &Entry,
+    ) -> Result<bool, RemoteError> {
+        if unchanged(now, then) {
+            return Ok(true);
+        }
+        match then.hash {
+            Some(h) if undecided(now, then) => match self.hash(rel, now).await {
+                Ok(now_hash) => Ok(now_hash == h),
+                Err(RemoteError::Changed { .. }) => Ok(false),
+                Err(e) => Err(e),
+            },
+            _ => Ok(false),
         }
     }
 
@@ -1593,8 +1617,9 @@ fn is_weak(tag: &str) -> bool {
     tag.starts_with("W/")
 }
 
-/// Same item, unchanged: an equal entity tag, or equal size and mtime (a
-/// weak/strong entity-tag flip is not a change).
+/// Same item, unchanged: an equal entity tag (the weak marker ignored: a
+/// weak/strong flip is not a change), or equal size and a known, equal
+/// mtime. Two unknown dates prove nothing (see [`undecided`]).
 fn unchanged(now: &Entry, then: &Entry) -> bool {
     if now.kind != then.kind {
         return false;
@@ -1606,9 +1631,20 @@ fn unchanged(now: &Entry, then: &Entry) -> bool {
         return false;
     }
     match (&now.etag, &then.etag) {
-        (Some(a), Some(b)) if a == b => true,
-        _ => now.mtime == then.mtime,
+        (Some(a), Some(b)) if same_tag(a, b) => true,
+        _ => now.same_known_mtime(then.mtime),
     }
+}
+
+/// A file of the same size that metadata cannot tell apart from `then`: no
+/// entity tag on either side and no date (a server without tags and
+/// dates). Only its content hash can say whether it is still `then`.
+fn undecided(now: &Entry, then: &Entry) -> bool {
+    now.kind == Kind::File
+        && then.kind == Kind::File
+        && now.size == then.size
+        && (now.etag.is_none() || then.etag.is_none())
+        && (now.known_mtime().is_none() || then.known_mtime().is_none())
 }
 
 fn check_auth(resp: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
@@ -2057,10 +2093,19 @@ impl Remote for WebDav {
             .await
             .map_err(|e| local("open", e))?;
         // A temp left by an interrupted download of this same version (its
-        // name says which): hash what it holds and continue after it.
+        // name says which): hash what it holds and continue after it. The
+        // name tells versions apart only by a strong tag or a known mtime;
+        // without either (a server with no dates and weak or no tags),
+        // every same-size version has one name: start over.
+        let strong_tag = expect
+            .etag
+            .as_deref()
+            .filter(|t| !is_weak(t))
+            .map(str::to_string);
+        let identified = strong_tag.is_some() || expect.known_mtime().is_some();
         let mut hasher = Sha256::new();
         let mut written = file.metadata().await.map_err(|e| local("stat", e))?.len();
-        if written > expect.size {
+        if written > expect.size || (written > 0 && !identified) {
             file.set_len(0).await.map_err(|e| local("truncate", e))?;
             written = 0;
         } else if written > 0 {
@@ -2088,7 +2133,23 @@ impl Remote for WebDav {
         // the rename): asking for the rest would be a `Range` past the end
         // (416). Check the server still has the version planned with; the
         // temp's name says it is that version's bytes.
-        let complete = written == expect.size && expect.size > 0;
+        let mut complete = written == expect.size && expect.size > 0;
+        if complete
+            && expect
+                .hash
+                .is_some_and(|h| h != <[u8; 32]>::from(hasher.clone().finalize()))
+        {
+            // The planner knows this version's content, and the temp holds
+            // other bytes: start over.
+            tracing::debug!(%path, "a complete download was left of other content: starting over");
+            file.set_len(0).await.map_err(|e| local("truncate", e))?;
+            file.seek(std::io::SeekFrom::Start(0))
+                .await
+                .map_err(|e| local("seek", e))?;
+            hasher = Sha256::new();
+            written = 0;
+            complete = false;
+        }
         let resumed_from_temp = written > 0;
         if complete {
             tracing::debug!(%path, "a complete download was left: checking, not downloading");
@@ -2099,8 +2160,21 @@ impl Remote for WebDav {
                 break;
             }
             attempt += 1;
+            if written > 0 && etag_seen.is_none() && !identified {
+                // Nothing to guard a range with, nor a way to tell the
+                // version afterwards: the rest could be another version's.
+                file.set_len(0).await.map_err(|e| local("truncate", e))?;
+                file.seek(std::io::SeekFrom::Start(0))
+                    .await
+                    .map_err(|e| local("seek", e))?;
+                hasher = Sha256::new();
+                written = 0;
+            }
             let from = written;
-            let etag_for_range = etag_seen.clone();
+            // The first range of a resumed temp is guarded by the planned
+            // version's strong tag (the temp's name says it holds that
+            // version's bytes); later ones by the tag this GET answered.
+            let etag_for_range = etag_seen.clone().or_else(|| strong_tag.clone());
             let resp = self
                 .send("GET", || {
                     let mut rb = self.request(Method::GET, url.clone());
@@ -2253,11 +2327,13 @@ impl Remote for WebDav {
                 });
             }
             let now: Vec<(&String, &Entry)> = listing.tree.iter().collect();
-            let same = now.len() == contents.len()
-                && now
-                    .iter()
-                    .zip(contents)
-                    .all(|((k, e), (ek, ee))| *k == ek && unchanged(e, ee));
+            let mut same = now.len() == contents.len();
+            for ((k, e), (ek, ee)) in now.iter().zip(contents) {
+                if !same {
+                    break;
+                }
+                same = *k == ek && self.same_version(k, e, ee).await?;
+            }
             if !same {
                 return Err(RemoteError::Changed {
                     path: path.to_string(),

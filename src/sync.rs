@@ -608,7 +608,7 @@ async fn confirm_absences(
     base: &Arc<BaseTree>,
     report: &mut Report,
 ) -> Result<(), SyncError> {
-    use engine::absence::{Answer, missing_tops, settle};
+    use engine::absence::{Answer, missing_tops, renamed_to, settle};
     use futures_util::StreamExt;
     let parallel = job.concurrency.max(1);
     let remote_tops = missing_tops(remote, base, &job.filter);
@@ -636,7 +636,31 @@ async fn confirm_absences(
             };
             settled.insert(path, answer);
         }
+        // An item the listing left out that the server still has: that
+        // listing cannot be trusted to be whole (a `Depth: infinity` cut
+        // off by depth or count, a reused listing gone stale).
+        if settled.values().any(|a| matches!(a, Answer::There(_))) {
+            if let Some(note) = job.remote.listing_fell_short() {
+                tracing::warn!("{note}");
+                report.problems.push(engine::Problem {
+                    path: String::new(),
+                    side: Some(Side::Remote),
+                    message: note,
+                });
+            }
+        }
         let unique = job.remote.capabilities().file_ids;
+        // An id seen at a new path is a rename only if a direct request
+        // finds it there too.
+        for path in renamed_to(remote, &remote_tops, base, &settled, unique) {
+            let answer = match job.remote.stat(&path).await {
+                Ok(None) => Answer::Gone,
+                Ok(Some(e)) => Answer::There(e),
+                Err(e) if e.stops_pass() => return Err(SyncError::Remote(e)),
+                Err(e) => Answer::Failed(e.to_string()),
+            };
+            settled.insert(path, answer);
+        }
         let problems = settle(remote, base, Side::Remote, &remote_tops, &settled, unique);
         for p in &problems {
             tracing::warn!(path = %p.path, "{}", p.message);
@@ -647,35 +671,50 @@ async fn confirm_absences(
     if !local_tops.is_empty() {
         let folder = job.local.clone();
         let tops = local_tops.clone();
-        let settled = tokio::task::spawn_blocking(move || {
-            tops.into_iter()
-                .map(|path| {
-                    let abs = folder.abs(&path);
-                    let answer = match std::fs::symlink_metadata(&abs) {
-                        Ok(m) => {
-                            let kind = if m.is_dir() {
-                                engine::Kind::Dir
-                            } else {
-                                engine::Kind::File
-                            };
-                            Answer::There(crate::fsops::entry_of(&m, kind))
-                        }
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                            ) =>
-                        {
-                            Answer::Gone
-                        }
-                        Err(e) => Answer::Failed(format!("{}: {e}", abs.display())),
-                    };
-                    (path, answer)
-                })
-                .collect::<std::collections::HashMap<_, _>>()
-        })
-        .await
-        .map_err(blocking_err)?;
+        let look = |tops: Vec<String>| {
+            let folder = folder.clone();
+            move || {
+                tops.into_iter()
+                    .map(|path| {
+                        let abs = folder.abs(&path);
+                        let answer = match std::fs::symlink_metadata(&abs) {
+                            Ok(m) => {
+                                let kind = if m.is_dir() {
+                                    engine::Kind::Dir
+                                } else {
+                                    engine::Kind::File
+                                };
+                                Answer::There(crate::fsops::entry_of(&m, kind))
+                            }
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::NotFound
+                                        | std::io::ErrorKind::NotADirectory
+                                ) =>
+                            {
+                                Answer::Gone
+                            }
+                            Err(e) => Answer::Failed(format!("{}: {e}", abs.display())),
+                        };
+                        (path, answer)
+                    })
+                    .collect::<std::collections::HashMap<_, _>>()
+            }
+        };
+        let mut settled = tokio::task::spawn_blocking(look(tops))
+            .await
+            .map_err(blocking_err)?;
+        // An inode seen at a new path is a rename only if a direct look
+        // there finds it too.
+        let renamed = renamed_to(local, &local_tops, base, &settled, true);
+        if !renamed.is_empty() {
+            settled.extend(
+                tokio::task::spawn_blocking(look(renamed))
+                    .await
+                    .map_err(blocking_err)?,
+            );
+        }
         let problems = settle(local, base, Side::Local, &local_tops, &settled, true);
         for p in &problems {
             tracing::warn!(path = %p.path, "{}", p.message);

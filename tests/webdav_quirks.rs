@@ -232,6 +232,7 @@ fn scenarios(kind: DavKind, quirk: &str) {
         ("docs/notes.txt", b"notes v1"),
         ("odd dir #%&+/hash#.txt", b"hash"),
         ("100% done.txt", b"done"),
+        ("50%20off.txt", b"a percent escape, literally"),
         ("a&b+c.txt", b"amp plus"),
         ("quiet/nohref keep.txt", b"kept"),
         ("twins/one.txt", b"twin one"),
@@ -479,6 +480,7 @@ fn a_raw_hash_percent_or_ampersand_in_an_href_neither_renames_nor_trashes_a_file
         "hash#.txt",
         "odd dir #%&+/inside #1.txt",
         "50% off.txt",
+        "50%20off.txt",
         "R&D+.txt",
         "plain.txt",
     ];
@@ -542,6 +544,96 @@ fn an_empty_href_skips_only_that_item_and_says_so(kind: DavKind) {
     assert_eq!(fs::read(env.local().join("box/new.txt")).unwrap(), b"new");
     assert!(env.local().join("box/nohref.txt").exists());
     env.assert_quiet();
+}
+
+/// An item whose href cannot be used, at the root, holds back only the
+/// root's items the listing lacks: deletions in the folders it did list
+/// still go through.
+fn an_unusable_href_at_the_root_does_not_hold_back_deletions_in_listed_folders(kind: DavKind) {
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        Quirks::none(),
+    );
+    let env = Env::new(proxy.url_for(&server.url()));
+    write(&env.local().join("nohref.txt"), b"hidden by the server");
+    write(
+        &env.local().join("box/deleted.txt"),
+        b"deleted on the server",
+    );
+    write(&env.local().join("box/kept.txt"), b"kept");
+    env.sync(&[]);
+    proxy.set(quirks_of("empty_hrefs"));
+    server.remove("box/deleted.txt");
+    let report = env.sync(&[]);
+    assert!(
+        report["problems"].to_string().contains("empty href"),
+        "{report:#}"
+    );
+    assert!(
+        !env.local().join("box/deleted.txt").exists(),
+        "a deletion in a listed folder was held back: {report:#}"
+    );
+    assert!(env.local().join("nohref.txt").exists());
+    assert!(env.local().join("box/kept.txt").exists());
+    env.assert_quiet();
+}
+
+/// A `Depth: infinity` that was proven on a small folder but cuts the
+/// whole tree off below some depth: once a direct request finds an item
+/// that listing left out, infinity is no longer trusted (and the report
+/// says so), so what changes below the cut is seen from the next pass on.
+fn items_a_cut_off_infinity_listing_leaves_out_are_seen_once_the_server_is_found_to_have_them(
+    kind: DavKind,
+) {
+    let server = DavServer::start(kind);
+    let proxy = QuirkProxy::start(
+        &format!("http://127.0.0.1:{}", server.port()),
+        Quirks {
+            infinity_max_depth: Some(3),
+            ..Quirks::none()
+        },
+    );
+    let env = Env::new(proxy.url_for(&server.url()));
+    server.write("deep/1/2/3/4/f.txt", b"deep");
+    server.write("s/t/u.txt", b"shallow");
+    // Walked with Depth 1; infinity proven on the smallest nested folder.
+    env.sync(&[]);
+    assert_eq!(
+        fs::read(env.local().join("deep/1/2/3/4/f.txt")).unwrap(),
+        b"deep"
+    );
+    proxy.clear_seen();
+    let report = env.sync(&[]);
+    let used_infinity = proxy
+        .seen()
+        .iter()
+        .any(|s| s.method == "PROPFIND" && s.depth.as_deref() == Some("infinity"));
+    if used_infinity {
+        assert!(
+            report["problems"]
+                .to_string()
+                .contains("no longer trusts its `Depth: infinity`"),
+            "{kind}: {report:#}"
+        );
+    }
+    assert!(env.local().join("deep/1/2/3/4/f.txt").exists());
+    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    // Changes below the cut arrive.
+    server.write("deep/1/2/3/4/new.txt", b"new");
+    server.write("deep/1/2/3/4/f.txt", b"deep, edited");
+    env.sync(&[]);
+    assert_eq!(
+        fs::read(env.local().join("deep/1/2/3/4/new.txt")).ok(),
+        Some(b"new".to_vec()),
+        "{kind}: a new file below the cut was never seen"
+    );
+    assert_eq!(
+        fs::read(env.local().join("deep/1/2/3/4/f.txt")).unwrap(),
+        b"deep, edited"
+    );
+    env.assert_quiet();
+    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
 }
 
 fn mtime_secs(p: &Path) -> i64 {
@@ -832,6 +924,12 @@ macro_rules! quirks {
             }
             #[test] fn case_2_an_empty_href_skips_only_that_item_and_says_so() {
                 an_empty_href_skips_only_that_item_and_says_so($kind)
+            }
+            #[test] fn an_unusable_href_at_the_root_does_not_hold_back_deletions_in_listed_folders() {
+                super::an_unusable_href_at_the_root_does_not_hold_back_deletions_in_listed_folders($kind)
+            }
+            #[test] fn items_a_cut_off_infinity_listing_leaves_out_are_seen_once_the_server_is_found_to_have_them() {
+                super::items_a_cut_off_infinity_listing_leaves_out_are_seen_once_the_server_is_found_to_have_them($kind)
             }
             #[test] fn case_3_a_file_with_an_iso_or_missing_server_date_is_not_dated_1970() {
                 a_file_with_an_iso_or_missing_server_date_is_not_dated_1970($kind)

@@ -77,14 +77,54 @@ pub fn pin_to_base(tree: &mut Tree, base: &BaseTree, side: Side, top: &str) {
     keep_unobserved(tree, base, side, &[top.to_string()]);
 }
 
+/// The identities the observation shows at paths the base does not know,
+/// with those paths, where `unique_ids`.
+fn new_ids<'t>(tree: &'t Tree, base: &BaseTree, unique_ids: bool) -> HashMap<&'t str, &'t str> {
+    if !unique_ids {
+        return HashMap::new();
+    }
+    tree.iter()
+        .filter(|(k, _)| !base.contains_key(*k))
+        .filter_map(|(k, e)| e.id.as_deref().map(|id| (id, k.as_str())))
+        .collect()
+}
+
+/// The paths where the observation shows a missing top's identity anew
+/// (a rename, if a direct request there confirms it): each needs a direct
+/// request of its own before [`settle`], its answer added to the answers
+/// under that path. Only where `unique_ids`.
+pub fn renamed_to(
+    tree: &Tree,
+    tops: &[String],
+    base: &BaseTree,
+    answers: &HashMap<String, Answer>,
+    unique_ids: bool,
+) -> Vec<String> {
+    let ids = new_ids(tree, base, unique_ids);
+    let mut out: Vec<String> = tops
+        .iter()
+        .filter_map(|t| match answers.get(t) {
+            Some(Answer::There(e)) => e.id.as_deref().and_then(|id| ids.get(id)),
+            _ => None,
+        })
+        .map(|p| p.to_string())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Settle the missing tops of `side` with the direct requests' answers:
 /// * [`Answer::Gone`] — confirmed: the item stays missing;
 /// * [`Answer::There`] — put back as the base recorded it (with its
 ///   subtree) and reported, unless `unique_ids` (the side's ids are real
-///   identities: inodes, server file ids) and the observation shows the
-///   same identity at a new path: then it was seen there (a rename the
-///   observation caught, such as a change of case on a case-insensitive
-///   disk), and its absence at the old path stands;
+///   identities: inodes, server file ids), the observation shows the same
+///   identity at a new path, and a direct request of that path (its answer
+///   in `answers` too, see [`renamed_to`]) found that identity there: then
+///   it was renamed (such as a change of case on a case-insensitive disk),
+///   and its absence at the old path stands. (An observation that names an
+///   item wrongly — a server that sends a `%` in a name unencoded — shows
+///   its identity at a path where a direct request finds nothing.)
 /// * [`Answer::Failed`] — put back and reported.
 ///
 /// A top with no answer is put back too: nothing missing is acted on
@@ -105,25 +145,21 @@ pub fn settle(
         Side::Local => "it is still on disk",
         Side::Remote => "the server still has it",
     };
-    // Identities the observation shows at paths the base does not know.
-    let new_ids: HashSet<&str> = if unique_ids
-        && answers
-            .values()
-            .any(|a| matches!(a, Answer::There(e) if e.id.is_some()))
-    {
-        tree.iter()
-            .filter(|(k, _)| !base.contains_key(*k))
-            .filter_map(|(_, e)| e.id.as_deref())
-            .collect()
-    } else {
-        HashSet::new()
-    };
+    // Identities the observation shows at paths the base does not know:
+    // a rename only where a direct request found the identity there too.
+    let renamed: HashSet<String> = new_ids(tree, base, unique_ids)
+        .into_iter()
+        .filter(|(id, path)| {
+            matches!(answers.get(*path), Some(Answer::There(e)) if e.id.as_deref() == Some(*id))
+        })
+        .map(|(id, _)| id.to_string())
+        .collect();
     let mut put_back: Vec<(&str, String)> = Vec::new();
     for top in tops {
         let message = match answers.get(top) {
             Some(Answer::Gone) => continue,
             Some(Answer::There(e)) => {
-                if e.id.as_deref().is_some_and(|id| new_ids.contains(id)) {
+                if e.id.as_deref().is_some_and(|id| renamed.contains(id)) {
                     continue;
                 }
                 format!("missing from {what}, but {still}: left alone this pass")
@@ -249,7 +285,11 @@ mod tests {
         let tops = missing_tops(&tree, &base, &Filter::default());
         assert_eq!(tops, ["c"]);
         let there = Answer::There(base["c"].entry(Side::Local));
-        let answers: HashMap<String, Answer> = [("c".to_string(), there)].into_iter().collect();
+        let mut answers: HashMap<String, Answer> =
+            [("c".to_string(), there.clone())].into_iter().collect();
+        // The new path is asked for directly, and has that identity.
+        assert_eq!(renamed_to(&tree, &tops, &base, &answers, true), ["C"]);
+        answers.insert("C".into(), there);
         let mut t = tree.clone();
         assert!(settle(&mut t, &base, Side::Local, &tops, &answers, true).is_empty());
         assert!(!t.contains_key("c"));
@@ -260,5 +300,38 @@ mod tests {
             1
         );
         assert!(t.contains_key("c"));
+    }
+
+    #[test]
+    fn an_identity_listed_under_a_name_a_direct_request_does_not_find_is_no_rename() {
+        // A server that sends `50%20off.txt` unencoded: the listing shows
+        // the file's id at `50 off.txt`, where nothing is.
+        let base = base();
+        let mut tree: Tree = base
+            .iter()
+            .filter(|(k, _)| *k != "c")
+            .map(|(k, v)| (k.clone(), v.entry(Side::Remote)))
+            .collect();
+        tree.insert("c decoded".into(), base["c"].entry(Side::Remote));
+        let tops = missing_tops(&tree, &base, &Filter::default());
+        let mut answers: HashMap<String, Answer> = [(
+            "c".to_string(),
+            Answer::There(base["c"].entry(Side::Remote)),
+        )]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            renamed_to(&tree, &tops, &base, &answers, true),
+            ["c decoded"]
+        );
+        for at_new in [None, Some(Answer::Gone)] {
+            if let Some(a) = at_new {
+                answers.insert("c decoded".into(), a);
+            }
+            let mut t = tree.clone();
+            let problems = settle(&mut t, &base, Side::Remote, &tops, &answers, true);
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(t.contains_key("c"), "the absence was taken for a rename");
+        }
     }
 }

@@ -240,16 +240,34 @@ pub fn descendants<'a, V>(
 }
 
 /// Fill one side's observation from the base where that side could not
-/// look: for every path in `unobserved`, each base item at or below it that
-/// `tree` lacks is put back as the base recorded it (so it plans as
-/// unchanged), parents first, and only under a folder the tree has. What
-/// could not be seen is never taken for deleted.
+/// look: for every path in `unobserved`, the base items that `tree` lacks
+/// are put back as the base recorded them (so they plan as unchanged),
+/// parents first, and only under a folder the tree has. What could not be
+/// seen is never taken for deleted.
+///
+/// A path the tree lacks (an item that could not be seen) is put back with
+/// everything below it. A folder the tree shows (or the root, `""`: a
+/// folder one of whose entries could not be read) holds back only its
+/// missing direct children, each with its subtree: what lies below a
+/// sub-folder the side did show was listed with that sub-folder, and its
+/// absence there is checked like any other.
 pub fn keep_unobserved(tree: &mut Tree, base: &BaseTree, side: Side, unobserved: &[String]) {
     for at in unobserved {
+        let shown = at.is_empty() || tree.get(at.as_str()).is_some_and(|e| e.kind == Kind::Dir);
         let items = base
             .get_key_value(at.as_str())
             .into_iter()
-            .chain(descendants(base, at).filter(|(k, _)| *k != at));
+            .chain(descendants(base, at).filter(|(k, _)| *k != at))
+            // Below a shown folder: only what hangs from a missing child.
+            .filter(|(k, _)| {
+                !shown || {
+                    let mut top = k.as_str();
+                    while parent(top) != at.as_str() && !top.is_empty() {
+                        top = parent(top);
+                    }
+                    !tree.contains_key(top)
+                }
+            });
         // (sorted: a parent is decided before its children)
         let mut put = Vec::new();
         let mut put_dirs = std::collections::HashSet::new();
@@ -309,6 +327,32 @@ mod tests {
         assert_eq!(keys, ["d", "d/gone.txt", "d/sub", "d/sub/x"]);
         assert_eq!(tree["d/gone.txt"].mtime, 8);
         assert_eq!(tree["d/sub"].kind, Kind::Dir);
+    }
+
+    #[test]
+    fn an_unreadable_entry_holds_back_only_the_missing_children_of_its_folder() {
+        let rec = |kind| BaseEntry {
+            kind,
+            local: Sig::default(),
+            remote: Sig::default(),
+            hash: None,
+        };
+        let mut base = BaseTree::new();
+        for (p, k) in [
+            ("a", Kind::Dir),
+            ("a/deleted.txt", Kind::File),
+            ("gone", Kind::Dir),
+            ("gone/x", Kind::File),
+            ("top.txt", Kind::File),
+        ] {
+            base.insert(p.to_string(), rec(k));
+        }
+        let mut tree = Tree::new();
+        tree.insert("a".into(), Entry::dir());
+        keep_unobserved(&mut tree, &base, Side::Remote, &[String::new()]);
+        let keys: Vec<&str> = tree.keys().map(String::as_str).collect();
+        // "a" was listed, without "a/deleted.txt": that absence is real.
+        assert_eq!(keys, ["a", "gone", "gone/x", "top.txt"]);
     }
 
     #[test]

@@ -176,6 +176,14 @@ pub trait Remote: Send + Sync {
     /// anything is deleted because of it.
     async fn stat(&self, path: &str) -> Result<Option<Entry>, RemoteError>;
 
+    /// A direct request found an item the last listing left out: the
+    /// listing was not whole. The remote stops trusting whatever made it
+    /// so (WebDAV: `Depth: infinity` listings and the reused listing) and
+    /// says what it changed, for the report; `None`: nothing to change.
+    fn listing_fell_short(&self) -> Option<String> {
+        None
+    }
+
     /// Create the root (first synchronization into a new remote folder).
     async fn create_root(&self) -> Result<(), RemoteError>;
 

@@ -4,6 +4,9 @@
 //!
 //! * `infinity_one_level`: a `PROPFIND Depth: infinity` is answered with
 //!   the server's `Depth: 1` answer and its 207 (one server does this).
+//! * `infinity_max_depth`: a `PROPFIND Depth: infinity` answer leaves out
+//!   every item more than this many levels below the folder asked for (a
+//!   server that cuts such listings off by depth or result count).
 //! * `raw_hrefs`: hrefs carry `#`, `%`, `&`, `+` and `?` without
 //!   percent-encoding (two servers do this for `#`, one for `%` and `&`).
 //! * `absolute_hrefs`: hrefs are full URLs (`http://host:port/path`), as
@@ -45,6 +48,7 @@ pub enum Dates {
 #[derive(Clone, Debug, Default)]
 pub struct Quirks {
     pub infinity_one_level: bool,
+    pub infinity_max_depth: Option<usize>,
     pub raw_hrefs: bool,
     pub absolute_hrefs: bool,
     pub empty_href_for: Vec<String>,
@@ -227,7 +231,14 @@ async fn handle(
     let mut bytes = resp.bytes().await.map_err(std::io::Error::other)?;
     if status == 207 && method == "PROPFIND" {
         if let Ok(text) = std::str::from_utf8(&bytes) {
-            bytes = Bytes::from(rewrite(text, &q, &host));
+            let mut text = rewrite(text, &q, &host);
+            let infinity = depth
+                .as_deref()
+                .is_some_and(|d| d.eq_ignore_ascii_case("infinity"));
+            if let (true, Some(n)) = (infinity, q.infinity_max_depth) {
+                text = cut_below(&text, &path, n);
+            }
+            bytes = Bytes::from(text);
         }
     }
     seen.lock().unwrap().push(Seen {
@@ -324,6 +335,33 @@ fn rewrite_response(block: &str, q: &Quirks, host: &str) -> String {
         }
     }
     out
+}
+
+/// Leave out of a multistatus body the responses more than `levels` below
+/// the folder at `asked` (a request path).
+pub fn cut_below(body: &str, asked: &str, levels: usize) -> String {
+    let response =
+        regex::Regex::new(r"(?s)<([\w.-]+:)?response\b[^>]*>.*?</([\w.-]+:)?response>").unwrap();
+    let href = regex::Regex::new(r"(?s)<([\w.-]+:)?href>(.*?)</([\w.-]+:)?href>").unwrap();
+    let depth = |p: &str| p.split('/').filter(|s| !s.is_empty()).count();
+    let base = depth(asked.split('?').next().unwrap_or(asked));
+    response
+        .replace_all(body, |c: &regex::Captures| {
+            let text = href
+                .captures(&c[0])
+                .map(|h| h[2].to_string())
+                .unwrap_or_default();
+            let path = match text.find("://") {
+                Some(i) => text[i + 3..].find('/').map_or("", |j| &text[i + 3 + j..]),
+                None => &text,
+            };
+            if depth(path) > base + levels {
+                String::new()
+            } else {
+                c[0].to_string()
+            }
+        })
+        .into_owned()
 }
 
 /// The decoded last segment of an href's text.

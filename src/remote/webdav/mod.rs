@@ -137,9 +137,8 @@ pub struct WebDav {
     client: reqwest::Client,
     /// The collection URL, ending in `/`.
     base: reqwest::Url,
-    /// Its path, percent-decoded, ending in `/`.
-    base_path: String,
-    /// The same, one decoded segment each (hrefs are compared by segment).
+    /// Its path, one percent-decoded segment each (hrefs are compared by
+    /// segment; a `%2F` in a segment is part of a name).
     base_segments: Vec<String>,
     credentials: Option<Credentials>,
     /// `Depth: infinity` listings: YES only once seen to work on a nested
@@ -150,6 +149,11 @@ pub struct WebDav {
     infinity_checked_at: AtomicI64,
     /// The server returns `oc:fileid` (Nextcloud, ownCloud): ids survive moves.
     file_ids: AtomicBool,
+    /// Hrefs from this server were seen with characters a URL cannot hold
+    /// raw (`#`, `?`, a space, a `%` not starting an escape): it does not
+    /// percent-encode them, so a `%XX` in one of its hrefs may be a `%` in
+    /// the name. Such names are checked with a direct request each.
+    raw_hrefs: AtomicBool,
     /// The write probe's findings (`probed_at == 0`: not probed yet).
     written: tokio::sync::Mutex<Probe>,
     /// The last full listing with its collections' entity tags, for servers
@@ -251,10 +255,6 @@ impl WebDav {
             let p = format!("{}/", url.path());
             url.set_path(&p);
         }
-        let base_path = percent_decode_str(url.path())
-            .decode_utf8()
-            .map_err(|e| RemoteError::Config(format!("{url}: {e}")))?
-            .into_owned();
         let base_segments = href_segments(url.path())
             .ok_or_else(|| RemoteError::Config(format!("{url}: the path is not UTF-8")))?;
         let mut builder = reqwest::Client::builder()
@@ -276,11 +276,11 @@ impl WebDav {
             client,
             base: url,
             base_segments,
-            base_path,
             credentials: options.credentials,
             depth_infinity: AtomicU8::new(UNKNOWN),
             infinity_checked_at: AtomicI64::new(0),
             file_ids: AtomicBool::new(false),
+            raw_hrefs: AtomicBool::new(false),
             written: tokio::sync::Mutex::new(Probe::default()),
             cache: std::sync::Mutex::new(None),
             trash_dirs: tokio::sync::Mutex::new(std::collections::HashSet::new()),
@@ -508,6 +508,10 @@ impl WebDav {
         let Some(segments) = href_segments(path) else {
             return Ok(Err(format!("the href {href:?} is not UTF-8 once decoded")));
         };
+        // A server that does not encode names sends a folder `a%20b` as it
+        // is: its segment matches literally.
+        let raw = self.raw_hrefs.load(Ordering::Relaxed);
+        let mut literal = path.split('/').filter(|s| !s.is_empty());
         let wanted = self
             .base_segments
             .iter()
@@ -515,7 +519,8 @@ impl WebDav {
             .chain(within.split('/').filter(|s| !s.is_empty()));
         let mut segments = segments.into_iter();
         for w in wanted {
-            if segments.next().as_deref() != Some(w) {
+            let lit = literal.next();
+            if segments.next().as_deref() != Some(w) && !(raw && lit == Some(w)) {
                 return Err(reject("which is outside the folder asked for"));
             }
         }
@@ -551,6 +556,10 @@ impl WebDav {
         within: &str,
     ) -> Result<(Vec<(String, &'a xml::DavItem)>, Vec<Unusable>), RemoteError> {
         let within = within.trim_matches('/');
+        if !self.raw_hrefs.load(Ordering::Relaxed) && items.iter().any(|i| sends_raw(&i.href)) {
+            tracing::info!(base = %self.base, "the server sends hrefs without percent-encoding: names with a %XX in them are checked one by one");
+            self.raw_hrefs.store(true, Ordering::Relaxed);
+        }
         let mut rows = Vec::with_capacity(items.len());
         let mut unusable = Vec::new();
         for item in items {
@@ -592,6 +601,83 @@ impl WebDav {
             )));
         }
         Ok((rows, unusable))
+    }
+
+    /// The literal last segment of a resolved item's href where it is
+    /// ambiguous: on a server seen not to encode names (see
+    /// [`WebDav::raw_hrefs`]), an escape `%XX` in it may be a `%` and two
+    /// characters of the name as well as the character it encodes.
+    fn ambiguous(&self, href: &str) -> Option<String> {
+        if !self.raw_hrefs.load(Ordering::Relaxed) {
+            return None;
+        }
+        let last = href.trim().trim_end_matches('/').rsplit('/').next()?;
+        let decoded = percent_decode_str(last).decode_utf8().ok()?;
+        (decoded != last).then(|| last.to_string())
+    }
+
+    /// Settle the ambiguous names of a Depth 1 listing of `within` (see
+    /// [`WebDav::ambiguous`]) with a direct request for each reading, the
+    /// decoded one and the literal one: the item is taken under the one
+    /// reading the server has as that item; with none or both, it is
+    /// skipped and reported (nothing in `within` is then taken as deleted).
+    async fn settle_escapes<'a>(
+        &self,
+        rows: Vec<(String, &'a xml::DavItem)>,
+        unusable: &mut Vec<Unusable>,
+        within: &str,
+    ) -> Result<Vec<(String, &'a xml::DavItem)>, RemoteError> {
+        let within = within.trim_matches('/');
+        let mut out = Vec::with_capacity(rows.len());
+        for (rel, item) in rows {
+            let literal = match self.ambiguous(&item.href) {
+                Some(lit) if rel != within => join(parent(&rel), &lit),
+                _ => {
+                    out.push((rel, item));
+                    continue;
+                }
+            };
+            let listed = self.entry_of(item);
+            let mut found = Vec::new();
+            for reading in [&rel, &literal] {
+                if check_segment(crate::engine::tree::file_name(reading)).is_err() {
+                    continue;
+                }
+                let now = self.propfind(reading, item.is_collection, "0").await?;
+                if now
+                    .as_ref()
+                    .and_then(|i| i.first())
+                    .is_some_and(|i| same_item(&self.entry_of(i), &listed))
+                {
+                    found.push(reading.clone());
+                }
+            }
+            match found.as_slice() {
+                [one] => {
+                    tracing::debug!(href = %item.href, rel = %one, "an ambiguous href checked");
+                    out.push((one.clone(), item));
+                }
+                _ => unusable.push(Unusable {
+                    path: within.to_string(),
+                    message: format!(
+                        "the server sends names without percent-encoding, and its href {:?} may name {rel:?} or {literal:?}; {}: it was skipped; nothing in this folder is taken as deleted while it lasts",
+                        item.href,
+                        if found.is_empty() {
+                            "it has neither"
+                        } else {
+                            "it has both"
+                        }
+                    ),
+                }),
+            }
+        }
+        if out.is_empty() && !unusable.is_empty() {
+            return Err(RemoteError::Protocol(format!(
+                "the listing of {} was rejected: none of its hrefs names an item",
+                folder_name(within)
+            )));
+        }
+        Ok(out)
     }
 
     /// The sub-folders of folder `rel` (names, sorted), for choosing a
@@ -1160,7 +1246,8 @@ impl WebDav {
                     // Removed while we listed: the next pass sees it.
                     continue;
                 };
-                let (rows, unusable) = self.resolve(&items, dir)?;
+                let (rows, mut unusable) = self.resolve(&items, dir)?;
+                let rows = self.settle_escapes(rows, &mut unusable, dir).await?;
                 note_unusable(listing, unusable);
                 for (rel, item) in rows {
                     if rel == dir.trim_end_matches('/') {
@@ -1210,6 +1297,13 @@ impl WebDav {
             tracing::debug!(
                 root,
                 "unusable hrefs in a Depth: infinity listing; walking with Depth: 1"
+            );
+            return Ok(false);
+        }
+        if items.iter().any(|i| self.ambiguous(&i.href).is_some()) {
+            tracing::debug!(
+                root,
+                "ambiguous hrefs in a Depth: infinity listing; walking with Depth: 1"
             );
             return Ok(false);
         }
@@ -1377,7 +1471,8 @@ impl WebDav {
                 let Some(items) = result? else {
                     continue;
                 };
-                let (rows, unusable) = self.resolve(&items, dir)?;
+                let (rows, mut unusable) = self.resolve(&items, dir)?;
+                let rows = self.settle_escapes(rows, &mut unusable, dir).await?;
                 note_unusable(listing, unusable);
                 for (rel, item) in rows {
                     if rel == *dir {
@@ -1560,6 +1655,36 @@ fn href_segments(path: &str) -> Option<Vec<String>> {
                 .map(|d| d.into_owned())
         })
         .collect()
+}
+
+/// Whether an href holds what no URL holds raw: a `#`, `?` or space in its
+/// path, or a `%` that does not start an escape. (Servers that do this
+/// send a `%` in a name as it is.)
+fn sends_raw(href: &str) -> bool {
+    let raw = href.trim();
+    let path = match split_scheme(raw) {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => raw,
+    };
+    let b = path.as_bytes();
+    b.iter().enumerate().any(|(i, c)| match c {
+        b'#' | b'?' | b' ' => true,
+        b'%' => !(b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()),
+        _ => false,
+    })
+}
+
+/// The same item, as far as two answers of the server can tell: one kind,
+/// and for files one size; one entity tag and one file id where both say.
+fn same_item(a: &Entry, b: &Entry) -> bool {
+    let agree = |x: &Option<Box<str>>, y: &Option<Box<str>>| match (x, y) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    };
+    a.kind == b.kind
+        && (a.kind == Kind::Dir || a.size == b.size)
+        && (a.kind == Kind::Dir || agree(&a.etag, &b.etag))
+        && agree(&a.id, &b.id)
 }
 
 /// A folder as error messages name it.
@@ -1825,17 +1950,29 @@ impl Remote for WebDav {
         WebDav::stat(self, path).await
     }
 
+    fn listing_fell_short(&self) -> Option<String> {
+        let trusted = self.infinity() == YES;
+        // Not trusted for a day; the write probe or a walk checks it again.
+        self.set_infinity(NO);
+        let cached = self.cache.lock().ok().and_then(|mut c| c.take()).is_some();
+        let what = match (trusted, cached) {
+            (false, false) => return None,
+            (true, false) => "its `Depth: infinity` listings",
+            (false, true) => "its unchanged folder tags (a listing reused)",
+            (true, true) => "its `Depth: infinity` listings and unchanged folder tags",
+        };
+        Some(format!(
+            "the server still has items its listing left out: Ferry no longer trusts {what} on this server and lists every folder on its own (`Depth: 1`) from the next pass on"
+        ))
+    }
+
     async fn create_root(&self) -> Result<(), RemoteError> {
         // Only the missing folders are created: walk up from the root until
         // a collection exists, then MKCOL downwards. Folders above the
         // user's own space may refuse MKCOL (one server answers 404 for
         // `MKCOL /webdav/`), so an existing one is never asked.
-        let segments: Vec<&str> = self
-            .base_path
-            .trim_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
+        // (Decoded segments: a `%2F` in a folder's name is not a `/`.)
+        let segments: Vec<&str> = self.base_segments.iter().map(String::as_str).collect();
         let url_of = |n: usize| {
             let path: String = segments[..n]
                 .iter()

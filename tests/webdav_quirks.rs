@@ -618,7 +618,7 @@ fn items_a_cut_off_infinity_listing_leaves_out_are_seen_once_the_server_is_found
         );
     }
     assert!(env.local().join("deep/1/2/3/4/f.txt").exists());
-    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    assert!(trashed(&env).is_empty(), "{:?}", trashed(&env));
     // Changes below the cut arrive.
     server.write("deep/1/2/3/4/new.txt", b"new");
     server.write("deep/1/2/3/4/f.txt", b"deep, edited");
@@ -633,7 +633,7 @@ fn items_a_cut_off_infinity_listing_leaves_out_are_seen_once_the_server_is_found
         b"deep, edited"
     );
     env.assert_quiet();
-    assert!(env.trashed().is_empty(), "{:?}", env.trashed());
+    assert!(trashed(&env).is_empty(), "{:?}", trashed(&env));
 }
 
 fn mtime_secs(p: &Path) -> i64 {

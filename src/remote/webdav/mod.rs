@@ -162,8 +162,9 @@ pub struct WebDav {
     trash_dirs: tokio::sync::Mutex<std::collections::HashSet<String>>,
     /// Leftovers of Ferry's own interrupted work that the last listing saw
     /// (`.ferry-probe-…` folders at the root, `.ferry-up-….part` temps
-    /// older than a day), with their entries: removed by
-    /// [`Remote::clean_leftovers`].
+    /// older than a day), with their entries: candidates for
+    /// [`Remote::clean_leftovers`], which removes one only once `sightings`
+    /// has seen it unchanged long enough.
     leftovers: std::sync::Mutex<Vec<(String, Entry)>>,
     /// When Ferry first saw each leftover, and as what (kept in the
     /// journal with the probe, see [`Remote::export_state`]): a leftover is
@@ -1612,7 +1613,7 @@ const STALE_UPLOAD_NANOS: i64 = 24 * 3600 * 1_000_000_000;
 
 /// Whether a listed item is a leftover of Ferry's own interrupted work that
 /// may be removed: a probe folder at the root (`.ferry-probe-` and 16 hex
-/// digits; any age: a probe lasts seconds), or an upload temp
+/// digits; its age is judged by when Ferry first saw it), or an upload temp
 /// (`.ferry-up-` and 16 hex digits, `.part`) anywhere whose server mtime
 /// is known and more than a day old. Nothing else ever matches.
 fn is_leftover(rel: &str, entry: &Entry, now_nanos: i64) -> bool {

@@ -642,7 +642,7 @@ impl Folder {
                     path: src.display().to_string(),
                 });
             }
-            let hash = write_temp(&mut input, &temp, src_expect.size, src_expect.mtime)?;
+            let hash = write_temp(&mut input, &temp, src_expect.size, src_expect.mtime, false)?;
             let after = entry_of(
                 &input.metadata().map_err(FsError::io("stat", src))?,
                 Kind::File,
@@ -664,12 +664,14 @@ impl Folder {
     /// Stream file `rel` (expected as `expect`) into `out`, returning its
     /// hash; fails with `Changed` if it changes while read.
     pub fn copy_out(&self, rel: &str, expect: &Entry, temp: &Path) -> Result<Hash, FsError> {
-        // A local copy is cheap to redo: never resume, start over.
-        match fs::remove_file(temp) {
+        // A local copy is cheap to redo: never resume, start over (in the
+        // same file: its lock, see [`ActiveTemp`], stays on it).
+        match OpenOptions::new().write(true).open(temp) {
+            Ok(f) => f.set_len(0).map_err(FsError::io("truncate", temp))?,
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                return Err(FsError::io("remove", temp)(e));
+                return Err(FsError::io("open", temp)(e));
             }
-            _ => {}
+            Err(_) => {}
         }
         let path = self.abs(rel);
         let mut input = File::open(&path).map_err(FsError::io("open", &path))?;
@@ -682,7 +684,7 @@ impl Folder {
                 path: rel.to_string(),
             });
         }
-        let hash = write_temp(&mut input, temp, expect.size, expect.mtime)?;
+        let hash = write_temp(&mut input, temp, expect.size, expect.mtime, true)?;
         let after = entry_of(
             &input.metadata().map_err(FsError::io("stat", &path))?,
             Kind::File,
@@ -828,18 +830,44 @@ pub const RESUMABLE_TEMP_MAX_AGE: std::time::Duration = std::time::Duration::fro
 static ACTIVE_TEMPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Marks a resumable temp as in use while it lives (see
-/// [`Folder::clean_temps`]).
+/// [`Folder::clean_temps`]): listed for this process, and locked (an
+/// advisory lock on the file, created empty if need be) for every other
+/// Ferry process, such as the CLI while the daemon runs. Writers open the
+/// same file and write into it (never replace it), so the lock covers it.
 #[derive(Debug)]
-pub struct ActiveTemp(PathBuf);
+pub struct ActiveTemp(PathBuf, #[allow(dead_code)] Option<File>);
 
 impl ActiveTemp {
     pub fn new(path: &Path) -> ActiveTemp {
+        use fs4::fs_std::FileExt;
         ACTIVE_TEMPS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(path.to_path_buf());
-        ActiveTemp(path.to_path_buf())
+        // Without a lock (a file system without locks) the temp is still
+        // safe from this process; another one may clean it when its disk
+        // is full, as before.
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .ok()
+            .filter(|f| matches!(f.try_lock_exclusive(), Ok(true)));
+        if lock.is_none() {
+            tracing::debug!(path = %path.display(), "could not lock a download temp");
+        }
+        ActiveTemp(path.to_path_buf(), lock)
     }
+}
+
+/// Whether another open file (of any Ferry process) holds the temp's lock:
+/// a download is being written into it. `Some(file)` holds the lock for
+/// the caller while it removes the temp.
+fn lock_unused(path: &Path) -> Option<File> {
+    use fs4::fs_std::FileExt;
+    let f = OpenOptions::new().write(true).open(path).ok()?;
+    matches!(f.try_lock_exclusive(), Ok(true)).then_some(f)
 }
 
 impl Drop for ActiveTemp {
@@ -903,6 +931,18 @@ fn remove_stale(path: &Path, name: &str, all_downloads: bool) -> u64 {
         .filter(|m| m.is_file())
         .map(|m| m.len());
     let Some(size) = size else { return 0 };
+    // A download temp another Ferry process is writing is locked: left.
+    let _lock = if name.starts_with(".ferry-dl-") {
+        match lock_unused(path) {
+            Some(f) => Some(f),
+            None => {
+                tracing::debug!(path = %path.display(), "a download temp in use: kept");
+                return 0;
+            }
+        }
+    } else {
+        None
+    };
     match fs::remove_file(path) {
         Ok(()) => {
             tracing::info!(path = %path.display(), size, "removed a temp file left by an interrupted transfer");
@@ -989,10 +1029,20 @@ fn process_alive(_pid: u32) -> bool {
 
 /// Write everything from `input` to a new file `temp`, with `mtime`;
 /// check the size, fsync. Returns the content hash.
-fn write_temp(input: &mut File, temp: &Path, size: u64, mtime: i64) -> Result<Hash, FsError> {
+/// `reuse`: the temp may exist already (a resumable download temp, emptied
+/// by the caller and locked by its [`ActiveTemp`]); else it must be new.
+fn write_temp(
+    input: &mut File,
+    temp: &Path,
+    size: u64,
+    mtime: i64,
+    reuse: bool,
+) -> Result<Hash, FsError> {
     let mut out = OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(reuse)
+        .truncate(reuse)
+        .create_new(!reuse)
         .open(temp)
         .map_err(FsError::io("create", temp))?;
     let mut hasher = Sha256::new();
@@ -1103,6 +1153,50 @@ mod tests {
         drop(active);
         assert_eq!(folder.clean_temps(), 7);
         assert!(!fresh.exists());
+    }
+
+    /// Finding 9: on a full disk, a download temp another Ferry process is
+    /// writing (the CLI while the daemon runs) is not removed: the writer
+    /// locks it (here `flock(1)`, another process holding the same kind of
+    /// lock), and the cleaner skips locked temps. Once the lock is gone the
+    /// temp is cleaned as before; and an [`ActiveTemp`] does lock its file.
+    #[test]
+    fn a_download_temp_another_process_is_writing_survives_a_full_disk_cleanup() {
+        use fs4::fs_std::FileExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let temp = root.join(".ferry-dl-2222222222222222.part");
+        fs::write(&temp, b"partial").unwrap();
+        let ready = root.join("locked");
+        let mut writer = std::process::Command::new("flock")
+            .arg("-x")
+            .arg(&temp)
+            .args(["sh", "-c"])
+            .arg(format!("touch '{}'; read _", ready.display()))
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("flock(1) (util-linux) is needed for this test");
+        let start = std::time::Instant::now();
+        while !ready.exists() {
+            assert!(start.elapsed().as_secs() < 20, "flock did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let folder = Folder::new(root, Side::Local, TrashPolicy::Folder);
+        let freed = folder.clean_temps();
+        // Its input closed, the writer (and its lock) ends.
+        drop(writer.stdin.take());
+        writer.wait().unwrap();
+        assert_eq!(freed, 0);
+        assert!(temp.exists(), "removed while another process wrote it");
+        // Its writer gone, the lock is gone too: cleaned.
+        assert_eq!(folder.clean_temps(), 7);
+        assert!(!temp.exists());
+        // This process's writers lock their temps for the others.
+        let active = ActiveTemp::new(&temp);
+        let other = File::options().write(true).open(&temp).unwrap();
+        assert!(!other.try_lock_exclusive().unwrap(), "not locked");
+        drop(active);
+        assert!(other.try_lock_exclusive().unwrap());
     }
 
     #[test]

@@ -548,8 +548,20 @@ pub async fn run_pass(
     if !plan.ops.is_empty() {
         execute(job, plan.ops, base.clone(), &mut report).await?;
     }
-    if rebuilding && report.errors.is_empty() && report.stopped.is_none() {
-        // Both sides are in the base now: back to normal passes.
+    // Both sides are in the base now: back to normal passes. Only after a
+    // full pass (a scoped one rebuilt only part of the base), and only
+    // when no item that is on both sides and not in the base failed: that
+    // one still needs "keep both". An item on one side only has no version
+    // to choose between, so its lasting error (a 403) must not keep every
+    // later pass in rebuild mode.
+    if rebuilding
+        && scope.is_none()
+        && report.stopped.is_none()
+        && !report
+            .errors
+            .iter()
+            .any(|e| unadopted_on_both_sides(&e.path, &trees.0, &trees.1, &base))
+    {
         let journal = job.journal.clone();
         tokio::task::spawn_blocking(move || {
             let j = journal
@@ -580,6 +592,21 @@ pub async fn run_pass(
     report.elapsed_ms = start.elapsed().as_millis();
     drop_in_background((trees, base));
     Ok(report)
+}
+
+/// Whether `path` (or, for a folder, anything under it) is on both sides
+/// and not in the base: an item a rebuilding pass had to keep both of. An
+/// error without a path counts as such (it may be about anything).
+fn unadopted_on_both_sides(path: &str, local: &Tree, remote: &Tree, base: &BaseTree) -> bool {
+    if path.is_empty() {
+        return true;
+    }
+    let under = format!("{path}/");
+    local
+        .range(path.to_string()..)
+        .take_while(|(p, _)| p.as_str() == path || p.starts_with(&under) || p.starts_with(path))
+        .filter(|(p, _)| p.as_str() == path || p.starts_with(&under))
+        .any(|(p, _)| remote.contains_key(p) && !base.contains_key(p))
 }
 
 /// Free large trees on another thread: the pass is done, its caller should

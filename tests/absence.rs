@@ -454,6 +454,67 @@ async fn excluded_items_in_a_folder_deleted_on_the_server_stay_with_their_folder
     }
 }
 
+/// The server's root folder as a path on this machine.
+fn other_root(other: &Other) -> PathBuf {
+    match other {
+        Other::Dav(s) => s.root().to_path_buf(),
+        Other::Folder(d) => d.path().to_path_buf(),
+    }
+}
+
+/// Finding 7: a local folder holding an excluded item, replaced on the
+/// server by a file of the same name: the folder stays, the server's file
+/// stays as it is (not renamed to a conflicted copy), no folder is made
+/// over it, and the pass says so; the next pass does the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_holding_an_excluded_item_replaced_by_a_file_on_the_server_is_kept_and_nothing_is_renamed()
+ {
+    for other in others() {
+        let env = Env::new(other);
+        let name = env.other.name();
+        ballast(&env);
+        env.write("proj/a.txt", b"a");
+        env.write("proj/.env", b"SECRET=1");
+        env.pass(false).await;
+        env.quiet().await;
+        env.other.remove("proj");
+        env.other.write("proj", b"a file now");
+        for round in 0..2 {
+            let r = env.pass(false).await;
+            assert!(
+                has_problem(&r, "proj", "the other side replaced it with a file"),
+                "{name} {round}: {:?}",
+                r.problems
+            );
+            for op in ["rename", "conflict", "mkdir", "upload", "download"] {
+                assert_eq!(r.counts.get(op), None, "{name} {round}: {:?}", r.counts);
+            }
+            let root = other_root(&env.other);
+            assert_eq!(
+                std::fs::read(root.join("proj")).unwrap(),
+                b"a file now",
+                "{name} {round}"
+            );
+            let names = |dir: &Path| -> Vec<String> {
+                std::fs::read_dir(dir)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("proj"))
+                    .collect()
+            };
+            assert_eq!(names(&root), ["proj"], "{name} {round}");
+            assert_eq!(names(&env.local()), ["proj"], "{name} {round}");
+            assert!(env.local().join("proj").is_dir(), "{name} {round}");
+            assert_eq!(
+                std::fs::read(env.local().join("proj/.env")).unwrap(),
+                b"SECRET=1",
+                "{name} {round}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn excluded_items_in_a_folder_deleted_locally_stay_with_their_folder_on_the_server() {
     for other in others() {

@@ -194,8 +194,8 @@ fn a_folder_spelt_another_way_keeps_its_journal_and_a_deleted_file_stays_deleted
 /// A TCP forwarder from 127.0.0.1:80 to the port it holds, so that a URL
 /// can say `:80` or nothing. `None` when port 80 cannot be had here (not
 /// root, or taken).
-fn forward_port_80() -> Option<Arc<AtomicU16>> {
-    let listener = TcpListener::bind("127.0.0.1:80").ok()?;
+fn forward_port_80() -> std::io::Result<Arc<AtomicU16>> {
+    let listener = TcpListener::bind("127.0.0.1:80")?;
     let target = Arc::new(AtomicU16::new(0));
     let to = target.clone();
     std::thread::spawn(move || {
@@ -225,16 +225,21 @@ fn forward_port_80() -> Option<Arc<AtomicU16>> {
             pipe(server, client);
         }
     });
-    Some(target)
+    Ok(target)
 }
 
 #[test]
 fn a_webdav_url_spelt_another_way_keeps_its_journal_and_a_deleted_file_stays_deleted() {
-    let port_80 = forward_port_80();
+    let port_80 = match forward_port_80() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED the `:80` spelling: cannot listen on 127.0.0.1:80 ({e}); it is only unit-tested here"
+            );
+            None
+        }
+    };
     let mut failures = Vec::new();
-    if port_80.is_none() {
-        eprintln!("port 80 is not available here: the `:80` spelling is only unit-tested");
-    }
     for kind in all_kinds() {
         let server = DavServer::start(kind);
         let port = server.port();

@@ -296,6 +296,56 @@ fn settings_change_and_removal_keep_the_files() {
     d.stop();
 }
 
+/// Finding 10: a PATCH cannot move a synchronization to other folders. Its
+/// journal records what was in sync in the old place; kept for a new one,
+/// every item the new place lacks would read as deleted there, and the
+/// local copies would be trashed. The API refuses with a message that says
+/// what to do instead, and nothing changes on either side.
+#[test]
+fn a_patch_that_moves_a_synchronization_to_other_folders_is_refused_and_nothing_is_trashed() {
+    let mut d = TestDaemon::new();
+    d.start();
+    let (local, remote) = add_folder_sync(&d, "s", &[]);
+    write(&local.join("a.txt"), b"a");
+    write(&local.join("b.txt"), b"b");
+    d.wait_until("b.txt", || {
+        remote.join("a.txt").exists() && remote.join("b.txt").exists()
+    });
+    d.wait_state("s", "synced");
+    // Another remote folder holding only a.txt, and another local one.
+    let elsewhere = d.path("elsewhere-remote");
+    write(&elsewhere.join("a.txt"), b"a");
+    let other_local = d.path("elsewhere-local");
+    fs::create_dir_all(&other_local).unwrap();
+    for patch in [
+        json!({"remote": {"type": "folder", "path": elsewhere}}),
+        json!({"local": other_local}),
+    ] {
+        let (code, v) = d.api("PATCH", "/api/syncs/s", Some(&patch));
+        assert_eq!(code, 400, "{patch}: {v:#}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            error.contains("cannot be changed") && error.contains("add it again"),
+            "{error}"
+        );
+    }
+    // The synchronization is where it was, and a pass there changes nothing.
+    let (code, v) = d.api("GET", "/api/syncs/s", None);
+    assert_eq!(code, 200, "{v:#}");
+    assert_eq!(v["config"]["local"], json!(local), "{v:#}");
+    assert_eq!(v["config"]["remote"]["path"], json!(remote), "{v:#}");
+    d.ferry_ok(&["run", "s"]);
+    d.wait_state("s", "synced");
+    assert_eq!(fs::read(local.join("b.txt")).unwrap(), b"b");
+    assert_eq!(fs::read(local.join("a.txt")).unwrap(), b"a");
+    assert!(!elsewhere.join("b.txt").exists());
+    assert_eq!(fs::read_dir(&other_local).unwrap().count(), 0);
+    // A change of settings only is still accepted.
+    let (code, v) = d.api("PATCH", "/api/syncs/s", Some(&json!({"direction": "send"})));
+    assert_eq!(code, 200, "{v:#}");
+    d.stop();
+}
+
 /// Write a synchronization into the config file while no daemon runs (as
 /// an older version or a hand edit would); the daemon picks it up.
 fn add_folder_sync_offline(d: &TestDaemon, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {

@@ -463,6 +463,7 @@ impl Daemon {
             .map_err(|e| DaemonError::BadRequest(format!("invalid synchronization: {e}")))?;
         normalize_sync(&mut updated)?;
         self.check_sync(&updated).await?;
+        self.check_same_places(&current, &updated).await?;
         let id = current.id.clone();
         let to_save = updated.clone();
         let (config, ()) = self
@@ -477,6 +478,62 @@ impl Daemon {
         self.stop_worker(&current.id).await;
         self.start_worker(&config, &updated).await;
         Ok(updated)
+    }
+
+    /// A synchronization keeps its folders: its journal (the base) says
+    /// what was in sync *there*. With it, a pass on other folders would
+    /// take every item the new place lacks for a deletion on that side
+    /// (and delete it on the other). A fresh journal instead would turn
+    /// the change into a first pass of two unrelated folders behind the
+    /// user's back, and drop the old history; removing the synchronization
+    /// and adding it again does the same knowingly, so that is what the
+    /// refusal asks for. Another account is a change of place unless it
+    /// names the same server URL and user.
+    async fn check_same_places(&self, current: &SyncConfig, updated: &SyncConfig) -> Result<()> {
+        let refuse = |what: &str, from: String, to: String| {
+            Err(DaemonError::BadRequest(format!(
+                "the {what} of a synchronization cannot be changed ({from} → {to}): its journal records what was in sync in the old place, and a pass on the new one would delete what that place lacks. Remove the synchronization and add it again with the new folder (both folders are kept as they are)."
+            )))
+        };
+        if current.local != updated.local {
+            return refuse(
+                "local folder",
+                current.local.display().to_string(),
+                updated.local.display().to_string(),
+            );
+        }
+        match (&current.remote, &updated.remote) {
+            (RemoteSpec::Folder { path: a }, RemoteSpec::Folder { path: b }) if a == b => Ok(()),
+            (
+                RemoteSpec::WebDav {
+                    account: a,
+                    path: pa,
+                },
+                RemoteSpec::WebDav {
+                    account: b,
+                    path: pb,
+                },
+            ) if pa == pb => {
+                if a == b {
+                    return Ok(());
+                }
+                let config = self.config().await;
+                let server = |id: &str| {
+                    config
+                        .account(id)
+                        .map(|acc| (acc.url.clone(), acc.user.clone()))
+                };
+                match (server(a), server(b)) {
+                    (Some(x), Some(y)) if x == y => Ok(()),
+                    _ => refuse(
+                        "remote folder",
+                        format!("account {a}"),
+                        format!("account {b}"),
+                    ),
+                }
+            }
+            (from, to) => refuse("remote folder", describe_remote(from), describe_remote(to)),
+        }
     }
 
     /// Remove a synchronization: stop it, forget it, delete its journal.
@@ -1079,6 +1136,14 @@ pub const LOCK_FILE: &str = "daemon.lock";
 /// ([`crate::config::normalize_local`], [`crate::config::normalize_remote_path`])
 /// before it is checked and saved: one place, one spelling. A folder given
 /// as a URL of another kind (`htp://…`) is refused, naming the scheme.
+/// A remote place in words, for messages.
+fn describe_remote(remote: &RemoteSpec) -> String {
+    match remote {
+        RemoteSpec::Folder { path } => path.display().to_string(),
+        RemoteSpec::WebDav { account, path } => format!("{path:?} on account {account}"),
+    }
+}
+
 fn normalize_sync(sync: &mut SyncConfig) -> Result<()> {
     fn folder(path: &Path, what: &str) -> Result<PathBuf> {
         let bad = |e: crate::config::ConfigError| DaemonError::BadRequest(format!("{what}: {e}"));

@@ -899,28 +899,27 @@ impl Planner<'_> {
                     // Excluded items are never deleted because of the other
                     // side: the folder stays (not brought back on the other
                     // side), the rest of its contents is decided one by one.
-                    // A file that would replace it is kept as a conflicted
-                    // copy in a two-way sync; a mirror waits (its source is
-                    // never touched).
-                    let two_way = self.settings.direction == Direction::Both;
+                    // A file that would replace it changes nothing on
+                    // either side (no copy renamed, no folder recreated
+                    // over it) until the user resolves it: reported.
                     let converted = match &decisions[i].1 {
-                        Decision::Delete { side: s, .. } if *s == side => Some(Decision::Keep),
+                        Decision::Delete { side: s, .. } if *s == side => {
+                            Some((Decision::Keep, "it is gone on the other side"))
+                        }
                         Decision::Push {
                             to, clear: Some(_), ..
-                        } if *to == side && two_way => Some(Decision::KindConflict {
-                            file_side: side.other(),
-                        }),
-                        Decision::Push {
-                            to, clear: Some(_), ..
-                        } if *to == side => Some(Decision::Keep),
+                        } if *to == side => Some((
+                            Decision::Keep,
+                            "the other side replaced it with a file (left as it is there; move one of them away to resolve)",
+                        )),
                         _ => None,
                     };
-                    if let Some(c) = converted {
+                    if let Some((c, why)) = converted {
                         self.problems.push(Problem {
                             path: path.clone(),
                             side: Some(side),
                             message: format!(
-                                "kept although it is gone on the other side: it holds '{held}', which is excluded from synchronization (excluded items are never deleted because of the other side)"
+                                "kept although {why}: it holds '{held}', which is excluded from synchronization (excluded items are never deleted because of the other side)"
                             ),
                         });
                         decisions[i].1 = c;

@@ -166,11 +166,56 @@ pub struct WebDav {
     trash_dirs: tokio::sync::Mutex<std::collections::HashSet<String>>,
     /// Leftovers of Ferry's own interrupted work that the last listing saw
     /// (`.ferry-probe-…` folders at the root, `.ferry-up-….part` temps
-    /// older than a day), with their entries: removed by
-    /// [`Remote::clean_leftovers`].
+    /// older than a day), with their entries: candidates for
+    /// [`Remote::clean_leftovers`], which removes one only once `sightings`
+    /// has seen it unchanged long enough.
     leftovers: std::sync::Mutex<Vec<(String, Entry)>>,
+    /// When Ferry first saw each leftover, and as what (kept in the
+    /// journal with the probe, see [`Remote::export_state`]): a leftover is
+    /// removed only when seen unchanged long enough after that, never by
+    /// its server date (which a PUT's `X-OC-Mtime` sets to the source's).
+    sightings: std::sync::Mutex<std::collections::BTreeMap<String, Sighting>>,
     max_listing_bytes: usize,
 }
+
+/// A leftover as Ferry first saw it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Sighting {
+    /// Unix seconds.
+    first_seen: i64,
+    size: u64,
+    etag: Option<String>,
+    mtime: i64,
+}
+
+impl Sighting {
+    fn of(e: &Entry, now_secs: i64) -> Sighting {
+        Sighting {
+            first_seen: now_secs,
+            size: e.size,
+            etag: e
+                .etag
+                .as_deref()
+                .map(|t| t.trim_start_matches("W/").to_string()),
+            mtime: e.mtime,
+        }
+    }
+
+    /// The same item, untouched since (size, tag and date all equal).
+    fn same(&self, other: &Sighting) -> bool {
+        self.size == other.size && self.etag == other.etag && self.mtime == other.mtime
+    }
+}
+
+/// How long after Ferry first saw a leftover, unchanged, it may go: an
+/// upload temp may be another client's upload in progress (a large file on
+/// a slow line), a probe folder another client's probe (seconds).
+const UPLOAD_TEMP_MIN_SECS: i64 = 24 * 3600;
+const PROBE_MIN_SECS: i64 = 10 * 60;
+/// A sighting not seen again for this long is forgotten.
+const SIGHTING_FORGET_SECS: i64 = 7 * 24 * 3600;
+/// The key of the sightings in the exported state.
+const SIGHTINGS_KEY: &str = "leftovers_seen";
 
 /// A listing and the entity tags of its collections (`""`: the root).
 #[derive(Clone, Debug, Default)]
@@ -285,6 +330,7 @@ impl WebDav {
             cache: std::sync::Mutex::new(None),
             trash_dirs: tokio::sync::Mutex::new(std::collections::HashSet::new()),
             leftovers: std::sync::Mutex::new(Vec::new()),
+            sightings: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             max_listing_bytes: options.max_listing_bytes.unwrap_or(MAX_LISTING_BYTES),
         })
     }
@@ -1716,7 +1762,7 @@ const STALE_UPLOAD_NANOS: i64 = 24 * 3600 * 1_000_000_000;
 
 /// Whether a listed item is a leftover of Ferry's own interrupted work that
 /// may be removed: a probe folder at the root (`.ferry-probe-` and 16 hex
-/// digits; any age: a probe lasts seconds), or an upload temp
+/// digits; its age is judged by when Ferry first saw it), or an upload temp
 /// (`.ferry-up-` and 16 hex digits, `.part`) anywhere whose server mtime
 /// is known and more than a day old. Nothing else ever matches.
 fn is_leftover(rel: &str, entry: &Entry, now_nanos: i64) -> bool {
@@ -1887,12 +1933,31 @@ impl Remote for WebDav {
 
     fn export_state(&self) -> Option<String> {
         let p = self.probe();
-        (p.probed_at != 0 || p.depth_infinity_checked_at != 0)
-            .then(|| serde_json::to_string(&p).ok())
-            .flatten()
+        let sightings = self.sightings.lock().map(|s| s.clone()).unwrap_or_default();
+        if p.probed_at == 0 && p.depth_infinity_checked_at == 0 && sightings.is_empty() {
+            return None;
+        }
+        let mut v = serde_json::to_value(&p).ok()?;
+        if !sightings.is_empty() {
+            if let (Some(o), Ok(s)) = (v.as_object_mut(), serde_json::to_value(&sightings)) {
+                o.insert(SIGHTINGS_KEY.into(), s);
+            }
+        }
+        serde_json::to_string(&v).ok()
     }
 
     fn import_state(&self, state: &str) {
+        let seen = serde_json::from_str::<serde_json::Value>(state)
+            .ok()
+            .and_then(|mut v| v.get_mut(SIGHTINGS_KEY).map(serde_json::Value::take))
+            .and_then(|v| {
+                serde_json::from_value::<std::collections::BTreeMap<String, Sighting>>(v).ok()
+            });
+        if let (Some(seen), Ok(mut mine)) = (seen, self.sightings.lock()) {
+            for (rel, s) in seen {
+                mine.entry(rel).or_insert(s);
+            }
+        }
         if let Ok(p) = serde_json::from_str::<Probe>(state) {
             // `Depth: infinity` as last checked, if that is more recent than
             // what this process knows. A journal without the check's time
@@ -2039,15 +2104,47 @@ impl Remote for WebDav {
             Ok(mut l) => std::mem::take(&mut *l),
             Err(_) => return,
         };
-        for (rel, seen) in found {
-            // Still exactly what the listing saw (a temp may have been
+        let now_secs = jiff::Timestamp::now().as_second();
+        // Age is counted from when Ferry first saw the leftover as it is
+        // now (a changed one is seen anew), never from its server date.
+        let mut ripe = Vec::new();
+        if let Ok(mut sightings) = self.sightings.lock() {
+            for (rel, seen) in &found {
+                let now = Sighting::of(seen, now_secs);
+                let min_age = if seen.kind == Kind::Dir {
+                    PROBE_MIN_SECS
+                } else {
+                    UPLOAD_TEMP_MIN_SECS
+                };
+                match sightings.get(rel) {
+                    Some(first) if first.same(&now) => {
+                        if now_secs.saturating_sub(first.first_seen) >= min_age {
+                            ripe.push((rel.clone(), seen.clone(), first.clone()));
+                        }
+                    }
+                    _ => {
+                        sightings.insert(rel.clone(), now);
+                    }
+                }
+            }
+            sightings.retain(|rel, s| {
+                found.iter().any(|(r, _)| r == rel)
+                    || now_secs.saturating_sub(s.first_seen) < SIGHTING_FORGET_SECS
+            });
+        }
+        for (rel, seen, first) in ripe {
+            // Still exactly what was first seen (a temp may have been
             // written again meanwhile by another upload of that version).
             match self.stat(&rel).await {
-                Ok(Some(now)) if unchanged(&now, &seen) && now.mtime == seen.mtime => {}
+                Ok(Some(now))
+                    if now.kind == seen.kind && Sighting::of(&now, now_secs).same(&first) => {}
                 other => {
                     tracing::debug!(%rel, ?other, "leftover changed or gone; kept");
                     continue;
                 }
+            }
+            if let Ok(mut sightings) = self.sightings.lock() {
+                sightings.remove(&rel);
             }
             let dir = seen.kind == Kind::Dir;
             match self

@@ -426,7 +426,7 @@ fn a_scoped_pass_after_a_rebuild_keeps_the_note_and_the_next_full_pass_still_kee
         "the note went with the scoped pass: {:?}",
         full.problems
     );
-    let remote = snapshot(&env.remote());
+    let remote = files(&env.remote());
     let bs: Vec<&Vec<u8>> = remote
         .iter()
         .filter(|(k, _)| k.starts_with('b'))
@@ -435,7 +435,7 @@ fn a_scoped_pass_after_a_rebuild_keeps_the_note_and_the_next_full_pass_still_kee
     assert_eq!(bs.len(), 2, "{:?}", remote.keys());
     assert!(bs.contains(&&b"b here".to_vec()) && bs.contains(&&b"b there".to_vec()));
     assert!(!env.remote().join(".ferry-trash").exists());
-    assert_eq!(snapshot(&env.local()), remote);
+    assert_eq!(files(&env.local()), remote);
     // Now the base is whole: the note goes, the next pass is quiet.
     let again = library_pass(&env, &db, None);
     assert!(again.counts.is_empty(), "{:?}", again.counts);
@@ -450,7 +450,7 @@ fn a_scoped_pass_after_a_rebuild_keeps_the_note_and_the_next_full_pass_still_kee
 fn a_lasting_error_on_a_one_sided_file_does_not_keep_the_rebuild_note_forever() {
     let server = DavServer::start(dav::DavKind::Nginx);
     let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
-    let env = Env::url(proxy.url_for(&server.url()));
+    let env = Env::new(proxy.url_for(&server.url()));
     write(&env.local().join("a.txt"), b"a");
     env.sync_quiet();
     let journal = fs::read_dir(env.state())

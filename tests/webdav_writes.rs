@@ -323,7 +323,7 @@ fn leftovers_are_removed_only_when_seen_unchanged_long_after_ferry_first_saw_the
 /// As if `secs` had passed since Ferry first saw each leftover: the times
 /// it keeps in the journal's remote state are moved back.
 fn backdate_sightings(env: &Env, secs: i64) {
-    let db = fs::read_dir(env.dir.path().join("state"))
+    let db = fs::read_dir(env.state())
         .unwrap()
         .flatten()
         .map(|e| e.path())

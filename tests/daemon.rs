@@ -604,16 +604,27 @@ fn the_api_refuses_what_it_must() {
         Some(("application/json", b"{}".to_vec())),
     );
     assert_eq!(code, 200);
-    // Size limit (just over 1 MiB: small enough to be sent whole before
-    // the answer, which a client writing a huge body may never read).
-    let big = vec![b' '; 1024 * 1024 + 1024];
-    let (code, _, _) = d.raw(
-        "POST",
-        "/api/why",
-        &ok_auth,
-        Some(("application/json", big)),
-    );
-    assert_eq!(code, 413);
+    // Size limit: a body announced as over 1 MiB is refused before it is
+    // read. (Only the head is sent: a client still writing a big body when
+    // the 413 and the close come gets a broken pipe instead of the answer,
+    // so sending it made this test fail now and then. A body that grows
+    // past the limit unannounced is refused too: `api::security`'s tests.)
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "POST /api/why HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Authorization: {bearer}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n",
+            1024 * 1024 + 1024
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&head));
+    }
     // Bad JSON is a clear 400; no CORS anywhere.
     let (code, body, headers) = d.raw(
         "POST",

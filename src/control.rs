@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::api::client::{Client, ClientError};
 use crate::cli::{CompareArg, ConflictArg, DirectionArg};
+use crate::fsops::human_bytes;
 
 /// Print a line to standard output, ignoring a closed pipe.
 macro_rules! out {
@@ -365,7 +366,7 @@ async fn dispatch(client: &Client, cmd: Control) -> anyhow::Result<ExitCode> {
                         r["path"].as_str().unwrap_or_default(),
                         r["result"].as_str().unwrap_or_default(),
                         match r["bytes"].as_u64() {
-                            Some(b) if b > 0 => format!(" ({})", bytes(b)),
+                            Some(b) if b > 0 => format!(" ({})", human_bytes(b)),
                             _ => String::new(),
                         }
                     );
@@ -475,21 +476,6 @@ fn query(s: &str) -> String {
     seg(s)
 }
 
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 fn describe_remote(r: &Value) -> String {
     match r["type"].as_str() {
         Some("folder") => r["path"].as_str().unwrap_or_default().to_string(),
@@ -521,8 +507,8 @@ fn state_line(s: &Value) -> String {
                 } else {
                     format!(
                         ", {} of {}",
-                        bytes(s["bytes_done"].as_u64().unwrap_or(0).min(bytes_total)),
-                        bytes(bytes_total)
+                        human_bytes(s["bytes_done"].as_u64().unwrap_or(0).min(bytes_total)),
+                        human_bytes(bytes_total)
                     )
                 };
                 format!(
@@ -754,8 +740,8 @@ async fn run_passes(
             .unwrap_or_else(|| "nothing to do".into());
         out!(
             "{name}: {counts}; {} up, {} down; {} to the trash; {} ms",
-            bytes(s["bytes_up"].as_u64().unwrap_or(0)),
-            bytes(s["bytes_down"].as_u64().unwrap_or(0)),
+            human_bytes(s["bytes_up"].as_u64().unwrap_or(0)),
+            human_bytes(s["bytes_down"].as_u64().unwrap_or(0)),
             s["trashed"].as_u64().unwrap_or(0),
             s["elapsed_ms"].as_u64().unwrap_or(0)
         );

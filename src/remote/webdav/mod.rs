@@ -1744,6 +1744,13 @@ fn folder_name(rel: &str) -> String {
 
 /// Statuses worth trying again: overload, gateway trouble, rate limits.
 /// (501 Not Implemented or 507 Insufficient Storage will not change.)
+/// Empty a download's temp and write from its first byte again.
+async fn empty(file: &mut tokio::fs::File) -> std::io::Result<()> {
+    file.set_len(0).await?;
+    file.seek(std::io::SeekFrom::Start(0)).await?;
+    Ok(())
+}
+
 fn transient(s: StatusCode) -> bool {
     matches!(s.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
@@ -2376,10 +2383,7 @@ impl Remote for WebDav {
             // The planner knows this version's content, and the temp holds
             // other bytes: start over.
             tracing::debug!(%path, "a complete download was left of other content: starting over");
-            file.set_len(0).await.map_err(|e| local("truncate", e))?;
-            file.seek(std::io::SeekFrom::Start(0))
-                .await
-                .map_err(|e| local("seek", e))?;
+            empty(&mut file).await.map_err(|e| local("empty", e))?;
             hasher = Sha256::new();
             written = 0;
             complete = false;
@@ -2397,10 +2401,7 @@ impl Remote for WebDav {
             if written > 0 && etag_seen.is_none() && !identified {
                 // Nothing to guard a range with, nor a way to tell the
                 // version afterwards: the rest could be another version's.
-                file.set_len(0).await.map_err(|e| local("truncate", e))?;
-                file.seek(std::io::SeekFrom::Start(0))
-                    .await
-                    .map_err(|e| local("seek", e))?;
+                empty(&mut file).await.map_err(|e| local("empty", e))?;
                 hasher = Sha256::new();
                 written = 0;
             }
@@ -2432,10 +2433,7 @@ impl Remote for WebDav {
                 // (the file is shorter now, or ranges are broken): start
                 // over from the first byte rather than fail every pass.
                 tracing::debug!(%path, from, "416 for the rest of a download: starting over");
-                file.set_len(0).await.map_err(|e| local("truncate", e))?;
-                file.seek(std::io::SeekFrom::Start(0))
-                    .await
-                    .map_err(|e| local("seek", e))?;
+                empty(&mut file).await.map_err(|e| local("empty", e))?;
                 hasher = Sha256::new();
                 written = 0;
                 etag_seen = None;
@@ -2446,10 +2444,7 @@ impl Remote for WebDav {
             }
             if from > 0 && status == StatusCode::OK {
                 // The server ignored the range (or If-Range failed): start over.
-                file.set_len(0).await.map_err(|e| local("truncate", e))?;
-                file.seek(std::io::SeekFrom::Start(0))
-                    .await
-                    .map_err(|e| local("seek", e))?;
+                empty(&mut file).await.map_err(|e| local("empty", e))?;
                 hasher = Sha256::new();
                 written = 0;
             }

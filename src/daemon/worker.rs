@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::Shared;
+use super::shared::Shared;
 use super::state::{Event, PassSummary, Progress, RecentFile, SyncState, SyncStatus};
 use crate::config::{Account, RemoteSpec, SyncConfig};
 use crate::engine::{Filter, Settings, Side};
@@ -944,7 +944,7 @@ impl Worker {
                                 action: action.to_string(),
                                 time: jiff::Timestamp::now().to_string(),
                             });
-                            r.truncate(super::RECENT_FILES);
+                            r.truncate(super::shared::RECENT_FILES);
                         }
                     }
                     let _ = shared.events.send(Event::Transfer {

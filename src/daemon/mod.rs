@@ -6,11 +6,11 @@
 //! never lost), one [`worker`] task per synchronization, the event bus that
 //! `/api/events` streams, and the "recent files" list.
 //!
-//! [`run`] is `ferry daemon`: a single-instance lock in the data folder, a
-//! tokio runtime, the API on 127.0.0.1 and a random port (written with its
-//! token to `api.port`), and a graceful shutdown on SIGINT/SIGTERM: passes
-//! start no new op, running ops get a grace period, interrupted downloads
-//! keep their partial file and resume on the next start.
+//! The process around it (the single-instance lock, the runtime, the API
+//! server, signals) is wired by [`crate::app`]; the daemon does no HTTP
+//! but its remotes'. At shutdown ([`Daemon::shutdown`]) passes start no new
+//! op and running ops get a grace period; interrupted downloads keep their
+//! partial file and resume on the next start.
 //!
 //! One job per file: this one holds [`Daemon`], its registry of workers,
 //! start and shutdown; `shared` what the workers share; `syncs` the
@@ -273,115 +273,5 @@ impl Daemon {
             .lock()
             .map(|r| r.iter().cloned().collect())
             .unwrap_or_default()
-    }
-}
-
-// ------------------------------------------------------------------ run --
-
-/// How `ferry daemon` was started.
-pub struct RunOptions {
-    pub config_dir: PathBuf,
-    pub data_dir: PathBuf,
-    pub ca_file: Option<PathBuf>,
-    pub timeout: Duration,
-}
-
-/// The lock file that keeps a second daemon from starting.
-pub const LOCK_FILE: &str = "daemon.lock";
-
-/// Create the data folder if it is missing, readable by the user only (it
-/// holds the API token, the journals and the logs).
-pub fn create_data_dir(data_dir: &Path) -> std::io::Result<()> {
-    let mut dir = std::fs::DirBuilder::new();
-    dir.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
-    dir.create(data_dir)
-}
-
-/// Hold the single-instance lock for as long as the returned file lives;
-/// `Err` with a message naming the running daemon when another holds it.
-pub fn lock(data_dir: &Path) -> anyhow::Result<std::fs::File> {
-    use fs4::fs_std::FileExt;
-    create_data_dir(data_dir)?;
-    let path = data_dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-    match file.try_lock_exclusive() {
-        Ok(true) => Ok(file),
-        Ok(false) | Err(_) => {
-            let running = crate::api::portfile::read(data_dir)
-                .map(|e| format!(" (pid {}, API on http://127.0.0.1:{})", e.pid, e.port))
-                .unwrap_or_default();
-            anyhow::bail!("Ferry is already running{running}")
-        }
-    }
-}
-
-/// `ferry daemon`: run until SIGINT or SIGTERM.
-pub fn run(opts: RunOptions) -> anyhow::Result<()> {
-    let _lock = lock(&opts.data_dir)?;
-    crate::memory::limit_arenas();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(serve(opts))
-}
-
-async fn serve(opts: RunOptions) -> anyhow::Result<()> {
-    let secrets: Arc<dyn SecretStore> = Arc::new(crate::secrets::KeyringStore::new());
-    let daemon = Daemon::start(Options {
-        config_dir: opts.config_dir,
-        data_dir: opts.data_dir.clone(),
-        secrets,
-        ca_file: opts.ca_file,
-        timeout: opts.timeout,
-    })
-    .await?;
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let api = crate::api::start(daemon.clone(), shutdown_rx).await?;
-    tracing::info!(port = api.port, "Ferry is running");
-    eprintln!(
-        "Ferry is running: {} synchronization(s); API on http://127.0.0.1:{} (token in {})",
-        daemon.config().await.syncs.len(),
-        api.port,
-        api.port_file.display()
-    );
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    let _ = shutdown_tx.send(true);
-    daemon.shutdown().await;
-    crate::api::portfile::remove(&opts.data_dir, std::process::id());
-    let _ = tokio::time::timeout(Duration::from_secs(2), api.task).await;
-    Ok(())
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -13,7 +13,7 @@ use crate::engine::{
 };
 use crate::fsops::{Folder, TrashPolicy, human_bytes};
 use crate::journal::Journal;
-use crate::sync::{PassOptions, Report, SyncError, SyncJob, run_pass};
+use crate::pass::{PassOptions, Report, SyncError, SyncJob, run_pass};
 
 /// Print a line to standard output, ignoring a closed pipe (`ferry … | head`
 /// must not panic).
@@ -569,19 +569,19 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let remote = crate::remote::open(&remote_spec, options)?;
     // A progress bar for a person at a terminal (as `ferry run` shows).
     let bar = progress_bar(!args.json);
-    let hooks = crate::sync::PassHooks {
+    let hooks = crate::pass::PassHooks {
         progress: bar.clone().map(|bar| {
-            Arc::new(move |p: crate::sync::Progress| match p {
-                crate::sync::Progress::Planned { ops, .. } => {
+            Arc::new(move |p: crate::pass::Progress| match p {
+                crate::pass::Progress::Planned { ops, .. } => {
                     bar.set_length(ops as u64);
                     bar.set_position(0);
                     bar.set_message("synchronizing");
                 }
-                crate::sync::Progress::Done { path, .. } => {
+                crate::pass::Progress::Done { path, .. } => {
                     bar.inc(1);
                     bar.set_message(path);
                 }
-            }) as Arc<dyn Fn(crate::sync::Progress) + Send + Sync>
+            }) as Arc<dyn Fn(crate::pass::Progress) + Send + Sync>
         }),
         stop: None,
     };
@@ -634,8 +634,8 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 print_report(&job, &report);
             }
             match report.stop_kind {
-                Some(crate::sync::StopKind::Credentials) => Ok(ExitCode::from(EXIT_CREDENTIALS)),
-                Some(crate::sync::StopKind::Offline) => Ok(ExitCode::from(EXIT_UNREACHABLE)),
+                Some(crate::pass::StopKind::Credentials) => Ok(ExitCode::from(EXIT_CREDENTIALS)),
+                Some(crate::pass::StopKind::Offline) => Ok(ExitCode::from(EXIT_UNREACHABLE)),
                 _ if report.errors.is_empty() && report.stop_kind.is_none() => {
                     Ok(ExitCode::SUCCESS)
                 }

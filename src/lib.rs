@@ -8,7 +8,7 @@
 //! * [`fsops`] — the local file system: scanning, hashing, atomic writes,
 //!   the trash.
 //! * [`remote`] — the `Remote` trait and its implementations.
-//! * [`sync`] — one pass: observe, plan, guard, execute, record.
+//! * [`pass`] — one pass: observe, plan, guard, execute, record.
 //! * [`cli`] — the command line.
 
 pub mod accounts;
@@ -24,7 +24,7 @@ pub mod fsops;
 pub mod journal;
 pub mod logging;
 pub mod memory;
+pub mod pass;
 pub mod remote;
 pub mod secrets;
-pub mod sync;
 pub mod watch;

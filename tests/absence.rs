@@ -1,4 +1,4 @@
-//! Absence is not evidence, end to end: passes of `ferry::sync::run_pass`
+//! Absence is not evidence, end to end: passes of `ferry::pass::run_pass`
 //! against real WebDAV servers (`tests/common/dav.rs`) and the folder
 //! remote, on real folders and a real journal.
 //!
@@ -24,10 +24,10 @@ use dav::DavServer;
 use ferry::engine::{Entry, Filter, Hash, Settings, Side, UserFilter};
 use ferry::fsops::{Folder, TrashPolicy};
 use ferry::journal::Journal;
+use ferry::pass::{PassHooks, PassOptions, Report, SyncJob, run_pass};
 use ferry::remote::folder::FolderRemote;
 use ferry::remote::webdav::{Options, WebDav};
 use ferry::remote::{Capabilities, Listing, Remote, RemoteError};
-use ferry::sync::{PassHooks, PassOptions, Report, SyncJob, run_pass};
 
 type Rule = Arc<Mutex<Option<Box<dyn Fn(&str) -> bool + Send + Sync>>>>;
 

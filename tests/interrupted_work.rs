@@ -363,8 +363,8 @@ fn a_damaged_journal_is_set_aside_and_rebuilt_from_both_sides_deleting_nothing()
 
 /// One pass of the library (the daemon's way: a scope is possible) on a
 /// folder remote, with the journal at `db` and "the local version wins".
-fn library_pass(env: &Env, db: &Path, scope: Option<&[&str]>) -> ferry::sync::Report {
-    use ferry::sync::{PassOptions, SyncJob, run_pass};
+fn library_pass(env: &Env, db: &Path, scope: Option<&[&str]>) -> ferry::pass::Report {
+    use ferry::pass::{PassOptions, SyncJob, run_pass};
     use std::sync::{Arc, Mutex};
     let journal = ferry::journal::Journal::open(db).unwrap();
     let job = SyncJob {

@@ -137,7 +137,7 @@ impl Daemon {
     }
 
     /// What a pass would do now (nothing is touched).
-    pub async fn simulate(&self, id_or_name: &str) -> Result<crate::sync::Report> {
+    pub async fn simulate(&self, id_or_name: &str) -> Result<crate::pass::Report> {
         let sync = self.find(id_or_name).await?;
         let (tx, rx) = oneshot::channel();
         self.send(&sync.id, Command::Simulate { reply: tx }).await?;

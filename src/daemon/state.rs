@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Problem;
-use crate::sync::Report;
+use crate::pass::Report;
 
 /// Where one synchronization stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -133,10 +133,10 @@ impl PassSummary {
             stopped: report.stopped.clone(),
             stop_kind: report.stop_kind.map(|k| {
                 match k {
-                    crate::sync::StopKind::Credentials => "credentials_required",
-                    crate::sync::StopKind::Offline => "offline",
-                    crate::sync::StopKind::NoSpace => "no_space",
-                    crate::sync::StopKind::Stopped => "stopped",
+                    crate::pass::StopKind::Credentials => "credentials_required",
+                    crate::pass::StopKind::Offline => "offline",
+                    crate::pass::StopKind::NoSpace => "no_space",
+                    crate::pass::StopKind::Stopped => "stopped",
                 }
                 .to_string()
             }),

@@ -33,8 +33,8 @@ use crate::config::{Account, RemoteSpec, SyncConfig};
 use crate::engine::{Filter, Settings, Side};
 use crate::fsops::{Folder, TrashPolicy};
 use crate::journal::Journal;
+use crate::pass::{self as sync, PassHooks, PassOptions, Report, StopKind, SyncError, SyncJob};
 use crate::remote::{Remote, RemoteError};
-use crate::sync::{self, PassHooks, PassOptions, Report, StopKind, SyncError, SyncJob};
 use crate::watch::WatchEvent;
 
 /// How long file-system events must settle before a pass starts.

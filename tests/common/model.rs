@@ -11,7 +11,7 @@
 //! * `id` — the identity a side reports (inode, server file id): kept by a
 //!   rename, new for every file written by a transfer.
 //!
-//! [`Model::pass`] does what `ferry::sync::run_pass` does, without I/O:
+//! [`Model::pass`] does what `ferry::pass::run_pass` does, without I/O:
 //! observe both sides, hash what `hash_requests` asks for, plan, and apply
 //! every op with the executor's semantics (`run_op` in `src/sync.rs` and the
 //! file operations in `src/fsops.rs`): preconditions are checked right

@@ -1,0 +1,414 @@
+//! Executing a plan: ops in phases (moves in order, then deletions, new
+//! folders and transfers with bounded concurrency, then base records), each
+//! op's precondition checked by the side right before it acts, each outcome
+//! handed to [`super::record`].
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::record::record;
+use super::{Progress, Report, StopKind, SyncError, SyncJob};
+use crate::engine::{self, BaseEntry, BaseTree, Entry, Filter, Op, Problem, Side};
+use crate::fsops::{Folder, FsError};
+use crate::journal::{BaseChange, ConflictRow, LogRow};
+use crate::remote::{Remote, RemoteError};
+
+/// The result of one op: what to record.
+pub(super) struct Outcome {
+    pub(super) changes: Vec<BaseChange>,
+    pub(super) log: LogRow,
+    pub(super) conflict: Option<ConflictRow>,
+}
+
+pub(super) enum OpError {
+    Changed(String),
+    Failed(String),
+    /// No point going on with this pass (credentials, a full server).
+    Fatal(String, StopKind),
+}
+
+impl From<FsError> for OpError {
+    fn from(e: FsError) -> Self {
+        if e.is_changed() {
+            OpError::Changed(e.to_string())
+        } else {
+            OpError::Failed(e.to_string())
+        }
+    }
+}
+
+impl From<RemoteError> for OpError {
+    fn from(e: RemoteError) -> Self {
+        if e.is_changed() {
+            OpError::Changed(e.to_string())
+        } else if e.stops_pass() {
+            let kind = match e {
+                RemoteError::NoSpace => StopKind::NoSpace,
+                RemoteError::Unreachable(_) => StopKind::Offline,
+                _ => StopKind::Credentials,
+            };
+            OpError::Fatal(e.to_string(), kind)
+        } else {
+            OpError::Failed(e.to_string())
+        }
+    }
+}
+
+struct Ctx {
+    name: String,
+    local: Arc<Folder>,
+    remote: Arc<dyn Remote>,
+    filter: Arc<Filter>,
+    base: Arc<BaseTree>,
+    policy: String,
+}
+
+pub(super) fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+pub(super) async fn execute(
+    job: &SyncJob,
+    ops: Vec<Op>,
+    base: Arc<BaseTree>,
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    let ctx = Arc::new(Ctx {
+        name: job.name.clone(),
+        local: job.local.clone(),
+        remote: job.remote.clone(),
+        filter: job.filter.clone(),
+        base,
+        policy: serde_json::to_value(job.settings.conflict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+    });
+    // Ops come in phases; moves must run in order, the rest of a phase may
+    // run at once.
+    let mut phase: Vec<Op> = Vec::new();
+    let mut phase_key = 0;
+    for op in ops {
+        let key = match op {
+            Op::Move { .. } => 0,
+            Op::Delete { .. } => 1,
+            Op::MakeDir { .. } => 2,
+            Op::Transfer { .. } => 3,
+            Op::Adopt { .. } | Op::Forget { .. } => 4,
+        };
+        if key != phase_key && !phase.is_empty() {
+            run_phase(job, &ctx, std::mem::take(&mut phase), phase_key, report).await?;
+        }
+        phase_key = key;
+        phase.push(op);
+    }
+    if !phase.is_empty() {
+        run_phase(job, &ctx, phase, phase_key, report).await?;
+    }
+    Ok(())
+}
+
+async fn run_phase(
+    job: &SyncJob,
+    ctx: &Arc<Ctx>,
+    ops: Vec<Op>,
+    phase: u8,
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    // Moves and new folders depend on each other's order: one at a time.
+    let parallel = if phase == 0 || phase == 2 {
+        1
+    } else {
+        job.concurrency.max(1)
+    };
+    let sem = Arc::new(Semaphore::new(parallel));
+    let mut set = JoinSet::new();
+    let mut outcomes = Vec::new();
+    for op in ops {
+        if report.stopped.is_none() && job.hooks.stopping() {
+            report.stopped = Some("stopped (paused or shutting down)".into());
+            report.stop_kind = Some(StopKind::Stopped);
+        }
+        if let Some(reason) = &report.stopped {
+            report.skipped.push(Problem {
+                path: op.path().to_string(),
+                side: None,
+                message: format!("not done: {reason}"),
+            });
+            continue;
+        }
+        let permit = sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        let ctx = ctx.clone();
+        let hooks = job.hooks.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            let path = op.path().to_string();
+            let action = op.action();
+            let bytes = match &op {
+                Op::Transfer { source, .. } => source.size,
+                _ => 0,
+            };
+            let result = run_op(&ctx, op).await;
+            if hooks.progress.is_some() {
+                let error = match &result {
+                    Ok(_) => None,
+                    Err(OpError::Changed(m) | OpError::Failed(m) | OpError::Fatal(m, _)) => {
+                        Some(m.clone())
+                    }
+                };
+                hooks.report(Progress::Done {
+                    action,
+                    path: path.clone(),
+                    bytes,
+                    error,
+                });
+            }
+            (path, action, result)
+        });
+        // Collect what is done so far so memory stays flat.
+        while let Some(done) = set.try_join_next() {
+            if let Ok((_, _, Err(OpError::Fatal(m, kind)))) = &done {
+                report.stopped.get_or_insert(m.clone());
+                report.stop_kind.get_or_insert(*kind);
+            }
+            outcomes.push(done);
+        }
+        if outcomes.len() >= 512 {
+            record(job, std::mem::take(&mut outcomes), report).await?;
+        }
+    }
+    while let Some(done) = set.join_next().await {
+        outcomes.push(done);
+    }
+    record(job, outcomes, report).await
+}
+
+fn base_of(
+    kind: engine::Kind,
+    local: &Entry,
+    remote: &Entry,
+    hash: Option<engine::Hash>,
+) -> BaseEntry {
+    BaseEntry {
+        kind,
+        local: local.signature(),
+        remote: remote.signature(),
+        hash,
+    }
+}
+
+async fn local_blocking<T: Send + 'static>(
+    ctx: &Ctx,
+    f: impl FnOnce(&Folder) -> Result<T, FsError> + Send + 'static,
+) -> Result<T, OpError> {
+    let folder = ctx.local.clone();
+    tokio::task::spawn_blocking(move || f(&folder))
+        .await
+        .map_err(|e| OpError::Failed(e.to_string()))?
+        .map_err(OpError::from)
+}
+
+async fn run_op(ctx: &Ctx, op: Op) -> Result<Outcome, OpError> {
+    let action = op.action();
+    let mut conflict = None;
+    let (changes, path, bytes) = match op {
+        Op::Move {
+            side,
+            from,
+            to,
+            expect,
+            aside,
+            ..
+        } => {
+            let moved = match side {
+                Side::Local => {
+                    let (f, t, e) = (from.clone(), to.clone(), expect.clone());
+                    local_blocking(ctx, move |l| l.rename(&f, &t, &e)).await?
+                }
+                Side::Remote => ctx.remote.rename(&from, &to, &expect).await?,
+            };
+            let mut changes = Vec::new();
+            if aside {
+                conflict = Some(ConflictRow {
+                    time: now_ms(),
+                    path: from.clone(),
+                    copy: Some(to.clone()),
+                    policy: "keep-both".into(),
+                });
+                changes.push(BaseChange::Forget(from));
+            } else {
+                changes.push(BaseChange::Rekey {
+                    from: from.clone(),
+                    to: to.clone(),
+                });
+                if let Some(b) = ctx.base.get(&from) {
+                    let mut b = b.clone();
+                    match side {
+                        Side::Local => b.local = moved.signature(),
+                        Side::Remote => b.remote = moved.signature(),
+                    }
+                    changes.push(BaseChange::Put(to.clone(), b));
+                }
+            }
+            (changes, to, 0)
+        }
+        Op::Delete {
+            side,
+            path,
+            expect,
+            contents,
+            ..
+        } => {
+            match side {
+                Side::Local => {
+                    let (p, e, c, f) = (path.clone(), expect, contents, ctx.filter.clone());
+                    local_blocking(ctx, move |l| l.delete(&p, &e, &c, &f)).await?
+                }
+                Side::Remote => {
+                    ctx.remote
+                        .delete(&path, &expect, &contents, &ctx.filter)
+                        .await?
+                }
+            }
+            (vec![BaseChange::Forget(path.clone())], path, 0)
+        }
+        Op::MakeDir {
+            side, path, source, ..
+        } => {
+            let made = match side {
+                Side::Local => {
+                    let p = path.clone();
+                    local_blocking(ctx, move |l| l.mkdir(&p)).await?
+                }
+                Side::Remote => ctx.remote.mkdir(&path).await?,
+            };
+            let b = match side {
+                Side::Local => base_of(engine::Kind::Dir, &made, &source, None),
+                Side::Remote => base_of(engine::Kind::Dir, &source, &made, None),
+            };
+            (vec![BaseChange::Put(path.clone(), b)], path, 0)
+        }
+        Op::Transfer {
+            to,
+            path,
+            source,
+            replace,
+            backup,
+            ..
+        } => {
+            let (written, hash) = match to {
+                Side::Remote => {
+                    let src = ctx.local.abs(&path);
+                    ctx.remote
+                        .upload(&path, &src, &source, replace.as_ref(), backup)
+                        .await?
+                }
+                Side::Local => download(ctx, &path, &source, replace.as_ref(), backup).await?,
+            };
+            if backup {
+                conflict = Some(ConflictRow {
+                    time: now_ms(),
+                    path: path.clone(),
+                    copy: None,
+                    policy: ctx.policy.clone(),
+                });
+            }
+            let b = match to {
+                Side::Local => base_of(engine::Kind::File, &written, &source, Some(hash)),
+                Side::Remote => base_of(engine::Kind::File, &source, &written, Some(hash)),
+            };
+            (vec![BaseChange::Put(path.clone(), b)], path, source.size)
+        }
+        Op::Adopt {
+            path,
+            local,
+            remote,
+        } => {
+            let hash = local.hash.or(remote.hash);
+            let b = base_of(local.kind, &local, &remote, hash);
+            (vec![BaseChange::Put(path.clone(), b)], path, 0)
+        }
+        Op::Forget { path } => (vec![BaseChange::Forget(path.clone())], path, 0),
+    };
+    Ok(Outcome {
+        changes,
+        log: LogRow {
+            time: now_ms(),
+            sync: ctx.name.clone(),
+            action: action.to_string(),
+            path,
+            bytes,
+            result: "ok".into(),
+        },
+        conflict,
+    })
+}
+
+/// Download `path` into its resumable temp and put it in place. A full
+/// local disk first clears this synchronization's leftover temps and tries
+/// again; if the file still does not fit, this item fails with how much
+/// space it needs and where (its partial temp removed, so that the disk is
+/// not kept full and other items can go on).
+async fn download(
+    ctx: &Ctx,
+    path: &str,
+    source: &Entry,
+    replace: Option<&Entry>,
+    backup: bool,
+) -> Result<(Entry, engine::Hash), OpError> {
+    let (p, v) = (path.to_string(), source.clone());
+    let temp = local_blocking(ctx, move |l| {
+        l.ensure_parent(&p)?;
+        Ok(l.resumable_temp(&p, &v))
+    })
+    .await?;
+    let _active = crate::fsops::ActiveTemp::new(&temp);
+    let mut cleaned = false;
+    let hash = loop {
+        match ctx.remote.download(path, source, &temp).await {
+            Ok(hash) => break hash,
+            Err(e) if disk_full(&e) && !cleaned => {
+                cleaned = true;
+                let freed = local_blocking(ctx, |l| Ok(l.clean_temps())).await?;
+                tracing::warn!(%path, freed, "the local disk is full: removed leftover temp files, trying again");
+            }
+            Err(e) if disk_full(&e) => {
+                let _ = std::fs::remove_file(&temp);
+                let (p, size) = (path.to_string(), source.size);
+                let message =
+                    local_blocking(ctx, move |l| Ok(l.no_space_message(&p, size))).await?;
+                return Err(OpError::Failed(message));
+            }
+            Err(e) => {
+                let e = OpError::from(e);
+                // Keep a partial download for next time when the network
+                // failed; drop it when the file changed (that version will
+                // never complete).
+                if let OpError::Changed(_) = &e {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                return Err(e);
+            }
+        }
+    };
+    let (p, t, r) = (path.to_string(), temp.clone(), replace.cloned());
+    let result = local_blocking(ctx, move |l| l.commit(&p, &t, r.as_ref(), backup)).await;
+    if let Err(OpError::Changed(_)) = &result {
+        let _ = std::fs::remove_file(&temp);
+    }
+    Ok((result?, hash))
+}
+
+/// Whether a download failed because the local disk is full.
+fn disk_full(e: &RemoteError) -> bool {
+    match e {
+        RemoteError::Fs(FsError::Io { source, .. }) => crate::fsops::is_disk_full(source),
+        _ => false,
+    }
+}

@@ -1,0 +1,626 @@
+//! One synchronization pass: observe both sides, hash what the planner
+//! needs, plan, check the guards, execute the ops, record the outcomes.
+//!
+//! Invariants:
+//! * The guards run before anything is touched: a pass that would delete
+//!   more than the configured share or count of items, or that finds a
+//!   side's root missing or empty while the base is not, stops with
+//!   [`SyncError::NeedsConfirmation`] (or `RootMissing`) unless forced.
+//! * An op's outcome reaches the journal only after the op is durable (the
+//!   file-system layer fsyncs before it returns).
+//! * A failed precondition is not an error: the op is reported as skipped
+//!   and the item is re-planned next pass.
+//! * Absence is not evidence: a base item missing from the listing or the
+//!   scan is planned as gone only after a direct request for it (or for
+//!   the top of its missing subtree) says so; otherwise it is put back as
+//!   the base recorded it and reported (`confirm_absences`,
+//!   `engine::absence`). Excluded items the observations found are handed
+//!   to the planner, which keeps the folders that hold them.
+
+mod execute;
+mod observe;
+mod record;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::engine::{self, BaseTree, Filter, Op, Problem, Settings, Side, Tree};
+use crate::fsops::{Folder, FsError};
+use crate::journal::{Journal, JournalError, REBUILT_NOTE};
+use crate::remote::{Remote, RemoteError};
+use execute::execute;
+use observe::{confirm_absences, hash_what_is_needed};
+
+/// Everything one synchronization needs to run a pass.
+pub struct SyncJob {
+    pub name: String,
+    pub local: Arc<Folder>,
+    pub remote: Arc<dyn Remote>,
+    pub journal: Arc<Mutex<Journal>>,
+    pub settings: Settings,
+    pub filter: Arc<Filter>,
+    /// Transfers run at most this many at once.
+    pub concurrency: usize,
+    /// Progress reports and the stop flag (the daemon's; the CLI has none).
+    pub hooks: PassHooks,
+}
+
+/// What a pass tells its watcher while it runs.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    /// The plan is made: this many ops moving this many bytes.
+    Planned { ops: usize, bytes: u64 },
+    /// One op finished (`error`: why it failed or was skipped).
+    Done {
+        action: &'static str,
+        path: String,
+        bytes: u64,
+        error: Option<String>,
+    },
+}
+
+/// Callbacks into whoever runs the pass.
+#[derive(Clone, Default)]
+pub struct PassHooks {
+    /// Called from the pass's tasks; must be quick and must not block.
+    pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+    /// When set, the pass starts no new op: those running finish and are
+    /// recorded, the rest is reported as skipped ("stopped").
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl PassHooks {
+    fn report(&self, p: Progress) {
+        if let Some(f) = &self.progress {
+            f(p);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Debug for PassHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PassHooks")
+            .field("progress", &self.progress.is_some())
+            .field("stop", &self.stop)
+            .finish()
+    }
+}
+
+/// How to run a pass.
+#[derive(Clone, Debug, Default)]
+pub struct PassOptions {
+    /// Plan and report, touch nothing.
+    pub dry_run: bool,
+    /// Proceed past the guards.
+    pub force: bool,
+    /// Look only at these paths (with their parents and, for folders,
+    /// their contents) on both sides and in the base: a pass after the
+    /// watchers named what changed. `None`: everything. Falls back to a
+    /// full pass where the remote cannot list paths or a root is missing.
+    pub scope: Option<Arc<[String]>>,
+    /// A first pass (nothing in the journal) may create the remote root
+    /// when it does not exist. Without it such a pass stops with
+    /// [`SyncError::RemoteRootAbsent`] and creates nothing: a mistyped
+    /// folder must not appear on the server. (`--create` in the CLI, an
+    /// explicit choice when adding a synchronization through the API.)
+    pub create_root: bool,
+}
+
+/// A dry run goes on past a guard: the report says which one would stop
+/// the real pass (the first one met).
+fn note_guard(report: &mut Report, e: &SyncError) {
+    if report.needs_confirmation.is_none() {
+        report.needs_confirmation = e.guard_reason();
+    }
+}
+
+impl SyncError {
+    /// What a guard stopped on, without saying how to proceed (that
+    /// depends on the front end: `--force`, `ferry confirm`, `--create`).
+    pub fn guard_reason(&self) -> Option<String> {
+        match self {
+            SyncError::NeedsConfirmation(m) => Some(m.clone()),
+            SyncError::RootMissing { side, path, items } => Some(format!(
+                "the {side} {path} does not exist, but {items} items were in sync: is a disk unmounted?"
+            )),
+            SyncError::RemoteRootAbsent { path } => Some(format!(
+                "the remote {path} does not exist (check it for a typo)."
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// "1 item", "2 items".
+fn items(n: usize) -> String {
+    if n == 1 {
+        "1 item".into()
+    } else {
+        format!("{n} items")
+    }
+}
+
+/// Why a pass stopped before doing anything.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("stopped, nothing was changed: {0} Run again with --force to proceed.")]
+    NeedsConfirmation(String),
+    #[error(
+        "the {side} {path} does not exist, but {items} items were in sync: is a disk unmounted? Nothing was changed. Run again with --force to proceed."
+    )]
+    RootMissing {
+        side: Side,
+        /// The side's root as [`Remote::describe`] says it (`folder /x`,
+        /// `WebDAV https://…`): "the remote folder /x", never "folder folder".
+        path: String,
+        items: usize,
+    },
+    #[error(
+        "the remote {path} does not exist. Nothing was created. Check it for a typo; if it is the right folder, run again with --create to create it."
+    )]
+    RemoteRootAbsent { path: String },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("local folder: {0}")]
+    Local(FsError),
+    #[error("remote: {0}")]
+    Remote(RemoteError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What a pass did (or, in a dry run, would do).
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub dry_run: bool,
+    /// Ops per action (`upload`, `download`, `move`, …).
+    pub counts: BTreeMap<&'static str, usize>,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// Items the pass deletes (to a trash), as the guards count them.
+    pub deletions: usize,
+    /// Items the pass sends to a trash: deleted ones (deselected folders
+    /// too) and files kept aside before being replaced.
+    pub trashed: usize,
+    /// The planned ops (always in a dry run).
+    pub ops: Vec<Op>,
+    /// Items not synchronized, with the reason.
+    pub problems: Vec<Problem>,
+    /// Ops skipped because an item changed while the pass ran.
+    pub skipped: Vec<Problem>,
+    /// Ops that failed.
+    pub errors: Vec<Problem>,
+    /// Why the pass stopped early (credentials required, server full), if it did.
+    pub stopped: Option<String>,
+    /// A dry run only: the guard that would stop the real pass until it is
+    /// confirmed (the plan shown is what confirming would do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_confirmation: Option<String>,
+    /// What stopped it.
+    pub stop_kind: Option<StopKind>,
+    /// The roots this pass created because they did not exist (a first
+    /// pass), as paths or URLs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<String>,
+    pub elapsed_ms: u128,
+}
+
+/// Why a pass stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopKind {
+    /// The server wants (other) credentials.
+    Credentials,
+    /// The server is full.
+    NoSpace,
+    /// The server cannot be reached.
+    Offline,
+    /// Its runner asked it to stop (pause, shutdown).
+    Stopped,
+}
+
+impl Report {
+    /// Whether the pass changed anything (a follow-up pass may then be
+    /// needed to settle items that changed meanwhile).
+    pub fn changed_anything(&self) -> bool {
+        self.counts.values().any(|&n| n > 0)
+    }
+}
+
+impl From<FsError> for SyncError {
+    fn from(e: FsError) -> Self {
+        SyncError::Local(e)
+    }
+}
+
+impl From<RemoteError> for SyncError {
+    fn from(e: RemoteError) -> Self {
+        SyncError::Remote(e)
+    }
+}
+
+/// The journal key under which the remote keeps what it learnt.
+const REMOTE_STATE: &str = "remote_state";
+
+fn blocking_err(e: tokio::task::JoinError) -> SyncError {
+    SyncError::Internal(e.to_string())
+}
+
+/// Run one pass. `now` is the local time used in conflict names.
+pub async fn run_pass(
+    job: &SyncJob,
+    opts: PassOptions,
+    now: jiff::civil::DateTime,
+) -> Result<Report, SyncError> {
+    let start = Instant::now();
+    let span = tracing::info_span!("pass", sync = %job.name, dry_run = opts.dry_run);
+    let _enter = span.enter();
+
+    // What the remote learnt last time (a small read) goes in first; then
+    // the journal's base, the local scan and the remote listing all run at
+    // once.
+    let journal = job.journal.clone();
+    let (remote_state, rebuilt) = tokio::task::spawn_blocking(move || {
+        let j = journal
+            .lock()
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        Ok::<_, SyncError>((j.meta(REMOTE_STATE)?, j.meta(REBUILT_NOTE)?))
+    })
+    .await
+    .map_err(blocking_err)??;
+    // A journal rebuilt after damage: its base is (nearly) empty, so this
+    // pass is a first pass, and differing files are kept both whatever the
+    // policy (no side's version is known to be the older one).
+    let rebuilding = rebuilt.is_some();
+    let settings_rebuilding;
+    let settings = if rebuilding {
+        settings_rebuilding = Settings {
+            conflict: engine::ConflictPolicy::KeepBoth,
+            ..job.settings.clone()
+        };
+        &settings_rebuilding
+    } else {
+        &job.settings
+    };
+    if let Some(state) = &remote_state {
+        job.remote.import_state(state);
+    }
+    let scope = opts.scope.clone().filter(|_| job.remote.can_list_paths());
+    let journal = job.journal.clone();
+    let base_scope = scope.clone();
+    let base_task = tokio::task::spawn_blocking(move || {
+        let j = journal
+            .lock()
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        match base_scope {
+            // The whole base's size too: the guards' ratio is of all items.
+            Some(paths) => Ok((j.load_base_paths(&paths)?, j.base_len()?)),
+            None => {
+                let base = j.load_base()?;
+                let n = base.len();
+                Ok::<_, SyncError>((base, n))
+            }
+        }
+    });
+    let local = job.local.clone();
+    let filter = job.filter.clone();
+    let scan_scope = scope.clone();
+    let scan_task = tokio::task::spawn_blocking(move || match scan_scope {
+        Some(paths) => local.scan_paths(&paths, &filter),
+        None => local.scan(&filter),
+    });
+    let listing = match &scope {
+        Some(paths) => job.remote.list_paths(paths, &job.filter).await?,
+        None => job.remote.list(&job.filter).await?,
+    };
+    tracing::debug!(ms = start.elapsed().as_millis(), "remote listed");
+    let scan = scan_task.await.map_err(blocking_err)??;
+    tracing::debug!(ms = start.elapsed().as_millis(), "local scanned");
+    let (base, base_total) = base_task.await.map_err(blocking_err)??;
+    let base = Arc::new(base);
+    if scope.is_some() && (scan.is_none() || listing.is_none()) {
+        // A root is missing: the full pass decides (and guards).
+        let full = PassOptions {
+            scope: None,
+            ..opts
+        };
+        drop(_enter);
+        return Box::pin(run_pass(job, full, now)).await;
+    }
+    tracing::debug!(
+        items = base.len(),
+        ms = start.elapsed().as_millis(),
+        "journal loaded"
+    );
+
+    let mut report = Report {
+        dry_run: opts.dry_run,
+        ..Report::default()
+    };
+    // Before anything is created on either side: a first pass creates the
+    // remote root only when asked to (a typo must not become a folder).
+    if listing.is_none() && base.is_empty() && !opts.create_root {
+        let e = SyncError::RemoteRootAbsent {
+            path: job.remote.describe(),
+        };
+        if !opts.dry_run {
+            return Err(e);
+        }
+        note_guard(&mut report, &e);
+    }
+    if let Some(note) = &rebuilt {
+        report.problems.push(Problem {
+            path: String::new(),
+            side: None,
+            message: note.clone(),
+        });
+    }
+    let mut excluded = engine::Excluded::default();
+    let mut local_tree = match scan {
+        Some(s) => {
+            report.problems.extend(s.problems);
+            excluded.local = s.excluded;
+            s.tree
+        }
+        None if base.is_empty() || opts.force => {
+            if !opts.dry_run {
+                job.local.create_root()?;
+                report.created.push(job.local.root().display().to_string());
+            }
+            Tree::new()
+        }
+        None => {
+            let e = SyncError::RootMissing {
+                side: Side::Local,
+                path: format!("folder {}", job.local.root().display()),
+                items: base.len(),
+            };
+            if !opts.dry_run {
+                return Err(e);
+            }
+            note_guard(&mut report, &e);
+            Tree::new()
+        }
+    };
+    let mut unobserved = Vec::new();
+    let mut remote_tree = match listing {
+        Some(l) => {
+            report.problems.extend(l.problems);
+            excluded.remote = l.excluded;
+            unobserved = l.unobserved;
+            l.tree
+        }
+        None if base.is_empty() || opts.force => {
+            if !opts.dry_run {
+                job.remote.create_root().await?;
+                report.created.push(job.remote.describe());
+            }
+            Tree::new()
+        }
+        None => {
+            let e = SyncError::RootMissing {
+                side: Side::Remote,
+                path: job.remote.describe(),
+                items: base.len(),
+            };
+            if !opts.dry_run {
+                return Err(e);
+            }
+            note_guard(&mut report, &e);
+            Tree::new()
+        }
+    };
+    // What the remote could not see is as the base says, not deleted.
+    engine::tree::keep_unobserved(&mut remote_tree, &base, Side::Remote, &unobserved);
+    // (A scoped pass sees only part of each side: emptiness says nothing.)
+    if !opts.force && !base.is_empty() && scope.is_none() {
+        for (side, tree) in [(Side::Local, &local_tree), (Side::Remote, &remote_tree)] {
+            if tree.is_empty() {
+                let e = SyncError::NeedsConfirmation(format!(
+                    "the {side} folder is empty, but {} items were in sync (is a disk unmounted or a folder replaced?).",
+                    base.len()
+                ));
+                if !opts.dry_run {
+                    return Err(e);
+                }
+                note_guard(&mut report, &e);
+            }
+        }
+    }
+
+    let plan = if engine::in_sync(&local_tree, &remote_tree, &base, settings, &job.filter) {
+        engine::Plan::default()
+    } else {
+        // Absence is not evidence: what a side does not show is looked at
+        // directly before the planner may delete or move because of it.
+        // (Only here: a pass where nothing changed has nothing missing.)
+        confirm_absences(job, &mut local_tree, &mut remote_tree, &base, &mut report).await?;
+        hash_what_is_needed(
+            job,
+            settings,
+            &mut local_tree,
+            &mut remote_tree,
+            &base,
+            &mut report,
+        )
+        .await;
+        engine::plan_with_excluded(
+            &local_tree,
+            &remote_tree,
+            &base,
+            settings,
+            &job.filter,
+            now,
+            &excluded,
+        )
+    };
+    tracing::debug!(
+        ops = plan.ops.len(),
+        ms = start.elapsed().as_millis(),
+        "planned"
+    );
+    // A deletion seen by a scoped pass may be one end of a move whose other
+    // end is outside the scope (a rename whose news is still on its way):
+    // only a full pass can tell, so it decides.
+    if scope.is_some() && plan.ops.iter().any(|op| matches!(op, Op::Delete { .. })) {
+        tracing::debug!("a scoped pass would delete: running a full pass instead");
+        let full = PassOptions {
+            scope: None,
+            ..opts
+        };
+        drop(_enter);
+        return Box::pin(run_pass(job, full, now)).await;
+    }
+    // Three large trees: let another thread free them.
+    let trees = (local_tree, remote_tree);
+    report.problems.extend(plan.problems.iter().cloned());
+    report.deletions = plan.deletions();
+    let guards = job.settings.guards;
+    if !opts.force && report.deletions > 0 {
+        let n = report.deletions;
+        let stop = if n > guards.max_delete_count {
+            Some(format!(
+                "this pass would delete {}, more than the limit of {}.",
+                items(n),
+                guards.max_delete_count
+            ))
+        } else if n as f64 > guards.max_delete_ratio * base_total as f64 {
+            // Never "1 of the 0 items": what is deleted need not have
+            // been in sync (a first pass of a mirror).
+            Some(if n <= base_total {
+                format!(
+                    "this pass would delete {n} of the {} in sync, more than {:.0}%.",
+                    items(base_total),
+                    guards.max_delete_ratio * 100.0
+                )
+            } else if base_total == 0 {
+                format!(
+                    "this pass would delete {} and nothing was in sync before.",
+                    items(n)
+                )
+            } else {
+                format!(
+                    "this pass would delete {}, more than the {} in sync.",
+                    items(n),
+                    items(base_total)
+                )
+            })
+        } else {
+            None
+        };
+        if let Some(reason) = stop {
+            if !opts.dry_run {
+                return Err(SyncError::NeedsConfirmation(reason));
+            }
+            let e = SyncError::NeedsConfirmation(reason);
+            note_guard(&mut report, &e);
+        }
+    }
+    for op in &plan.ops {
+        *report.counts.entry(op.action()).or_default() += 1;
+        match op {
+            Op::Delete { contents, .. } => report.trashed += 1 + contents.len(),
+            Op::Transfer { backup: true, .. } => report.trashed += 1,
+            _ => {}
+        }
+        if let Op::Transfer { to, source, .. } = op {
+            match to {
+                Side::Remote => report.bytes_up += source.size,
+                Side::Local => report.bytes_down += source.size,
+            }
+        }
+    }
+    if opts.dry_run {
+        report.ops = plan.ops;
+        report.elapsed_ms = start.elapsed().as_millis();
+        return Ok(report);
+    }
+    drop(_enter);
+    job.hooks.report(Progress::Planned {
+        ops: plan.ops.len(),
+        bytes: report.bytes_up + report.bytes_down,
+    });
+    if !plan.ops.is_empty() {
+        execute(job, plan.ops, base.clone(), &mut report).await?;
+    }
+    // Both sides are in the base now: back to normal passes. Only after a
+    // full pass (a scoped one rebuilt only part of the base), and only
+    // when no item that is on both sides and not in the base failed: that
+    // one still needs "keep both". An item on one side only has no version
+    // to choose between, so its lasting error (a 403) must not keep every
+    // later pass in rebuild mode.
+    if rebuilding
+        && scope.is_none()
+        && report.stopped.is_none()
+        && !report
+            .errors
+            .iter()
+            .any(|e| unadopted_on_both_sides(&e.path, &trees.0, &trees.1, &base))
+    {
+        let journal = job.journal.clone();
+        tokio::task::spawn_blocking(move || {
+            let j = journal
+                .lock()
+                .map_err(|e| SyncError::Internal(e.to_string()))?;
+            j.remove_meta(REBUILT_NOTE).map_err(SyncError::from)
+        })
+        .await
+        .map_err(blocking_err)??;
+    }
+    // Leftovers of interrupted work the listing saw (never in a dry run).
+    if report.stop_kind.is_none() {
+        job.remote.clean_leftovers().await;
+    }
+    if let Some(state) = job.remote.export_state() {
+        if remote_state.as_deref() != Some(state.as_str()) {
+            let journal = job.journal.clone();
+            tokio::task::spawn_blocking(move || {
+                let j = journal
+                    .lock()
+                    .map_err(|e| SyncError::Internal(e.to_string()))?;
+                j.set_meta(REMOTE_STATE, &state).map_err(SyncError::from)
+            })
+            .await
+            .map_err(blocking_err)??;
+        }
+    }
+    report.elapsed_ms = start.elapsed().as_millis();
+    drop_in_background((trees, base));
+    Ok(report)
+}
+
+/// Whether `path` (or, for a folder, anything under it) is on both sides
+/// and not in the base: an item a rebuilding pass had to keep both of. An
+/// error without a path counts as such (it may be about anything).
+fn unadopted_on_both_sides(path: &str, local: &Tree, remote: &Tree, base: &BaseTree) -> bool {
+    if path.is_empty() {
+        return true;
+    }
+    let under = format!("{path}/");
+    local
+        .range(path.to_string()..)
+        .take_while(|(p, _)| p.as_str() == path || p.starts_with(&under) || p.starts_with(path))
+        .filter(|(p, _)| p.as_str() == path || p.starts_with(&under))
+        .any(|(p, _)| remote.contains_key(p) && !base.contains_key(p))
+}
+
+/// Free large trees on another thread: the pass is done, its caller should
+/// not wait for 100,000 entries to be deallocated.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    // Should no thread be had, the value is dropped right here instead.
+    let _ = std::thread::Builder::new()
+        .name("ferry-free".into())
+        .spawn(move || {
+            drop(value);
+            crate::memory::trim();
+        });
+}

@@ -200,7 +200,13 @@ impl WebDav {
         }
     }
 
-    /// List a collection subtree.
+    /// List the subtree at `root` into `listing`; `false` when `root` does
+    /// not exist. One walk for every case: where collection tags propagate
+    /// and the last listing of the root is kept, the root's tag is asked
+    /// first (unchanged: that listing is reused whole) and collections
+    /// whose tag did not change are not listed again; otherwise one
+    /// trusted `Depth: infinity` PROPFIND, else `Depth: 1`, breadth first,
+    /// a few collections at once.
     pub(super) async fn walk(
         &self,
         root: &str,
@@ -217,14 +223,21 @@ impl WebDav {
         } else {
             None
         };
-        if let Some(cache) = cache {
-            return self.walk_incremental(filter, listing, cache).await;
-        }
-        // One Depth: infinity listing, only where one was seen to come back
-        // whole (Apache and nginx refuse it with 403, dav-server with 501,
-        // and a server may answer it with one level).
-        let trusted = self.infinity() == YES;
-        if trusted {
+        if let Some(cache) = &cache {
+            let Some(items) = self.propfind("", true, "0").await? else {
+                return Ok(false);
+            };
+            let root_tag = items.first().and_then(|i| i.etag.clone());
+            if root_tag.is_some() && root_tag.as_ref() == cache.tags.get("") {
+                tracing::debug!("root unchanged: listing reused");
+                listing.tree = cache.tree.clone();
+                listing.excluded = cache.excluded.clone();
+                return Ok(true);
+            }
+        } else if self.infinity() == YES {
+            // One Depth: infinity listing, only where one was seen to come
+            // back whole (Apache and nginx refuse it with 403, dav-server
+            // with 501, and a server may answer it with one level).
             match self.propfind_raw(root, true, "infinity").await? {
                 Ok(None) => return Ok(false),
                 Ok(Some(items)) => {
@@ -251,10 +264,13 @@ impl WebDav {
             .await;
             for (dir, result) in batch.iter().zip(results) {
                 let Some(items) = result? else {
-                    if first {
+                    // The root itself gone (after the root's tag was read,
+                    // with a kept listing, it is taken as empty, as
+                    // before); a folder removed while we listed: the next
+                    // pass sees it.
+                    if first && cache.is_none() {
                         return Ok(false);
                     }
-                    // Removed while we listed: the next pass sees it.
                     continue;
                 };
                 let (rows, mut unusable) = self.resolve(&items, dir)?;
@@ -274,8 +290,14 @@ impl WebDav {
                             item.href
                         )));
                     }
-                    if self.add_item(&rel, item, filter, listing) == Some(true) {
-                        pending.push(rel);
+                    if self.add_item(&rel, item, filter, listing) != Some(true) {
+                        continue;
+                    }
+                    match &cache {
+                        Some(cache) if unchanged_collection(cache, &rel, item) => {
+                            reuse_subtree(cache, &rel, listing, &mut tags);
+                        }
+                        _ => pending.push(rel),
                     }
                 }
             }
@@ -283,7 +305,7 @@ impl WebDav {
         }
         if root.is_empty() {
             self.remember(tags, listing);
-            if self.infinity() == UNKNOWN {
+            if cache.is_none() && self.infinity() == UNKNOWN {
                 self.prove_infinity_on(&listing.tree).await;
             }
         }
@@ -455,86 +477,6 @@ impl WebDav {
         }
     }
 
-    /// List from the root, descending only into collections whose entity
-    /// tag changed since `cache` was taken (valid only where collection tags
-    /// propagate upward: Nextcloud, ownCloud, or as the probe found).
-    pub(super) async fn walk_incremental(
-        &self,
-        filter: &Filter,
-        listing: &mut Listing,
-        cache: ListingCache,
-    ) -> Result<bool, RemoteError> {
-        let Some(root) = self.propfind("", true, "0").await? else {
-            return Ok(false);
-        };
-        let root_tag = root.first().and_then(|i| i.etag.clone());
-        if root_tag.is_some() && root_tag.as_ref() == cache.tags.get("") {
-            tracing::debug!("root unchanged: listing reused");
-            listing.tree = cache.tree;
-            listing.excluded = cache.excluded;
-            return Ok(true);
-        }
-        let mut tags = std::collections::HashMap::new();
-        let mut pending = vec![String::new()];
-        while !pending.is_empty() {
-            let batch: Vec<String> = pending.drain(..pending.len().min(LIST_PARALLEL)).collect();
-            let results = futures_util::future::join_all(
-                batch.iter().map(|dir| self.propfind(dir, true, "1")),
-            )
-            .await;
-            for (dir, result) in batch.iter().zip(results) {
-                let Some(items) = result? else {
-                    continue;
-                };
-                let (rows, mut unusable) = self.resolve(&items, dir)?;
-                let rows = self.settle_escapes(rows, &mut unusable, dir).await?;
-                note_unusable(listing, unusable);
-                for (rel, item) in rows {
-                    if rel == *dir {
-                        if let Some(t) = &item.etag {
-                            tags.insert(rel, t.clone());
-                        }
-                        continue;
-                    }
-                    if parent(&rel) != dir {
-                        return Err(RemoteError::Protocol(format!(
-                            "the listing of {} was rejected: the server listed {:?} in a Depth 1 listing",
-                            folder_name(dir),
-                            item.href
-                        )));
-                    }
-                    if self.add_item(&rel, item, filter, listing) != Some(true) {
-                        continue;
-                    }
-                    let unchanged = item.etag.is_some()
-                        && item.etag.as_ref() == cache.tags.get(&rel)
-                        && cache.tree.contains_key(&rel);
-                    if unchanged {
-                        for (k, e) in crate::engine::tree::descendants(&cache.tree, &rel) {
-                            listing.tree.insert(k.clone(), e.clone());
-                        }
-                        for (k, t) in &cache.tags {
-                            if crate::engine::tree::is_within(k, &rel) {
-                                tags.insert(k.clone(), t.clone());
-                            }
-                        }
-                        listing.excluded.extend(
-                            cache
-                                .excluded
-                                .iter()
-                                .filter(|k| crate::engine::tree::is_within(k, &rel))
-                                .cloned(),
-                        );
-                    } else {
-                        pending.push(rel);
-                    }
-                }
-            }
-        }
-        self.remember(tags, listing);
-        Ok(true)
-    }
-
     /// Add one listed item; `Some(is_dir)` when it was added.
     pub(super) fn add_item(
         &self,
@@ -606,6 +548,37 @@ impl WebDav {
             "the server still has items its listing left out: Ferry no longer trusts {what} on this server and lists every folder on its own (`Depth: 1`) from the next pass on"
         ))
     }
+}
+
+/// Whether the collection `rel` just listed has the entity tag it had in
+/// `cache` (and `cache` has it): its subtree is unchanged.
+fn unchanged_collection(cache: &ListingCache, rel: &str, item: &xml::DavItem) -> bool {
+    item.etag.is_some() && item.etag.as_ref() == cache.tags.get(rel) && cache.tree.contains_key(rel)
+}
+
+/// Take the unchanged subtree at `rel` from `cache`: its items, its
+/// collections' tags and what was excluded in it.
+fn reuse_subtree(
+    cache: &ListingCache,
+    rel: &str,
+    listing: &mut Listing,
+    tags: &mut std::collections::HashMap<String, String>,
+) {
+    for (k, e) in crate::engine::tree::descendants(&cache.tree, rel) {
+        listing.tree.insert(k.clone(), e.clone());
+    }
+    for (k, t) in &cache.tags {
+        if crate::engine::tree::is_within(k, rel) {
+            tags.insert(k.clone(), t.clone());
+        }
+    }
+    listing.excluded.extend(
+        cache
+            .excluded
+            .iter()
+            .filter(|k| crate::engine::tree::is_within(k, rel))
+            .cloned(),
+    );
 }
 
 #[cfg(test)]

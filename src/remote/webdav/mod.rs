@@ -28,6 +28,7 @@
 //! (else the whole listing is rejected) and every name to be one safe
 //! segment (else that item is skipped and reported).
 
+mod connect;
 mod download;
 mod hrefs;
 mod listing;
@@ -52,6 +53,7 @@ use super::{Capabilities, Listing, Remote, RemoteError};
 use crate::engine::path::check_segment;
 use crate::engine::tree::{UNKNOWN_MTIME, join, parent, same_tag};
 use crate::engine::{Entry, Filter, Hash, Kind, Problem, Side};
+pub use connect::{CheckError, check_connection};
 use hrefs::*;
 use listing::*;
 pub use probe::Probe;

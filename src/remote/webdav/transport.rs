@@ -1,0 +1,371 @@
+//! Talking to the server: the one HTTP client (rustls + ring), requests
+//! with credentials, sending with retries (jittered exponential backoff
+//! honouring `Retry-After`, a body cut mid-read included), a MOVE whose
+//! answer was lost handed back instead of resent, capped answer bodies,
+//! PROPFIND, and what statuses mean (401 alone is credentials; 403 is one
+//! item's error; 5xx and 429 are transient).
+
+use super::*;
+
+/// A multistatus body larger than this is refused.
+pub const MAX_LISTING_BYTES: usize = 512 * 1024 * 1024;
+
+/// At most this many attempts per request.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+pub(super) const PROPFIND_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>
+<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/><d:displayname/><oc:fileid/>
+</d:prop></d:propfind>"#;
+
+/// Install the TLS crypto provider once per process.
+pub fn install_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+pub(super) fn http_error(what: &str, e: reqwest::Error) -> RemoteError {
+    if e.is_connect() || e.is_timeout() {
+        RemoteError::Unreachable(format!("{what}: {}", error_chain(&e)))
+    } else {
+        RemoteError::Http {
+            message: format!("{what}: {}", error_chain(&e)),
+            retryable: true,
+        }
+    }
+}
+
+/// An error with its causes ("error sending request: connection refused").
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+        source = cause.source();
+    }
+    s
+}
+
+pub(super) fn transient(s: StatusCode) -> bool {
+    matches!(s.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+pub(super) fn propfind_method() -> Method {
+    dav_method("PROPFIND")
+}
+
+/// A WebDAV method (an extension method: always a valid token).
+pub(super) fn dav_method(name: &'static str) -> Method {
+    Method::from_bytes(name.as_bytes()).unwrap_or(Method::OPTIONS)
+}
+
+pub(super) fn check_auth(resp: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
+    match check_auth_status(resp.status()) {
+        Some(e) => Err(e),
+        None => Ok(resp),
+    }
+}
+
+/// What stops a pass whatever the request: 401 (credentials; a 403 is
+/// only that request's refusal) and 507 (the server is full).
+pub(super) fn check_auth_status(s: StatusCode) -> Option<RemoteError> {
+    match s {
+        StatusCode::UNAUTHORIZED => Some(RemoteError::Auth(
+            "the server asks for credentials (401): check the account's user and password".into(),
+        )),
+        StatusCode::INSUFFICIENT_STORAGE => Some(RemoteError::NoSpace),
+        _ => None,
+    }
+}
+
+/// How messages name an item: its path, or "the synchronized folder" for
+/// the root (`""`).
+pub(super) fn item_name(rel: &str) -> String {
+    if rel.trim_matches('/').is_empty() {
+        "the synchronized folder".to_string()
+    } else {
+        rel.to_string()
+    }
+}
+
+/// The error for an unexpected status of `method` on `rel`. Only 401 means
+/// credentials (see [`check_auth`]); a 403 refuses this one request: an
+/// error for this item, the pass goes on.
+pub(super) fn status_error(method: &str, rel: &str, s: StatusCode) -> RemoteError {
+    let item = item_name(rel);
+    match s {
+        StatusCode::FORBIDDEN => {
+            let verb = match method {
+                "PUT" => "store",
+                "GET" => "send",
+                "PROPFIND" => "list",
+                "MKCOL" => "create",
+                "MOVE" => "move",
+                "COPY" => "copy",
+                "DELETE" => "delete",
+                "PROPPATCH" => "set the modification time of",
+                _ => "change",
+            };
+            let advice = if rel.trim_matches('/').is_empty() {
+                ": check the folder's address and that this account may use it"
+            } else {
+                ""
+            };
+            RemoteError::Forbidden(format!(
+                "the server refused to {verb} {item} ({method}: {s}){advice}"
+            ))
+        }
+        StatusCode::LOCKED => RemoteError::Locked(rel.to_string()),
+        StatusCode::INSUFFICIENT_STORAGE => RemoteError::NoSpace,
+        s => RemoteError::Http {
+            message: format!("{method} of {item} failed: {s}"),
+            retryable: s.is_server_error(),
+        },
+    }
+}
+
+pub(super) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let v = resp.headers().get("Retry-After")?.to_str().ok()?;
+    let d = if let Ok(secs) = v.trim().parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let t = httpdate::parse_http_date(v).ok()?;
+        t.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+    };
+    Some(d.min(Duration::from_secs(60)))
+}
+
+/// Exponential backoff with full jitter: up to 200 ms · 2^attempt, ≤ 10 s.
+pub(super) fn backoff(attempt: u32) -> Duration {
+    let cap = (200u64 << attempt.min(6)).min(10_000);
+    Duration::from_millis(rand::random_range(cap / 4..=cap))
+}
+
+/// Why an answer's body could not be read whole.
+pub(super) enum ReadError {
+    /// Larger than allowed: not retried.
+    TooLarge,
+    /// The connection broke off (or timed out) mid-body: worth retrying.
+    Cut(reqwest::Error),
+}
+
+pub(super) async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, ReadError> {
+    if resp.content_length().is_some_and(|n| n as usize > cap) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(ReadError::Cut)?;
+        if out.len() + chunk.len() > cap {
+            return Err(ReadError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+impl WebDav {
+    pub(super) fn request(&self, method: Method, url: reqwest::Url) -> reqwest::RequestBuilder {
+        let rb = self.client.request(method, url);
+        match &self.credentials {
+            Some(c) => rb.basic_auth(&c.user, Some(&c.password)),
+            None => rb,
+        }
+    }
+
+    /// Send a request built by `build`, retrying transient failures.
+    pub(super) async fn send(
+        &self,
+        what: &str,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+    ) -> Result<reqwest::Response, RemoteError> {
+        match self.send_inner(what, build, true).await? {
+            Ok(resp) => Ok(resp),
+            Err(e) => Err(http_error(what, e)),
+        }
+    }
+
+    /// Send a request that must not be repeated blindly once the server
+    /// may have carried it out (a MOVE): transient statuses and failures to
+    /// connect are retried as by [`send`](Self::send), but an answer lost
+    /// after the request went out (connection reset, timeout) comes back
+    /// as `Ok(Err(..))`, for the caller to find out what the server did.
+    pub(super) async fn send_unrepeated(
+        &self,
+        what: &str,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+    ) -> Result<Result<reqwest::Response, reqwest::Error>, RemoteError> {
+        self.send_inner(what, build, false).await
+    }
+
+    pub(super) async fn send_inner(
+        &self,
+        what: &str,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+        resend_unanswered: bool,
+    ) -> Result<Result<reqwest::Response, reqwest::Error>, RemoteError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = build()?.send().await;
+            let wait = match &result {
+                Ok(resp) => {
+                    let s = resp.status();
+                    if transient(s) {
+                        Some(retry_after(resp).unwrap_or_else(|| backoff(attempt)))
+                    } else {
+                        None
+                    }
+                }
+                Err(e) if e.is_connect() => Some(backoff(attempt)),
+                Err(e) if e.is_timeout() || e.is_request() || e.is_body() => {
+                    if !resend_unanswered {
+                        return Ok(result);
+                    }
+                    Some(backoff(attempt))
+                }
+                Err(_) => None,
+            };
+            match (wait, result) {
+                (Some(wait), result) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(what, attempt, ?wait, "retrying");
+                    let _ = result;
+                    tokio::time::sleep(wait).await;
+                }
+                (_, Ok(resp)) => return check_auth(resp).map(Ok),
+                (_, Err(e)) => return Ok(Err(e)),
+            }
+        }
+    }
+
+    /// Send a request built by `build` and read its whole answer (at most
+    /// `cap` bytes), retrying transient failures, a connection cut while
+    /// the answer's body was read included. Only for requests that may be
+    /// sent again (PROPFIND, PROPPATCH) and small or listing answers.
+    pub(super) async fn send_read(
+        &self,
+        what: &str,
+        rel: &str,
+        cap: usize,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+    ) -> Result<(StatusCode, Vec<u8>), RemoteError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let resp = self.send(what, &build).await?;
+            let status = resp.status();
+            match read_capped(resp, cap).await {
+                Ok(body) => return Ok((status, body)),
+                Err(ReadError::TooLarge) => {
+                    return Err(RemoteError::Protocol(format!(
+                        "the server's answer to {what} of {} is larger than {cap} bytes",
+                        item_name(rel)
+                    )));
+                }
+                Err(ReadError::Cut(e)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(what, rel, attempt, %e, "answer cut off; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(ReadError::Cut(e)) => {
+                    return Err(http_error(
+                        &format!("reading the answer to {what} of {}", item_name(rel)),
+                        e,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// PROPFIND one path; `None` when it does not exist.
+    pub(super) async fn propfind(
+        &self,
+        rel: &str,
+        dir: bool,
+        depth: &'static str,
+    ) -> Result<Option<Vec<xml::DavItem>>, RemoteError> {
+        match self.propfind_raw(rel, dir, depth).await? {
+            Ok(items) => Ok(items),
+            Err(s) => Err(status_error("PROPFIND", rel, s)),
+        }
+    }
+
+    /// PROPFIND, with a status other than 207/404 given back as is.
+    pub(super) async fn propfind_raw(
+        &self,
+        rel: &str,
+        dir: bool,
+        depth: &'static str,
+    ) -> Result<Result<Option<Vec<xml::DavItem>>, StatusCode>, RemoteError> {
+        let url = self.url(rel, dir);
+        let (status, body) = self
+            .send_read("PROPFIND", rel, self.max_listing_bytes, || {
+                Ok(self
+                    .request(propfind_method(), url.clone())
+                    .header("Depth", depth)
+                    .header("Content-Type", "application/xml; charset=utf-8")
+                    .body(PROPFIND_BODY))
+            })
+            .await?;
+        match status {
+            StatusCode::MULTI_STATUS => {}
+            StatusCode::NOT_FOUND => return Ok(Ok(None)),
+            // A folder asked for without its trailing slash (Apache's mod_dir).
+            StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+                if !dir =>
+            {
+                return Box::pin(self.propfind_raw(rel, true, depth)).await;
+            }
+            s => return Ok(Err(s)),
+        }
+        let items =
+            xml::parse_multistatus(&body).map_err(|e| RemoteError::Protocol(e.to_string()))?;
+        if items.iter().any(|i| i.file_id.is_some()) {
+            self.file_ids.store(true, Ordering::Relaxed);
+        }
+        Ok(Ok(Some(items)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_403_names_the_item_and_the_method_and_does_not_ask_for_credentials() {
+        let e = status_error("PUT", "a/b.txt", StatusCode::FORBIDDEN);
+        assert!(matches!(e, RemoteError::Forbidden(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "the server refused to store a/b.txt (PUT: 403 Forbidden)"
+        );
+        assert!(!e.stops_pass() && !e.is_changed());
+        let root = status_error("PROPFIND", "", StatusCode::FORBIDDEN);
+        assert!(
+            root.to_string().starts_with(
+                "the server refused to list the synchronized folder (PROPFIND: 403 Forbidden)"
+            ),
+            "{root}"
+        );
+        let e = status_error("PROPFIND", "", StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            e.to_string(),
+            "PROPFIND of the synchronized folder failed: 500 Internal Server Error"
+        );
+        assert!(matches!(
+            check_auth_status(StatusCode::UNAUTHORIZED),
+            Some(RemoteError::Auth(_))
+        ));
+        assert!(check_auth_status(StatusCode::FORBIDDEN).is_none());
+    }
+}

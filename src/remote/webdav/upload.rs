@@ -1,0 +1,483 @@
+//! Writes that put something in place: missing folders (MKCOL of the
+//! missing ones only, the remote root on request), uploads (PUT to a
+//! `.ferry-up-<hash>.part` temp hashed on the way, size check, MOVE over
+//! the planned version, tagged with `If:` where the probe saw that work)
+//! and renames.
+
+use super::*;
+
+/// The body of an upload: a thread reads `file` in 1 MiB blocks and hashes
+/// them while the previous blocks are sent (at most 4 in flight: flat
+/// memory). The hash lands in `out` when exactly `size` bytes were read,
+/// before the last block is handed over.
+pub(super) fn read_and_hash(
+    mut file: std::fs::File,
+    size: u64,
+    out: std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+) -> reqwest::Body {
+    use std::io::Read;
+    const BLOCK: usize = 1024 * 1024;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    std::thread::spawn(move || {
+        let mut hasher = Sha256::new();
+        let mut seen = 0u64;
+        loop {
+            let mut buf = vec![0u8; BLOCK];
+            let mut filled = 0;
+            let result = loop {
+                match file.read(&mut buf[filled..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        filled += n;
+                        if filled == BLOCK {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            if let Err(e) = result {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+            if filled == 0 {
+                if size == 0 {
+                    if let Ok(mut o) = out.lock() {
+                        *o = Some(hasher.finalize().into());
+                    }
+                }
+                return;
+            }
+            buf.truncate(filled);
+            hasher.update(&buf);
+            seen += filled as u64;
+            // Before the last block goes out: the request may complete
+            // (Content-Length reached) without reading to the end.
+            if seen == size {
+                if let Ok(mut o) = out.lock() {
+                    *o = Some(hasher.clone().finalize().into());
+                }
+            }
+            if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
+                return; // the request was dropped
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+impl WebDav {
+    /// Create folder `rel` and those of its parents that are missing, all
+    /// inside the sync root (never above it). The common case, the parent
+    /// exists, is one MKCOL. When the server says a parent is missing, the
+    /// first missing folder is found with `PROPFIND Depth: 0` downwards
+    /// from the root (deletions' `.ferry-trash/<time>/…` folders are
+    /// missing right below the trash) and only the missing segments are
+    /// created, top down.
+    pub(super) async fn mkdirs(&self, rel: &str) -> Result<(), RemoteError> {
+        let rel = rel.trim_matches('/');
+        if rel.is_empty() {
+            return Ok(());
+        }
+        match self.mkcol(rel).await {
+            Err(RemoteError::Conflict(_)) => {}
+            other => return other,
+        }
+        let ends: Vec<usize> = rel
+            .match_indices('/')
+            .map(|(i, _)| i)
+            .chain([rel.len()])
+            .collect();
+        let mut first_missing = ends.len() - 1;
+        for (n, &end) in ends[..ends.len() - 1].iter().enumerate() {
+            let folder = &rel[..end];
+            match self.stat(folder).await? {
+                Some(e) if e.kind == Kind::Dir => {}
+                Some(_) => {
+                    return Err(RemoteError::Changed {
+                        path: folder.to_string(),
+                    });
+                }
+                None => {
+                    first_missing = n;
+                    break;
+                }
+            }
+        }
+        for &end in &ends[first_missing..] {
+            self.mkcol(&rel[..end]).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn mkcol(&self, rel: &str) -> Result<(), RemoteError> {
+        let url = self.url(rel, true);
+        let resp = self
+            .send("MKCOL", || {
+                Ok(self.request(dav_method("MKCOL"), url.clone()))
+            })
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            // Exists already (405: Apache, nginx; 403: Apache when another
+            // request created it a moment ago): fine if it is a folder.
+            s @ (StatusCode::METHOD_NOT_ALLOWED | StatusCode::FORBIDDEN) => {
+                match self.stat(rel).await? {
+                    Some(e) if e.kind == Kind::Dir => Ok(()),
+                    _ if s == StatusCode::FORBIDDEN => Err(status_error("MKCOL", rel, s)),
+                    Some(e) if e.kind == Kind::Dir => Ok(()),
+                    _ => Err(RemoteError::Changed {
+                        path: rel.to_string(),
+                    }),
+                }
+            }
+            StatusCode::CONFLICT | StatusCode::NOT_FOUND => {
+                Err(RemoteError::Conflict(rel.to_string()))
+            }
+            s => Err(status_error("MKCOL", rel, s)),
+        }
+    }
+
+    /// PUT the content of `src` to `temp_url` (creating missing parent
+    /// folders once), hashing it on the way into `hash_cell`.
+    pub(super) async fn put_temp(
+        &self,
+        path: &str,
+        src: &Path,
+        src_expect: &Entry,
+        temp_url: &reqwest::Url,
+        mtime_secs: &str,
+        hash_cell: &std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+    ) -> Result<(), RemoteError> {
+        let mut tried_parents = false;
+        loop {
+            let hash_cell2 = hash_cell.clone();
+            let resp = self
+                .send("PUT", || {
+                    let file = std::fs::File::open(src)
+                        .map_err(|e| RemoteError::Local(format!("open {}: {e}", src.display())))?;
+                    let meta = file
+                        .metadata()
+                        .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
+                    if meta.len() != src_expect.size {
+                        return Err(RemoteError::SourceChanged(src.display().to_string()));
+                    }
+                    let stream = read_and_hash(file, src_expect.size, hash_cell2.clone());
+                    Ok(self
+                        .request(Method::PUT, temp_url.clone())
+                        .header("Content-Length", src_expect.size)
+                        .header("X-OC-Mtime", mtime_secs)
+                        .body(stream))
+                })
+                .await?;
+            match resp.status() {
+                s if s.is_success() => return Ok(()),
+                StatusCode::CONFLICT | StatusCode::NOT_FOUND if !tried_parents => {
+                    tried_parents = true;
+                    self.mkdirs(parent(path)).await?;
+                }
+                s => return Err(status_error("PUT", path, s)),
+            }
+        }
+    }
+
+    /// MOVE `from` to `to` (both relative); `overwrite` replaces.
+    pub(super) async fn move_item(
+        &self,
+        from: &str,
+        to: &str,
+        dir: bool,
+        overwrite: bool,
+    ) -> Result<(), RemoteError> {
+        self.move_if(from, to, dir, overwrite, None).await
+    }
+
+    /// MOVE, optionally only if the destination still has entity tag
+    /// `dest_etag` (RFC 4918 tagged `If:` list; 412 otherwise).
+    pub(super) async fn move_if(
+        &self,
+        from: &str,
+        to: &str,
+        dir: bool,
+        overwrite: bool,
+        dest_etag: Option<&str>,
+    ) -> Result<(), RemoteError> {
+        let src = self.url(from, dir);
+        let dst = self.url(to, dir);
+        let condition = dest_etag.map(|t| format!("<{dst}> ([{t}])"));
+        let build = || {
+            let mut rb = self
+                .request(dav_method("MOVE"), src.clone())
+                .header("Destination", dst.as_str())
+                .header("Overwrite", if overwrite { "T" } else { "F" });
+            if let Some(c) = &condition {
+                rb = rb.header("If", c.as_str());
+            }
+            Ok(rb)
+        };
+        // A MOVE whose answer was lost may have been done. Sent again, it
+        // is not harmless: with `Overwrite: T` a server may remove the
+        // destination — by then the moved item itself — before it finds
+        // the source gone (rclone does), deleting the file just published.
+        // So it is sent again only while its source is still there; a
+        // source gone is what a 404 would have said.
+        let mut lost = 0;
+        let resp = loop {
+            match self.send_unrepeated("MOVE", build).await? {
+                Ok(resp) => break resp,
+                Err(e) => {
+                    lost += 1;
+                    tracing::debug!(%from, %to, %e, "the answer to a MOVE was lost");
+                    if self.propfind(from, dir, "0").await?.is_none() {
+                        return Err(RemoteError::Changed {
+                            path: from.to_string(),
+                        });
+                    }
+                    if lost >= MAX_ATTEMPTS {
+                        return Err(http_error("MOVE", e));
+                    }
+                    tokio::time::sleep(backoff(lost)).await;
+                }
+            }
+        };
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::PRECONDITION_FAILED => Err(RemoteError::Changed {
+                path: to.to_string(),
+            }),
+            StatusCode::NOT_FOUND => Err(RemoteError::Changed {
+                path: from.to_string(),
+            }),
+            StatusCode::CONFLICT => Err(RemoteError::Conflict(to.to_string())),
+            StatusCode::LOCKED => Err(RemoteError::Locked(from.to_string())),
+            s => Err(status_error("MOVE", from, s)),
+        }
+    }
+
+    /// Temp name for an upload of `rel` (deterministic per content version,
+    /// so a retry after a crash reuses and overwrites it).
+    pub(super) fn upload_temp(rel: &str, src_expect: &Entry) -> String {
+        let mut h = Sha256::new();
+        h.update(rel.as_bytes());
+        h.update(src_expect.size.to_le_bytes());
+        h.update(src_expect.mtime.to_le_bytes());
+        let d: [u8; 32] = h.finalize().into();
+        join(
+            parent(rel),
+            &format!(".ferry-up-{}.part", hex::encode(&d[..8])),
+        )
+    }
+
+    pub(super) async fn create_root(&self) -> Result<(), RemoteError> {
+        // Only the missing folders are created: walk up from the root until
+        // a collection exists, then MKCOL downwards. Folders above the
+        // user's own space may refuse MKCOL (one server answers 404 for
+        // `MKCOL /webdav/`), so an existing one is never asked.
+        // (Decoded segments: a `%2F` in a folder's name is not a `/`.)
+        let segments: Vec<&str> = self.base_segments.iter().map(String::as_str).collect();
+        let url_of = |n: usize| {
+            let path: String = segments[..n]
+                .iter()
+                .map(|s| format!("/{}", utf8_percent_encode(s, SEGMENT)))
+                .collect::<String>()
+                + "/";
+            let mut url = self.base.clone();
+            url.set_path(&path);
+            (url, path)
+        };
+        let mut existing = segments.len();
+        while existing > 0 {
+            let (url, path) = url_of(existing);
+            let (status, body) = self
+                .send_read("PROPFIND", &path, 1024 * 1024, || {
+                    Ok(self
+                        .request(propfind_method(), url.clone())
+                        .header("Depth", "0")
+                        .header("Content-Type", "application/xml; charset=utf-8")
+                        .body(PROPFIND_BODY))
+                })
+                .await?;
+            match status {
+                StatusCode::NOT_FOUND => existing -= 1,
+                StatusCode::MULTI_STATUS => {
+                    let items = xml::parse_multistatus(&body)
+                        .map_err(|e| RemoteError::Protocol(format!("PROPFIND of {path}: {e}")))?;
+                    if items.first().is_some_and(|i| !i.is_collection) {
+                        return Err(RemoteError::Config(format!(
+                            "{path} on the server is a file, not a folder: choose another folder"
+                        )));
+                    }
+                    break;
+                }
+                // Not ours to look at (a folder above the user's space):
+                // taken as existing; the MKCOL below will tell.
+                s => {
+                    tracing::debug!(%path, status = %s, "cannot look above; creating from here");
+                    break;
+                }
+            }
+        }
+        if existing == segments.len() {
+            return Ok(());
+        }
+        for n in existing + 1..=segments.len() {
+            let (url, path) = url_of(n);
+            let resp = self
+                .send("MKCOL", || {
+                    Ok(self.request(dav_method("MKCOL"), url.clone()))
+                })
+                .await?;
+            let s = resp.status();
+            // 405: made meanwhile by someone else.
+            if !(s.is_success() || s == StatusCode::METHOD_NOT_ALLOWED) {
+                return Err(status_error("MKCOL", &path, s));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn mkdir(&self, path: &str) -> Result<Entry, RemoteError> {
+        self.mkdirs(path).await?;
+        match self.stat(path).await? {
+            Some(e) if e.kind == Kind::Dir => Ok(e),
+            _ => Err(RemoteError::Changed {
+                path: path.to_string(),
+            }),
+        }
+    }
+
+    pub(super) async fn upload(
+        &self,
+        path: &str,
+        src: &Path,
+        src_expect: &Entry,
+        replace: Option<&Entry>,
+        backup: bool,
+    ) -> Result<(Entry, Hash), RemoteError> {
+        let temp = Self::upload_temp(path, src_expect);
+        let temp_url = self.url(&temp, false);
+        let mtime_secs = (src_expect.mtime.div_euclid(1_000_000_000)).to_string();
+        let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
+        // The write probe (first upload of a run only) goes on while the
+        // content is sent: it waits for Apache's tags to turn strong.
+        let (sent, probe) = tokio::join!(
+            self.put_temp(path, src, src_expect, &temp_url, &mtime_secs, &hash_cell),
+            self.write_probe()
+        );
+        sent?;
+        let hash = if src_expect.size == 0 {
+            Sha256::digest(b"").into()
+        } else {
+            hash_cell
+                .lock()
+                .ok()
+                .and_then(|h| *h)
+                .ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))?
+        };
+        // The file must not have changed while it was sent.
+        let now = std::fs::metadata(src)
+            .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
+        let now = crate::fsops::entry_of(&now, Kind::File);
+        if !crate::fsops::same_item(&now, src_expect) {
+            let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
+            return Err(RemoteError::SourceChanged(src.display().to_string()));
+        }
+        // The temp must hold exactly what was sent.
+        match self.stat(&temp).await? {
+            Some(e) if e.kind == Kind::File && e.size == src_expect.size => {}
+            _ => {
+                let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
+                return Err(RemoteError::Protocol(format!(
+                    "the server stored a different size for {path}"
+                )));
+            }
+        }
+        // Publish: only over the version planned with. Where the probe saw
+        // the server honour the `If:` header with tags of the kind the
+        // planned version has (strong; or weak, on a server whose tags are
+        // all weak — never Apache's weak-for-a-second tags), the server
+        // checks the tag atomically with the MOVE; otherwise a PROPFIND
+        // re-check comes right before the MOVE.
+        let usable_tag = replace.and_then(|r| r.etag.as_deref()).filter(|t| {
+            if is_weak(t) {
+                probe.if_header_weak
+            } else {
+                probe.if_header
+            }
+        });
+        let publish = async {
+            if backup && replace.is_some() {
+                self.expect(path, replace).await?;
+                self.trash(path, false).await?;
+                self.move_item(&temp, path, false, false).await
+            } else if let Some(tag) = usable_tag {
+                match self.move_if(&temp, path, false, true, Some(tag)).await {
+                    Err(RemoteError::Changed { .. })
+                        if self
+                            .stat(path)
+                            .await?
+                            .zip(replace)
+                            .is_some_and(|(now, then)| now.etag == then.etag) =>
+                    {
+                        // Refused although the tag still matches: this
+                        // server's If: support is broken. Stop using it.
+                        tracing::warn!(base = %self.base, "the server refuses matching If: headers; re-checking with PROPFIND instead");
+                        {
+                            let mut w = self.written.lock().await;
+                            if is_weak(tag) {
+                                w.if_header_weak = false;
+                            } else {
+                                w.if_header = false;
+                            }
+                        }
+                        self.expect(path, replace).await?;
+                        self.move_item(&temp, path, false, true).await
+                    }
+                    other => other,
+                }
+            } else {
+                self.expect(path, replace).await?;
+                self.move_item(&temp, path, false, replace.is_some()).await
+            }
+        }
+        .await;
+        if let Err(e) = publish {
+            let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
+            return Err(e);
+        }
+        if !probe.x_oc_mtime && probe.proppatch_mtime {
+            let secs = src_expect.mtime.div_euclid(1_000_000_000);
+            if let Err(e) = self.proppatch_mtime(path, secs).await {
+                tracing::debug!(%path, %e, "could not set the modification time");
+            }
+        }
+        let entry = self.stat(path).await?.ok_or_else(|| RemoteError::Changed {
+            path: path.to_string(),
+        })?;
+        Ok((entry, hash))
+    }
+
+    pub(super) async fn rename(
+        &self,
+        from: &str,
+        to: &str,
+        expect: &Entry,
+    ) -> Result<Entry, RemoteError> {
+        self.expect(from, Some(expect)).await?;
+        let dir = expect.kind == Kind::Dir;
+        match self.move_item(from, to, dir, false).await {
+            Err(RemoteError::Conflict(_)) => {
+                self.mkdirs(parent(to)).await?;
+                self.move_item(from, to, dir, false).await?;
+            }
+            other => other?,
+        }
+        self.stat(to).await?.ok_or_else(|| RemoteError::Changed {
+            path: to.to_string(),
+        })
+    }
+}

@@ -1,6 +1,14 @@
 //! One synchronization pass: observe both sides, hash what the planner
 //! needs, plan, check the guards, execute the ops, record the outcomes.
 //!
+//! One file per job: this one holds the public types and [`run_pass`], the
+//! sequence of steps; `observe` reads the journal, scans, lists, confirms
+//! absences and hashes; `guards` applies the engine's guards
+//! ([`engine::guard`]) and creates the roots they allow; `execute` runs the
+//! ops in phases with bounded concurrency, one function per op kind;
+//! `record` counts the plan into the [`Report`] and writes each outcome to
+//! the journal (the base changes are the engine's rules, [`engine::base`]).
+//!
 //! Invariants:
 //! * The guards run before anything is touched: a pass that would delete
 //!   more than the configured share or count of items, or that finds a

@@ -36,16 +36,9 @@ pub struct JournalError {
 /// A journal operation's result.
 pub type Result<T> = std::result::Result<T, JournalError>;
 
-/// One change to the base tree.
-#[derive(Clone, Debug, PartialEq)]
-pub enum BaseChange {
-    /// Record (or replace) the base of one item.
-    Put(String, BaseEntry),
-    /// Forget an item and everything below it.
-    Forget(String),
-    /// Move an item and everything below it to a new path.
-    Rekey { from: String, to: String },
-}
+/// One change to the base tree (what an op's success changes: the
+/// engine's rules, [`crate::engine::base`]).
+pub use crate::engine::BaseChange;
 
 /// One line of the transfer log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

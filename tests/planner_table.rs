@@ -11,6 +11,7 @@ mod model;
 
 use std::collections::BTreeSet;
 
+use ferry::engine::guard::{Limit, Stop};
 use ferry::engine::{ConflictPolicy, Direction, Filter, Kind, Op, Plan, Side, UserFilter};
 use model::{Model, STAMP, Snapshot, fmt_plan, fmt_snapshot};
 
@@ -1099,4 +1100,55 @@ fn the_in_sync_shortcut_agrees_with_the_planner() {
         ..Settings::default()
     };
     assert!(!in_sync(&local, &remote, &base, &secure, &filter));
+}
+
+/// The model runs the engine's own guards: a side its user emptied stops
+/// the pass before the other side is emptied too (confirmed, it deletes
+/// everything there, which the deletion limit would stop as well).
+#[test]
+fn a_side_emptied_by_its_user_stops_the_pass_until_confirmed() {
+    let mut m = Model::with(Direction::Both, ConflictPolicy::KeepBoth);
+    m.start_in_sync(BASE.iter().copied());
+    for p in ["a.txt", "d", "k", "keep.txt"] {
+        assert!(m.remove(Side::Remote, p));
+    }
+    let plan = m.pass();
+    assert_eq!(
+        m.last_stop,
+        Some(Stop::RootEmpty {
+            side: Side::Remote,
+            in_sync: BASE.len()
+        }),
+        "{}",
+        m.describe()
+    );
+    assert_eq!(plan.deletions(), BASE.len());
+    assert!(m.snapshot(Side::Local).is_empty());
+}
+
+/// Deletions up to the share of the items in sync go on; more stop.
+#[test]
+fn deleting_more_than_half_of_what_is_in_sync_stops_the_pass() {
+    let mut m = Model::with(Direction::Both, ConflictPolicy::KeepBoth);
+    m.start_in_sync(BASE.iter().copied());
+    assert!(m.remove(Side::Remote, "d"));
+    let plan = m.pass();
+    assert_eq!(plan.deletions(), 3);
+    assert_eq!(m.last_stop, None, "{}", m.describe());
+
+    let mut m = Model::with(Direction::Both, ConflictPolicy::KeepBoth);
+    m.start_in_sync(BASE.iter().copied());
+    assert!(m.remove(Side::Remote, "d"));
+    assert!(m.remove(Side::Remote, "k"));
+    m.pass();
+    assert_eq!(
+        m.last_stop,
+        Some(Stop::MassDeletion {
+            deletions: 5,
+            in_sync: BASE.len(),
+            limit: Limit::Ratio(0.5)
+        }),
+        "{}",
+        m.describe()
+    );
 }

@@ -1,5 +1,6 @@
 //! The pure core of Ferry: the three trees, the user's settings, the
-//! exclusion rules and the planner.
+//! exclusion rules, the planner, the guards and how the base changes after
+//! an op.
 //!
 //! Architecture Invariant: nothing in `engine` does I/O, reads a clock,
 //! spawns a task or knows about SQLite, HTTP or the file system. It imports
@@ -7,12 +8,15 @@
 //! property tests in `tests/` possible.
 
 pub mod absence;
+pub mod base;
 pub mod filter;
+pub mod guard;
 pub mod path;
 pub mod plan;
 pub mod settings;
 pub mod tree;
 
+pub use base::BaseChange;
 pub use filter::{Filter, UserFilter};
 pub use plan::{
     DeleteReason, Excluded, Op, Plan, Problem, hash_requests, in_sync, plan, plan_with_excluded,

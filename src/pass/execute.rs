@@ -10,9 +10,9 @@ use tokio::task::JoinSet;
 
 use super::record::record;
 use super::{Progress, Report, StopKind, SyncError, SyncJob};
-use crate::engine::{self, BaseEntry, BaseTree, Entry, Filter, Op, Problem, Side};
+use crate::engine::{self, BaseChange, BaseTree, Entry, Filter, Op, Problem, Side};
 use crate::fsops::{Folder, FsError};
-use crate::journal::{BaseChange, ConflictRow, LogRow};
+use crate::journal::{ConflictRow, LogRow};
 use crate::remote::{Remote, RemoteError};
 
 /// The result of one op: what to record.
@@ -189,20 +189,6 @@ async fn run_phase(
     record(job, outcomes, report).await
 }
 
-fn base_of(
-    kind: engine::Kind,
-    local: &Entry,
-    remote: &Entry,
-    hash: Option<engine::Hash>,
-) -> BaseEntry {
-    BaseEntry {
-        kind,
-        local: local.signature(),
-        remote: remote.signature(),
-        hash,
-    }
-}
-
 async fn local_blocking<T: Send + 'static>(
     ctx: &Ctx,
     f: impl FnOnce(&Folder) -> Result<T, FsError> + Send + 'static,
@@ -214,10 +200,17 @@ async fn local_blocking<T: Send + 'static>(
         .map_err(OpError::from)
 }
 
+/// Run one op: act on its side (the side checks the precondition right
+/// before acting), then say what to record: the base changes
+/// ([`engine::base`]), the log line, a conflict.
 async fn run_op(ctx: &Ctx, op: Op) -> Result<Outcome, OpError> {
     let action = op.action();
-    let mut conflict = None;
-    let (changes, path, bytes) = match op {
+    let Acted {
+        changes,
+        path,
+        bytes,
+        conflict,
+    } = match op {
         Op::Move {
             side,
             from,
@@ -225,75 +218,17 @@ async fn run_op(ctx: &Ctx, op: Op) -> Result<Outcome, OpError> {
             expect,
             aside,
             ..
-        } => {
-            let moved = match side {
-                Side::Local => {
-                    let (f, t, e) = (from.clone(), to.clone(), expect.clone());
-                    local_blocking(ctx, move |l| l.rename(&f, &t, &e)).await?
-                }
-                Side::Remote => ctx.remote.rename(&from, &to, &expect).await?,
-            };
-            let mut changes = Vec::new();
-            if aside {
-                conflict = Some(ConflictRow {
-                    time: now_ms(),
-                    path: from.clone(),
-                    copy: Some(to.clone()),
-                    policy: "keep-both".into(),
-                });
-                changes.push(BaseChange::Forget(from));
-            } else {
-                changes.push(BaseChange::Rekey {
-                    from: from.clone(),
-                    to: to.clone(),
-                });
-                if let Some(b) = ctx.base.get(&from) {
-                    let mut b = b.clone();
-                    match side {
-                        Side::Local => b.local = moved.signature(),
-                        Side::Remote => b.remote = moved.signature(),
-                    }
-                    changes.push(BaseChange::Put(to.clone(), b));
-                }
-            }
-            (changes, to, 0)
-        }
+        } => move_item(ctx, side, from, to, expect, aside).await?,
         Op::Delete {
             side,
             path,
             expect,
             contents,
             ..
-        } => {
-            match side {
-                Side::Local => {
-                    let (p, e, c, f) = (path.clone(), expect, contents, ctx.filter.clone());
-                    local_blocking(ctx, move |l| l.delete(&p, &e, &c, &f)).await?
-                }
-                Side::Remote => {
-                    ctx.remote
-                        .delete(&path, &expect, &contents, &ctx.filter)
-                        .await?
-                }
-            }
-            (vec![BaseChange::Forget(path.clone())], path, 0)
-        }
+        } => delete(ctx, side, path, expect, contents).await?,
         Op::MakeDir {
             side, path, source, ..
-        } => {
-            let made = match side {
-                Side::Local => {
-                    let p = path.clone();
-                    local_blocking(ctx, move |l| l.mkdir(&p)).await?
-                }
-                Side::Remote => ctx.remote.mkdir(&path).await?,
-            };
-            let b = match side {
-                Side::Local => base_of(engine::Kind::Dir, &made, &source, None),
-                Side::Remote => base_of(engine::Kind::Dir, &source, &made, None),
-            };
-            (vec![BaseChange::Put(path.clone(), b)], path, 0)
-        }
+        } => make_dir(ctx, side, path, source).await?,
         Op::Transfer {
             to,
             path,
@@ -301,40 +236,13 @@ async fn run_op(ctx: &Ctx, op: Op) -> Result<Outcome, OpError> {
             replace,
             backup,
             ..
-        } => {
-            let (written, hash) = match to {
-                Side::Remote => {
-                    let src = ctx.local.abs(&path);
-                    ctx.remote
-                        .upload(&path, &src, &source, replace.as_ref(), backup)
-                        .await?
-                }
-                Side::Local => download(ctx, &path, &source, replace.as_ref(), backup).await?,
-            };
-            if backup {
-                conflict = Some(ConflictRow {
-                    time: now_ms(),
-                    path: path.clone(),
-                    copy: None,
-                    policy: ctx.policy.clone(),
-                });
-            }
-            let b = match to {
-                Side::Local => base_of(engine::Kind::File, &written, &source, Some(hash)),
-                Side::Remote => base_of(engine::Kind::File, &source, &written, Some(hash)),
-            };
-            (vec![BaseChange::Put(path.clone(), b)], path, source.size)
-        }
+        } => transfer(ctx, to, path, source, replace, backup).await?,
         Op::Adopt {
             path,
             local,
             remote,
-        } => {
-            let hash = local.hash.or(remote.hash);
-            let b = base_of(local.kind, &local, &remote, hash);
-            (vec![BaseChange::Put(path.clone(), b)], path, 0)
-        }
-        Op::Forget { path } => (vec![BaseChange::Forget(path.clone())], path, 0),
+        } => Acted::new(engine::base::after_adopt(&path, &local, &remote), path),
+        Op::Forget { path } => Acted::new(engine::base::after_forget(&path), path),
     };
     Ok(Outcome {
         changes,
@@ -346,6 +254,126 @@ async fn run_op(ctx: &Ctx, op: Op) -> Result<Outcome, OpError> {
             bytes,
             result: "ok".into(),
         },
+        conflict,
+    })
+}
+
+/// What an op did, for its outcome.
+struct Acted {
+    changes: Vec<BaseChange>,
+    /// The path the log line names.
+    path: String,
+    /// Bytes transferred.
+    bytes: u64,
+    conflict: Option<ConflictRow>,
+}
+
+impl Acted {
+    fn new(changes: Vec<BaseChange>, path: String) -> Acted {
+        Acted {
+            changes,
+            path,
+            bytes: 0,
+            conflict: None,
+        }
+    }
+}
+
+/// `Op::Move`: rename on `side`; a move aside (a conflicted copy) is
+/// recorded as a conflict kept both.
+async fn move_item(
+    ctx: &Ctx,
+    side: Side,
+    from: String,
+    to: String,
+    expect: Entry,
+    aside: bool,
+) -> Result<Acted, OpError> {
+    let moved = match side {
+        Side::Local => {
+            let (f, t, e) = (from.clone(), to.clone(), expect.clone());
+            local_blocking(ctx, move |l| l.rename(&f, &t, &e)).await?
+        }
+        Side::Remote => ctx.remote.rename(&from, &to, &expect).await?,
+    };
+    let changes = engine::base::after_move(side, &from, &to, aside, ctx.base.get(&from), &moved);
+    let conflict = aside.then(|| ConflictRow {
+        time: now_ms(),
+        path: from.clone(),
+        copy: Some(to.clone()),
+        policy: "keep-both".into(),
+    });
+    Ok(Acted {
+        conflict,
+        ..Acted::new(changes, to)
+    })
+}
+
+/// `Op::Delete`: to `side`'s trash, with everything planned inside.
+async fn delete(
+    ctx: &Ctx,
+    side: Side,
+    path: String,
+    expect: Entry,
+    contents: Vec<(String, Entry)>,
+) -> Result<Acted, OpError> {
+    match side {
+        Side::Local => {
+            let (p, f) = (path.clone(), ctx.filter.clone());
+            local_blocking(ctx, move |l| l.delete(&p, &expect, &contents, &f)).await?
+        }
+        Side::Remote => {
+            ctx.remote
+                .delete(&path, &expect, &contents, &ctx.filter)
+                .await?
+        }
+    }
+    Ok(Acted::new(engine::base::after_delete(&path), path))
+}
+
+/// `Op::MakeDir`: a new folder on `side` for `source` on the other.
+async fn make_dir(ctx: &Ctx, side: Side, path: String, source: Entry) -> Result<Acted, OpError> {
+    let made = match side {
+        Side::Local => {
+            let p = path.clone();
+            local_blocking(ctx, move |l| l.mkdir(&p)).await?
+        }
+        Side::Remote => ctx.remote.mkdir(&path).await?,
+    };
+    let changes = engine::base::after_make_dir(side, &path, &source, &made);
+    Ok(Acted::new(changes, path))
+}
+
+/// `Op::Transfer`: copy `source` to side `to`, replacing `replace` (to a
+/// trash first with `backup`, recorded as a conflict under the policy).
+async fn transfer(
+    ctx: &Ctx,
+    to: Side,
+    path: String,
+    source: Entry,
+    replace: Option<Entry>,
+    backup: bool,
+) -> Result<Acted, OpError> {
+    let (written, hash) = match to {
+        Side::Remote => {
+            let src = ctx.local.abs(&path);
+            ctx.remote
+                .upload(&path, &src, &source, replace.as_ref(), backup)
+                .await?
+        }
+        Side::Local => download(ctx, &path, &source, replace.as_ref(), backup).await?,
+    };
+    let conflict = backup.then(|| ConflictRow {
+        time: now_ms(),
+        path: path.clone(),
+        copy: None,
+        policy: ctx.policy.clone(),
+    });
+    let changes = engine::base::after_transfer(to, &path, &source, &written, hash);
+    Ok(Acted {
+        changes,
+        path,
+        bytes: source.size,
         conflict,
     })
 }

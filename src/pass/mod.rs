@@ -1,6 +1,14 @@
 //! One synchronization pass: observe both sides, hash what the planner
 //! needs, plan, check the guards, execute the ops, record the outcomes.
 //!
+//! One file per job: this one holds the public types and [`run_pass`], the
+//! sequence of steps; `observe` reads the journal, scans, lists, confirms
+//! absences and hashes; `guards` applies the engine's guards
+//! ([`engine::guard`]) and creates the roots they allow; `execute` runs the
+//! ops in phases with bounded concurrency, one function per op kind;
+//! `record` counts the plan into the [`Report`] and writes each outcome to
+//! the journal (the base changes are the engine's rules, [`engine::base`]).
+//!
 //! Invariants:
 //! * The guards run before anything is touched: a pass that would delete
 //!   more than the configured share or count of items, or that finds a
@@ -18,6 +26,7 @@
 //!   to the planner, which keeps the folders that hold them.
 
 mod execute;
+mod guards;
 mod observe;
 mod record;
 
@@ -29,7 +38,7 @@ use serde::Serialize;
 
 use crate::engine::{self, BaseTree, Filter, Op, Problem, Settings, Side, Tree};
 use crate::fsops::{Folder, FsError};
-use crate::journal::{Journal, JournalError, REBUILT_NOTE};
+use crate::journal::{Journal, JournalError};
 use crate::remote::{Remote, RemoteError};
 use execute::execute;
 use observe::{confirm_absences, hash_what_is_needed};
@@ -115,14 +124,6 @@ pub struct PassOptions {
     pub create_root: bool,
 }
 
-/// A dry run goes on past a guard: the report says which one would stop
-/// the real pass (the first one met).
-fn note_guard(report: &mut Report, e: &SyncError) {
-    if report.needs_confirmation.is_none() {
-        report.needs_confirmation = e.guard_reason();
-    }
-}
-
 impl SyncError {
     /// What a guard stopped on, without saying how to proceed (that
     /// depends on the front end: `--force`, `ferry confirm`, `--create`).
@@ -137,15 +138,6 @@ impl SyncError {
             )),
             _ => None,
         }
-    }
-}
-
-/// "1 item", "2 items".
-fn items(n: usize) -> String {
-    if n == 1 {
-        "1 item".into()
-    } else {
-        format!("{n} items")
     }
 }
 
@@ -256,6 +248,12 @@ fn blocking_err(e: tokio::task::JoinError) -> SyncError {
 }
 
 /// Run one pass. `now` is the local time used in conflict names.
+///
+/// The steps: read what the journal remembers; observe both sides and the
+/// base; the guards on the roots (creating a missing root where allowed);
+/// plan (after confirming absences and hashing what the planner needs);
+/// the mass-deletion guard; execute and record; finish (the rebuild note,
+/// the server's leftovers, what the remote learnt).
 pub async fn run_pass(
     job: &SyncJob,
     opts: PassOptions,
@@ -265,22 +263,11 @@ pub async fn run_pass(
     let span = tracing::info_span!("pass", sync = %job.name, dry_run = opts.dry_run);
     let _enter = span.enter();
 
-    // What the remote learnt last time (a small read) goes in first; then
-    // the journal's base, the local scan and the remote listing all run at
-    // once.
-    let journal = job.journal.clone();
-    let (remote_state, rebuilt) = tokio::task::spawn_blocking(move || {
-        let j = journal
-            .lock()
-            .map_err(|e| SyncError::Internal(e.to_string()))?;
-        Ok::<_, SyncError>((j.meta(REMOTE_STATE)?, j.meta(REBUILT_NOTE)?))
-    })
-    .await
-    .map_err(blocking_err)??;
+    let memo = observe::memo(job).await?;
     // A journal rebuilt after damage: its base is (nearly) empty, so this
     // pass is a first pass, and differing files are kept both whatever the
     // policy (no side's version is known to be the older one).
-    let rebuilding = rebuilt.is_some();
+    let rebuilding = memo.rebuilt.is_some();
     let settings_rebuilding;
     let settings = if rebuilding {
         settings_rebuilding = Settings {
@@ -291,43 +278,12 @@ pub async fn run_pass(
     } else {
         &job.settings
     };
-    if let Some(state) = &remote_state {
+    if let Some(state) = &memo.remote_state {
         job.remote.import_state(state);
     }
     let scope = opts.scope.clone().filter(|_| job.remote.can_list_paths());
-    let journal = job.journal.clone();
-    let base_scope = scope.clone();
-    let base_task = tokio::task::spawn_blocking(move || {
-        let j = journal
-            .lock()
-            .map_err(|e| SyncError::Internal(e.to_string()))?;
-        match base_scope {
-            // The whole base's size too: the guards' ratio is of all items.
-            Some(paths) => Ok((j.load_base_paths(&paths)?, j.base_len()?)),
-            None => {
-                let base = j.load_base()?;
-                let n = base.len();
-                Ok::<_, SyncError>((base, n))
-            }
-        }
-    });
-    let local = job.local.clone();
-    let filter = job.filter.clone();
-    let scan_scope = scope.clone();
-    let scan_task = tokio::task::spawn_blocking(move || match scan_scope {
-        Some(paths) => local.scan_paths(&paths, &filter),
-        None => local.scan(&filter),
-    });
-    let listing = match &scope {
-        Some(paths) => job.remote.list_paths(paths, &job.filter).await?,
-        None => job.remote.list(&job.filter).await?,
-    };
-    tracing::debug!(ms = start.elapsed().as_millis(), "remote listed");
-    let scan = scan_task.await.map_err(blocking_err)??;
-    tracing::debug!(ms = start.elapsed().as_millis(), "local scanned");
-    let (base, base_total) = base_task.await.map_err(blocking_err)??;
-    let base = Arc::new(base);
-    if scope.is_some() && (scan.is_none() || listing.is_none()) {
+    let seen = observe::sides(job, scope.clone(), start).await?;
+    if scope.is_some() && (seen.scan.is_none() || seen.listing.is_none()) {
         // A root is missing: the full pass decides (and guards).
         let full = PassOptions {
             scope: None,
@@ -337,7 +293,7 @@ pub async fn run_pass(
         return Box::pin(run_pass(job, full, now)).await;
     }
     tracing::debug!(
-        items = base.len(),
+        items = seen.base.len(),
         ms = start.elapsed().as_millis(),
         "journal loaded"
     );
@@ -346,96 +302,20 @@ pub async fn run_pass(
         dry_run: opts.dry_run,
         ..Report::default()
     };
-    // Before anything is created on either side: a first pass creates the
-    // remote root only when asked to (a typo must not become a folder).
-    if listing.is_none() && base.is_empty() && !opts.create_root {
-        let e = SyncError::RemoteRootAbsent {
-            path: job.remote.describe(),
-        };
-        if !opts.dry_run {
-            return Err(e);
-        }
-        note_guard(&mut report, &e);
-    }
-    if let Some(note) = &rebuilt {
+    if let Some(note) = &memo.rebuilt {
         report.problems.push(Problem {
             path: String::new(),
             side: None,
             message: note.clone(),
         });
     }
-    let mut excluded = engine::Excluded::default();
-    let mut local_tree = match scan {
-        Some(s) => {
-            report.problems.extend(s.problems);
-            excluded.local = s.excluded;
-            s.tree
-        }
-        None if base.is_empty() || opts.force => {
-            if !opts.dry_run {
-                job.local.create_root()?;
-                report.created.push(job.local.root().display().to_string());
-            }
-            Tree::new()
-        }
-        None => {
-            let e = SyncError::RootMissing {
-                side: Side::Local,
-                path: format!("folder {}", job.local.root().display()),
-                items: base.len(),
-            };
-            if !opts.dry_run {
-                return Err(e);
-            }
-            note_guard(&mut report, &e);
-            Tree::new()
-        }
-    };
-    let mut unobserved = Vec::new();
-    let mut remote_tree = match listing {
-        Some(l) => {
-            report.problems.extend(l.problems);
-            excluded.remote = l.excluded;
-            unobserved = l.unobserved;
-            l.tree
-        }
-        None if base.is_empty() || opts.force => {
-            if !opts.dry_run {
-                job.remote.create_root().await?;
-                report.created.push(job.remote.describe());
-            }
-            Tree::new()
-        }
-        None => {
-            let e = SyncError::RootMissing {
-                side: Side::Remote,
-                path: job.remote.describe(),
-                items: base.len(),
-            };
-            if !opts.dry_run {
-                return Err(e);
-            }
-            note_guard(&mut report, &e);
-            Tree::new()
-        }
-    };
-    // What the remote could not see is as the base says, not deleted.
-    engine::tree::keep_unobserved(&mut remote_tree, &base, Side::Remote, &unobserved);
-    // (A scoped pass sees only part of each side: emptiness says nothing.)
-    if !opts.force && !base.is_empty() && scope.is_none() {
-        for (side, tree) in [(Side::Local, &local_tree), (Side::Remote, &remote_tree)] {
-            if tree.is_empty() {
-                let e = SyncError::NeedsConfirmation(format!(
-                    "the {side} folder is empty, but {} items were in sync (is a disk unmounted or a folder replaced?).",
-                    base.len()
-                ));
-                if !opts.dry_run {
-                    return Err(e);
-                }
-                note_guard(&mut report, &e);
-            }
-        }
-    }
+    let base_total = seen.base_total;
+    let guards::Sides {
+        base,
+        mut local_tree,
+        mut remote_tree,
+        excluded,
+    } = guards::roots(job, &opts, scope.is_some(), seen, &mut report).await?;
 
     let plan = if engine::in_sync(&local_tree, &remote_tree, &base, settings, &job.filter) {
         engine::Plan::default()
@@ -484,61 +364,8 @@ pub async fn run_pass(
     let trees = (local_tree, remote_tree);
     report.problems.extend(plan.problems.iter().cloned());
     report.deletions = plan.deletions();
-    let guards = job.settings.guards;
-    if !opts.force && report.deletions > 0 {
-        let n = report.deletions;
-        let stop = if n > guards.max_delete_count {
-            Some(format!(
-                "this pass would delete {}, more than the limit of {}.",
-                items(n),
-                guards.max_delete_count
-            ))
-        } else if n as f64 > guards.max_delete_ratio * base_total as f64 {
-            // Never "1 of the 0 items": what is deleted need not have
-            // been in sync (a first pass of a mirror).
-            Some(if n <= base_total {
-                format!(
-                    "this pass would delete {n} of the {} in sync, more than {:.0}%.",
-                    items(base_total),
-                    guards.max_delete_ratio * 100.0
-                )
-            } else if base_total == 0 {
-                format!(
-                    "this pass would delete {} and nothing was in sync before.",
-                    items(n)
-                )
-            } else {
-                format!(
-                    "this pass would delete {}, more than the {} in sync.",
-                    items(n),
-                    items(base_total)
-                )
-            })
-        } else {
-            None
-        };
-        if let Some(reason) = stop {
-            if !opts.dry_run {
-                return Err(SyncError::NeedsConfirmation(reason));
-            }
-            let e = SyncError::NeedsConfirmation(reason);
-            note_guard(&mut report, &e);
-        }
-    }
-    for op in &plan.ops {
-        *report.counts.entry(op.action()).or_default() += 1;
-        match op {
-            Op::Delete { contents, .. } => report.trashed += 1 + contents.len(),
-            Op::Transfer { backup: true, .. } => report.trashed += 1,
-            _ => {}
-        }
-        if let Op::Transfer { to, source, .. } = op {
-            match to {
-                Side::Remote => report.bytes_up += source.size,
-                Side::Local => report.bytes_down += source.size,
-            }
-        }
-    }
+    guards::deletions(job, &opts, base_total, &mut report)?;
+    record::count_plan(&plan.ops, &mut report);
     if opts.dry_run {
         report.ops = plan.ops;
         report.elapsed_ms = start.elapsed().as_millis();
@@ -566,33 +393,13 @@ pub async fn run_pass(
             .iter()
             .any(|e| unadopted_on_both_sides(&e.path, &trees.0, &trees.1, &base))
     {
-        let journal = job.journal.clone();
-        tokio::task::spawn_blocking(move || {
-            let j = journal
-                .lock()
-                .map_err(|e| SyncError::Internal(e.to_string()))?;
-            j.remove_meta(REBUILT_NOTE).map_err(SyncError::from)
-        })
-        .await
-        .map_err(blocking_err)??;
+        record::end_rebuild(job).await?;
     }
     // Leftovers of interrupted work the listing saw (never in a dry run).
     if report.stop_kind.is_none() {
         job.remote.clean_leftovers().await;
     }
-    if let Some(state) = job.remote.export_state() {
-        if remote_state.as_deref() != Some(state.as_str()) {
-            let journal = job.journal.clone();
-            tokio::task::spawn_blocking(move || {
-                let j = journal
-                    .lock()
-                    .map_err(|e| SyncError::Internal(e.to_string()))?;
-                j.set_meta(REMOTE_STATE, &state).map_err(SyncError::from)
-            })
-            .await
-            .map_err(blocking_err)??;
-        }
-    }
+    record::remote_state(job, memo.remote_state.as_deref()).await?;
     report.elapsed_ms = start.elapsed().as_millis();
     drop_in_background((trees, base));
     Ok(report)

@@ -1,15 +1,103 @@
-//! Observing both sides for a pass: what a side's scan or listing does
-//! not show is asked for directly before the planner may act on its
-//! absence, and the content hashes the planner needs are computed.
+//! Observing both sides for a pass: what the journal remembers, the base,
+//! the local scan and the remote listing (all at once); then what a side's
+//! scan or listing does not show is asked for directly before the planner
+//! may act on its absence, and the content hashes the planner needs are
+//! computed.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{Report, SyncError, SyncJob, blocking_err};
+use super::{REMOTE_STATE, Report, SyncError, SyncJob, blocking_err};
 use crate::engine::{self, BaseTree, Entry, Problem, Settings, Side, Tree};
-use crate::remote::RemoteError;
+use crate::fsops::Scan;
+use crate::journal::REBUILT_NOTE;
+use crate::remote::{Listing, RemoteError};
+
+/// What the journal remembers besides the base.
+pub(super) struct Memo {
+    /// What the remote learnt last time (`Remote::export_state`).
+    pub(super) remote_state: Option<String>,
+    /// The note a rebuilt journal carries until a full pass adopts both
+    /// sides.
+    pub(super) rebuilt: Option<String>,
+}
+
+/// Read what the journal remembers (a small read, before the rest).
+pub(super) async fn memo(job: &SyncJob) -> Result<Memo, SyncError> {
+    let journal = job.journal.clone();
+    let (remote_state, rebuilt) = tokio::task::spawn_blocking(move || {
+        let j = journal
+            .lock()
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        Ok::<_, SyncError>((j.meta(REMOTE_STATE)?, j.meta(REBUILT_NOTE)?))
+    })
+    .await
+    .map_err(blocking_err)??;
+    Ok(Memo {
+        remote_state,
+        rebuilt,
+    })
+}
+
+/// The base and both sides as observed (`None`: that side's root does not
+/// exist).
+pub(super) struct Seen {
+    pub(super) base: BaseTree,
+    /// Items in the whole base (a scoped pass loads only part of it; the
+    /// guards' ratio is of all items).
+    pub(super) base_total: usize,
+    pub(super) scan: Option<Scan>,
+    pub(super) listing: Option<Listing>,
+}
+
+/// Load the base, scan the local side and list the remote, all at once;
+/// with `scope`, only those paths (and their parents and contents).
+pub(super) async fn sides(
+    job: &SyncJob,
+    scope: Option<Arc<[String]>>,
+    start: Instant,
+) -> Result<Seen, SyncError> {
+    let journal = job.journal.clone();
+    let base_scope = scope.clone();
+    let base_task = tokio::task::spawn_blocking(move || {
+        let j = journal
+            .lock()
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        match base_scope {
+            // The whole base's size too: the guards' ratio is of all items.
+            Some(paths) => Ok((j.load_base_paths(&paths)?, j.base_len()?)),
+            None => {
+                let base = j.load_base()?;
+                let n = base.len();
+                Ok::<_, SyncError>((base, n))
+            }
+        }
+    });
+    let local = job.local.clone();
+    let filter = job.filter.clone();
+    let scan_scope = scope.clone();
+    let scan_task = tokio::task::spawn_blocking(move || match scan_scope {
+        Some(paths) => local.scan_paths(&paths, &filter),
+        None => local.scan(&filter),
+    });
+    let listing = match &scope {
+        Some(paths) => job.remote.list_paths(paths, &job.filter).await?,
+        None => job.remote.list(&job.filter).await?,
+    };
+    tracing::debug!(ms = start.elapsed().as_millis(), "remote listed");
+    let scan = scan_task.await.map_err(blocking_err)??;
+    tracing::debug!(ms = start.elapsed().as_millis(), "local scanned");
+    let (base, base_total) = base_task.await.map_err(blocking_err)??;
+    Ok(Seen {
+        base,
+        base_total,
+        scan,
+        listing,
+    })
+}
 
 /// Direct requests for the base items a side's observation does not show
 /// (one per missing subtree, at most [`SyncJob::concurrency`] at once): an

@@ -13,20 +13,25 @@
 //!
 //! [`Model::pass`] does what `ferry::pass::run_pass` does, without I/O:
 //! observe both sides, hash what `hash_requests` asks for, plan, and apply
-//! every op with the executor's semantics (`run_op` in `src/sync.rs` and the
+//! every op with the executor's semantics (`src/pass/execute.rs` and the
 //! file operations in `src/fsops.rs`): preconditions are checked right
 //! before an op acts, and an op whose precondition fails is skipped (and
 //! recorded in [`Model::skipped`]), deletions and backups go to the side's
-//! trash, and the base is updated exactly as the journal would be.
+//! trash. The base changes are the executor's own: the engine's rules
+//! (`ferry::engine::base`), applied as the journal applies them. The
+//! guards are the engine's too (`ferry::engine::guard`): a pass runs as a
+//! confirmed one, and [`Model::last_stop`] says what would have stopped it.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use ferry::engine::base::{self, BaseChange};
+use ferry::engine::guard::{self, Confirmed, Root, Stop};
 use ferry::engine::tree::{descendants, is_within, parent, rebase};
 use ferry::engine::{
-    self, BaseEntry, BaseTree, ConflictPolicy, Direction, Entry, Filter, Hash, Kind, Op, Plan,
-    Settings, Side, Tree,
+    self, BaseTree, ConflictPolicy, Direction, Entry, Filter, Hash, Kind, Op, Plan, Settings, Side,
+    Tree,
 };
 
 /// The content value of an empty file (size 0).
@@ -106,6 +111,9 @@ pub struct Model {
     pub history: Vec<String>,
     /// The hash requests of the last pass.
     pub last_hash_requests: Vec<(Side, String)>,
+    /// What the engine's guards would have stopped the last pass on (the
+    /// first stop), had it not been confirmed.
+    pub last_stop: Option<Stop>,
     /// Passes run so far.
     pub passes: usize,
     /// Both sides as they were when [`Model::begin_changes`] was called.
@@ -134,6 +142,7 @@ impl Model {
             skipped: Vec::new(),
             history: Vec::new(),
             last_hash_requests: Vec::new(),
+            last_stop: None,
             passes: 0,
             before: None,
             overwritten: BTreeSet::new(),
@@ -336,6 +345,7 @@ impl Model {
             now(),
         );
         self.last_hash_requests = requests;
+        self.last_stop = self.guard(&local, &remote, &plan);
         self.passes += 1;
         self.history.push(format!("pass {}:", self.passes));
         for op in &plan.ops {
@@ -343,6 +353,31 @@ impl Model {
         }
         self.apply(&plan);
         plan
+    }
+
+    /// The first stop the engine's guards make for a pass that observed
+    /// `local` and `remote` and planned `plan` against the current base,
+    /// unconfirmed (the model's roots always exist: a side with nothing in
+    /// it is an empty root).
+    pub fn guard(&self, local: &Tree, remote: &Tree, plan: &Plan) -> Option<Stop> {
+        let root = |t: &Tree| {
+            if t.is_empty() {
+                Root::Empty
+            } else {
+                Root::Holding
+            }
+        };
+        let confirmed = Confirmed::default();
+        let in_sync = self.base.len();
+        guard::roots(root(local), root(remote), in_sync, false, confirmed)
+            .into_iter()
+            .chain(guard::deletions(
+                &self.settings.guards,
+                plan.deletions(),
+                in_sync,
+                confirmed,
+            ))
+            .next()
     }
 
     /// Run passes until a plan is empty. `Err` when the plan is still not
@@ -377,7 +412,7 @@ impl Model {
         let base0 = self.base.clone();
         let mut ops: Vec<&Op> = plan.ops.iter().collect();
         if self.flavor.reverse_parallel_phases {
-            // Phases as in `sync::execute`; moves and new folders run one at
+            // Phases as in `pass::execute`; moves and new folders run one at
             // a time, in order.
             let phase = |op: &Op| match op {
                 Op::Move { .. } => 0,
@@ -453,15 +488,6 @@ impl Model {
         }
     }
 
-    fn base_of(&self, kind: Kind, local: &Entry, remote: &Entry, hash: Option<Hash>) -> BaseEntry {
-        BaseEntry {
-            kind,
-            local: local.signature(),
-            remote: remote.signature(),
-            hash,
-        }
-    }
-
     fn apply_op(&mut self, op: &Op, base0: &BaseTree) -> Result<(), String> {
         match op {
             Op::Move {
@@ -481,19 +507,14 @@ impl Model {
                 self.ensure_dirs(side, to, false)?;
                 move_subtree(&mut self.side_mut(side).items, from, to);
                 let moved = self.entry(side, &self.side(side).items[to.as_str()]);
-                if *aside {
-                    forget(&mut self.base, from);
-                } else {
-                    rekey(&mut self.base, from, to);
-                    if let Some(b) = base0.get(from.as_str()) {
-                        let mut b = b.clone();
-                        match side {
-                            Side::Local => b.local = moved.signature(),
-                            Side::Remote => b.remote = moved.signature(),
-                        }
-                        self.base.insert(to.clone(), b);
-                    }
-                }
+                self.record(&base::after_move(
+                    side,
+                    from,
+                    to,
+                    *aside,
+                    base0.get(from.as_str()),
+                    &moved,
+                ));
             }
             Op::Delete {
                 side,
@@ -529,7 +550,7 @@ impl Model {
                     }
                 }
                 self.trash(side, path);
-                forget(&mut self.base, path);
+                self.record(&base::after_delete(path));
             }
             Op::MakeDir {
                 side, path, source, ..
@@ -537,11 +558,7 @@ impl Model {
                 let side = *side;
                 self.ensure_dirs(side, path, true)?;
                 let made = self.entry(side, &self.side(side).items[path.as_str()]);
-                let b = match side {
-                    Side::Local => self.base_of(Kind::Dir, &made, source, None),
-                    Side::Remote => self.base_of(Kind::Dir, source, &made, None),
-                };
-                self.base.insert(path.clone(), b);
+                self.record(&base::after_make_dir(side, path, source, &made));
             }
             Op::Transfer {
                 to,
@@ -573,24 +590,22 @@ impl Model {
                 };
                 let w = self.entry(to, &written);
                 self.side_mut(to).items.insert(path.clone(), written);
-                let hash = Some(hash_of(src.content));
-                let b = match to {
-                    Side::Local => self.base_of(Kind::File, &w, source, hash),
-                    Side::Remote => self.base_of(Kind::File, source, &w, hash),
-                };
-                self.base.insert(path.clone(), b);
+                let hash = hash_of(src.content);
+                self.record(&base::after_transfer(to, path, source, &w, hash));
             }
             Op::Adopt {
                 path,
                 local,
                 remote,
-            } => {
-                let b = self.base_of(local.kind, local, remote, local.hash.or(remote.hash));
-                self.base.insert(path.clone(), b);
-            }
-            Op::Forget { path } => forget(&mut self.base, path),
+            } => self.record(&base::after_adopt(path, local, remote)),
+            Op::Forget { path } => self.record(&base::after_forget(path)),
         }
         Ok(())
+    }
+
+    /// What the journal does with an op's outcome.
+    fn record(&mut self, changes: &[BaseChange]) {
+        base::apply(&mut self.base, changes);
     }
 
     // ---------------------------------------------------------------
@@ -626,7 +641,7 @@ impl Model {
             let le = self.entry(Side::Local, &l);
             let re = self.entry(Side::Remote, &r);
             let hash = (l.kind == Kind::File).then(|| hash_of(l.content));
-            let b = self.base_of(l.kind, &le, &re, hash);
+            let b = base::entry(l.kind, &le, &re, hash);
             if self.synced(&p, &l) {
                 self.base.insert(p.clone(), b);
             }
@@ -1177,21 +1192,6 @@ fn move_subtree<V>(tree: &mut BTreeMap<String, V>, from: &str, to: &str) {
         .filter_map(|k| tree.remove(&k).map(|v| (rebase(&k, from, to), v)))
         .collect();
     tree.extend(moved);
-}
-
-/// `BaseChange::Forget`: an item and everything below it.
-fn forget(base: &mut BaseTree, path: &str) {
-    let keys: Vec<String> = descendants(base, path).map(|(k, _)| k.clone()).collect();
-    for k in keys {
-        base.remove(&k);
-    }
-    base.remove(path);
-}
-
-/// `BaseChange::Rekey`: forget `to`, then move `from` and everything below.
-fn rekey(base: &mut BaseTree, from: &str, to: &str) {
-    forget(base, to);
-    move_subtree(base, from, to);
 }
 
 fn fmt_item(p: &str, i: &Item) -> String {

@@ -10,6 +10,7 @@ pub mod absence;
 pub mod filter;
 pub mod path;
 pub mod plan;
+pub mod reserved;
 pub mod settings;
 pub mod tree;
 

@@ -51,6 +51,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::{Capabilities, Listing, Remote, RemoteError};
 use crate::engine::path::check_segment;
+use crate::engine::reserved;
 use crate::engine::tree::{UNKNOWN_MTIME, join, parent, same_tag};
 use crate::engine::{Entry, Filter, Hash, Kind, Problem, Side};
 pub use connect::{CheckError, check_connection};

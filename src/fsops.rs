@@ -16,6 +16,8 @@
 //!   next scan, resumable downloads nobody came back for after a day, and
 //!   every temp not being written when the disk is full ([`Folder::clean_temps`]).
 
+pub mod private;
+
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};

@@ -560,12 +560,11 @@ fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let options = crate::remote::webdav::Options {
+    let options = crate::remote::webdav::Options::for_account(
         credentials,
-        ca_file: args.ca_file.clone(),
-        max_listing_bytes: None,
-        timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
-    };
+        args.ca_file.clone(),
+        std::time::Duration::from_secs(args.timeout.max(1)),
+    );
     let remote = crate::remote::open(&remote_spec, options)?;
     // A progress bar for a person at a terminal (as `ferry run` shows).
     let bar = progress_bar(!args.json);

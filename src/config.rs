@@ -15,8 +15,8 @@
 //!   an empty configuration and a [`Warning`] that says where the old file
 //!   went, for the caller to show.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
@@ -356,10 +356,10 @@ impl Config {
             path: path.clone(),
             source,
         };
-        create_dir_private(dir).map_err(err)?;
+        crate::fsops::private::create_dir(dir).map_err(err)?;
         let mut json = serde_json::to_vec_pretty(self).map_err(|e| err(io::Error::other(e)))?;
         json.push(b'\n');
-        write_atomic(dir, &path, &json).map_err(err)
+        crate::fsops::private::write(&path, &json).map_err(err)
     }
 
     // ----- accounts -----
@@ -536,7 +536,7 @@ fn move_aside(path: &Path, reason: &str) -> Result<PathBuf, ConfigError> {
     }
     match fs::rename(path, &aside) {
         Ok(()) => {
-            let _ = sync_dir(dir);
+            let _ = crate::fsops::private::sync_dir(dir);
             Ok(aside)
         }
         Err(source) => Err(ConfigError::MoveAside {
@@ -546,75 +546,6 @@ fn move_aside(path: &Path, reason: &str) -> Result<PathBuf, ConfigError> {
             source,
         }),
     }
-}
-
-fn create_dir_private(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-    }
-    #[cfg(not(unix))]
-    {
-        fs::create_dir_all(dir)
-    }
-}
-
-/// Write `bytes` to `path` through a temp file in `dir`: fsync, rename,
-/// fsync the folder. The temp file is removed on failure.
-fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let (tmp, mut file) = create_temp(dir)?;
-    let result = (|| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// A new temp file (mode 0600) next to the configuration.
-fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
-    let mut attempt = 0;
-    loop {
-        let tmp = dir.join(format!(
-            ".{CONFIG_FILE}.{}-{:08x}.tmp",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        match options.open(&tmp) {
-            Ok(f) => return Ok((tmp, f)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 // ----- places: one normal form for each -----
@@ -965,6 +896,7 @@ fn unique_id(base: &str, taken: impl Fn(&str) -> bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     fn sample() -> Config {
         let mut c = Config::default();

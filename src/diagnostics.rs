@@ -69,18 +69,7 @@ pub fn write_bundle(
         serde_json::to_vec_pretty(&journals(&data_dir.join("syncs")))?,
     ));
 
-    let temp = out.with_extension("zip.part");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts
-        .open(&temp)
-        .with_context(|| format!("cannot create {}", temp.display()))?;
-    let mut zip = zip::ZipWriter::new(file);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o600);
@@ -88,9 +77,9 @@ pub fn write_bundle(
         zip.start_file(name.as_str(), options)?;
         zip.write_all(bytes)?;
     }
-    let file = zip.finish()?;
-    file.sync_all()?;
-    std::fs::rename(&temp, out)?;
+    let bytes = zip.finish()?.into_inner();
+    crate::fsops::private::write(out, &bytes)
+        .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(BundleSummary {
         path: out.to_path_buf(),
         files: entries.into_iter().map(|(n, _)| n).collect(),

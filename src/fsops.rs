@@ -16,6 +16,8 @@
 //!   next scan, resumable downloads nobody came back for after a day, and
 //!   every temp not being written when the disk is full ([`Folder::clean_temps`]).
 
+pub mod private;
+
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -30,13 +32,8 @@ use crate::engine::Problem;
 use crate::engine::Side;
 use crate::engine::filter::{Filter, disposable};
 use crate::engine::path::{check_segment, nfc};
+use crate::engine::reserved;
 use crate::engine::tree::{Entry, Hash, Kind, Tree, file_name, join};
-
-/// Name of the trash folder kept at the root of a local-folder remote (and
-/// of the local root when the OS has no trash). A dot-name: never synced.
-pub const TRASH_DIR: &str = ".ferry-trash";
-/// Prefix of temp files. A dot-name: never synced.
-pub const TEMP_PREFIX: &str = ".ferry-";
 
 /// An error of a file-system operation, with the operation and the path.
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +201,7 @@ impl Folder {
                 continue;
             }
             let segment = key.rsplit('/').next().unwrap_or(&key);
-            if segment.starts_with(TEMP_PREFIX) || (!key.contains('/') && key == TRASH_DIR) {
+            if reserved::is_reserved(segment) || (!key.contains('/') && key == reserved::TRASH) {
                 skipped.push(key);
                 continue;
             }
@@ -311,11 +308,11 @@ impl Folder {
                 };
                 let norm = nfc(name);
                 let child = join(&key, &norm);
-                if name.starts_with(TEMP_PREFIX) {
+                if reserved::is_reserved(name) {
                     let _ = remove_if_stale(&self.root.join(join(&disk, name)), name);
                     continue;
                 }
-                if key.is_empty() && name == TRASH_DIR {
+                if key.is_empty() && name == reserved::TRASH {
                     continue;
                 }
                 if let Err(e) = check_segment(&norm) {
@@ -522,7 +519,7 @@ impl Folder {
     pub fn temp_for(&self, rel: &str) -> PathBuf {
         let target = self.abs(rel);
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{TEMP_PREFIX}{}-{n}.part", std::process::id());
+        let name = reserved::local_temp(std::process::id(), n);
         match target.parent() {
             Some(dir) => dir.join(name),
             None => self.root.join(name),
@@ -546,7 +543,7 @@ impl Folder {
             h.update(crate::engine::tree::tag_core(tag).as_bytes());
         }
         let d: [u8; 32] = h.finalize().into();
-        let name = format!("{TEMP_PREFIX}dl-{}.part", hex::encode(&d[..8]));
+        let name = reserved::download_temp(reserved::id_of(&d));
         match self.abs(rel).parent() {
             Some(dir) => dir.join(name),
             None => self.root.join(name),
@@ -567,7 +564,7 @@ impl Folder {
                 let Some(name) = name.to_str() else { continue };
                 let path = dent.path();
                 let Ok(ft) = dent.file_type() else { continue };
-                if name.starts_with(TEMP_PREFIX) {
+                if reserved::is_reserved(name) {
                     if ft.is_file() {
                         freed += remove_stale(&path, name, true);
                     }
@@ -801,7 +798,7 @@ impl Folder {
             return Ok(());
         }
         let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H%M%S").to_string();
-        let dest = self.root.join(TRASH_DIR).join(stamp).join(rel);
+        let dest = self.root.join(reserved::TRASH).join(stamp).join(rel);
         if let Some(dir) = dest.parent() {
             fs::create_dir_all(dir).map_err(FsError::io("create folder", dir))?;
         }
@@ -892,11 +889,7 @@ fn is_active(path: &Path) -> bool {
 /// (the disk is full), or when older than [`RESUMABLE_TEMP_MAX_AGE`] — a
 /// resumable `.ferry-dl-*.part` that no transfer of this process is writing.
 fn is_stale(path: &Path, name: &str, all_downloads: bool) -> bool {
-    let download = name
-        .strip_prefix(".ferry-dl-")
-        .and_then(|rest| rest.strip_suffix(".part"))
-        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-    if download {
+    if reserved::is_download_temp(name) {
         if is_active(path) {
             return false;
         }
@@ -907,14 +900,10 @@ fn is_stale(path: &Path, name: &str, all_downloads: bool) -> bool {
                 .and_then(|t| t.elapsed().ok())
                 .is_some_and(|age| age > RESUMABLE_TEMP_MAX_AGE);
     }
-    let Some(pid) = name
-        .strip_prefix(TEMP_PREFIX)
-        .and_then(|rest| rest.split('-').next())
-        .and_then(|pid| pid.parse::<u32>().ok())
-    else {
+    let Some(pid) = reserved::local_temp_pid(name) else {
         return false;
     };
-    name.ends_with(".part") && pid != std::process::id() && !process_alive(pid)
+    pid != std::process::id() && !process_alive(pid)
 }
 
 /// Remove a temp file left behind (see [`is_stale`]); the bytes freed.
@@ -932,7 +921,7 @@ fn remove_stale(path: &Path, name: &str, all_downloads: bool) -> u64 {
         .map(|m| m.len());
     let Some(size) = size else { return 0 };
     // A download temp another Ferry process is writing is locked: left.
-    let _lock = if name.starts_with(".ferry-dl-") {
+    let _lock = if reserved::looks_like_download_temp(name) {
         match lock_unused(path) {
             Some(f) => Some(f),
             None => {

@@ -61,7 +61,7 @@ impl std::fmt::Debug for Watcher {
 
 fn is_ours(rel: &Path) -> bool {
     rel.components().any(|c| match c {
-        Component::Normal(n) => n.to_string_lossy().starts_with(".ferry-"),
+        Component::Normal(n) => crate::engine::reserved::is_reserved(&n.to_string_lossy()),
         _ => false,
     })
 }

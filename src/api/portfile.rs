@@ -6,7 +6,7 @@
 //! replaced atomically (temp file, fsync, rename, fsync of the folder), and
 //! removed at shutdown only by the daemon that wrote it.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -50,53 +50,10 @@ pub fn path(data_dir: &Path) -> PathBuf {
 /// the folder fsynced. `data_dir` is created (0700) when missing; an
 /// existing folder keeps its permissions.
 pub fn write(data_dir: &Path, e: &Endpoint) -> io::Result<PathBuf> {
-    create_private_dir(data_dir)?;
+    crate::fsops::private::create_dir(data_dir)?;
     let target = path(data_dir);
-    let suffix: u64 = rand::random();
-    let temp = data_dir.join(format!(
-        ".{PORT_FILE}.{}.{suffix:016x}.tmp",
-        std::process::id()
-    ));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let f = opts.open(&temp)?;
-    let result = (|| {
-        let mut f = f;
-        f.write_all(&serde_json::to_vec(e).map_err(io::Error::other)?)?;
-        f.sync_all()?;
-        // Closed before the rename (Windows cannot rename an open file).
-        drop(f);
-        std::fs::rename(&temp, &target)?;
-        // Make the rename durable; a folder that cannot be opened for this
-        // (some platforms) still has the file.
-        if let Ok(dir) = std::fs::File::open(data_dir) {
-            dir.sync_all()?;
-        }
-        Ok(target.clone())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
+    crate::fsops::private::write(&target, &serde_json::to_vec(e).map_err(io::Error::other)?)?;
+    Ok(target)
 }
 
 /// Why the endpoint file could not be read.

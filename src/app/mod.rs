@@ -31,11 +31,7 @@ pub struct RunOptions {
 /// Create the data folder if it is missing, readable by the user only (it
 /// holds the API token, the journals and the logs).
 pub fn create_data_dir(data_dir: &Path) -> std::io::Result<()> {
-    let mut dir = std::fs::DirBuilder::new();
-    dir.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
-    dir.create(data_dir)
+    crate::fsops::private::create_dir(data_dir)
 }
 
 /// `ferry daemon`: run until SIGINT or SIGTERM.

@@ -139,15 +139,14 @@ impl Daemon {
     pub async fn browse(&self, account: &str, path: &str) -> Result<Vec<String>> {
         let account = self.account(account).await?;
         let password = self.password(&account).await?;
-        let options = crate::remote::webdav::Options {
-            credentials: Some(crate::remote::webdav::Credentials {
+        let options = crate::remote::webdav::Options::for_account(
+            Some(crate::remote::webdav::Credentials {
                 user: account.user.clone(),
                 password,
             }),
-            ca_file: self.shared.ca_file.clone(),
-            max_listing_bytes: None,
-            timeout: Some(self.shared.timeout),
-        };
+            self.shared.ca_file.clone(),
+            self.shared.timeout,
+        );
         let dav = crate::remote::webdav::WebDav::new(&account.url, options)
             .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
         crate::engine::path::check_relative(path.trim_matches('/'))

@@ -1001,15 +1001,14 @@ impl Worker {
                         });
                     }
                 };
-                let options = crate::remote::webdav::Options {
-                    credentials: Some(crate::remote::webdav::Credentials {
+                let options = crate::remote::webdav::Options::for_account(
+                    Some(crate::remote::webdav::Credentials {
                         user: acc.user.clone(),
                         password,
                     }),
-                    ca_file: self.shared.ca_file.clone(),
-                    max_listing_bytes: None,
-                    timeout: Some(self.shared.timeout),
-                };
+                    self.shared.ca_file.clone(),
+                    self.shared.timeout,
+                );
                 crate::remote::webdav::WebDav::new(&acc.url_for(path), options)
                     .map(|w| Arc::new(w) as Arc<dyn Remote>)
                     .map_err(|e| SyncState::Error {

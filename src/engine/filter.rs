@@ -21,6 +21,9 @@ pub const MAX_NAME_CHARS: usize = 255;
 
 /// The built-in rule that excludes `name`, if one does.
 pub fn builtin_rule(name: &str) -> Option<&'static str> {
+    if super::reserved::is_reserved(name) {
+        return Some("Ferry's own name (.ferry-…)");
+    }
     if name.starts_with('.') {
         return Some("name starts with '.'");
     }
@@ -236,6 +239,18 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ferrys_own_names_are_excluded_as_ferrys_own() {
+        for name in [
+            ".ferry-trash",
+            ".ferry-12-3.part",
+            ".ferry-probe-0123456789abcdef",
+        ] {
+            assert_eq!(builtin_rule(name), Some("Ferry's own name (.ferry-…)"));
+        }
+        assert_eq!(builtin_rule(".ferryman"), Some("name starts with '.'"));
+    }
 
     #[test]
     fn workdocs_rules() {

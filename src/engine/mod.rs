@@ -13,6 +13,7 @@ pub mod filter;
 pub mod guard;
 pub mod path;
 pub mod plan;
+pub mod reserved;
 pub mod settings;
 pub mod tree;
 

@@ -104,7 +104,7 @@ impl WebDav {
                 )));
             }
             let name = path.rsplit('/').next().unwrap_or(&path).to_string();
-            if crate::engine::path::check_segment(&name).is_ok() && !name.starts_with(".ferry-") {
+            if crate::engine::path::check_segment(&name).is_ok() && !reserved::is_reserved(&name) {
                 names.push(name);
             }
         }
@@ -507,7 +507,7 @@ impl WebDav {
             return None;
         }
         let entry = self.entry_of(item);
-        if name.starts_with(".ferry-") {
+        if reserved::is_reserved(name) {
             if is_leftover(
                 rel,
                 &entry,

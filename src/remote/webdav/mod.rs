@@ -51,6 +51,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::{Capabilities, Listing, Remote, RemoteError};
 use crate::engine::path::check_segment;
+use crate::engine::reserved;
 use crate::engine::tree::{UNKNOWN_MTIME, join, parent, same_tag};
 use crate::engine::{Entry, Filter, Hash, Kind, Problem, Side};
 pub use connect::{CheckError, check_connection};
@@ -88,6 +89,25 @@ pub struct Options {
     pub max_listing_bytes: Option<usize>,
     /// Give up on a request that sends nothing for this long (default 120 s).
     pub timeout: Option<Duration>,
+}
+
+impl Options {
+    /// The options every caller uses (`ferry sync`, the daemon's workers,
+    /// its folder browser): these credentials (`None`: anonymous), an extra
+    /// CA file, a request that sends nothing for `timeout` given up, the
+    /// default listing cap.
+    pub fn for_account(
+        credentials: Option<Credentials>,
+        ca_file: Option<PathBuf>,
+        timeout: Duration,
+    ) -> Options {
+        Options {
+            credentials,
+            ca_file,
+            max_listing_bytes: None,
+            timeout: Some(timeout),
+        }
+    }
 }
 
 /// A WebDAV collection used as a remote.
@@ -146,7 +166,6 @@ impl std::fmt::Debug for WebDav {
 
 impl WebDav {
     pub fn new(url: &str, options: Options) -> Result<WebDav, RemoteError> {
-        install_crypto();
         let mut url =
             reqwest::Url::parse(url).map_err(|e| RemoteError::Config(format!("{url}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -163,19 +182,9 @@ impl WebDav {
         }
         let base_segments = href_segments(url.path())
             .ok_or_else(|| RemoteError::Config(format!("{url}: the path is not UTF-8")))?;
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
+        let client = client_builder(options.ca_file.as_deref())
+            .map_err(RemoteError::Config)?
             .read_timeout(options.timeout.unwrap_or(Duration::from_secs(120)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca) = &options.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| RemoteError::Config(format!("CA file {}: {e}", ca.display())))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| RemoteError::Config(format!("CA file {}: {e}", ca.display())))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        let client = builder
             .build()
             .map_err(|e| RemoteError::Config(format!("HTTP client: {e}")))?;
         Ok(WebDav {

@@ -96,16 +96,11 @@ pub(super) const STALE_UPLOAD_NANOS: i64 = 24 * 3600 * 1_000_000_000;
 /// is known and more than a day old. Nothing else ever matches.
 pub(super) fn is_leftover(rel: &str, entry: &Entry, now_nanos: i64) -> bool {
     let name = crate::engine::tree::file_name(rel);
-    let hex16 = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if let Some(id) = name.strip_prefix(".ferry-probe-") {
-        return entry.kind == Kind::Dir && rel == name && hex16(id);
+    if reserved::is_probe_dir(name) {
+        return entry.kind == Kind::Dir && rel == name;
     }
-    if let Some(id) = name
-        .strip_prefix(".ferry-up-")
-        .and_then(|r| r.strip_suffix(".part"))
-    {
+    if reserved::is_upload_temp(name) {
         return entry.kind == Kind::File
-            && hex16(id)
             && entry.mtime > 0
             && now_nanos.saturating_sub(entry.mtime) > STALE_UPLOAD_NANOS;
     }
@@ -151,7 +146,7 @@ impl WebDav {
     /// Find out, in a folder of our own, how the server treats writes.
     pub(super) async fn run_write_probe(&self) -> Probe {
         let mut p = Probe::default();
-        let dir = format!(".ferry-probe-{:016x}", rand::random::<u64>());
+        let dir = reserved::probe_dir(rand::random::<u64>());
         let sub = join(&dir, "sub");
         let file = join(&sub, "f");
         if self.mkcol(&dir).await.is_err() || self.mkcol(&sub).await.is_err() {

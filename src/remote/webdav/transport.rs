@@ -18,6 +18,26 @@ pub(super) const PROPFIND_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/><d:displayname/><oc:fileid/>
 </d:prop></d:propfind>"#;
 
+/// The one HTTP client set-up of Ferry (listings, transfers and the
+/// connection test): rustls with the crypto provider installed, a 15 s
+/// connect timeout, no redirects followed, Ferry's user agent, and the
+/// extra CA certificate (PEM) when one is given. The caller adds its
+/// timeout. `Err`: the CA file cannot be read or used (what to fix).
+pub(super) fn client_builder(ca_file: Option<&Path>) -> Result<reqwest::ClientBuilder, String> {
+    install_crypto();
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = ca_file {
+        let pem = std::fs::read(ca).map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    Ok(builder)
+}
+
 /// Install the TLS crypto provider once per process.
 pub fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();

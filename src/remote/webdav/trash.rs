@@ -4,7 +4,7 @@
 use super::*;
 
 /// The server-side trash folder, at the sync root (a dot-name: never synced).
-pub const REMOTE_TRASH: &str = ".ferry-trash";
+pub const REMOTE_TRASH: &str = reserved::TRASH;
 
 impl WebDav {
     /// Move `rel` into the server-side trash.

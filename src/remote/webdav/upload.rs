@@ -266,10 +266,7 @@ impl WebDav {
         h.update(src_expect.size.to_le_bytes());
         h.update(src_expect.mtime.to_le_bytes());
         let d: [u8; 32] = h.finalize().into();
-        join(
-            parent(rel),
-            &format!(".ferry-up-{}.part", hex::encode(&d[..8])),
-        )
+        join(parent(rel), &reserved::upload_temp(reserved::id_of(&d)))
     }
 
     pub(super) async fn create_root(&self) -> Result<(), RemoteError> {

@@ -237,12 +237,15 @@ pub fn main() -> ExitCode {
 }
 
 fn daemon_command(ca_file: Option<PathBuf>, timeout: u64) -> anyhow::Result<ExitCode> {
-    crate::app::run(crate::app::RunOptions {
-        config_dir: crate::config::default_dir()?,
-        data_dir: crate::config::data_dir()?,
-        ca_file,
-        timeout: std::time::Duration::from_secs(timeout.max(1)),
-    })?;
+    crate::app::run(
+        crate::app::RunOptions {
+            config_dir: crate::config::default_dir()?,
+            data_dir: crate::config::data_dir()?,
+            ca_file,
+            timeout: std::time::Duration::from_secs(timeout.max(1)),
+        },
+        crate::app::headless,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

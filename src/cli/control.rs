@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::api::client::{Client, ClientError};
+use crate::protocol::client::{Client, ClientError};
 use crate::cli::{CompareArg, ConflictArg, DirectionArg};
 use crate::fsops::human_bytes;
 

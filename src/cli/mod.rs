@@ -1,6 +1,8 @@
 //! The command line: argument parsing (clap) and the human and JSON output
 //! of each command. Only this edge knows about exit codes and terminals.
 
+pub mod control;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -104,7 +106,7 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     #[command(flatten)]
-    Control(crate::control::Control),
+    Control(control::Control),
     /// Add, list or remove WebDAV accounts (passwords go to the system keyring).
     #[command(subcommand)]
     Account(crate::accounts::AccountCommand),
@@ -225,7 +227,7 @@ pub fn main() -> ExitCode {
         Command::Sync(args) => sync_command(args),
         Command::Account(cmd) => account_command(cmd),
         Command::Diagnostics { out } => diagnostics_command(out),
-        Command::Control(cmd) => crate::control::run(cmd),
+        Command::Control(cmd) => control::run(cmd),
     };
     match result {
         Ok(code) => code,
@@ -267,7 +269,7 @@ fn diagnostics_command(out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
 fn account_command(cmd: crate::accounts::AccountCommand) -> anyhow::Result<ExitCode> {
     // A running daemon owns the configuration: go through it.
-    if let Some(code) = crate::control::account_via_daemon(&cmd)? {
+    if let Some(code) = control::account_via_daemon(&cmd)? {
         return Ok(code);
     }
     let dir = crate::config::default_dir()?;

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::engine::{CompareMode, ConflictPolicy, Direction, Guards, UserFilter};
+// The settings types are part of the saved schema (and of the protocol).
+pub use crate::engine::{CompareMode, ConflictPolicy, Direction, Guards, UserFilter};
 
 /// Environment variable that overrides the data folder (journals, logs,
 /// the API port file).

@@ -22,6 +22,7 @@ pub mod fsops;
 pub mod journal;
 pub mod logging;
 pub mod memory;
+pub mod pass_report;
 pub mod protocol;
 pub mod remote;
 pub mod secrets;

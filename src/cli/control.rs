@@ -11,9 +11,9 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::protocol::client::{Client, ClientError};
 use crate::cli::{CompareArg, ConflictArg, DirectionArg};
 use crate::fsops::human_bytes;
+use crate::protocol::client::{Client, ClientError};
 
 /// Print a line to standard output, ignoring a closed pipe.
 macro_rules! out {
@@ -594,7 +594,7 @@ fn print_status(status: &Value) {
 
 async fn follow_events(client: &Client, json: bool) -> anyhow::Result<()> {
     use futures_util::StreamExt;
-    let stream = client.events("/api/events");
+    let stream = client.sse::<Value>("/api/events");
     futures_util::pin_mut!(stream);
     while let Some(ev) = stream.next().await {
         let Ok(ev) = ev else { break };
@@ -670,7 +670,7 @@ async fn run_passes(
                 .map(|summary| json!([{"sync": name, "ok": true, "summary": summary}]))
         }
     };
-    let events = client.events("/api/events");
+    let events = client.sse::<Value>("/api/events");
     futures_util::pin_mut!(request);
     futures_util::pin_mut!(events);
     let result = loop {

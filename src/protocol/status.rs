@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Problem;
-use crate::sync::Report;
+use super::report::Problem;
 
 /// Where one synchronization stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,39 +110,6 @@ pub struct PassSummary {
     pub stop_kind: Option<String>,
 }
 
-const LISTED: usize = 100;
-
-impl PassSummary {
-    pub fn of(report: &Report) -> PassSummary {
-        PassSummary {
-            finished_at: jiff::Timestamp::now().to_string(),
-            elapsed_ms: u64::try_from(report.elapsed_ms).unwrap_or(u64::MAX),
-            dry_run: report.dry_run,
-            counts: report
-                .counts
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
-            bytes_up: report.bytes_up,
-            bytes_down: report.bytes_down,
-            problems: report.problems.iter().take(LISTED).cloned().collect(),
-            errors: report.errors.iter().take(LISTED).cloned().collect(),
-            skipped: report.skipped.len(),
-            trashed: report.trashed,
-            stopped: report.stopped.clone(),
-            stop_kind: report.stop_kind.map(|k| {
-                match k {
-                    crate::sync::StopKind::Credentials => "credentials_required",
-                    crate::sync::StopKind::Offline => "offline",
-                    crate::sync::StopKind::NoSpace => "no_space",
-                    crate::sync::StopKind::Stopped => "stopped",
-                }
-                .to_string()
-            }),
-        }
-    }
-}
-
 /// One synchronization as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SyncStatus {
@@ -182,7 +148,7 @@ pub struct RecentFile {
 }
 
 /// What `/api/events` streams.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A synchronization's state changed.
@@ -193,11 +159,45 @@ pub enum Event {
         action: String,
         path: String,
         bytes: u64,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none", default)]
         error: Option<String>,
     },
     /// Synchronizations or accounts were added, changed or removed.
     Config,
+    /// This client fell behind and `missed` events were dropped: re-read
+    /// `/api/status`.
+    Lagged { missed: u64 },
+    /// An event of a kind this client does not know (a newer daemon).
+    #[serde(other)]
+    Other,
+}
+
+/// `GET /api/status`: every synchronization, the overall state, and what
+/// the user should look at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// The most urgent state of all synchronizations ([`overall`]).
+    pub overall: String,
+    pub syncs: Vec<ListedStatus>,
+    /// The latest transfers, newest first.
+    pub recent: Vec<RecentFile>,
+    /// Conflicts not resolved yet, in all synchronizations.
+    pub open_conflicts: usize,
+    /// What went wrong reading the configuration (e.g. a corrupt file set
+    /// aside).
+    pub config_warnings: Vec<String>,
+    /// The daemon's version.
+    pub version: String,
+}
+
+/// One synchronization in [`Status`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListedStatus {
+    #[serde(flatten)]
+    pub status: SyncStatus,
+    /// No pass ever finished: nothing is synchronized yet.
+    #[serde(default)]
+    pub never_ran: bool,
 }
 
 #[cfg(test)]
@@ -231,6 +231,34 @@ mod tests {
         assert_eq!(overall(&all[..2]), "syncing");
         let creds = status(SyncState::CredentialsRequired { reason: "x".into() });
         assert_eq!(overall(&[all[0].clone(), creds]), "credentials_required");
+    }
+
+    #[test]
+    fn events_read_back_and_unknown_kinds_are_other() {
+        let ev = Event::State {
+            sync: Box::new(status(SyncState::Synced)),
+        };
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["type"], "state");
+        assert_eq!(v["sync"]["state"], "synced");
+        assert_eq!(serde_json::from_value::<Event>(v).unwrap(), ev);
+        let lagged: Event = serde_json::from_str(r#"{"type":"lagged","missed":3}"#).unwrap();
+        assert_eq!(lagged, Event::Lagged { missed: 3 });
+        let new: Event = serde_json::from_str(r#"{"type":"from_the_future"}"#).unwrap();
+        assert_eq!(new, Event::Other);
+    }
+
+    #[test]
+    fn a_listed_status_is_the_status_with_never_ran_beside_it() {
+        let l = ListedStatus {
+            status: status(SyncState::Paused { reason: None }),
+            never_ran: true,
+        };
+        let v = serde_json::to_value(&l).unwrap();
+        assert_eq!(v["state"], "paused");
+        assert_eq!(v["never_ran"], true);
+        assert_eq!(v["name"], "a");
+        assert_eq!(serde_json::from_value::<ListedStatus>(v).unwrap(), l);
     }
 
     #[test]

@@ -1,5 +1,13 @@
-//! The command line: argument parsing (clap) and the human and JSON output
-//! of each command. Only this edge knows about exit codes and terminals.
+//! The command line: argument parsing (clap), exit codes, and one file per
+//! command family. Only this edge knows about exit codes and terminals; it
+//! talks to the daemon only through [`crate::protocol::Client`] and never
+//! reads JSON itself.
+//!
+//! * [`args`] — the settings arguments `sync` and `add` share, value enums.
+//! * [`output`] — one way to print (`--json` or for people), shared wording.
+//! * [`sync`], [`journals`] — `ferry sync` and its journals.
+//! * [`status`], [`syncs`], [`runs`], [`log`], [`conflicts`], [`why`],
+//!   [`account`] — the commands served by the daemon.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,16 +23,24 @@ macro_rules! out {
     }};
 }
 
+mod account;
 pub mod args;
-pub mod control;
+mod conflicts;
 pub mod journals;
+mod log;
 pub mod output;
+mod runs;
+mod status;
 pub mod sync;
+mod syncs;
+mod why;
 
-pub use args::{CompareArg, ConflictArg, DirectionArg, parse_filter, settings_json};
+pub use args::{CompareArg, ConflictArg, DirectionArg, KeepArg, SettingsArgs, parse_filter};
 pub use journals::journal_path;
-pub use output::describe_op_json;
 pub use sync::SyncArgs;
+pub use syncs::AddArgs;
+
+use crate::protocol::Client;
 
 /// Exit code when a guard stopped a pass (nothing was changed), or when a
 /// first pass would have created the remote folder without `--create` (a
@@ -106,7 +122,7 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     #[command(flatten)]
-    Control(control::Control),
+    Control(Control),
     /// Add, list or remove WebDAV accounts (passwords go to the system keyring).
     #[command(subcommand)]
     Account(crate::accounts::AccountCommand),
@@ -142,9 +158,9 @@ pub fn main() -> ExitCode {
             timeout,
         } => daemon_command(ca_file, timeout),
         Command::Sync(args) => sync::sync_command(args),
-        Command::Account(cmd) => account_command(cmd),
+        Command::Account(cmd) => account::account(cmd),
         Command::Diagnostics { out } => diagnostics_command(out),
-        Command::Control(cmd) => control::run(cmd),
+        Command::Control(cmd) => control(cmd),
     };
     match result {
         Ok(code) => code,
@@ -184,12 +200,184 @@ fn diagnostics_command(out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn account_command(cmd: crate::accounts::AccountCommand) -> anyhow::Result<ExitCode> {
-    // A running daemon owns the configuration: go through it.
-    if let Some(code) = control::account_via_daemon(&cmd)? {
-        return Ok(code);
+/// The commands served by the daemon.
+#[derive(Subcommand, Debug)]
+pub enum Control {
+    /// Show the state of every synchronization (and recent files).
+    Status {
+        #[arg(long)]
+        json: bool,
+        /// Keep printing state changes and transfers as they happen.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Create a synchronization between a local folder and a remote folder
+    /// (a WebDAV URL inside an account's URL, or a folder path).
+    Add(AddArgs),
+    /// List the synchronizations and their settings.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a synchronization. Both folders are left as they are.
+    Remove { name: String },
+    /// Turn a synchronization on.
+    Enable { name: String },
+    /// Turn a synchronization off (its folders stay as they are).
+    Disable { name: String },
+    /// Run a pass now and wait for it: one synchronization, or all.
+    Run {
+        /// The synchronization (name or id).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        #[arg(long)]
+        all: bool,
+        /// With --all: run them at the same time (default: the setting).
+        #[arg(long, requires = "all")]
+        parallel: bool,
+        /// With --all: one after the other.
+        #[arg(long, requires = "all", conflicts_with = "parallel")]
+        sequential: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause one synchronization, or all.
+    Pause { name: Option<String> },
+    /// Resume one synchronization, or all.
+    Resume { name: Option<String> },
+    /// Proceed with a pass that a guard stopped (mass deletion, missing folder).
+    Confirm {
+        name: String,
+        /// Do not proceed: pause the synchronization instead.
+        #[arg(long)]
+        cancel: bool,
+    },
+    /// Show what a pass would do now, without doing it.
+    Simulate {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the transfer log, newest first.
+    Log {
+        /// Only this synchronization.
+        #[arg(long = "sync", value_name = "NAME")]
+        sync: Option<String>,
+        /// Only this action.
+        #[arg(long, value_parser = log::ACTIONS)]
+        action: Option<String>,
+        /// Only lines whose path or result contains TEXT.
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Page number (from 1).
+        #[arg(long, default_value_t = 1)]
+        page: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the conflicts not yet resolved.
+    Conflicts {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve a conflict on PATH (the file or its conflicted copy).
+    Resolve {
+        path: PathBuf,
+        /// Which version to keep.
+        #[arg(long = "use", value_enum)]
+        keep: KeepArg,
+    },
+    /// Explain an item's state: the rule or event that decided it.
+    Why {
+        path: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Run a command served by the daemon (it says so, and how to start one,
+/// when none runs).
+fn control(cmd: Control) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let data_dir = crate::config::data_dir()?;
+        let client = Client::connect(&data_dir)?;
+        dispatch(&client, cmd).await
+    })
+}
+
+/// A client of the running daemon, if its endpoint file is there (for
+/// commands that work either way).
+fn daemon_client() -> Option<Client> {
+    let dir = crate::config::data_dir().ok()?;
+    Client::connect(&dir).ok()
+}
+
+async fn dispatch(client: &Client, cmd: Control) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Control::Status { json, follow } => status::status(client, json, follow).await?,
+        Control::Add(args) => syncs::add(client, &args).await?,
+        Control::List { json } => syncs::list(client, json).await?,
+        Control::Remove { name } => syncs::remove(client, &name).await?,
+        Control::Enable { name } => syncs::set_enabled(client, &name, true).await?,
+        Control::Disable { name } => syncs::set_enabled(client, &name, false).await?,
+        Control::Run {
+            name,
+            all,
+            parallel,
+            sequential,
+            json,
+        } => {
+            let what = runs::RunWhat {
+                name,
+                all,
+                parallel,
+                sequential,
+            };
+            return runs::run(client, what, json).await;
+        }
+        Control::Pause { name } => syncs::pause(client, name.as_deref(), true).await?,
+        Control::Resume { name } => syncs::pause(client, name.as_deref(), false).await?,
+        Control::Confirm { name, cancel } => syncs::confirm(client, &name, cancel).await?,
+        Control::Simulate { name, json } => runs::simulate(client, &name, json).await?,
+        Control::Log {
+            sync,
+            action,
+            search,
+            limit,
+            page,
+            json,
+        } => {
+            let query = crate::protocol::history::LogQuery {
+                sync,
+                action,
+                search,
+                offset: 0,
+                limit: Some(limit),
+            };
+            log::log(client, query, page, json).await?
+        }
+        Control::Conflicts { json } => conflicts::list(client, json).await?,
+        Control::Resolve { path, keep } => conflicts::resolve(client, &path, keep).await?,
+        Control::Why { path, json } => why::why(client, &path, json).await?,
     }
-    let dir = crate::config::default_dir()?;
-    crate::accounts::run(cmd, &dir, &crate::secrets::KeyringStore::new())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// An item inside a synchronized folder as the user typed it, with its
+/// folder in normal form ([`crate::config::normalize_local`]) so that it
+/// matches the synchronization's saved folder however it was spelt; the
+/// item's own name is kept (a symlink is an item, not where it points).
+fn item_path(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let abs = std::path::absolute(path)?;
+    match (abs.parent(), abs.file_name()) {
+        (Some(parent), Some(name)) if !abs.ends_with("..") && !abs.ends_with(".") => {
+            Ok(crate::config::normalize_local(parent)?.join(name))
+        }
+        _ => Ok(crate::config::normalize_local(&abs)?),
+    }
 }

@@ -5,17 +5,17 @@ use std::sync::{Arc, Mutex};
 
 use std::path::PathBuf;
 
-use super::args::{
-    CompareArg, ConflictArg, DirectionArg, compare_of, conflict_of, direction_of, parse_filter,
-};
+use super::args::SettingsArgs;
 use super::journals::{
     default_state_dir, journal_files, journal_path, migrate_journal, old_journal_paths,
 };
+use super::output::{emit, print_json_line};
 use super::{EXIT_CREDENTIALS, EXIT_NEEDS_CONFIRMATION, EXIT_UNREACHABLE};
-use crate::engine::{Filter, Guards, Op, Settings, Side, UserFilter};
+use crate::engine::{Filter, Guards, Settings};
 use crate::fsops::{Folder, TrashPolicy, human_bytes};
 use crate::journal::Journal;
-use crate::sync::{PassOptions, Report, SyncError, SyncJob, run_pass};
+use crate::protocol::report::{PassReport, PlannedOp, Problem, Side, StopKind, Stopped};
+use crate::sync::{PassOptions, SyncError, SyncJob, run_pass};
 
 #[derive(clap::Args, Debug)]
 pub struct SyncArgs {
@@ -30,25 +30,8 @@ pub struct SyncArgs {
     /// it is often a typo.
     #[arg(long)]
     pub create: bool,
-    /// Which way changes flow: both ways, or a one-way mirror.
-    #[arg(long, value_enum, default_value = "both")]
-    pub direction: DirectionArg,
-    /// When both sides changed a file: keep both (the local one becomes a
-    /// conflicted copy), or let one side win (the loser goes to a trash).
-    #[arg(long, value_enum, default_value = "keep-both")]
-    pub conflict: ConflictArg,
-    /// How changes are detected: size and time (fast) or content hashes (secure).
-    #[arg(long, value_enum, default_value = "fast")]
-    pub compare: CompareArg,
-    /// Do not synchronize what matches (repeatable): a glob on the path
-    /// ('*.log', 'build/**'), or 'starts:TEXT', 'contains:TEXT', 'ends:TEXT'
-    /// on the name, or 'regex:EXPR' on the path.
-    #[arg(long, value_name = "PATTERN")]
-    pub exclude: Vec<String>,
-    /// Selective sync: leave this remote folder out (repeatable). Its local
-    /// copy goes to the trash; the remote keeps it.
-    #[arg(long, value_name = "FOLDER")]
-    pub deselect: Vec<String>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     /// Simulate: print what would be done and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -81,9 +64,9 @@ pub struct SyncArgs {
 
 fn settings_of(args: &SyncArgs) -> Settings {
     Settings {
-        direction: direction_of(args.direction),
-        conflict: conflict_of(args.conflict),
-        compare: compare_of(args.compare),
+        direction: args.settings.direction(),
+        conflict: args.settings.conflict(),
+        compare: args.settings.compare(),
         guards: Guards {
             max_delete_ratio: args.max_delete_ratio,
             max_delete_count: args.max_delete_count,
@@ -93,20 +76,13 @@ fn settings_of(args: &SyncArgs) -> Settings {
 
 pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let settings = settings_of(&args);
-    let filters: Vec<UserFilter> = args.exclude.iter().map(|p| parse_filter(p)).collect();
-    let filter = Filter::new(&filters, &args.deselect)?;
+    let filter = Filter::new(&args.settings.filters(), &args.settings.deselect)?;
     // One normal form per place, before anything is derived from it.
     let local_root = crate::config::local_folder(&args.local)?;
     let place = crate::config::Place::parse(&args.remote)?;
     let remote_spec = place.key();
     if let crate::config::Place::Folder(r) = &place {
-        if r.starts_with(&local_root) || local_root.starts_with(r) {
-            anyhow::bail!(
-                "the local folder and the remote folder must not contain each other: {} and {}",
-                local_root.display(),
-                r.display()
-            );
-        }
+        crate::config::check_apart(&local_root, r)?;
     }
     let state = match &args.state {
         Some(s) => s.clone(),
@@ -162,7 +138,7 @@ pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "sync".into()),
         local: Arc::new(Folder::new(
             local_root.clone(),
-            Side::Local,
+            crate::engine::Side::Local,
             TrashPolicy::Os,
         )),
         remote: Arc::from(remote),
@@ -182,7 +158,9 @@ pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         create_root: args.create,
     };
     let now = jiff::Zoned::now().datetime();
-    let result = rt.block_on(run_pass(&job, opts, now));
+    let result = rt
+        .block_on(run_pass(&job, opts, now))
+        .map(|r| crate::pass_report::report(&r));
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -190,22 +168,14 @@ pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         Ok(report) if report.needs_confirmation.is_some() => {
             // A dry run into a guard: the plan, and the status a real pass
             // would end with.
-            if args.json {
-                out!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_report(&job, &report);
-            }
+            emit(args.json, &report, |r| print_report(&job, r))?;
             Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
         }
         Ok(report) => {
-            if args.json {
-                out!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_report(&job, &report);
-            }
+            emit(args.json, &report, |r| print_report(&job, r))?;
             match report.stop_kind {
-                Some(crate::sync::StopKind::Credentials) => Ok(ExitCode::from(EXIT_CREDENTIALS)),
-                Some(crate::sync::StopKind::Offline) => Ok(ExitCode::from(EXIT_UNREACHABLE)),
+                Some(StopKind::Credentials) => Ok(ExitCode::from(EXIT_CREDENTIALS)),
+                Some(StopKind::Offline) => Ok(ExitCode::from(EXIT_UNREACHABLE)),
                 _ if report.errors.is_empty() && report.stop_kind.is_none() => {
                     Ok(ExitCode::SUCCESS)
                 }
@@ -214,10 +184,12 @@ pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e @ (SyncError::NeedsConfirmation(_) | SyncError::RootMissing { .. })) => {
             if args.json {
-                out!(
-                    "{}",
-                    serde_json::json!({"stopped": true, "needs_confirmation": true, "message": e.to_string()})
-                );
+                print_json_line(&Stopped {
+                    stopped: true,
+                    needs_confirmation: true,
+                    needs_create: false,
+                    message: e.to_string(),
+                })?;
             }
             eprintln!("ferry: {e}");
             Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
@@ -232,10 +204,12 @@ pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             if args.json {
-                out!(
-                    "{}",
-                    serde_json::json!({"stopped": true, "needs_create": true, "message": e.to_string()})
-                );
+                print_json_line(&Stopped {
+                    stopped: true,
+                    needs_confirmation: false,
+                    needs_create: true,
+                    message: e.to_string(),
+                })?;
             }
             eprintln!("ferry: {e}");
             Ok(ExitCode::from(EXIT_NEEDS_CONFIRMATION))
@@ -271,7 +245,7 @@ fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-fn print_report(job: &SyncJob, r: &Report) {
+fn print_report(job: &SyncJob, r: &PassReport) {
     let verb = if r.dry_run { "would sync" } else { "synced" };
     out!(
         "ferry: {verb} {} <-> {} in {:.2} s",
@@ -290,7 +264,7 @@ fn print_report(job: &SyncJob, r: &Report) {
     let counts: Vec<String> = r
         .counts
         .iter()
-        .filter(|(k, _)| !matches!(**k, "adopt" | "forget"))
+        .filter(|(k, _)| !matches!(k.as_str(), "adopt" | "forget"))
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     if counts.is_empty() {
@@ -304,7 +278,7 @@ fn print_report(job: &SyncJob, r: &Report) {
             r.trashed
         );
     }
-    let list = |title: &str, items: &[crate::engine::Problem]| {
+    let list = |title: &str, items: &[Problem]| {
         if items.is_empty() {
             return;
         }
@@ -333,36 +307,33 @@ fn print_report(job: &SyncJob, r: &Report) {
     }
 }
 
-fn describe_op(op: &Op) -> String {
+fn describe_op(op: &PlannedOp) -> String {
     match op {
-        Op::Move {
+        PlannedOp::Move {
             side,
             from,
             to,
             why,
             ..
         } => format!("move     {side}: {from} -> {to} ({why})"),
-        Op::Delete {
+        PlannedOp::Delete {
             side,
             path,
             reason,
-            contents,
-            ..
+            items,
         } => {
-            let extra = if contents.is_empty() {
+            let extra = if *items == 0 {
                 String::new()
             } else {
-                format!(" with {} items", contents.len())
+                format!(" with {items} items")
             };
             format!("delete   {side}: {path}{extra} to the trash ({reason})")
         }
-        Op::MakeDir {
-            side, path, why, ..
-        } => format!("mkdir    {side}: {path} ({why})"),
-        Op::Transfer {
+        PlannedOp::MakeDir { side, path, why } => format!("mkdir    {side}: {path} ({why})"),
+        PlannedOp::Transfer {
             to,
             path,
-            source,
+            size,
             why,
             ..
         } => {
@@ -371,9 +342,9 @@ fn describe_op(op: &Op) -> String {
             } else {
                 "download"
             };
-            format!("{verb} {path} ({}, {why})", human_bytes(source.size))
+            format!("{verb} {path} ({}, {why})", human_bytes(*size))
         }
-        Op::Adopt { path, .. } => format!("adopt    {path} (already equal)"),
-        Op::Forget { path } => format!("forget   {path} (gone on both sides)"),
+        PlannedOp::Adopt { path } => format!("adopt    {path} (already equal)"),
+        PlannedOp::Forget { path } => format!("forget   {path} (gone on both sides)"),
     }
 }

@@ -47,6 +47,17 @@ pub enum DeleteReason {
     Deselected,
 }
 
+impl std::fmt::Display for DeleteReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeleteReason::DeletedOnOtherSide => "deleted on the other side",
+            DeleteReason::Mirror => "not on the source side of the mirror",
+            DeleteReason::KindChanged => "replaced by another kind of item on the other side",
+            DeleteReason::Deselected => "its folder is deselected",
+        })
+    }
+}
+
 /// One step of a plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -142,6 +153,19 @@ pub struct PassReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created: Vec<String>,
     pub elapsed_ms: u64,
+}
+
+/// `ferry sync --json` when the pass stopped before doing anything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stopped {
+    pub stopped: bool,
+    /// A guard stopped it: `--force` (or `ferry confirm`) proceeds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_confirmation: bool,
+    /// The remote folder does not exist: `--create` creates it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_create: bool,
+    pub message: String,
 }
 
 #[cfg(test)]

@@ -140,7 +140,7 @@ pub fn main() -> ExitCode {
     let log_dir = if daemon {
         crate::config::data_dir().ok().map(|d| {
             // Before the log folder inside it: private from the start.
-            let _ = crate::daemon::create_data_dir(&d);
+            let _ = crate::app::create_data_dir(&d);
             d.join("logs")
         })
     } else {
@@ -172,7 +172,7 @@ pub fn main() -> ExitCode {
 }
 
 fn daemon_command(ca_file: Option<PathBuf>, timeout: u64) -> anyhow::Result<ExitCode> {
-    crate::daemon::run(crate::daemon::RunOptions {
+    crate::app::run(crate::app::RunOptions {
         config_dir: crate::config::default_dir()?,
         data_dir: crate::config::data_dir()?,
         ca_file,

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::Shared;
+use super::shared::Shared;
 use super::state::{Event, PassSummary, Progress, RecentFile, SyncState, SyncStatus};
 use crate::config::{Account, RemoteSpec, SyncConfig};
 use crate::engine::{Filter, Settings, Side};
@@ -108,15 +108,7 @@ pub fn describe_remote(config: &SyncConfig, account: Option<&Account>) -> String
 pub async fn spawn(spec: Spec, shared: Arc<Shared>) -> Result<WorkerHandle, String> {
     let cfg = spec.config;
     let path = journal_path(&shared.data_dir, &cfg.id);
-    let journal = tokio::task::spawn_blocking(move || {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        Journal::open(&path).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    let journal = super::journals::open(path).await?;
     let journal = Arc::new(Mutex::new(journal));
     let status = SyncStatus {
         id: cfg.id.clone(),
@@ -610,8 +602,7 @@ impl Worker {
         };
         let journal = self.journal.clone();
         let paths = paths.clone();
-        let check = tokio::task::spawn_blocking(move || {
-            let Ok(j) = journal.lock() else { return true };
+        let check = super::journals::locked(journal, move |j| {
             paths.iter().any(|p| {
                 let rel = crate::engine::path::nfc(p);
                 let now = match folder.stat(&rel) {
@@ -944,7 +935,7 @@ impl Worker {
                                 action: action.to_string(),
                                 time: jiff::Timestamp::now().to_string(),
                             });
-                            r.truncate(super::RECENT_FILES);
+                            r.truncate(super::shared::RECENT_FILES);
                         }
                     }
                     let _ = shared.events.send(Event::Transfer {

@@ -1,0 +1,119 @@
+//! Open conflicts: listing them, and resolving one (keep the local
+//! version, the remote one, or both) with the file operations that takes.
+
+use serde::{Deserialize, Serialize};
+
+use super::log::rfc3339;
+use super::worker::Command;
+use super::{Daemon, DaemonError, Result, internal};
+
+/// Which version a conflict resolution keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Keep {
+    /// The local version (the conflicted copy) replaces the other.
+    Local,
+    /// The remote version stays; the conflicted copy goes to the trash.
+    Remote,
+    /// Keep both files as they are.
+    Both,
+}
+
+/// A conflict as the API lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Conflict {
+    pub sync: String,
+    pub id: i64,
+    /// RFC 3339.
+    pub time: String,
+    pub path: String,
+    /// The conflicted copy holding the local version, if one was kept.
+    pub copy: Option<String>,
+    pub policy: String,
+}
+
+impl Daemon {
+    /// Open conflicts of every synchronization.
+    pub async fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let mut out = Vec::new();
+        for s in self.config().await.syncs {
+            let rows = self.with_journal(&s.id, |j| j.open_conflicts()).await?;
+            out.extend(rows.into_iter().map(|(id, c)| Conflict {
+                sync: s.name.clone(),
+                id,
+                time: rfc3339(c.time),
+                path: c.path,
+                copy: c.copy,
+                policy: c.policy,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Resolve a conflict: keep the local version (the conflicted copy
+    /// replaces the file; the replaced version goes to the trash), the
+    /// remote one (the copy goes to the trash), or both (as they are).
+    /// The next pass carries the choice to the other side.
+    pub async fn resolve(&self, sync: &str, id: i64, keep: Keep) -> Result<()> {
+        let sync = self.find(sync).await?;
+        let conflict = self
+            .with_journal(&sync.id, |j| j.open_conflicts())
+            .await?
+            .into_iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, c)| c)
+            .ok_or_else(|| DaemonError::NotFound(format!("no open conflict {id}")))?;
+        if keep != Keep::Both {
+            let Some(copy) = conflict.copy.clone() else {
+                return Err(DaemonError::Conflict(
+                    "this conflict kept no copy (a policy chose the winner; the loser is in the trash)".into(),
+                ));
+            };
+            let folder = crate::fsops::Folder::new(
+                sync.local.clone(),
+                crate::engine::Side::Local,
+                crate::fsops::TrashPolicy::Os,
+            );
+            let path = conflict.path.clone();
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                let none = crate::engine::Filter::new(&[], &[]).map_err(internal)?;
+                let copy_entry = folder.stat(&copy).map_err(internal)?.ok_or_else(|| {
+                    DaemonError::Conflict(format!("the conflicted copy {copy} is gone"))
+                })?;
+                if copy_entry.kind != crate::engine::Kind::File {
+                    return Err(DaemonError::Conflict(format!(
+                        "{copy} is a folder: resolve it by hand"
+                    )));
+                }
+                match keep {
+                    Keep::Remote => folder
+                        .delete(&copy, &copy_entry, &[], &none)
+                        .map_err(internal),
+                    Keep::Local => {
+                        if let Some(current) = folder.stat(&path).map_err(internal)? {
+                            if current.kind != crate::engine::Kind::File {
+                                return Err(DaemonError::Conflict(format!(
+                                    "{path} is a folder now: resolve it by hand"
+                                )));
+                            }
+                            folder
+                                .delete(&path, &current, &[], &none)
+                                .map_err(internal)?;
+                        }
+                        folder
+                            .rename(&copy, &path, &copy_entry)
+                            .map(|_| ())
+                            .map_err(internal)
+                    }
+                    Keep::Both => Ok(()),
+                }
+            })
+            .await
+            .map_err(internal)??;
+        }
+        self.with_journal(&sync.id, move |j| j.resolve_conflict(id))
+            .await?;
+        let _ = self.send(&sync.id, Command::Changed).await;
+        Ok(())
+    }
+}

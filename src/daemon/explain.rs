@@ -1,0 +1,119 @@
+//! `ferry why`: why an item is as it is.
+
+use std::path::Path;
+
+use super::log::{LogEntry, rfc3339};
+use super::{Conflict, Daemon, DaemonError, Result, internal};
+
+impl Daemon {
+    /// Why an item is as it is: which synchronization it belongs to, the
+    /// rule that excludes it (if one does), what was last in sync, what is
+    /// on disk, its open conflicts and its latest log lines.
+    pub async fn why(&self, path: &Path) -> Result<serde_json::Value> {
+        let config = self.config().await;
+        let Some((sync, rel)) = config.syncs.iter().find_map(|s| {
+            path.strip_prefix(&s.local)
+                .ok()
+                .map(|r| (s.clone(), r.to_string_lossy().replace('\\', "/")))
+        }) else {
+            return Err(DaemonError::NotFound(format!(
+                "{} is not inside any synchronized folder",
+                path.display()
+            )));
+        };
+        let rel = crate::engine::path::nfc(&rel).into_owned();
+        let folder = crate::fsops::Folder::new(
+            sync.local.clone(),
+            crate::engine::Side::Local,
+            crate::fsops::TrashPolicy::Os,
+        );
+        let on_disk = if rel.is_empty() {
+            None
+        } else {
+            folder.stat(&rel).map_err(internal)?
+        };
+        let filter = crate::engine::Filter::new(&sync.filters, &sync.deselected)
+            .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+        let excluded = on_disk
+            .as_ref()
+            .and_then(|e| filter.excluded_path(&rel, e.kind, e.size))
+            .or_else(|| {
+                if on_disk.is_none() {
+                    filter.excluded_path(&rel, crate::engine::Kind::File, 0)
+                } else {
+                    None
+                }
+            });
+        let r = rel.clone();
+        let base = self
+            .with_journal(&sync.id, move |j| j.base_entry(&r))
+            .await?;
+        let r = rel.clone();
+        let log = self
+            .with_journal(&sync.id, move |j| j.log_page(None, Some(&r), 50, 0))
+            .await?
+            .into_iter()
+            .filter(|l| l.path == rel || l.path.starts_with(&format!("{rel}/")))
+            .take(10)
+            .map(|r| LogEntry {
+                sync: sync.name.clone(),
+                time: rfc3339(r.time),
+                action: r.action,
+                path: r.path,
+                bytes: r.bytes,
+                result: r.result,
+            })
+            .collect::<Vec<_>>();
+        let conflicts: Vec<Conflict> = self
+            .conflicts()
+            .await?
+            .into_iter()
+            .filter(|c| c.sync == sync.name && (c.path == rel || c.copy.as_deref() == Some(&rel)))
+            .collect();
+        let status = self.status(&sync.id).await.ok();
+        let verdict = if let Some(rule) = &excluded {
+            format!("not synchronized: excluded ({rule})")
+        } else if !conflicts.is_empty() {
+            "in conflict: see `ferry conflicts`".to_string()
+        } else {
+            match (&on_disk, &base) {
+                _ if rel.is_empty() => format!(
+                    "the folder of the synchronization {}: `ferry status` tells its state",
+                    sync.name
+                ),
+                // A folder has no content of its own to compare: its
+                // size and time change with what is inside.
+                (Some(now), Some(b))
+                    if now.kind == crate::engine::Kind::Dir
+                        && b.kind == crate::engine::Kind::Dir =>
+                {
+                    "in sync (a folder; `ferry why` on an item inside it tells about that item)"
+                        .to_string()
+                }
+                (Some(now), Some(b)) if now.size == b.local.size && now.mtime == b.local.mtime => {
+                    "in sync".to_string()
+                }
+                (Some(_), Some(_)) => {
+                    "changed locally since the last pass: the next pass sends it".to_string()
+                }
+                (Some(_), None) => "new: the next pass sends it".to_string(),
+                (None, Some(_)) => {
+                    "deleted locally: the next pass deletes it on the other side (to its trash)"
+                        .to_string()
+                }
+                (None, None) => "unknown: not on disk and never synchronized".to_string(),
+            }
+        };
+        Ok(serde_json::json!({
+            "sync": sync.name,
+            "path": rel,
+            "verdict": verdict,
+            "excluded_by": excluded,
+            "on_disk": on_disk.map(|e| serde_json::json!({"kind": e.kind, "size": e.size, "mtime_ns": e.mtime})),
+            "in_sync_as": base.map(|b| serde_json::json!({"kind": b.kind, "local_size": b.local.size, "remote_size": b.remote.size, "hash": b.hash.map(hex::encode)})),
+            "state": status.map(|s| s.state),
+            "conflicts": conflicts,
+            "log": log,
+        }))
+    }
+}

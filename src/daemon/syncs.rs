@@ -1,0 +1,293 @@
+//! Synchronizations in the configuration: the configuration transaction
+//! (load → modify → save), adding, changing and removing a synchronization,
+//! and the checks a new or changed one must pass.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Daemon, DaemonError, Event, Result, internal, worker};
+use crate::config::{Config, RemoteSpec, SyncConfig};
+
+/// A new synchronization, as the API receives it: the settings of
+/// [`SyncConfig`] with `id` left out.
+#[derive(Debug, Deserialize)]
+pub struct NewSync {
+    pub name: String,
+    pub local: PathBuf,
+    pub remote: RemoteSpec,
+    /// Create the remote folder if it does not exist: the first pass does
+    /// it (and only the first). Without it, a missing remote folder puts the
+    /// synchronization in "needs confirmation" and nothing is created.
+    #[serde(default)]
+    pub create_remote_root: bool,
+    #[serde(flatten)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Daemon {
+    /// Load the file, apply `change`, save; the new configuration.
+    pub(super) async fn change_config<T>(
+        &self,
+        change: impl FnOnce(&mut Config) -> Result<T>,
+    ) -> Result<(Config, T)> {
+        let mut current = self.config.lock().await;
+        let (mut config, warning) = Config::load(&self.config_dir).map_err(internal)?;
+        if let Some(w) = warning {
+            tracing::warn!("{w}");
+            if let Ok(mut ws) = self.config_warnings.lock() {
+                ws.push(w.to_string());
+            }
+        }
+        let out = change(&mut config)?;
+        config.save(&self.config_dir).map_err(internal)?;
+        *current = config.clone();
+        let _ = self.shared.events.send(Event::Config);
+        Ok((config, out))
+    }
+
+    // ----------------------------------------------------------- syncs --
+
+    /// Create a synchronization (and start it).
+    pub async fn add_sync(&self, new: NewSync) -> Result<SyncConfig> {
+        let mut value = serde_json::Value::Object(new.settings);
+        value["id"] = serde_json::Value::String(String::new());
+        value["name"] = serde_json::Value::String(new.name.clone());
+        value["local"] = serde_json::to_value(&new.local).map_err(internal)?;
+        value["remote"] = serde_json::to_value(&new.remote).map_err(internal)?;
+        let mut sync: SyncConfig = serde_json::from_value(value)
+            .map_err(|e| DaemonError::BadRequest(format!("invalid synchronization: {e}")))?;
+        normalize_sync(&mut sync)?;
+        self.check_sync(&sync).await?;
+        let (config, id) = self
+            .change_config(|c| {
+                if c.syncs.iter().any(|s| s.name == sync.name) {
+                    return Err(DaemonError::Conflict(format!(
+                        "a synchronization named {:?} exists already",
+                        sync.name
+                    )));
+                }
+                c.add_sync(sync)
+                    .map_err(|e| DaemonError::BadRequest(e.to_string()))
+            })
+            .await?;
+        let sync = config
+            .sync(&id)
+            .cloned()
+            .ok_or_else(|| internal("the new synchronization vanished"))?;
+        self.start_worker_with(&config, &sync, new.create_remote_root)
+            .await;
+        Ok(sync)
+    }
+
+    async fn check_sync(&self, sync: &SyncConfig) -> Result<()> {
+        if !sync.local.is_absolute() {
+            return Err(DaemonError::BadRequest(format!(
+                "the local folder must be an absolute path: {}",
+                sync.local.display()
+            )));
+        }
+        crate::engine::Filter::new(&sync.filters, &sync.deselected)
+            .map_err(|e| DaemonError::BadRequest(format!("invalid filter: {e}")))?;
+        match &sync.remote {
+            RemoteSpec::Folder { path } => {
+                if !path.is_absolute() {
+                    return Err(DaemonError::BadRequest(format!(
+                        "the remote folder must be an absolute path: {}",
+                        path.display()
+                    )));
+                }
+                if path.starts_with(&sync.local) || sync.local.starts_with(path) {
+                    return Err(DaemonError::BadRequest(format!(
+                        "the local folder and the remote folder must not contain each other: {} and {}",
+                        sync.local.display(),
+                        path.display()
+                    )));
+                }
+            }
+            RemoteSpec::WebDav { account, .. } => {
+                if self.config().await.account(account).is_none() {
+                    return Err(DaemonError::BadRequest(format!(
+                        "no account {account:?}: add it first"
+                    )));
+                }
+            }
+        }
+        let config = self.config().await;
+        for other in config.syncs.iter().filter(|s| s.id != sync.id) {
+            if other.local.starts_with(&sync.local) || sync.local.starts_with(&other.local) {
+                return Err(DaemonError::Conflict(format!(
+                    "{} overlaps the local folder of {:?} ({})",
+                    sync.local.display(),
+                    other.name,
+                    other.local.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Change a synchronization's settings (a JSON merge of `patch` into
+    /// it; `id` cannot change) and restart it.
+    pub async fn update_sync(
+        &self,
+        id_or_name: &str,
+        patch: serde_json::Value,
+    ) -> Result<SyncConfig> {
+        let current = self.find(id_or_name).await?;
+        let mut value = serde_json::to_value(&current).map_err(internal)?;
+        let serde_json::Value::Object(patch) = patch else {
+            return Err(DaemonError::BadRequest("expected a JSON object".into()));
+        };
+        for (k, v) in patch {
+            if k == "id" {
+                continue;
+            }
+            value[k] = v;
+        }
+        let mut updated: SyncConfig = serde_json::from_value(value)
+            .map_err(|e| DaemonError::BadRequest(format!("invalid synchronization: {e}")))?;
+        normalize_sync(&mut updated)?;
+        self.check_sync(&updated).await?;
+        self.check_same_places(&current, &updated).await?;
+        let id = current.id.clone();
+        let to_save = updated.clone();
+        let (config, ()) = self
+            .change_config(move |c| {
+                let s = c
+                    .sync_mut(&id)
+                    .ok_or_else(|| DaemonError::NotFound(format!("no synchronization {id:?}")))?;
+                *s = to_save;
+                Ok(())
+            })
+            .await?;
+        self.stop_worker(&current.id).await;
+        self.start_worker(&config, &updated).await;
+        Ok(updated)
+    }
+
+    /// A synchronization keeps its folders: its journal (the base) says
+    /// what was in sync *there*. With it, a pass on other folders would
+    /// take every item the new place lacks for a deletion on that side
+    /// (and delete it on the other). A fresh journal instead would turn
+    /// the change into a first pass of two unrelated folders behind the
+    /// user's back, and drop the old history; removing the synchronization
+    /// and adding it again does the same knowingly, so that is what the
+    /// refusal asks for. Another account is a change of place unless it
+    /// names the same server URL and user.
+    async fn check_same_places(&self, current: &SyncConfig, updated: &SyncConfig) -> Result<()> {
+        let refuse = |what: &str, from: String, to: String| {
+            Err(DaemonError::BadRequest(format!(
+                "the {what} of a synchronization cannot be changed ({from} → {to}): its journal records what was in sync in the old place, and a pass on the new one would delete what that place lacks. Remove the synchronization and add it again with the new folder (both folders are kept as they are)."
+            )))
+        };
+        if current.local != updated.local {
+            return refuse(
+                "local folder",
+                current.local.display().to_string(),
+                updated.local.display().to_string(),
+            );
+        }
+        match (&current.remote, &updated.remote) {
+            (RemoteSpec::Folder { path: a }, RemoteSpec::Folder { path: b }) if a == b => Ok(()),
+            (
+                RemoteSpec::WebDav {
+                    account: a,
+                    path: pa,
+                },
+                RemoteSpec::WebDav {
+                    account: b,
+                    path: pb,
+                },
+            ) if pa == pb => {
+                if a == b {
+                    return Ok(());
+                }
+                let config = self.config().await;
+                let server = |id: &str| {
+                    config
+                        .account(id)
+                        .map(|acc| (acc.url.clone(), acc.user.clone()))
+                };
+                match (server(a), server(b)) {
+                    (Some(x), Some(y)) if x == y => Ok(()),
+                    _ => refuse(
+                        "remote folder",
+                        format!("account {a}"),
+                        format!("account {b}"),
+                    ),
+                }
+            }
+            (from, to) => refuse("remote folder", describe_remote(from), describe_remote(to)),
+        }
+    }
+
+    /// Remove a synchronization: stop it, forget it, delete its journal.
+    /// Both folders stay as they are.
+    pub async fn remove_sync(&self, id_or_name: &str) -> Result<SyncConfig> {
+        let sync = self.find(id_or_name).await?;
+        self.stop_worker(&sync.id).await;
+        // Its recent files go with it.
+        if let Ok(mut recent) = self.shared.recent.lock() {
+            recent.retain(|r| r.sync != sync.id);
+        }
+        let id = sync.id.clone();
+        self.change_config(move |c| {
+            c.remove_sync(&id)
+                .map(|_| ())
+                .ok_or_else(|| DaemonError::NotFound(format!("no synchronization {id:?}")))
+        })
+        .await?;
+        let path = worker::journal_path(&self.shared.data_dir, &sync.id);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+        Ok(sync)
+    }
+}
+
+/// Bring a synchronization's places to their normal form
+/// ([`crate::config::normalize_local`], [`crate::config::normalize_remote_path`])
+/// before it is checked and saved: one place, one spelling. A folder given
+/// as a URL of another kind (`htp://…`) is refused, naming the scheme.
+/// A remote place in words, for messages.
+fn describe_remote(remote: &RemoteSpec) -> String {
+    match remote {
+        RemoteSpec::Folder { path } => path.display().to_string(),
+        RemoteSpec::WebDav { account, path } => format!("{path:?} on account {account}"),
+    }
+}
+
+fn normalize_sync(sync: &mut SyncConfig) -> Result<()> {
+    fn folder(path: &Path, what: &str) -> Result<PathBuf> {
+        let bad = |e: crate::config::ConfigError| DaemonError::BadRequest(format!("{what}: {e}"));
+        if path
+            .to_str()
+            .is_some_and(|p| crate::config::url_scheme(p).is_some())
+        {
+            return crate::config::local_folder(path).map_err(bad);
+        }
+        if !path.is_absolute() {
+            return Err(DaemonError::BadRequest(format!(
+                "the {what} must be an absolute path: {}",
+                path.display()
+            )));
+        }
+        crate::config::normalize_local(path).map_err(bad)
+    }
+    sync.local = folder(&sync.local, "local folder")?;
+    match &mut sync.remote {
+        RemoteSpec::Folder { path } => *path = folder(path, "remote folder")?,
+        RemoteSpec::WebDav { path, .. } => {
+            if let Some(scheme) = crate::config::url_scheme(path) {
+                return Err(DaemonError::BadRequest(format!(
+                    "the remote path {path:?} is a URL ({scheme}://): give the path below the account's URL"
+                )));
+            }
+            *path = crate::config::normalize_remote_path(path)
+        }
+    }
+    Ok(())
+}

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::daemon::{Daemon, DaemonError};
 use crate::protocol::accounts::{Folders, NewAccount, RemovedAccount};
-use crate::protocol::history::{Conflict, Keep, LogEntry, LogQuery, Resolve};
+use crate::protocol::history::{Conflict, LogEntry, LogQuery, Resolve};
 use crate::protocol::status::{Event, ListedStatus, Status, overall};
 use crate::protocol::syncs::{
     NewSync, RemovedSync, RunRequest, RunResult, Started, SyncEntry, SyncPatch,
@@ -264,12 +264,12 @@ async fn sync_one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
 
 async fn add_sync(State(app): State<App>, bytes: Bytes) -> ApiResult {
     let new: NewSync = body(&bytes)?;
-    created(app.daemon.add_sync(daemon_new_sync(new)?).await?)
+    created(app.daemon.add_sync(new).await?)
 }
 
 async fn update_sync(State(app): State<App>, Path(id): Path<String>, bytes: Bytes) -> ApiResult {
     let patch: SyncPatch = body(&bytes)?;
-    ok(app.daemon.update_sync(&id, daemon_patch(&patch)?).await?)
+    ok(app.daemon.update_sync(&id, &patch).await?)
 }
 
 async fn remove_sync(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
@@ -281,39 +281,17 @@ async fn remove_sync(State(app): State<App>, Path(id): Path<String>) -> ApiResul
 }
 
 async fn enable(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
-    let patch = daemon_patch(&SyncPatch::enabled(true))?;
-    ok(app.daemon.update_sync(&id, patch).await?)
+    ok(app
+        .daemon
+        .update_sync(&id, &SyncPatch::enabled(true))
+        .await?)
 }
 
 async fn disable(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
-    let patch = daemon_patch(&SyncPatch::enabled(false))?;
-    ok(app.daemon.update_sync(&id, patch).await?)
-}
-
-/// The daemon's form of a new synchronization (its settings as a JSON
-/// object merged into the configuration entry).
-fn daemon_new_sync(new: NewSync) -> Result<crate::daemon::NewSync, ApiError> {
-    let serde_json::Value::Object(settings) =
-        serde_json::to_value(&new.settings).map_err(internal)?
-    else {
-        return Err(internal("the settings are not an object"));
-    };
-    Ok(crate::daemon::NewSync {
-        name: new.name,
-        local: new.local,
-        remote: new.remote,
-        create_remote_root: new.create_remote_root,
-        settings,
-    })
-}
-
-/// The daemon's form of a change (a JSON merge patch).
-fn daemon_patch(patch: &SyncPatch) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(patch).map_err(internal)
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::from(DaemonError::Internal(e.to_string()))
+    ok(app
+        .daemon
+        .update_sync(&id, &SyncPatch::enabled(false))
+        .await?)
 }
 
 fn started() -> ApiResult {
@@ -393,71 +371,23 @@ async fn simulate(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
 // ------------------------------------------------------- log and conflicts --
 
 async fn log(State(app): State<App>, Query(q): Query<LogQuery>) -> ApiResult {
-    let q = crate::daemon::LogQuery {
-        sync: q.sync,
-        action: q.action,
-        search: q.search,
-        offset: q.offset,
-        limit: q.limit,
-    };
-    let lines: Vec<LogEntry> = app
-        .daemon
-        .log(q)
-        .await?
-        .into_iter()
-        .map(log_entry)
-        .collect();
+    let lines: Vec<LogEntry> = app.daemon.log(q).await?;
     ok(lines)
 }
 
-fn log_entry(l: crate::daemon::LogEntry) -> LogEntry {
-    LogEntry {
-        sync: l.sync,
-        time: l.time,
-        action: l.action,
-        path: l.path,
-        bytes: l.bytes,
-        result: l.result,
-    }
-}
-
-fn conflict(c: crate::daemon::Conflict) -> Conflict {
-    Conflict {
-        sync: c.sync,
-        id: c.id,
-        time: c.time,
-        path: c.path,
-        copy: c.copy,
-        policy: c.policy,
-    }
-}
-
 async fn conflicts(State(app): State<App>) -> ApiResult {
-    let open: Vec<Conflict> = app
-        .daemon
-        .conflicts()
-        .await?
-        .into_iter()
-        .map(conflict)
-        .collect();
+    let open: Vec<Conflict> = app.daemon.conflicts().await?;
     ok(open)
 }
 
 async fn resolve(State(app): State<App>, bytes: Bytes) -> ApiResult {
     let r: Resolve = body(&bytes)?;
-    let keep = match r.keep {
-        Keep::Local => crate::daemon::Keep::Local,
-        Keep::Remote => crate::daemon::Keep::Remote,
-        Keep::Both => crate::daemon::Keep::Both,
-    };
-    app.daemon.resolve(&r.sync, r.id, keep).await?;
+    app.daemon.resolve(&r.sync, r.id, r.keep).await?;
     ok(Done::OK)
 }
 
 async fn why(State(app): State<App>, bytes: Bytes) -> ApiResult {
     let w: WhyRequest = body(&bytes)?;
-    // The daemon still answers JSON: read it as the protocol's type, so
-    // that a field it renames fails here and not in a client.
-    let why: Why = serde_json::from_value(app.daemon.why(&w.path).await?).map_err(internal)?;
+    let why: Why = app.daemon.why(&w.path).await?;
     ok(why)
 }

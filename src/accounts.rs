@@ -5,6 +5,13 @@
 //! under the key `<user>@<url>`. [`credentials_for`] finds the account of a
 //! URL (the longest account URL that is a prefix of it) for `ferry sync`.
 //!
+//! [`save_account`] and [`forget_account`] are the one way to add and to
+//! remove an account, used by these commands (no daemon running) and by the
+//! daemon (`crate::daemon`), so that both keep the same promises: a
+//! password stored for a new account is deleted again when the
+//! configuration cannot be saved, and a password that cannot be deleted
+//! leaves the account in place (unless forced).
+//!
 //! `add` tests the connection ([`check_connection`], in
 //! `remote::webdav`) before it saves anything, unless `--no-test` is given.
 
@@ -13,10 +20,115 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::config::{Account, Config, normalize_url};
+use crate::config::{Account, Config, ConfigError, normalize_url};
 use crate::remote::webdav::Credentials;
 pub use crate::remote::webdav::{CheckError, check_connection};
-use crate::secrets::{SERVICE, SecretStore};
+use crate::secrets::{SERVICE, SecretError, SecretStore};
+
+/// An account added (or its password changed) by [`save_account`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Added {
+    pub account: Account,
+    /// It was there already (same URL and user): only its password changed.
+    pub existed: bool,
+}
+
+/// Why [`save_account`] saved nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    /// The configuration refuses it (another user at this URL, an empty
+    /// user name, a URL that is not one).
+    #[error(transparent)]
+    Refused(ConfigError),
+    #[error("cannot store the password; nothing was saved: {0}")]
+    Keyring(SecretError),
+    /// The configuration could not be written (a new account's password
+    /// was deleted from the keyring again).
+    #[error(transparent)]
+    Save(ConfigError),
+}
+
+/// The one way to add an account, or change its password, once the
+/// password is known (and tested): the password goes to the keyring, then
+/// the account into `config`, which is saved in `config_dir`. When saving
+/// fails, the password of an account that was not there before is deleted
+/// again: nothing is left half-saved. On an error, `config` is to be
+/// dropped.
+pub fn save_account(
+    config: &mut Config,
+    config_dir: &Path,
+    store: &dyn SecretStore,
+    url: &str,
+    user: &str,
+    password: &str,
+) -> Result<Added, AddError> {
+    let existed = config.find_account(url).is_some();
+    let account = config
+        .add_account(url, user)
+        .map_err(AddError::Refused)?
+        .clone();
+    let key = account.secret_key();
+    store
+        .set(SERVICE, &key, password)
+        .map_err(AddError::Keyring)?;
+    if let Err(e) = config.save(config_dir) {
+        if !existed {
+            let _ = store.delete(SERVICE, &key);
+        }
+        return Err(AddError::Save(e));
+    }
+    Ok(Added { account, existed })
+}
+
+/// What became of a removed account's password.
+#[derive(Debug)]
+pub enum PasswordGone {
+    Deleted,
+    /// There was none in the keyring.
+    NoneStored,
+    /// It could not be deleted and stays in the keyring (`force`).
+    Kept(SecretError),
+}
+
+/// Why [`forget_account`] changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveError {
+    #[error("no account {0:?}")]
+    NotFound(String),
+    /// The password could not be deleted (and not `force`).
+    #[error("cannot delete the password from the keyring: {0}")]
+    Keyring(SecretError),
+    #[error(transparent)]
+    Save(ConfigError),
+}
+
+/// The one way to remove an account (its synchronizations are the
+/// caller's: the daemon removes them, the command without a daemon disables
+/// them in `config` first): its password is deleted from the keyring —
+/// when that fails nothing changes, unless `force`, which removes the
+/// account anyway — then it is dropped from `config`, which is saved in
+/// `config_dir`.
+pub fn forget_account(
+    config: &mut Config,
+    config_dir: &Path,
+    store: &dyn SecretStore,
+    id: &str,
+    force: bool,
+) -> Result<(Account, PasswordGone), RemoveError> {
+    let account = config
+        .account(id)
+        .cloned()
+        .ok_or_else(|| RemoveError::NotFound(id.to_string()))?;
+    let gone = match store.delete(SERVICE, &account.secret_key()) {
+        Ok(true) => PasswordGone::Deleted,
+        Ok(false) => PasswordGone::NoneStored,
+        Err(e) if force => PasswordGone::Kept(e),
+        Err(e) => return Err(RemoveError::Keyring(e)),
+    };
+    config.remove_account(&account.id);
+    config.save(config_dir).map_err(RemoveError::Save)?;
+    Ok((account, gone))
+}
 
 /// The `ferry account` subcommands.
 #[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -202,17 +314,7 @@ fn add(
         writeln!(io.out, "Connected to {} as {}.", account.url, account.user)?;
     }
 
-    let key = account.secret_key();
-    store
-        .set(SERVICE, &key, &password)
-        .context("cannot store the password; nothing was saved")?;
-    config.add_account(&url, args.user)?;
-    if let Err(e) = config.save(config_dir) {
-        if !existed {
-            let _ = store.delete(SERVICE, &key);
-        }
-        return Err(e.into());
-    }
+    save_account(&mut config, config_dir, store, &url, args.user, &password)?;
     writeln!(
         io.out,
         "Account {} {}: {} at {} (password in {}).",
@@ -332,10 +434,19 @@ fn remove(
             return Ok(());
         }
     }
-    let secret_note = match store.delete(SERVICE, &account.secret_key()) {
-        Ok(true) => format!("its password was deleted from {}", store.describe()),
-        Ok(false) => format!("no password was stored in {}", store.describe()),
-        Err(e) if force => {
+    for (id, _) in &users {
+        if let Some(s) = config.sync_mut(id) {
+            s.enabled = false;
+        }
+    }
+    let secret_note = match forget_account(&mut config, config_dir, store, &account.id, force) {
+        Ok((_, PasswordGone::Deleted)) => {
+            format!("its password was deleted from {}", store.describe())
+        }
+        Ok((_, PasswordGone::NoneStored)) => {
+            format!("no password was stored in {}", store.describe())
+        }
+        Ok((_, PasswordGone::Kept(e))) => {
             writeln!(
                 io.err,
                 "ferry: warning: the password could not be deleted ({e}); it stays in the keyring \
@@ -344,21 +455,14 @@ fn remove(
             )?;
             "its password could not be deleted".to_string()
         }
-        Err(e) => {
+        Err(RemoveError::Keyring(e)) => {
             return Err(anyhow::Error::new(e).context(format!(
                 "cannot delete the password of account {}; nothing was changed (pass --force to remove the account anyway)",
                 account.id
             )));
         }
+        Err(e) => return Err(e.into()),
     };
-
-    for (id, _) in &users {
-        if let Some(s) = config.sync_mut(id) {
-            s.enabled = false;
-        }
-    }
-    config.remove_account(&account.id);
-    config.save(config_dir)?;
     writeln!(
         io.out,
         "Account {} removed ({} at {}); {secret_note}.",
@@ -395,6 +499,55 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one "add an account" path, as the daemon and `ferry account add`
+    /// both use it: a configuration that cannot be saved leaves no password
+    /// of a new account behind.
+    #[test]
+    fn a_new_accounts_password_is_deleted_again_when_the_configuration_cannot_be_saved() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A file where the configuration folder should be: saving fails.
+        let not_a_dir = tmp.path().join("config");
+        std::fs::write(&not_a_dir, b"").unwrap();
+        let store = crate::secrets::MemoryStore::new();
+        let mut config = Config::default();
+        let e = save_account(
+            &mut config,
+            &not_a_dir,
+            &store,
+            "https://h.example/dav/",
+            "alice",
+            "pw",
+        )
+        .unwrap_err();
+        assert!(matches!(e, AddError::Save(_)), "{e:?}");
+        let key = crate::secrets::account_key("alice", "https://h.example/dav/");
+        assert_eq!(store.get(SERVICE, &key).unwrap(), None);
+        // Saved where it can be: the password is there, the account too.
+        let dir = tmp.path().join("ok");
+        let mut config = Config::default();
+        let added = save_account(
+            &mut config,
+            &dir,
+            &store,
+            "https://h.example/dav",
+            "alice",
+            "pw",
+        )
+        .unwrap();
+        assert!(!added.existed);
+        assert_eq!(store.get(SERVICE, &key).unwrap().as_deref(), Some("pw"));
+        let (saved, _) = Config::load(&dir).unwrap();
+        assert_eq!(saved.accounts, vec![added.account.clone()]);
+        // Forgetting it deletes both.
+        let mut config = saved;
+        let (gone, pw) =
+            forget_account(&mut config, &dir, &store, &added.account.id, false).unwrap();
+        assert_eq!(gone, added.account);
+        assert!(matches!(pw, PasswordGone::Deleted));
+        assert_eq!(store.get(SERVICE, &key).unwrap(), None);
+        assert!(Config::load(&dir).unwrap().0.accounts.is_empty());
+    }
     use crate::secrets::MemoryStore;
 
     struct Captured {

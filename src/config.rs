@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::engine::{CompareMode, ConflictPolicy, Direction, Guards, UserFilter};
+// The settings types are part of the saved schema (and of the protocol).
+pub use crate::engine::{CompareMode, ConflictPolicy, Direction, Guards, UserFilter};
 
 /// Environment variable that overrides the data folder (journals, logs,
 /// the API port file).
@@ -371,11 +372,7 @@ impl Config {
 
     /// The account with this id, or whose URL equals this URL (normalised).
     pub fn find_account(&self, url_or_id: &str) -> Option<&Account> {
-        if let Some(a) = self.account(url_or_id) {
-            return Some(a);
-        }
-        let url = normalize_url(url_or_id).ok()?;
-        self.accounts.iter().find(|a| same_url(&a.url, &url))
+        find_account(&self.accounts, url_or_id)
     }
 
     /// Add an account for `url` and `user`, or return the existing one when
@@ -800,6 +797,29 @@ pub fn account_for_url<'a>(accounts: &'a [Account], url: &str) -> Option<(&'a Ac
         })
         .max_by_key(|(_, n)| *n)
         .map(|(a, n)| (a, target.segments[n..].join("/")))
+}
+
+/// Refuse a local folder and a folder remote inside one another (a pass
+/// would synchronize a folder with itself). Both in normal form.
+pub fn check_apart(local: &Path, remote: &Path) -> Result<(), ConfigError> {
+    if remote.starts_with(local) || local.starts_with(remote) {
+        return Err(ConfigError::Conflict(format!(
+            "the local folder and the remote folder must not contain each other: {} and {}",
+            local.display(),
+            remote.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The account with this id, or else the one at this URL (in any spelling
+/// of it): how `ferry account remove` and the API find an account.
+pub fn find_account<'a>(accounts: &'a [Account], url_or_id: &str) -> Option<&'a Account> {
+    if let Some(a) = accounts.iter().find(|a| a.id == url_or_id) {
+        return Some(a);
+    }
+    let url = normalize_url(url_or_id).ok()?;
+    accounts.iter().find(|a| same_url(&a.url, &url))
 }
 
 /// Whether two account URLs name the same place.

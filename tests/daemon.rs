@@ -656,3 +656,111 @@ fn the_api_refuses_what_it_must() {
     d.stop();
     assert!(!d.all_logs().contains(&token), "the token is in a log");
 }
+
+/// The typed client (`ferry::protocol::Client`, what the CLI and the tray
+/// use) reads every kind of answer of the real daemon as the protocol's
+/// types: a field the daemon renamed would fail here (or not compile).
+#[test]
+fn the_typed_client_reads_the_real_daemons_answers() {
+    use ferry::config::{Direction, RemoteSpec};
+    use ferry::protocol::Client;
+    use ferry::protocol::history::LogQuery;
+    use ferry::protocol::status::{Event, SyncState};
+    use ferry::protocol::syncs::{NewSync, SyncPatch, SyncSettings};
+    use futures_util::StreamExt;
+
+    let mut d = TestDaemon::new();
+    d.start();
+    let local = d.path("t-local");
+    let remote = d.path("t-remote");
+    fs::create_dir_all(&local).unwrap();
+    fs::create_dir_all(&remote).unwrap();
+    write(&local.join("a.txt"), b"hello");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = Client::connect(&d.data_dir()).unwrap();
+        assert!(c.health().await.unwrap().ok);
+        let mut events = c.events();
+        let created = c
+            .add_sync(&NewSync {
+                name: "t".into(),
+                local: local.clone(),
+                remote: RemoteSpec::Folder {
+                    path: remote.clone(),
+                },
+                create_remote_root: false,
+                settings: SyncSettings {
+                    poll_interval_secs: Some(1),
+                    ..SyncSettings::default()
+                },
+            })
+            .await
+            .unwrap();
+        assert_eq!(created.name, "t");
+        assert_eq!(created.poll_interval_secs, 1);
+        // The worker's first pass sends it; a pass asked for answers with
+        // its summary.
+        d.wait_until("a.txt sent", || remote.join("a.txt").exists());
+        let summary = c.run("t").await.unwrap();
+        assert!(summary.errors.is_empty() && !summary.dry_run, "{summary:?}");
+        // Events arrive typed.
+        let first = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(
+                &first,
+                Event::State { .. } | Event::Config | Event::Transfer { .. }
+            ),
+            "{first:?}"
+        );
+        let status = c.status().await.unwrap();
+        assert_eq!(status.syncs.len(), 1);
+        assert_eq!(status.syncs[0].status.name, "t");
+        let log = c.log(&LogQuery::default()).await.unwrap();
+        assert!(
+            log.iter()
+                .any(|l| l.path == "a.txt" && l.action == "upload"),
+            "{log:?}"
+        );
+        assert!(c.recent().await.unwrap().iter().any(|r| r.path == "a.txt"));
+        assert!(c.conflicts().await.unwrap().is_empty());
+        let why = c.why(&local.join("a.txt")).await.unwrap();
+        assert_eq!((why.sync.as_str(), why.path.as_str()), ("t", "a.txt"));
+        assert_eq!(why.verdict, "in sync");
+        assert_eq!(why.in_sync_as.map(|b| b.local_size), Some(5));
+        // A simulation with nothing to do.
+        let report = c.simulate("t").await.unwrap();
+        assert!(report.dry_run && report.ops.is_empty(), "{report:?}");
+        // A typed change of settings.
+        let patch = SyncPatch {
+            settings: SyncSettings {
+                direction: Some(Direction::Send),
+                ..SyncSettings::default()
+            },
+            ..SyncPatch::default()
+        };
+        let changed = c.update_sync("t", &patch).await.unwrap();
+        assert_eq!(changed.direction, Direction::Send);
+        let entry = c.sync("t").await.unwrap();
+        assert_eq!(entry.config.direction, Direction::Send);
+        assert!(!c.set_enabled("t", false).await.unwrap().enabled);
+        let off = c.syncs().await.unwrap();
+        assert!(
+            matches!(
+                off[0].status.as_ref().map(|s| &s.state),
+                Some(SyncState::Disabled)
+            ),
+            "{off:?}"
+        );
+        let removed = c.remove_sync("t").await.unwrap();
+        assert_eq!(removed.removed, "t");
+        assert!(local.join("a.txt").exists() && remote.join("a.txt").exists());
+    });
+    d.stop();
+}

@@ -4,14 +4,14 @@
 //!
 //! * [`security`] — the checks every request passes (token, Host, Origin,
 //!   JSON bodies, size limit).
-//! * [`portfile`] — `api.port` in the data folder: port and token, 0600.
-//! * [`client`] — the client side, for the CLI.
+//! * [`portfile`], [`client`] — re-exported from [`crate::protocol`],
+//!   where they live.
 //! * [`routes`] — the routes, thin wrappers over [`crate::daemon::Daemon`].
 
-pub mod client;
-pub mod portfile;
 pub mod routes;
 pub mod security;
+
+pub use crate::protocol::{client, portfile};
 
 use std::path::PathBuf;
 use std::sync::Arc;

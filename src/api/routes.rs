@@ -1,9 +1,9 @@
-//! The API's routes: parse the request, call the [`Daemon`], answer JSON.
-//! Errors are `{"error": message, "code": code}` with a matching status.
-//! `docs/api.md` lists every route; keep it in step.
+//! The API's routes: parse the request into its [`crate::protocol`] type,
+//! call the [`Daemon`], answer with the protocol's type as JSON. Errors are
+//! [`ErrorBody`] (`{"error": message, "code": code}`) with a matching
+//! status. `docs/api.md` lists every route; keep it in step.
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -15,10 +15,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
-use crate::daemon::state::{Event, overall};
-use crate::daemon::{Daemon, DaemonError, Keep, LogQuery, NewSync};
+use crate::daemon::{Daemon, DaemonError};
+use crate::protocol::accounts::{Folders, NewAccount, RemovedAccount};
+use crate::protocol::history::{Conflict, LogEntry, LogQuery, Resolve};
+use crate::protocol::status::{Event, ListedStatus, Status, overall};
+use crate::protocol::syncs::{
+    NewSync, RemovedSync, RunRequest, RunResult, Started, SyncEntry, SyncPatch,
+};
+use crate::protocol::why::{Why, WhyRequest};
+use crate::protocol::{Done, ErrorBody, Health};
 
 #[derive(Clone)]
 struct App {
@@ -35,11 +41,11 @@ pub struct ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(json!({"error": self.message, "code": self.code})),
-        )
-            .into_response()
+        let body = ErrorBody {
+            error: self.message,
+            code: self.code.to_string(),
+        };
+        (self.status, axum::Json(body)).into_response()
     }
 }
 
@@ -115,32 +121,30 @@ pub fn router(daemon: Arc<Daemon>, shutdown: tokio::sync::watch::Receiver<bool>)
 }
 
 async fn health() -> ApiResult {
-    ok(json!({"ok": true, "version": env!("CARGO_PKG_VERSION")}))
+    ok(Health {
+        ok: true,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
 }
 
 async fn status(State(app): State<App>) -> ApiResult {
     let syncs = app.daemon.statuses().await;
     let mut listed = Vec::new();
     for s in &syncs {
-        let mut v = serde_json::to_value(s)
-            .map_err(|e| ApiError::from(DaemonError::Internal(e.to_string())))?;
-        if let Value::Object(o) = &mut v {
-            o.insert(
-                "never_ran".into(),
-                Value::Bool(app.daemon.never_ran(s).await),
-            );
-        }
-        listed.push(v);
+        listed.push(ListedStatus {
+            never_ran: app.daemon.never_ran(s).await,
+            status: s.clone(),
+        });
     }
     let open_conflicts = app.daemon.conflicts().await.map(|c| c.len()).unwrap_or(0);
-    ok(json!({
-        "overall": overall(&syncs),
-        "syncs": listed,
-        "recent": app.daemon.recent(),
-        "open_conflicts": open_conflicts,
-        "config_warnings": app.daemon.config_warnings(),
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
+    ok(Status {
+        overall: overall(&syncs).to_string(),
+        syncs: listed,
+        recent: app.daemon.recent(),
+        open_conflicts,
+        config_warnings: app.daemon.config_warnings(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
 }
 
 async fn recent(State(app): State<App>) -> ApiResult {
@@ -170,9 +174,8 @@ async fn events(State(app): State<App>) -> Response {
         tokio::select! {
             r = rx.recv() => match r {
                 Ok(ev) => Some((to_sse(ev), (rx, shutdown))),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let ev = SseEvent::default().data(json!({"type": "lagged", "missed": n}).to_string());
-                    Some((Ok(ev), (rx, shutdown)))
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    Some((to_sse(Event::Lagged { missed }), (rx, shutdown)))
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
             },
@@ -195,21 +198,8 @@ async fn accounts(State(app): State<App>) -> ApiResult {
     ok(app.daemon.config().await.accounts)
 }
 
-#[derive(Deserialize)]
-struct AddAccount {
-    url: String,
-    user: String,
-    password: String,
-    #[serde(default = "yes")]
-    test: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
 async fn add_account(State(app): State<App>, bytes: Bytes) -> ApiResult {
-    let a: AddAccount = body(&bytes)?;
+    let a: NewAccount = body(&bytes)?;
     let account = app
         .daemon
         .add_account(&a.url, &a.user, a.password, a.test)
@@ -219,12 +209,15 @@ async fn add_account(State(app): State<App>, bytes: Bytes) -> ApiResult {
 
 async fn test_account(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     app.daemon.test_account(&id).await?;
-    ok(json!({"ok": true}))
+    ok(Done::OK)
 }
 
 async fn remove_account(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     let (account, removed) = app.daemon.remove_account(&id).await?;
-    ok(json!({"account": account, "removed_syncs": removed}))
+    ok(RemovedAccount {
+        account,
+        removed_syncs: removed,
+    })
 }
 
 #[derive(Deserialize)]
@@ -239,22 +232,25 @@ async fn browse(
     Query(q): Query<Browse>,
 ) -> ApiResult {
     let folders = app.daemon.browse(&id, &q.path).await?;
-    ok(json!({"path": q.path, "folders": folders}))
+    ok(Folders {
+        path: q.path,
+        folders,
+    })
 }
 
 // ------------------------------------------------------------------- syncs --
 
 async fn syncs(State(app): State<App>) -> ApiResult {
     let statuses = app.daemon.statuses().await;
-    let list: Vec<Value> = app
+    let list: Vec<SyncEntry> = app
         .daemon
         .config()
         .await
         .syncs
         .into_iter()
-        .map(|s| {
-            let status = statuses.iter().find(|st| st.id == s.id);
-            json!({"config": s, "status": status})
+        .map(|config| {
+            let status = statuses.iter().find(|st| st.id == config.id).cloned();
+            SyncEntry { config, status }
         })
         .collect();
     ok(list)
@@ -263,7 +259,7 @@ async fn syncs(State(app): State<App>) -> ApiResult {
 async fn sync_one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     let config = app.daemon.find(&id).await?;
     let status = app.daemon.status(&config.id).await.ok();
-    ok(json!({"config": config, "status": status}))
+    ok(SyncEntry { config, status })
 }
 
 async fn add_sync(State(app): State<App>, bytes: Bytes) -> ApiResult {
@@ -272,127 +268,126 @@ async fn add_sync(State(app): State<App>, bytes: Bytes) -> ApiResult {
 }
 
 async fn update_sync(State(app): State<App>, Path(id): Path<String>, bytes: Bytes) -> ApiResult {
-    let patch: Value = body(&bytes)?;
-    ok(app.daemon.update_sync(&id, patch).await?)
+    let patch: SyncPatch = body(&bytes)?;
+    ok(app.daemon.update_sync(&id, &patch).await?)
 }
 
 async fn remove_sync(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     let removed = app.daemon.remove_sync(&id).await?;
-    ok(json!({"removed": removed.name, "kept": [removed.local]}))
+    ok(RemovedSync {
+        removed: removed.name,
+        kept: vec![removed.local],
+    })
 }
 
 async fn enable(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     ok(app
         .daemon
-        .update_sync(&id, json!({"enabled": true}))
+        .update_sync(&id, &SyncPatch::enabled(true))
         .await?)
 }
 
 async fn disable(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     ok(app
         .daemon
-        .update_sync(&id, json!({"enabled": false}))
+        .update_sync(&id, &SyncPatch::enabled(false))
         .await?)
 }
 
-#[derive(Deserialize, Default)]
-struct Run {
-    #[serde(default)]
-    wait: bool,
-    parallel: Option<bool>,
+fn started() -> ApiResult {
+    Ok((StatusCode::ACCEPTED, axum::Json(Started { started: true })).into_response())
 }
 
 async fn run_one(State(app): State<App>, Path(id): Path<String>, bytes: Bytes) -> ApiResult {
-    let r: Run = body(&bytes)?;
+    let r: RunRequest = body(&bytes)?;
     match app.daemon.run(&id, r.wait).await? {
         Some(summary) => ok(summary),
-        None => Ok((StatusCode::ACCEPTED, axum::Json(json!({"started": true}))).into_response()),
+        None => started(),
     }
 }
 
 async fn run_all(State(app): State<App>, bytes: Bytes) -> ApiResult {
-    let r: Run = body(&bytes)?;
+    let r: RunRequest = body(&bytes)?;
     let results = app.daemon.run_all(r.parallel, r.wait).await?;
-    let list: Vec<Value> = results
+    let list: Vec<RunResult> = results
         .into_iter()
-        .map(|(name, r)| match r {
-            Ok(summary) => json!({"sync": name, "ok": true, "summary": summary}),
+        .map(|(sync, r)| match r {
+            Ok(summary) => RunResult {
+                sync,
+                ok: true,
+                summary: Some(summary),
+                error: None,
+                code: None,
+            },
             Err(e) => {
-                let code = ApiError::from(e);
-                json!({"sync": name, "ok": false, "error": code.message, "code": code.code})
+                let e = ApiError::from(e);
+                RunResult {
+                    sync,
+                    ok: false,
+                    summary: None,
+                    error: Some(e.message),
+                    code: Some(e.code.to_string()),
+                }
             }
         })
         .collect();
-    if r.wait {
-        ok(list)
-    } else {
-        Ok((StatusCode::ACCEPTED, axum::Json(json!({"started": true}))).into_response())
-    }
+    if r.wait { ok(list) } else { started() }
 }
 
 async fn pause_one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     app.daemon.pause(Some(&id)).await?;
-    ok(json!({"ok": true}))
+    ok(Done::OK)
 }
 
 async fn resume_one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     app.daemon.resume(Some(&id)).await?;
-    ok(json!({"ok": true}))
+    ok(Done::OK)
 }
 
 async fn pause_all(State(app): State<App>) -> ApiResult {
     app.daemon.pause(None).await?;
-    ok(json!({"ok": true}))
+    ok(Done::OK)
 }
 
 async fn resume_all(State(app): State<App>) -> ApiResult {
     app.daemon.resume(None).await?;
-    ok(json!({"ok": true}))
+    ok(Done::OK)
 }
 
 async fn confirm(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     app.daemon.confirm(&id).await?;
-    ok(json!({"ok": true}))
+    ok(Done::OK)
 }
 
 async fn cancel(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     app.daemon.cancel(&id).await?;
-    ok(json!({"ok": true}))
+    ok(Done::OK)
 }
 
 async fn simulate(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
-    ok(app.daemon.simulate(&id).await?)
+    ok(crate::pass_report::report(&app.daemon.simulate(&id).await?))
 }
 
 // ------------------------------------------------------- log and conflicts --
 
 async fn log(State(app): State<App>, Query(q): Query<LogQuery>) -> ApiResult {
-    ok(app.daemon.log(q).await?)
+    let lines: Vec<LogEntry> = app.daemon.log(q).await?;
+    ok(lines)
 }
 
 async fn conflicts(State(app): State<App>) -> ApiResult {
-    ok(app.daemon.conflicts().await?)
-}
-
-#[derive(Deserialize)]
-struct Resolve {
-    sync: String,
-    id: i64,
-    keep: Keep,
+    let open: Vec<Conflict> = app.daemon.conflicts().await?;
+    ok(open)
 }
 
 async fn resolve(State(app): State<App>, bytes: Bytes) -> ApiResult {
     let r: Resolve = body(&bytes)?;
     app.daemon.resolve(&r.sync, r.id, r.keep).await?;
-    ok(json!({"ok": true}))
-}
-
-#[derive(Deserialize)]
-struct Why {
-    path: PathBuf,
+    ok(Done::OK)
 }
 
 async fn why(State(app): State<App>, bytes: Bytes) -> ApiResult {
-    let w: Why = body(&bytes)?;
-    ok(app.daemon.why(&w.path).await?)
+    let w: WhyRequest = body(&bytes)?;
+    let why: Why = app.daemon.why(&w.path).await?;
+    ok(why)
 }

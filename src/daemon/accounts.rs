@@ -2,8 +2,11 @@
 //! configuration; its synchronizations restart), testing, removing one with
 //! its synchronizations, and browsing an account's folders.
 
-use super::{Daemon, DaemonError, Result, internal};
-use crate::config::{Account, SyncConfig};
+use std::path::Path;
+
+use super::{Daemon, DaemonError, Event, Result, internal};
+use crate::accounts::{AddError, RemoveError};
+use crate::config::{Account, Config, SyncConfig};
 use crate::secrets::SERVICE;
 
 impl Daemon {
@@ -35,17 +38,15 @@ impl Daemon {
             self.test_connection(&account, &password).await?;
         }
         let secrets = self.shared.secrets.clone();
-        let key = account.secret_key();
-        tokio::task::spawn_blocking(move || secrets.set(SERVICE, &key, &password))
-            .await
-            .map_err(internal)?
-            .map_err(|e| internal(format!("cannot store the password; nothing was saved: {e}")))?;
         let u = user.to_string();
         let (config, account) = self
-            .change_config(move |c| {
-                c.add_account(&url, &u)
-                    .cloned()
-                    .map_err(|e| DaemonError::Conflict(e.to_string()))
+            .change_config_saving(move |c, dir| {
+                crate::accounts::save_account(c, dir, &*secrets, &url, &u, &password)
+                    .map(|added| added.account)
+                    .map_err(|e| match e {
+                        AddError::Refused(e) => DaemonError::Conflict(e.to_string()),
+                        e => internal(e),
+                    })
             })
             .await?;
         // Synchronizations on this account start over with the new password.
@@ -119,19 +120,42 @@ impl Daemon {
             removed.push(s.name);
         }
         let secrets = self.shared.secrets.clone();
-        let key = account.secret_key();
-        tokio::task::spawn_blocking(move || secrets.delete(SERVICE, &key))
-            .await
-            .map_err(internal)?
-            .map_err(|e| internal(format!("cannot delete the password from the keyring: {e}")))?;
         let id = account.id.clone();
-        self.change_config(move |c| {
-            c.remove_account(&id)
-                .map(|_| ())
-                .ok_or_else(|| DaemonError::NotFound(format!("no account {id:?}")))
+        self.change_config_saving(move |c, dir| {
+            crate::accounts::forget_account(c, dir, &*secrets, &id, false).map_err(|e| match e {
+                RemoveError::NotFound(_) => DaemonError::NotFound(e.to_string()),
+                e => internal(e),
+            })
         })
         .await?;
         Ok((account, removed))
+    }
+
+    /// Load the configuration, let `change` change and save it (off the
+    /// async threads: it may use the keyring), keep it: the configuration
+    /// transaction of the one account actions in [`crate::accounts`].
+    async fn change_config_saving<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut Config, &Path) -> Result<T> + Send + 'static,
+    ) -> Result<(Config, T)> {
+        let mut current = self.config.lock().await;
+        let dir = self.config_dir.clone();
+        let (config, warning, out) = tokio::task::spawn_blocking(move || {
+            let (mut config, warning) = Config::load(&dir).map_err(internal)?;
+            let out = change(&mut config, &dir)?;
+            Ok::<_, DaemonError>((config, warning, out))
+        })
+        .await
+        .map_err(internal)??;
+        if let Some(w) = warning {
+            tracing::warn!("{w}");
+            if let Ok(mut ws) = self.config_warnings.lock() {
+                ws.push(w.to_string());
+            }
+        }
+        *current = config.clone();
+        let _ = self.shared.events.send(Event::Config);
+        Ok((config, out))
     }
 
     /// The sub-folders of `path` in an account (for choosing a remote

@@ -1,36 +1,11 @@
 //! Open conflicts: listing them, and resolving one (keep the local
 //! version, the remote one, or both) with the file operations that takes.
 
-use serde::{Deserialize, Serialize};
-
 use super::log::rfc3339;
 use super::worker::Command;
 use super::{Daemon, DaemonError, Result, internal};
 
-/// Which version a conflict resolution keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Keep {
-    /// The local version (the conflicted copy) replaces the other.
-    Local,
-    /// The remote version stays; the conflicted copy goes to the trash.
-    Remote,
-    /// Keep both files as they are.
-    Both,
-}
-
-/// A conflict as the API lists it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Conflict {
-    pub sync: String,
-    pub id: i64,
-    /// RFC 3339.
-    pub time: String,
-    pub path: String,
-    /// The conflicted copy holding the local version, if one was kept.
-    pub copy: Option<String>,
-    pub policy: String,
-}
+pub use crate::protocol::history::{Conflict, Keep};
 
 impl Daemon {
     /// Open conflicts of every synchronization.

@@ -4,12 +4,20 @@ use std::path::Path;
 
 use super::log::{LogEntry, rfc3339};
 use super::{Conflict, Daemon, DaemonError, Result, internal};
+use crate::protocol::why::{InSyncAs, ItemKind, OnDisk, Why};
+
+fn kind(k: crate::engine::Kind) -> ItemKind {
+    match k {
+        crate::engine::Kind::File => ItemKind::File,
+        crate::engine::Kind::Dir => ItemKind::Dir,
+    }
+}
 
 impl Daemon {
     /// Why an item is as it is: which synchronization it belongs to, the
     /// rule that excludes it (if one does), what was last in sync, what is
     /// on disk, its open conflicts and its latest log lines.
-    pub async fn why(&self, path: &Path) -> Result<serde_json::Value> {
+    pub async fn why(&self, path: &Path) -> Result<Why> {
         let config = self.config().await;
         let Some((sync, rel)) = config.syncs.iter().find_map(|s| {
             path.strip_prefix(&s.local)
@@ -104,16 +112,25 @@ impl Daemon {
                 (None, None) => "unknown: not on disk and never synchronized".to_string(),
             }
         };
-        Ok(serde_json::json!({
-            "sync": sync.name,
-            "path": rel,
-            "verdict": verdict,
-            "excluded_by": excluded,
-            "on_disk": on_disk.map(|e| serde_json::json!({"kind": e.kind, "size": e.size, "mtime_ns": e.mtime})),
-            "in_sync_as": base.map(|b| serde_json::json!({"kind": b.kind, "local_size": b.local.size, "remote_size": b.remote.size, "hash": b.hash.map(hex::encode)})),
-            "state": status.map(|s| s.state),
-            "conflicts": conflicts,
-            "log": log,
-        }))
+        Ok(Why {
+            sync: sync.name,
+            path: rel,
+            verdict,
+            excluded_by: excluded,
+            on_disk: on_disk.map(|e| OnDisk {
+                kind: kind(e.kind),
+                size: e.size,
+                mtime_ns: e.mtime,
+            }),
+            in_sync_as: base.map(|b| InSyncAs {
+                kind: kind(b.kind),
+                local_size: b.local.size,
+                remote_size: b.remote.size,
+                hash: b.hash.map(hex::encode),
+            }),
+            state: status.map(|s| s.state),
+            conflicts,
+            log,
+        })
     }
 }

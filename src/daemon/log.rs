@@ -1,32 +1,9 @@
 //! The transfer log as the API lists it: every synchronization's journal,
 //! merged newest first.
 
-use serde::{Deserialize, Serialize};
-
 use super::{Daemon, Result};
 
-/// A transfer-log query.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct LogQuery {
-    pub sync: Option<String>,
-    pub action: Option<String>,
-    pub search: Option<String>,
-    #[serde(default)]
-    pub offset: usize,
-    pub limit: Option<usize>,
-}
-
-/// A transfer-log line as the API lists it.
-#[derive(Clone, Debug, Serialize)]
-pub struct LogEntry {
-    pub sync: String,
-    /// RFC 3339.
-    pub time: String,
-    pub action: String,
-    pub path: String,
-    pub bytes: u64,
-    pub result: String,
-}
+pub use crate::protocol::history::{LogEntry, LogQuery};
 
 pub(super) fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)

@@ -33,7 +33,7 @@ pub mod worker;
 pub use conflicts::{Conflict, Keep};
 pub use log::{LogEntry, LogQuery};
 pub use shared::{RECENT_FILES, Shared};
-pub use syncs::NewSync;
+pub use syncs::{NewSync, SyncPatch};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};

@@ -4,26 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use super::{Daemon, DaemonError, Event, Result, internal, worker};
 use crate::config::{Config, RemoteSpec, SyncConfig};
-
-/// A new synchronization, as the API receives it: the settings of
-/// [`SyncConfig`] with `id` left out.
-#[derive(Debug, Deserialize)]
-pub struct NewSync {
-    pub name: String,
-    pub local: PathBuf,
-    pub remote: RemoteSpec,
-    /// Create the remote folder if it does not exist: the first pass does
-    /// it (and only the first). Without it, a missing remote folder puts the
-    /// synchronization in "needs confirmation" and nothing is created.
-    #[serde(default)]
-    pub create_remote_root: bool,
-    #[serde(flatten)]
-    pub settings: serde_json::Map<String, serde_json::Value>,
-}
+pub use crate::protocol::syncs::{NewSync, SyncPatch};
 
 impl Daemon {
     /// Load the file, apply `change`, save; the new configuration.
@@ -50,13 +33,7 @@ impl Daemon {
 
     /// Create a synchronization (and start it).
     pub async fn add_sync(&self, new: NewSync) -> Result<SyncConfig> {
-        let mut value = serde_json::Value::Object(new.settings);
-        value["id"] = serde_json::Value::String(String::new());
-        value["name"] = serde_json::Value::String(new.name.clone());
-        value["local"] = serde_json::to_value(&new.local).map_err(internal)?;
-        value["remote"] = serde_json::to_value(&new.remote).map_err(internal)?;
-        let mut sync: SyncConfig = serde_json::from_value(value)
-            .map_err(|e| DaemonError::BadRequest(format!("invalid synchronization: {e}")))?;
+        let mut sync = new.to_config();
         normalize_sync(&mut sync)?;
         self.check_sync(&sync).await?;
         let (config, id) = self
@@ -97,13 +74,8 @@ impl Daemon {
                         path.display()
                     )));
                 }
-                if path.starts_with(&sync.local) || sync.local.starts_with(path) {
-                    return Err(DaemonError::BadRequest(format!(
-                        "the local folder and the remote folder must not contain each other: {} and {}",
-                        sync.local.display(),
-                        path.display()
-                    )));
-                }
+                crate::config::check_apart(&sync.local, path)
+                    .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
             }
             RemoteSpec::WebDav { account, .. } => {
                 if self.config().await.account(account).is_none() {
@@ -127,26 +99,11 @@ impl Daemon {
         Ok(())
     }
 
-    /// Change a synchronization's settings (a JSON merge of `patch` into
-    /// it; `id` cannot change) and restart it.
-    pub async fn update_sync(
-        &self,
-        id_or_name: &str,
-        patch: serde_json::Value,
-    ) -> Result<SyncConfig> {
+    /// Change a synchronization's settings (what `patch` names; `id`
+    /// cannot change) and restart it.
+    pub async fn update_sync(&self, id_or_name: &str, patch: &SyncPatch) -> Result<SyncConfig> {
         let current = self.find(id_or_name).await?;
-        let mut value = serde_json::to_value(&current).map_err(internal)?;
-        let serde_json::Value::Object(patch) = patch else {
-            return Err(DaemonError::BadRequest("expected a JSON object".into()));
-        };
-        for (k, v) in patch {
-            if k == "id" {
-                continue;
-            }
-            value[k] = v;
-        }
-        let mut updated: SyncConfig = serde_json::from_value(value)
-            .map_err(|e| DaemonError::BadRequest(format!("invalid synchronization: {e}")))?;
+        let mut updated = patch.applied(&current);
         normalize_sync(&mut updated)?;
         self.check_sync(&updated).await?;
         self.check_same_places(&current, &updated).await?;

@@ -1,5 +1,7 @@
-//! The client side of the loopback API, for the `ferry` CLI; this module
-//! owns how a command finds and talks to the daemon: it reads `api.port`
+//! The client side of the loopback API, for the `ferry` CLI, the tray and
+//! the tests: one typed method per route ([`Client::status`],
+//! [`Client::add_sync`], [`Client::events`], …). This module owns how a
+//! client finds and talks to the daemon: it reads `api.port`
 //! ([`super::portfile`]), sends the token, sends and reads JSON, turns the
 //! daemon's JSON errors into [`ClientError::Api`], and reads the
 //! Server-Sent Events stream. When no daemon answers (no port file, or a
@@ -18,7 +20,15 @@ use futures_util::{Stream, StreamExt, TryFutureExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::accounts::{Account, Folders, NewAccount, RemovedAccount};
+use super::history::{Conflict, LogEntry, LogQuery, Resolve};
 use super::portfile;
+use super::report::PassReport;
+use super::status::{Event, RecentFile, Status};
+use super::syncs::{NewSync, RemovedSync, RunRequest, RunResult, Started, SyncEntry, SyncPatch};
+use super::why::{Why, WhyRequest};
+use super::{Done, Health};
+use crate::config::SyncConfig;
 
 /// How long connecting to the daemon may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -90,8 +100,9 @@ impl Client {
             Err(e) => return Err(ClientError::PortFile(e)),
         };
         // reqwest is built with rustls but no default provider; plain http
-        // needs none, but the builder wants one installed.
-        crate::remote::webdav::install_crypto();
+        // needs none, but the builder wants one installed (an error only
+        // says one is installed already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .no_proxy()
@@ -147,20 +158,216 @@ impl Client {
     }
 
     /// The Server-Sent Events at `path`: each event's `data` parsed as JSON
-    /// (boxed, so `Unpin`: no pinning needed to call `next`).
+    /// into `T` (boxed, so `Unpin`: no pinning needed to call `next`).
     /// The stream ends when the daemon closes it; a connection or HTTP error
     /// is its only item, a transport error mid-stream its last, and an event
     /// that is not JSON an `Err` item after which the stream goes on.
-    pub fn events(
+    pub fn sse<T: DeserializeOwned + Send + 'static>(
         &self,
         path: &str,
-    ) -> impl Stream<Item = Result<serde_json::Value, ClientError>> + Send + Unpin + use<> {
+    ) -> impl Stream<Item = Result<T, ClientError>> + Send + Unpin + use<T> {
         let client = self.clone();
         let path = path.to_string();
         async move { client.open_events(&path).await }
-            .map_ok(sse_events)
+            .map_ok(sse_events::<T>)
             .try_flatten_stream()
             .boxed()
+    }
+
+    // ------------------------------------------------ one method per route --
+
+    /// `GET /api/health` (needs no token).
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.get("/api/health").await
+    }
+
+    /// `GET /api/status`.
+    pub async fn status(&self) -> Result<Status, ClientError> {
+        self.get("/api/status").await
+    }
+
+    /// `GET /api/events`: first the state of every synchronization, then
+    /// each change and transfer as it happens (see [`Client::sse`] for how
+    /// the stream ends).
+    pub fn events(&self) -> impl Stream<Item = Result<Event, ClientError>> + Send + Unpin + use<> {
+        self.sse("/api/events")
+    }
+
+    /// `GET /api/recent`: the latest transfers, newest first.
+    pub async fn recent(&self) -> Result<Vec<RecentFile>, ClientError> {
+        self.get("/api/recent").await
+    }
+
+    /// `GET /api/accounts`.
+    pub async fn accounts(&self) -> Result<Vec<Account>, ClientError> {
+        self.get("/api/accounts").await
+    }
+
+    /// `POST /api/accounts`: add an account (or change its password).
+    pub async fn add_account(&self, new: &NewAccount) -> Result<Account, ClientError> {
+        self.post("/api/accounts", new).await
+    }
+
+    /// `DELETE /api/accounts/{id}`: the account and its synchronizations.
+    pub async fn remove_account(&self, id_or_url: &str) -> Result<RemovedAccount, ClientError> {
+        self.delete(&format!("/api/accounts/{}", segment(id_or_url)))
+            .await
+    }
+
+    /// `POST /api/accounts/{id}/test`: test its stored credentials.
+    pub async fn test_account(&self, id_or_url: &str) -> Result<Done, ClientError> {
+        let path = format!("/api/accounts/{}/test", segment(id_or_url));
+        self.post(&path, &serde_json::Map::new()).await
+    }
+
+    /// `GET /api/accounts/{id}/folders?path=…`: the sub-folders of `path`.
+    pub async fn folders(&self, account: &str, path: &str) -> Result<Folders, ClientError> {
+        self.get(&format!(
+            "/api/accounts/{}/folders?path={}",
+            segment(account),
+            segment(path)
+        ))
+        .await
+    }
+
+    /// `GET /api/syncs`.
+    pub async fn syncs(&self) -> Result<Vec<SyncEntry>, ClientError> {
+        self.get("/api/syncs").await
+    }
+
+    /// `GET /api/syncs/{id}`.
+    pub async fn sync(&self, id_or_name: &str) -> Result<SyncEntry, ClientError> {
+        self.get(&format!("/api/syncs/{}", segment(id_or_name)))
+            .await
+    }
+
+    /// `POST /api/syncs`: create (and start) a synchronization.
+    pub async fn add_sync(&self, new: &NewSync) -> Result<SyncConfig, ClientError> {
+        self.post("/api/syncs", new).await
+    }
+
+    /// `PATCH /api/syncs/{id}`: change its settings.
+    pub async fn update_sync(
+        &self,
+        id_or_name: &str,
+        patch: &SyncPatch,
+    ) -> Result<SyncConfig, ClientError> {
+        self.patch(&format!("/api/syncs/{}", segment(id_or_name)), patch)
+            .await
+    }
+
+    /// `DELETE /api/syncs/{id}`: both folders are left as they are.
+    pub async fn remove_sync(&self, id_or_name: &str) -> Result<RemovedSync, ClientError> {
+        self.delete(&format!("/api/syncs/{}", segment(id_or_name)))
+            .await
+    }
+
+    /// `POST /api/syncs/{id}/enable` (`on`) or `…/disable`.
+    pub async fn set_enabled(&self, id_or_name: &str, on: bool) -> Result<SyncConfig, ClientError> {
+        let what = if on { "enable" } else { "disable" };
+        self.action(id_or_name, what).await
+    }
+
+    /// `POST /api/syncs/{id}/run` with `wait`: run a pass now and answer
+    /// with its summary.
+    pub async fn run(&self, id_or_name: &str) -> Result<super::status::PassSummary, ClientError> {
+        let path = format!("/api/syncs/{}/run", segment(id_or_name));
+        let wait = RunRequest {
+            wait: true,
+            parallel: None,
+        };
+        self.post(&path, &wait).await
+    }
+
+    /// `POST /api/syncs/{id}/run`: start a pass, do not wait for it.
+    pub async fn start(&self, id_or_name: &str) -> Result<Started, ClientError> {
+        let path = format!("/api/syncs/{}/run", segment(id_or_name));
+        self.post(&path, &RunRequest::default()).await
+    }
+
+    /// `POST /api/run` with `wait`: run every synchronization (all at once,
+    /// one after the other, or as the settings say) and answer with each
+    /// one's outcome.
+    pub async fn run_all(&self, parallel: Option<bool>) -> Result<Vec<RunResult>, ClientError> {
+        let wait = RunRequest {
+            wait: true,
+            parallel,
+        };
+        self.post("/api/run", &wait).await
+    }
+
+    /// `POST /api/run`: start every synchronization, do not wait.
+    pub async fn start_all(&self, parallel: Option<bool>) -> Result<Started, ClientError> {
+        let go = RunRequest {
+            wait: false,
+            parallel,
+        };
+        self.post("/api/run", &go).await
+    }
+
+    /// `POST /api/syncs/{id}/pause`, or `/api/pause` (all) for `None`.
+    pub async fn pause(&self, id_or_name: Option<&str>) -> Result<Done, ClientError> {
+        match id_or_name {
+            Some(id) => self.action(id, "pause").await,
+            None => self.post("/api/pause", &serde_json::Map::new()).await,
+        }
+    }
+
+    /// `POST /api/syncs/{id}/resume`, or `/api/resume` (all) for `None`.
+    pub async fn resume(&self, id_or_name: Option<&str>) -> Result<Done, ClientError> {
+        match id_or_name {
+            Some(id) => self.action(id, "resume").await,
+            None => self.post("/api/resume", &serde_json::Map::new()).await,
+        }
+    }
+
+    /// `POST /api/syncs/{id}/confirm`: proceed with a pass a guard stopped.
+    pub async fn confirm(&self, id_or_name: &str) -> Result<Done, ClientError> {
+        self.action(id_or_name, "confirm").await
+    }
+
+    /// `POST /api/syncs/{id}/cancel`: do not proceed; pause it.
+    pub async fn cancel(&self, id_or_name: &str) -> Result<Done, ClientError> {
+        self.action(id_or_name, "cancel").await
+    }
+
+    /// `POST /api/syncs/{id}/simulate`: what a pass would do now.
+    pub async fn simulate(&self, id_or_name: &str) -> Result<PassReport, ClientError> {
+        self.action(id_or_name, "simulate").await
+    }
+
+    /// `GET /api/log`.
+    pub async fn log(&self, query: &LogQuery) -> Result<Vec<LogEntry>, ClientError> {
+        self.get(&format!("/api/log?{}", query.to_query())).await
+    }
+
+    /// `GET /api/conflicts`: the open ones.
+    pub async fn conflicts(&self) -> Result<Vec<Conflict>, ClientError> {
+        self.get("/api/conflicts").await
+    }
+
+    /// `POST /api/conflicts/resolve`.
+    pub async fn resolve(&self, resolve: &Resolve) -> Result<Done, ClientError> {
+        self.post("/api/conflicts/resolve", resolve).await
+    }
+
+    /// `POST /api/why`: why the item at `path` (absolute, inside a
+    /// synchronized folder) is as it is.
+    pub async fn why(&self, path: &Path) -> Result<Why, ClientError> {
+        let request = WhyRequest {
+            path: path.to_path_buf(),
+        };
+        self.post("/api/why", &request).await
+    }
+
+    /// `POST /api/syncs/{id}/{what}` with an empty body.
+    async fn action<T: DeserializeOwned>(
+        &self,
+        id_or_name: &str,
+        what: &str,
+    ) -> Result<T, ClientError> {
+        let path = format!("/api/syncs/{}/{what}", segment(id_or_name));
+        self.post(&path, &serde_json::Map::new()).await
     }
 
     async fn open_events(&self, path: &str) -> Result<ByteStream, ClientError> {
@@ -234,15 +441,24 @@ fn json<B: Serialize + ?Sized>(
 /// [`ClientError::Api`] from an error answer, `{"error", "code"}` when the
 /// body is that.
 fn api_error(status: reqwest::StatusCode, body: &[u8]) -> ClientError {
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    ClientError::Api {
-        status: status.as_u16(),
-        code: v["code"].as_str().unwrap_or_default().to_string(),
-        message: v["error"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("the Ferry daemon answered {status}")),
+    match serde_json::from_slice::<super::ErrorBody>(body) {
+        Ok(e) => ClientError::Api {
+            status: status.as_u16(),
+            code: e.code,
+            message: e.error,
+        },
+        Err(_) => ClientError::Api {
+            status: status.as_u16(),
+            code: String::new(),
+            message: format!("the Ferry daemon answered {status}"),
+        },
     }
+}
+
+/// A path segment or query value percent-encoded (names may hold spaces,
+/// `/`, `?`…).
+pub fn segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// An error and its causes, `a: b: c` (reqwest's own message is terse).
@@ -275,9 +491,9 @@ struct SseState {
 /// with `\n`; a blank line dispatches the event; comments (`:`) and other
 /// fields (`event`, `id`, `retry`) are ignored; an unfinished event at the
 /// end is dropped. Events with no data are skipped.
-fn sse_events(
+fn sse_events<T: DeserializeOwned>(
     bytes: ByteStream,
-) -> impl Stream<Item = Result<serde_json::Value, ClientError>> + Send {
+) -> impl Stream<Item = Result<T, ClientError>> + Send {
     let state = SseState {
         bytes,
         buf: Vec::new(),
@@ -454,7 +670,12 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, ClientError::NotRunning { .. }), "{e:?}");
-        let first = c.events("/api/events").next().await.unwrap().unwrap_err();
+        let first = c
+            .sse::<Value>("/api/events")
+            .next()
+            .await
+            .unwrap()
+            .unwrap_err();
         assert!(matches!(first, ClientError::NotRunning { .. }), "{first:?}");
     }
 
@@ -529,7 +750,7 @@ mod tests {
         let v: Value = c.get("/api/health").await.unwrap();
         assert_eq!(v["ok"], true);
         // The event stream reports the refusal as its only item.
-        let items: Vec<_> = c.events("/api/events").collect().await;
+        let items: Vec<_> = c.sse::<Value>("/api/events").collect().await;
         assert_eq!(items.len(), 1);
         assert!(
             matches!(&items[0], Err(ClientError::Api { status: 401, code, .. }) if code == "unauthorized"),
@@ -541,7 +762,7 @@ mod tests {
     async fn events_reads_the_daemons_sse_stream() {
         let (tmp, _) = daemon(TOKEN).await;
         let c = Client::connect(tmp.path()).unwrap();
-        let stream = c.events("/api/events");
+        let stream = c.sse::<Value>("/api/events");
         let got: Vec<Value> = tokio::time::timeout(
             Duration::from_secs(10),
             stream.take(2).map(Result::unwrap).collect::<Vec<_>>(),
@@ -556,7 +777,7 @@ mod tests {
             ]
         );
         // Not an event stream.
-        let items: Vec<_> = c.events("/api/item").collect().await;
+        let items: Vec<_> = c.sse::<Value>("/api/item").collect().await;
         assert!(
             matches!(items.as_slice(), [Err(ClientError::Protocol(_))]),
             "{items:?}"
@@ -568,7 +789,7 @@ mod tests {
             .iter()
             .map(|c| Ok(bytes::Bytes::from_static(c)))
             .collect();
-        sse_events(Box::pin(futures_util::stream::iter(chunks)))
+        sse_events::<Value>(Box::pin(futures_util::stream::iter(chunks)))
             .collect()
             .await
     }

@@ -1,0 +1,137 @@
+//! `ferry account add|list|remove`: through a running daemon when one
+//! answers (it owns the configuration), else on the configuration itself
+//! ([`crate::accounts::run`]).
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use crate::accounts::AccountCommand;
+use crate::config::RemoteSpec;
+use crate::protocol::accounts::NewAccount;
+use crate::protocol::{Client, ClientError};
+
+/// `ferry account …`.
+pub(super) fn account(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
+    // A running daemon owns the configuration: go through it.
+    if let Some(code) = via_daemon(&cmd)? {
+        return Ok(code);
+    }
+    let dir = crate::config::default_dir()?;
+    crate::accounts::run(cmd, &dir, &crate::secrets::KeyringStore::new())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ferry account …` through a running daemon; `None` when none runs (the
+/// command then edits the configuration itself).
+fn via_daemon(cmd: &AccountCommand) -> anyhow::Result<Option<ExitCode>> {
+    let Some(client) = super::daemon_client() else {
+        return Ok(None);
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match client.health().await {
+            Err(ClientError::NotRunning { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        match cmd {
+            AccountCommand::Add {
+                url,
+                user,
+                password_stdin,
+                no_test,
+                ca_file,
+            } => {
+                if ca_file.is_some() {
+                    bail!(
+                        "--ca-file: the running daemon uses its own (`ferry daemon --ca-file FILE`)"
+                    );
+                }
+                let password = if *password_stdin {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("cannot read the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                } else {
+                    rpassword::prompt_password(format!("Password for {user} at {url}: ")).context(
+                        "no terminal to ask for the password: pass it with --password-stdin",
+                    )?
+                };
+                if password.is_empty() {
+                    bail!("the password is empty");
+                }
+                let account = client
+                    .add_account(&NewAccount {
+                        url: url.clone(),
+                        user: user.clone(),
+                        password,
+                        test: !no_test,
+                    })
+                    .await?;
+                out!(
+                    "Account {} saved: {} at {} (password in the keyring).",
+                    account.id,
+                    account.user,
+                    account.url
+                );
+            }
+            AccountCommand::List => {
+                let list = client.accounts().await?;
+                if list.is_empty() {
+                    out!("No accounts. Add one with `ferry account add URL --user NAME`.");
+                }
+                for a in &list {
+                    out!("{}  {}  {}", a.id, a.user, a.url);
+                }
+            }
+            AccountCommand::Remove {
+                url_or_id,
+                yes,
+                force,
+            } => return remove(&client, url_or_id, *yes || *force).await,
+        }
+        Ok(Some(ExitCode::SUCCESS))
+    })
+}
+
+async fn remove(client: &Client, url_or_id: &str, yes: bool) -> anyhow::Result<Option<ExitCode>> {
+    let accounts = client.accounts().await?;
+    let id = crate::config::find_account(&accounts, url_or_id)
+        .map(|a| a.id.clone())
+        .with_context(|| {
+            format!("no account matches {url_or_id:?}: `ferry account list` shows them")
+        })?;
+    // The daemon removes the synchronizations that use it: say which, and
+    // ask first.
+    let syncs = client.syncs().await?;
+    let users: Vec<&str> = syncs
+        .iter()
+        .filter(
+            |s| matches!(&s.config.remote, RemoteSpec::WebDav { account, .. } if *account == id),
+        )
+        .map(|s| s.config.name.as_str())
+        .collect();
+    if !users.is_empty() {
+        eprintln!(
+            "Removing the account {id} also removes these synchronizations: {} (their folders and files are left as they are).",
+            users.join(", ")
+        );
+        if !crate::accounts::confirm("Remove them?", yes)? {
+            out!("Nothing was changed.");
+            return Ok(Some(ExitCode::FAILURE));
+        }
+    }
+    let r = client.remove_account(&id).await?;
+    out!("Account {id} removed; its password was deleted from the keyring.");
+    if !r.removed_syncs.is_empty() {
+        out!(
+            "Its synchronizations were removed (their local files are kept): {}",
+            r.removed_syncs.join(", ")
+        );
+    }
+    Ok(Some(ExitCode::SUCCESS))
+}

@@ -1,0 +1,53 @@
+//! Accounts over the API: `GET/POST /api/accounts`,
+//! `DELETE /api/accounts/{id}`, `GET /api/accounts/{id}/folders`. The
+//! account itself is [`crate::config::Account`], as saved (never a
+//! secret).
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::config::Account;
+
+/// `POST /api/accounts`: add an account, or change its password.
+#[derive(Clone, Deserialize, Serialize)]
+pub struct NewAccount {
+    pub url: String,
+    pub user: String,
+    /// Goes to the keyring; never saved, logged or answered.
+    pub password: String,
+    /// Test the connection before saving anything (the default).
+    #[serde(default = "yes")]
+    pub test: bool,
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("test", &self.test)
+            .finish()
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `DELETE /api/accounts/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemovedAccount {
+    pub account: Account,
+    /// The names of the synchronizations removed with it (their folders
+    /// are left as they are).
+    pub removed_syncs: Vec<String>,
+}
+
+/// `GET /api/accounts/{id}/folders?path=…`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Folders {
+    /// The folder listed, relative to the account's URL.
+    pub path: String,
+    /// Its sub-folders' names.
+    pub folders: Vec<String>,
+}

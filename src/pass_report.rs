@@ -5,9 +5,9 @@
 //! (used by the daemon and by `ferry sync`).
 
 use crate::engine;
+use crate::pass::Report;
 use crate::protocol::report::{DeleteReason, PassReport, PlannedOp, Problem, Side, StopKind};
 use crate::protocol::status::PassSummary;
-use crate::pass::Report;
 
 /// How many problems and errors a [`PassSummary`] lists.
 const LISTED: usize = 100;

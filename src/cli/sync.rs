@@ -14,8 +14,8 @@ use super::{EXIT_CREDENTIALS, EXIT_NEEDS_CONFIRMATION, EXIT_UNREACHABLE};
 use crate::engine::{Filter, Guards, Settings};
 use crate::fsops::{Folder, TrashPolicy, human_bytes};
 use crate::journal::Journal;
-use crate::protocol::report::{PassReport, PlannedOp, Problem, Side, StopKind, Stopped};
 use crate::pass::{PassOptions, SyncError, SyncJob, run_pass};
+use crate::protocol::report::{PassReport, PlannedOp, Problem, Side, StopKind, Stopped};
 
 #[derive(clap::Args, Debug)]
 pub struct SyncArgs {

@@ -9,6 +9,8 @@
 //!   the trash.
 //! * [`remote`] — the `Remote` trait and its implementations.
 //! * [`pass`] — one pass: observe, plan, guard, execute, record.
+//! * [`daemon`] — the daemon's operations and one worker per synchronization.
+//! * [`app`] — the composition root: `ferry daemon`'s process wiring.
 //! * [`cli`] — the command line.
 
 pub mod accounts;

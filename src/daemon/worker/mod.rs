@@ -19,6 +19,16 @@
 //! compare the trees); refused credentials → `CredentialsRequired`, not
 //! retried until the user acts; a guard → `NeedsConfirmation`, nothing runs
 //! until the user confirms or cancels.
+//!
+//! The loop waits for one wake-up of a closed set (`Wake`: a command, watch
+//! news, a missing folder to arm, the remote poll, the periodic full pass,
+//! the schedule, the end of a backoff) and acts on it; when to run next is
+//! [`policy`]'s, pure functions of the time and the jitter they are given.
+//! Its timers are tokio's, so tests run the loop with paused time.
+
+pub mod policy;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +36,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
+
+use policy::{ARM_EVERY, Mode, SETTLE, Timing};
 
 use super::shared::Shared;
 use super::state::{Event, PassSummary, Progress, RecentFile, SyncState, SyncStatus};
@@ -37,11 +49,6 @@ use crate::pass::{self as sync, PassHooks, PassOptions, Report, StopKind, SyncEr
 use crate::remote::{Remote, RemoteError};
 use crate::watch::WatchEvent;
 
-/// How long file-system events must settle before a pass starts.
-const SETTLE: Duration = Duration::from_millis(300);
-/// The first retry after a failure; doubled each time, up to `MAX_BACKOFF`.
-const FIRST_BACKOFF: Duration = Duration::from_secs(2);
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often progress is published while a pass runs.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
@@ -106,6 +113,15 @@ pub fn describe_remote(config: &SyncConfig, account: Option<&Account>) -> String
 
 /// Start a worker. Fails only when its journal cannot be opened.
 pub async fn spawn(spec: Spec, shared: Arc<Shared>) -> Result<WorkerHandle, String> {
+    spawn_with(spec, shared, || rand::random_range(policy::JITTER)).await
+}
+
+/// [`spawn`] with the retries' jitter factors drawn from `jitter`.
+async fn spawn_with(
+    spec: Spec,
+    shared: Arc<Shared>,
+    jitter: fn() -> f64,
+) -> Result<WorkerHandle, String> {
     let cfg = spec.config;
     let path = journal_path(&shared.data_dir, &cfg.id);
     let journal = super::journals::open(path).await?;
@@ -135,6 +151,7 @@ pub async fn spawn(spec: Spec, shared: Arc<Shared>) -> Result<WorkerHandle, Stri
         status: Arc::new(status_tx),
         stop: stop.clone(),
         rx,
+        jitter,
     };
     let task = tokio::spawn(worker.run());
     Ok(WorkerHandle {
@@ -157,6 +174,9 @@ struct Worker {
     status: Arc<watch::Sender<SyncStatus>>,
     stop: Arc<AtomicBool>,
     rx: mpsc::UnboundedReceiver<Command>,
+    /// The factor a retry's backoff is multiplied by (random in
+    /// [`policy::JITTER`]).
+    jitter: fn() -> f64,
 }
 
 /// Why the next pass runs, and how.
@@ -181,9 +201,6 @@ impl Pending {
         self.dirty || !self.paths.is_empty()
     }
 }
-
-/// How often a synchronization whose folder is missing looks for it.
-const ARM_EVERY: Duration = Duration::from_secs(1);
 
 /// A folder's watch: running (kept alive here), or impossible (the
 /// worker polls).
@@ -227,24 +244,30 @@ impl Watchers {
     }
 }
 
-/// More watched paths than this: a full pass instead of a scoped one.
-const SCOPE_MAX: usize = 1000;
-
 /// More changed paths than this in one piece of news: just run a pass.
 const NEWS_CHECK_MAX: usize = 64;
 
-/// How the worker stands between passes.
-#[derive(Default)]
-struct Mode {
-    paused: bool,
-    /// A guard stopped the last pass: wait for confirm or cancel.
-    confirming: bool,
-    /// The server refused the credentials: wait for the user.
-    blocked: bool,
-    /// After a failure: not before this.
-    retry_at: Option<Instant>,
-    failures: u32,
-    stopping: bool,
+/// Why the worker's loop woke up: everything it waits for, one closed set.
+enum Wake {
+    /// A command from the daemon (`None`: the daemon dropped its end).
+    Command(Option<Command>),
+    /// News from a watcher.
+    Watch(Side, WatchEvent),
+    /// Time to look for a missing folder to watch.
+    Arm,
+    /// Time to poll the remote (live).
+    Poll,
+    /// Time for the periodic full pass (live).
+    FullPass,
+    /// Time for the scheduled pass (not live).
+    Schedule,
+    /// The backoff after a failure is over.
+    Retry,
+}
+
+/// An instant for a wake-up that never comes (`None`).
+fn or_never(at: Option<tokio::time::Instant>) -> tokio::time::Instant {
+    at.unwrap_or_else(far_future)
 }
 
 fn far_future() -> tokio::time::Instant {
@@ -362,30 +385,14 @@ impl Worker {
         self.arm(&mut watchers, &mut degraded);
         let mut next_arm = watchers.next_check();
 
-        let poll = Duration::from_secs(self.cfg.poll_interval_secs.max(1));
-        let full = Duration::from_secs(self.cfg.full_scan_interval_secs.max(60));
-        let schedule = self
-            .cfg
-            .schedule_secs
-            .map(|s| Duration::from_secs(s.max(1)));
-        let now = tokio::time::Instant::now();
-        let mut next_poll = if self.cfg.live {
-            now + poll
-        } else {
-            far_future()
-        };
-        let mut next_full = if self.cfg.live {
-            now + full
-        } else {
-            far_future()
-        };
-        let mut next_schedule = match schedule {
-            Some(s) if !self.cfg.live => now + s,
-            _ => far_future(),
-        };
+        let timing = Timing::of(&self.cfg);
+        let first = timing.first(tokio::time::Instant::now());
+        let mut next_poll = or_never(first.poll);
+        let mut next_full = or_never(first.full);
+        let mut next_schedule = or_never(first.schedule);
         let mut pending = Pending {
             // Live and scheduled synchronizations start with a pass.
-            dirty: self.cfg.live || schedule.is_some(),
+            dirty: timing.starts_with_pass(),
             ..Pending::default()
         };
         let mut mode = Mode::default();
@@ -395,16 +402,12 @@ impl Worker {
         }
 
         loop {
-            let may_run = pending.once
-                || (!mode.paused
-                    && !mode.confirming
-                    && !mode.blocked
-                    && mode.retry_at.is_none_or(|t| t <= Instant::now()));
+            let may_run = mode.may_run(pending.once, tokio::time::Instant::now());
             if mode.stopping {
                 break;
             }
             if pending.wanted() && may_run {
-                let full = pending.dirty || pending.paths.len() > SCOPE_MAX;
+                let full = policy::full_pass(pending.dirty, pending.paths.len());
                 let paths = std::mem::take(&mut pending.paths);
                 // A scoped pass leaves the remote's other changes for later:
                 // keep the old fingerprint so the next poll still sees them.
@@ -450,16 +453,20 @@ impl Worker {
                 }
                 continue;
             }
-            let retry = match mode.retry_at {
-                Some(t) if pending.wanted() && !mode.paused => tokio::time::Instant::from_std(t),
-                _ => far_future(),
+            let retry = or_never(mode.retry_wake(pending.wanted()));
+            let wake = tokio::select! {
+                cmd = self.rx.recv() => Wake::Command(cmd),
+                Some((side, ev)) = wrx.recv() => Wake::Watch(side, ev),
+                _ = tokio::time::sleep_until(next_arm) => Wake::Arm,
+                _ = tokio::time::sleep_until(next_poll) => Wake::Poll,
+                _ = tokio::time::sleep_until(next_full) => Wake::FullPass,
+                _ = tokio::time::sleep_until(next_schedule) => Wake::Schedule,
+                _ = tokio::time::sleep_until(retry) => Wake::Retry,
             };
-            tokio::select! {
-                cmd = self.rx.recv() => match cmd {
-                    None => break,
-                    Some(cmd) => self.command(cmd, &job, &mut pending, &mut mode).await,
-                },
-                Some((side, ev)) = wrx.recv() => {
+            match wake {
+                Wake::Command(None) => break,
+                Wake::Command(Some(cmd)) => self.command(cmd, &job, &mut pending, &mut mode).await,
+                Wake::Watch(side, ev) => {
                     if let WatchEvent::Degraded(msg) = &ev {
                         if watchers.disarm_if_gone(side) {
                             // Its folder went away: watched again when back.
@@ -467,54 +474,49 @@ impl Worker {
                             next_arm = watchers.next_check();
                         } else {
                             tracing::warn!(sync = %self.cfg.name, "{msg}; polling instead");
-                            self.status.send_modify(|s| s.watch_warning = Some(msg.clone()));
+                            self.status
+                                .send_modify(|s| s.watch_warning = Some(msg.clone()));
                             self.publish();
                             degraded = true;
                         }
                     }
                     self.note(&job, side, ev, &mut pending).await;
                 }
-                _ = tokio::time::sleep_until(next_arm) => {
+                Wake::Arm => {
                     if self.arm(&mut watchers, &mut degraded) {
                         pending.dirty = true;
                     }
                     next_arm = watchers.next_check();
                 }
-                _ = tokio::time::sleep_until(next_poll) => {
-                    next_poll = tokio::time::Instant::now() + poll;
+                Wake::Poll => {
+                    next_poll = tokio::time::Instant::now() + timing.poll;
                     let has_folder_watch =
                         remote.local_root().is_some() && !degraded && !watchers.missing();
-                    if degraded || watchers.missing() || mode.retry_at.is_some() {
+                    if policy::poll_blind(degraded, watchers.missing(), mode.retry_at.is_some()) {
                         pending.dirty = true;
                     } else {
-                        match remote.fingerprint().await {
-                            Ok(Some(fp)) => {
-                                if last_fingerprint.as_deref() != Some(fp.as_str()) {
-                                    pending.dirty = true;
-                                }
-                            }
-                            // No cheap check: list (unless a watcher covers it).
-                            Ok(None) => {
-                                if !has_folder_watch {
-                                    pending.dirty = true;
-                                }
-                            }
-                            // Let a pass find out and report what is wrong.
-                            Err(_) => pending.dirty = true,
+                        let now = remote.fingerprint().await;
+                        let now = now.as_ref().map(|fp| fp.as_deref()).map_err(|_| ());
+                        if policy::poll_wants_pass(
+                            now,
+                            last_fingerprint.as_deref(),
+                            has_folder_watch,
+                        ) {
+                            pending.dirty = true;
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(next_full) => {
-                    next_full = tokio::time::Instant::now() + full;
+                Wake::FullPass => {
+                    next_full = tokio::time::Instant::now() + timing.full;
                     pending.dirty = true;
                 }
-                _ = tokio::time::sleep_until(next_schedule) => {
-                    if let Some(s) = schedule {
+                Wake::Schedule => {
+                    if let Some(s) = timing.schedule {
                         next_schedule = tokio::time::Instant::now() + s;
                     }
                     pending.dirty = true;
                 }
-                _ = tokio::time::sleep_until(retry) => {
+                Wake::Retry => {
                     mode.retry_at = None;
                 }
             }
@@ -785,8 +787,7 @@ impl Worker {
                         self.failure(mode, reason, false)
                     }
                     None => {
-                        mode.failures = 0;
-                        mode.retry_at = None;
+                        mode.succeeded();
                         if !report.skipped.is_empty() {
                             // Items changed while the pass ran: look again.
                             pending.dirty = true;
@@ -858,14 +859,9 @@ impl Worker {
 
     /// Schedule a retry after a failure and describe it.
     fn failure(&self, mode: &mut Mode, reason: String, offline: bool) -> SyncState {
-        let exp = FIRST_BACKOFF.saturating_mul(1 << mode.failures.min(10));
-        let base = exp.min(MAX_BACKOFF);
-        // ±25 % jitter, so many synchronizations do not retry in step.
-        let jitter = base.mul_f64(rand::random_range(0.75..1.25));
-        mode.failures = mode.failures.saturating_add(1);
-        mode.retry_at = Some(Instant::now() + jitter);
-        tracing::warn!(sync = %self.cfg.name, offline, retry_in = ?jitter, "{reason}");
-        let retry_in_secs = jitter.as_secs().max(1);
+        let delay = mode.failed(tokio::time::Instant::now(), (self.jitter)());
+        tracing::warn!(sync = %self.cfg.name, offline, retry_in = ?delay, "{reason}");
+        let retry_in_secs = delay.as_secs().max(1);
         if offline {
             SyncState::Offline {
                 reason,

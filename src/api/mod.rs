@@ -11,12 +11,11 @@
 pub mod routes;
 pub mod security;
 
-pub use crate::protocol::{client, portfile};
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::daemon::Daemon;
+use crate::protocol::portfile;
 
 /// Paths that need no token.
 pub const PUBLIC: &[&str] = &["/api/health"];

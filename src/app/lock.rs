@@ -23,7 +23,7 @@ pub fn lock(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     match file.try_lock_exclusive() {
         Ok(true) => Ok(file),
         Ok(false) | Err(_) => {
-            let running = crate::api::portfile::read(data_dir)
+            let running = crate::protocol::portfile::read(data_dir)
                 .map(|e| format!(" (pid {}, API on http://127.0.0.1:{})", e.pid, e.port))
                 .unwrap_or_default();
             anyhow::bail!("Ferry is already running{running}")

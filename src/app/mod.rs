@@ -205,7 +205,7 @@ async fn serve(
     tracing::info!("shutting down");
     stop.send_replace(true);
     daemon.shutdown().await;
-    crate::api::portfile::remove(&opts.data_dir, std::process::id());
+    crate::protocol::portfile::remove(&opts.data_dir, std::process::id());
     let _ = tokio::time::timeout(Duration::from_secs(2), api.task).await;
     Ok(())
 }
@@ -230,7 +230,7 @@ mod tests {
         let caller = std::thread::current().id();
         let mut seen = None;
         run(options(dir.path()), |app| {
-            let endpoint = crate::api::portfile::read(app.data_dir()).unwrap();
+            let endpoint = crate::protocol::portfile::read(app.data_dir()).unwrap();
             seen = Some((
                 std::thread::current().id(),
                 tokio::runtime::Handle::try_current().is_ok(),
@@ -244,7 +244,7 @@ mod tests {
         .unwrap();
         assert_eq!(seen, Some((caller, false, true, true, false)));
         // Stopped cleanly: the port file is gone and the lock released.
-        assert!(crate::api::portfile::read(&data_dir).is_err());
+        assert!(crate::protocol::portfile::read(&data_dir).is_err());
         lock(&data_dir).unwrap();
     }
 

@@ -5,7 +5,7 @@ use super::log::rfc3339;
 use super::worker::Command;
 use super::{Daemon, DaemonError, Result, internal};
 
-pub use crate::protocol::history::{Conflict, Keep};
+use crate::protocol::history::{Conflict, Keep};
 
 impl Daemon {
     /// Open conflicts of every synchronization.

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use super::log::{LogEntry, rfc3339};
-use super::{Conflict, Daemon, DaemonError, Result, internal};
+use super::log::rfc3339;
+use super::{Daemon, DaemonError, Result, internal};
+use crate::protocol::history::{Conflict, LogEntry};
 use crate::protocol::why::{InSyncAs, ItemKind, OnDisk, Why};
 
 fn kind(k: crate::engine::Kind) -> ItemKind {

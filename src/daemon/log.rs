@@ -3,7 +3,7 @@
 
 use super::{Daemon, Result};
 
-pub use crate::protocol::history::{LogEntry, LogQuery};
+use crate::protocol::history::{LogEntry, LogQuery};
 
 pub(super) fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)

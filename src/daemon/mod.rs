@@ -26,14 +26,10 @@ mod journals;
 mod log;
 mod runs;
 mod shared;
-pub mod state;
 mod syncs;
 pub mod worker;
 
-pub use conflicts::{Conflict, Keep};
-pub use log::{LogEntry, LogQuery};
 pub use shared::{RECENT_FILES, Shared};
-pub use syncs::{NewSync, SyncPatch};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -44,8 +40,8 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::config::{Config, SyncConfig};
+use crate::protocol::status::{Event, PassSummary, RecentFile, SyncState, SyncStatus};
 use crate::secrets::SecretStore;
-use state::{Event, PassSummary, RecentFile, SyncState, SyncStatus};
 use worker::{Command, Spec, WorkerHandle};
 
 /// How long running ops may take to finish at shutdown.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use super::state::{Event, RecentFile};
+use crate::protocol::status::{Event, RecentFile};
 use crate::secrets::SecretStore;
 
 /// How many recent files are kept.

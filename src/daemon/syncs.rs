@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Daemon, DaemonError, Event, Result, internal, worker};
 use crate::config::{Config, RemoteSpec, SyncConfig};
-pub use crate::protocol::syncs::{NewSync, SyncPatch};
+use crate::protocol::syncs::{NewSync, SyncPatch};
 
 impl Daemon {
     /// Load the file, apply `change`, save; the new configuration.

@@ -40,12 +40,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use policy::{ARM_EVERY, Mode, SETTLE, Timing};
 
 use super::shared::Shared;
-use super::state::{Event, PassSummary, Progress, RecentFile, SyncState, SyncStatus};
 use crate::config::{Account, RemoteSpec, SyncConfig};
 use crate::engine::{Filter, Settings, Side};
 use crate::fsops::{Folder, TrashPolicy};
 use crate::journal::Journal;
 use crate::pass::{self as sync, PassHooks, PassOptions, Report, StopKind, SyncError, SyncJob};
+use crate::protocol::status::{Event, PassSummary, Progress, RecentFile, SyncState, SyncStatus};
 use crate::remote::{Remote, RemoteError};
 use crate::watch::WatchEvent;
 

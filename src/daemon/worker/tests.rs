@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{Command, Spec, WorkerHandle, spawn_with};
 use crate::config::SyncConfig;
 use crate::daemon::shared::Shared;
-use crate::daemon::state::{Event, SyncState};
+use crate::protocol::status::{Event, SyncState};
 
 fn config(dir: &Path, live: bool, schedule: Option<u64>) -> SyncConfig {
     let mut value = serde_json::json!({

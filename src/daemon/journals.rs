@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{Daemon, Result, internal, worker};
+use super::{Daemon, Result, internal};
 use crate::journal::Journal;
 
 /// Open (or create) the journal at `path`, creating its folder, on the
@@ -72,7 +72,12 @@ impl Daemon {
             Some(j) => locked(j, move |j| f(j).map_err(internal))
                 .await
                 .map_err(internal)?,
-            None => with_file(&worker::journal_path(&self.shared.data_dir, sync_id), f).await,
+            None => with_file(&journal_path(&self.shared.data_dir, sync_id), f).await,
         }
     }
+}
+
+/// The journal file of a synchronization.
+pub fn journal_path(data_dir: &std::path::Path, sync_id: &str) -> PathBuf {
+    data_dir.join("syncs").join(format!("{sync_id}.db"))
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Daemon, DaemonError, Event, Result, internal, worker};
+use super::{Daemon, DaemonError, Event, Result, internal};
 use crate::config::{Config, RemoteSpec, SyncConfig};
 use crate::protocol::syncs::{NewSync, SyncPatch};
 
@@ -195,7 +195,7 @@ impl Daemon {
                 .ok_or_else(|| DaemonError::NotFound(format!("no synchronization {id:?}")))
         })
         .await?;
-        let path = worker::journal_path(&self.shared.data_dir, &sync.id);
+        let path = super::journals::journal_path(&self.shared.data_dir, &sync.id);
         for suffix in ["", "-wal", "-shm"] {
             let mut p = path.clone().into_os_string();
             p.push(suffix);

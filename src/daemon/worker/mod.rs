@@ -95,11 +95,6 @@ pub struct Spec {
     pub create_root: bool,
 }
 
-/// The journal file of a synchronization.
-pub fn journal_path(data_dir: &std::path::Path, sync_id: &str) -> PathBuf {
-    data_dir.join("syncs").join(format!("{sync_id}.db"))
-}
-
 /// A human description of a synchronization's remote (no secrets).
 pub fn describe_remote(config: &SyncConfig, account: Option<&Account>) -> String {
     match (&config.remote, account) {
@@ -123,7 +118,7 @@ async fn spawn_with(
     jitter: fn() -> f64,
 ) -> Result<WorkerHandle, String> {
     let cfg = spec.config;
-    let path = journal_path(&shared.data_dir, &cfg.id);
+    let path = super::journals::journal_path(&shared.data_dir, &cfg.id);
     let journal = super::journals::open(path).await?;
     let journal = Arc::new(Mutex::new(journal));
     let status = SyncStatus {

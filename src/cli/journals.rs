@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::sync::SyncArgs;
-
 /// The default folder for journals.
 pub fn default_state_dir() -> anyhow::Result<PathBuf> {
     let dir = crate::config::data_dir()
@@ -37,7 +35,7 @@ fn journal_key(state: &Path, local: &str, remote: &str) -> PathBuf {
 /// path and as a `file://` URL.
 pub(super) fn old_journal_paths(
     state: &Path,
-    args: &SyncArgs,
+    (typed_local, typed_remote): (&Path, &str),
     local: &Path,
     remote: &crate::config::Place,
 ) -> Vec<PathBuf> {
@@ -51,16 +49,16 @@ pub(super) fn old_journal_paths(
         [format!("{bare}/"), bare]
     }
     let mut locals: Vec<String> = slashes(local.to_string_lossy().into_owned()).into();
-    if let Ok(typed) = std::path::absolute(&args.local) {
+    if let Ok(typed) = std::path::absolute(typed_local) {
         locals.extend(slashes(typed.to_string_lossy().into_owned()));
     }
     let mut remotes: Vec<String> = slashes(remote.key()).into();
-    remotes.extend(slashes(args.remote.clone()));
+    remotes.extend(slashes(typed_remote.to_string()));
     match remote {
         crate::config::Place::Folder(p) => {
             remotes.extend(slashes(format!("file://{}", p.display())));
-            if !args.remote.contains("://") {
-                if let Ok(typed) = std::path::absolute(&args.remote) {
+            if !typed_remote.contains("://") {
+                if let Ok(typed) = std::path::absolute(typed_remote) {
                     remotes.extend(slashes(typed.display().to_string()));
                 }
             }

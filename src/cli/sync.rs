@@ -93,7 +93,7 @@ pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let journal_file = journal_path(&state, &local_root, &remote_spec);
     migrate_journal(
         &journal_file,
-        &old_journal_paths(&state, &args, &local_root, &place),
+        &old_journal_paths(&state, (&args.local, &args.remote), &local_root, &place),
     )?;
     let new_journal = !journal_file.exists();
     let journal = Journal::open(&journal_file)?;

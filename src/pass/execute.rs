@@ -8,53 +8,13 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::outcome::{OpError, Outcome, now_ms};
 use super::record::record;
 use super::{Progress, Report, StopKind, SyncError, SyncJob};
 use crate::engine::{self, BaseChange, BaseTree, Entry, Filter, Op, Problem, Side};
 use crate::fsops::{Folder, FsError};
 use crate::journal::{ConflictRow, LogRow};
 use crate::remote::{Remote, RemoteError};
-
-/// The result of one op: what to record.
-pub(super) struct Outcome {
-    pub(super) changes: Vec<BaseChange>,
-    pub(super) log: LogRow,
-    pub(super) conflict: Option<ConflictRow>,
-}
-
-pub(super) enum OpError {
-    Changed(String),
-    Failed(String),
-    /// No point going on with this pass (credentials, a full server).
-    Fatal(String, StopKind),
-}
-
-impl From<FsError> for OpError {
-    fn from(e: FsError) -> Self {
-        if e.is_changed() {
-            OpError::Changed(e.to_string())
-        } else {
-            OpError::Failed(e.to_string())
-        }
-    }
-}
-
-impl From<RemoteError> for OpError {
-    fn from(e: RemoteError) -> Self {
-        if e.is_changed() {
-            OpError::Changed(e.to_string())
-        } else if e.stops_pass() {
-            let kind = match e {
-                RemoteError::NoSpace => StopKind::NoSpace,
-                RemoteError::Unreachable(_) => StopKind::Offline,
-                _ => StopKind::Credentials,
-            };
-            OpError::Fatal(e.to_string(), kind)
-        } else {
-            OpError::Failed(e.to_string())
-        }
-    }
-}
 
 struct Ctx {
     name: String,
@@ -63,10 +23,6 @@ struct Ctx {
     filter: Arc<Filter>,
     base: Arc<BaseTree>,
     policy: String,
-}
-
-pub(super) fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 pub(super) async fn execute(

@@ -28,6 +28,7 @@
 mod execute;
 mod guards;
 mod observe;
+mod outcome;
 mod record;
 
 use std::collections::BTreeMap;

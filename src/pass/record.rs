@@ -7,7 +7,7 @@
 //! ([`crate::engine::base`]); an outcome reaches the journal only after the
 //! op is durable.
 
-use super::execute::{OpError, Outcome, now_ms};
+use super::outcome::{OpError, Outcome, now_ms};
 use super::{REMOTE_STATE, Report, SyncError, SyncJob, blocking_err};
 use crate::engine::{Op, Problem, Side};
 use crate::journal::{LogRow, REBUILT_NOTE};

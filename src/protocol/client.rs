@@ -338,7 +338,7 @@ impl Client {
 
     /// `GET /api/log`.
     pub async fn log(&self, query: &LogQuery) -> Result<Vec<LogEntry>, ClientError> {
-        self.get(&format!("/api/log?{}", query.to_query())).await
+        self.get(&format!("/api/log?{}", log_query(query))).await
     }
 
     /// `GET /api/conflicts`: the open ones.
@@ -459,6 +459,26 @@ fn api_error(status: reqwest::StatusCode, body: &[u8]) -> ClientError {
 /// `/`, `?`…).
 pub fn segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A log query as a query string (`sync=…&limit=…`), each value
+/// percent-encoded.
+fn log_query(query: &LogQuery) -> String {
+    let mut q = Vec::new();
+    if let Some(l) = query.limit {
+        q.push(format!("limit={l}"));
+    }
+    q.push(format!("offset={}", query.offset));
+    for (k, v) in [
+        ("sync", &query.sync),
+        ("action", &query.action),
+        ("search", &query.search),
+    ] {
+        if let Some(v) = v {
+            q.push(format!("{k}={}", segment(v)));
+        }
+    }
+    q.join("&")
 }
 
 /// An error and its causes, `a: b: c` (reqwest's own message is terse).

@@ -23,27 +23,6 @@ pub struct LogQuery {
     pub limit: Option<usize>,
 }
 
-impl LogQuery {
-    /// The query string (`sync=…&limit=…`), each value percent-encoded.
-    pub fn to_query(&self) -> String {
-        let mut q = Vec::new();
-        if let Some(l) = self.limit {
-            q.push(format!("limit={l}"));
-        }
-        q.push(format!("offset={}", self.offset));
-        for (k, v) in [
-            ("sync", &self.sync),
-            ("action", &self.action),
-            ("search", &self.search),
-        ] {
-            if let Some(v) = v {
-                q.push(format!("{k}={}", super::client::segment(v)));
-            }
-        }
-        q.join("&")
-    }
-}
-
 /// A transfer-log line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {

@@ -18,7 +18,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
 
-use ferry::accounts::{self, AccountCommand, Io};
+use ferry::accounts;
+use ferry::cli::account::offline::{self, AccountCommand, Io};
 use ferry::config::{Config, RemoteSpec, SyncConfig};
 use ferry::secrets::{Backend, KeyringStore, MemoryStore, SERVICE, SecretStore};
 
@@ -140,7 +141,7 @@ fn run_io(
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let prompt =
         |_: &str| -> std::io::Result<String> { Err(std::io::Error::other("no terminal in tests")) };
-    let r = accounts::run_with_io(
+    let r = offline::run_with_io(
         cmd,
         dir,
         store,
@@ -206,7 +207,7 @@ fn add_tests_the_connection_and_stores_secret_outside_config() {
     assert_eq!(store.get(SERVICE, &key).unwrap().as_deref(), Some("n3w"));
 
     // `run` itself (stdout) lists it.
-    accounts::run(AccountCommand::List, dir.path(), &store).unwrap();
+    offline::run(AccountCommand::List, dir.path(), &store).unwrap();
 }
 
 #[test]
@@ -330,7 +331,7 @@ fn remove_refuses_while_used_and_force_disables_syncs() {
     assert!(c.find_sync("Other").unwrap().enabled);
     assert_eq!(std::fs::read(local.join("keep.txt")).unwrap(), b"mine");
 
-    let e = accounts::run(
+    let e = offline::run(
         AccountCommand::Remove {
             url_or_id: id,
             yes: false,

@@ -23,7 +23,7 @@ macro_rules! out {
     }};
 }
 
-mod account;
+pub mod account;
 pub mod args;
 mod conflicts;
 pub mod journals;
@@ -125,7 +125,7 @@ pub enum Command {
     Control(Control),
     /// Add, list or remove WebDAV accounts (passwords go to the system keyring).
     #[command(subcommand)]
-    Account(crate::accounts::AccountCommand),
+    Account(account::AccountCommand),
 }
 
 /// Entry point of the binary.

@@ -1,15 +1,17 @@
 //! `ferry account add|list|remove`: through a running daemon when one
 //! answers (it owns the configuration), else on the configuration itself
-//! ([`crate::accounts::run`]).
+//! ([`offline`]).
 
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::accounts::AccountCommand;
+pub mod offline;
+
 use crate::config::RemoteSpec;
 use crate::protocol::accounts::NewAccount;
 use crate::protocol::{Client, ClientError};
+pub use offline::AccountCommand;
 
 /// `ferry account …`.
 pub(super) fn account(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
@@ -18,7 +20,7 @@ pub(super) fn account(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
         return Ok(code);
     }
     let dir = crate::config::default_dir()?;
-    crate::accounts::run(cmd, &dir, &crate::secrets::KeyringStore::new())?;
+    offline::run(cmd, &dir, &crate::secrets::KeyringStore::new())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -120,7 +122,7 @@ async fn remove(client: &Client, url_or_id: &str, yes: bool) -> anyhow::Result<O
             "Removing the account {id} also removes these synchronizations: {} (their folders and files are left as they are).",
             users.join(", ")
         );
-        if !crate::accounts::confirm("Remove them?", yes)? {
+        if !offline::confirm("Remove them?", yes)? {
             out!("Nothing was changed.");
             return Ok(Some(ExitCode::FAILURE));
         }

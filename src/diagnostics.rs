@@ -146,30 +146,27 @@ fn journals(dir: &Path) -> Value {
                 }
                 v
             }
-            Err(e) => json!({"file": name, "bytes": size, "error": e.to_string()}),
+            // SQLite's words only: the error's path would name the folder.
+            Err(e) => json!({"file": name, "bytes": size, "error": e.source.to_string()}),
         });
     }
     Value::Array(out)
 }
 
-fn journal_stats(path: &Path) -> rusqlite::Result<Value> {
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let mut v = json!({"user_version": version});
-    for table in ["base", "transfers", "log", "conflicts"] {
-        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+/// A journal's statistics as JSON (read by [`crate::journal::Journal`]).
+fn journal_stats(path: &Path) -> Result<Value, crate::journal::JournalError> {
+    let stats = crate::journal::Journal::read_stats(path)?;
+    let mut v = json!({"user_version": stats.user_version});
+    for (table, n) in stats.rows {
         v[table] = json!(n);
     }
-    let mut stmt = conn.prepare("SELECT key, length(value) FROM meta ORDER BY key")?;
-    let meta: Vec<Value> = stmt
-        .query_map([], |r| {
-            Ok(json!({"key": r.get::<_, String>(0)?, "length": r.get::<_, i64>(1)?}))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    v["meta"] = Value::Array(meta);
+    v["meta"] = Value::Array(
+        stats
+            .meta
+            .into_iter()
+            .map(|(key, length)| json!({"key": key, "length": length}))
+            .collect(),
+    );
     Ok(v)
 }
 

@@ -36,6 +36,17 @@ pub struct JournalError {
 /// A journal operation's result.
 pub type Result<T> = std::result::Result<T, JournalError>;
 
+/// A journal's size, for `ferry diagnostics` ([`Journal::read_stats`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalStats {
+    /// The schema version (`PRAGMA user_version`).
+    pub user_version: i64,
+    /// Rows of each table: `base`, `transfers`, `log`, `conflicts`.
+    pub rows: Vec<(&'static str, i64)>,
+    /// Each `meta` key with its value's length, by key.
+    pub meta: Vec<(String, i64)>,
+}
+
 /// One change to the base tree (what an op's success changes: the
 /// engine's rules, [`crate::engine::base`]).
 pub use crate::engine::BaseChange;
@@ -196,6 +207,44 @@ impl Journal {
         Ok(Journal {
             conn,
             path: path.to_path_buf(),
+        })
+    }
+
+    /// The statistics of the journal at `path`, read as it is: opened
+    /// read-only, no migration, no check, nothing moved aside (a damaged
+    /// file is an error here, left for [`Journal::open`] to deal with).
+    pub fn read_stats(path: &Path) -> Result<JournalStats> {
+        let err = |source| JournalError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        let user_version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        let mut rows = Vec::new();
+        for table in ["base", "transfers", "log", "conflicts"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .map_err(err)?;
+            rows.push((table, n));
+        }
+        let mut stmt = conn
+            .prepare("SELECT key, length(value) FROM meta ORDER BY key")
+            .map_err(err)?;
+        let meta = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(err)?;
+        Ok(JournalStats {
+            user_version,
+            rows,
+            meta,
         })
     }
 
@@ -598,6 +647,35 @@ mod tests {
             },
             hash: Some([3; 32]),
         }
+    }
+
+    #[test]
+    fn stats_are_read_without_changing_the_journal_and_a_damaged_one_is_left_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        {
+            let j = Journal::open(&path).unwrap();
+            j.set_meta("remote_state", "abc").unwrap();
+        }
+        let stats = Journal::read_stats(&path).unwrap();
+        assert!(stats.user_version > 0);
+        assert_eq!(
+            stats.rows,
+            vec![("base", 0), ("transfers", 0), ("log", 0), ("conflicts", 0)]
+        );
+        assert!(stats.meta.contains(&("remote_state".to_string(), 3)));
+        let garbage = dir.path().join("g.db");
+        std::fs::write(&garbage, b"not a database at all, not even close").unwrap();
+        assert!(Journal::read_stats(&garbage).is_err());
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
+                .count(),
+            0
+        );
+        assert!(garbage.exists());
     }
 
     #[test]

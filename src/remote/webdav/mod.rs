@@ -27,6 +27,14 @@
 //! Invariant: every href is checked to lie inside the listed collection
 //! (else the whole listing is rejected) and every name to be one safe
 //! segment (else that item is skipped and reported).
+//!
+//! Architecture Invariant: only this module speaks WebDAV (no other HTTP
+//! client for a WebDAV server, no PROPFIND elsewhere). Its parts:
+//! `transport` (the client, sending, retries, statuses), `hrefs`,
+//! `listing` (the one walk, `stat`, preconditions), `probe` (capabilities
+//! and leftovers), `upload`, `trash`, `download`, `connect` (an account's
+//! connection test) and `xml`; this file holds the `WebDav` struct, its
+//! `Options` and the `Remote` impl, which only calls them.
 
 mod connect;
 mod download;

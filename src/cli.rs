@@ -108,6 +108,19 @@ pub enum Command {
     /// Add, list or remove WebDAV accounts (passwords go to the system keyring).
     #[command(subcommand)]
     Account(crate::accounts::AccountCommand),
+    /// Start Ferry when you log in: `on`, `off`, or `status` (the real state,
+    /// also when the desktop's startup settings turned it off).
+    Autostart {
+        #[arg(value_enum)]
+        action: AutostartAction,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum AutostartAction {
+    On,
+    Off,
+    Status,
 }
 
 #[derive(clap::Args, Debug)]
@@ -226,6 +239,7 @@ pub fn main() -> ExitCode {
         Command::Account(cmd) => account_command(cmd),
         Command::Diagnostics { out } => diagnostics_command(out),
         Command::Control(cmd) => crate::control::run(cmd),
+        Command::Autostart { action } => autostart_command(action),
     };
     match result {
         Ok(code) => code,
@@ -243,6 +257,29 @@ fn daemon_command(ca_file: Option<PathBuf>, timeout: u64) -> anyhow::Result<Exit
         ca_file,
         timeout: std::time::Duration::from_secs(timeout.max(1)),
     })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn autostart_command(action: AutostartAction) -> anyhow::Result<ExitCode> {
+    use crate::app::autostart::{self, Status};
+    match action {
+        AutostartAction::On => autostart::enable(&std::env::current_exe()?)?,
+        AutostartAction::Off => autostart::disable()?,
+        AutostartAction::Status => {}
+    }
+    let place = autostart::location().map(|p| format!(" ({})", p.display()));
+    match autostart::status()? {
+        Status::On { program } => out!(
+            "on: {} starts at login{}",
+            program.display(),
+            place.unwrap_or_default()
+        ),
+        Status::Off => out!("off"),
+        Status::OffInDesktopSettings { file } => out!(
+            "off: turned off in the desktop's startup settings ({}); `ferry autostart on` turns it on",
+            file.display()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

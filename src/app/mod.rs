@@ -1,0 +1,3 @@
+//! The composition root of the `ferry` program.
+
+pub mod autostart;

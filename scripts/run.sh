@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 need_packages build-essential pkg-config libdbus-1-dev
+# The tray: GTK to build, the indicator library it loads at run time.
+need_packages libgtk-3-dev libayatana-appindicator3-1
 ensure_rust
 cargo build --release --locked
 

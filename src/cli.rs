@@ -114,6 +114,10 @@ pub enum Command {
         #[arg(value_enum)]
         action: AutostartAction,
     },
+    /// Show the tray icon and menu for the running daemon (until `ferry`
+    /// shows it by itself).
+    #[cfg(feature = "tray")]
+    Tray,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -240,6 +244,8 @@ pub fn main() -> ExitCode {
         Command::Diagnostics { out } => diagnostics_command(out),
         Command::Control(cmd) => crate::control::run(cmd),
         Command::Autostart { action } => autostart_command(action),
+        #[cfg(feature = "tray")]
+        Command::Tray => tray_command(),
     };
     match result {
         Ok(code) => code,
@@ -280,6 +286,20 @@ fn autostart_command(action: AutostartAction) -> anyhow::Result<ExitCode> {
             file.display()
         ),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "tray")]
+fn tray_command() -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let data_dir = crate::config::data_dir()?;
+    crate::tray::run(crate::tray::TrayContext::new(
+        data_dir,
+        runtime.handle().clone(),
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -27,4 +27,5 @@ pub mod memory;
 pub mod remote;
 pub mod secrets;
 pub mod sync;
+pub mod tray;
 pub mod watch;

@@ -17,6 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use daemon::{PATIENCE, TestDaemon};
+use ferry::tray::icons;
+use ferry::tray::menu::IconState;
 use serde_json::Value;
 
 /// A child process killed when the test ends (pass or fail).
@@ -221,6 +223,49 @@ impl Tray<'_> {
         parse_item(&v["data"][1]).children
     }
 
+    /// The pixels of the icon the indicator shows now (its `IconName` is
+    /// the PNG file tray-icon wrote, or a name in `IconThemePath`).
+    fn icon_pixels(&self) -> Vec<u8> {
+        let item = self.menu.trim_end_matches("/Menu");
+        let prop = |name: &str| {
+            let v = self
+                .desktop
+                .busctl(&[
+                    "get-property",
+                    &self.name,
+                    item,
+                    "org.kde.StatusNotifierItem",
+                    name,
+                ])
+                .unwrap();
+            v["data"].as_str().unwrap_or_default().to_string()
+        };
+        let name = prop("IconName");
+        let path = if name.starts_with('/') {
+            std::path::PathBuf::from(name)
+        } else {
+            Path::new(&prop("IconThemePath")).join(format!("{name}.png"))
+        };
+        let bytes = std::fs::read(&path).unwrap();
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        decoder.set_transformations(png::Transformations::EXPAND);
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        buf.truncate(info.buffer_size());
+        buf
+    }
+
+    /// Wait until the icon shows `state`.
+    fn wait_icon(&self, state: IconState) {
+        let want = icons::rgba(state).unwrap().rgba;
+        let deadline = Instant::now() + PATIENCE;
+        while self.icon_pixels() != want {
+            assert!(Instant::now() < deadline, "the icon never showed {state:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         lines(&self.layout(), "", &mut out);
@@ -365,6 +410,8 @@ fn the_tray_menu_on_dbus_shows_the_state_and_pause_all_pauses_the_daemon() {
         ]
     );
 
+    tray.wait_icon(IconState::Synced);
+
     let clicked = Instant::now();
     tray.click("Pause all");
     for name in ["Docs", "Photos"] {
@@ -380,6 +427,7 @@ fn the_tray_menu_on_dbus_shows_the_state_and_pause_all_pauses_the_daemon() {
     );
     assert!(menu.contains(&"Resume all".to_string()), "{menu:#?}");
     assert!(menu.contains(&"[Sync now]".to_string()), "{menu:#?}");
+    tray.wait_icon(IconState::Paused);
 
     tray.click("Resume all");
     for name in ["Docs", "Photos"] {

@@ -36,7 +36,7 @@ fn decode(bytes: &[u8]) -> Result<Rgba, png::DecodingError> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info()?;
-    let mut buf = vec![0; reader.output_buffer_size()];
+    let mut buf = vec![0; reader.output_buffer_size().unwrap_or(0)];
     let info = reader.next_frame(&mut buf)?;
     buf.truncate(info.buffer_size());
     let rgba = match info.color_type {

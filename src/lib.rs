@@ -24,6 +24,7 @@ pub mod fsops;
 pub mod journal;
 pub mod logging;
 pub mod memory;
+pub mod notify_policy;
 pub mod remote;
 pub mod secrets;
 pub mod sync;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what Ferry needs on Debian/Ubuntu, build it, and run it.
 #
-# Runs the Ferry daemon in the foreground (Ctrl-C stops it). When no
+# Runs Ferry in the foreground (Ctrl-C stops it): the daemon, with its tray
+# icon when there is a graphical session (DISPLAY or WAYLAND_DISPLAY). When no
 # synchronization is configured yet, it adds one that keeps ~/Ferry in sync
 # with the local folder ~/Ferry-remote (set FERRY_LOCAL / FERRY_REMOTE to
 # choose others). In another terminal: `target/release/ferry status`.
@@ -10,11 +11,13 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 need_packages build-essential pkg-config libdbus-1-dev
+# The tray: GTK to build, the indicator library it loads at run time.
+need_packages libgtk-3-dev libayatana-appindicator3-1
 ensure_rust
 cargo build --release --locked
 
 FERRY=target/release/ferry
-target/release/ferry daemon --headless &
+"$FERRY" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID' INT TERM
 # Wait until it answers.

@@ -13,6 +13,10 @@ need_packages build-essential pkg-config libdbus-1-dev dbus gnome-keyring keyuti
 # nginx first: its install fails if it cannot start because something (a
 # freshly started apache2) holds port 80; apache2's does not.
 need_packages nginx-extras
+# The tray (default-on `tray` feature): GTK to build, the indicator library it
+# loads at run time, and a virtual X server, tray host and session bus for
+# tests/tray.rs; rsvg-convert and desktop-file-validate for assets/ and installer/.
+need_packages libgtk-3-dev libayatana-appindicator3-dev xvfb trayer dbus-x11 librsvg2-bin desktop-file-utils
 need_packages apache2 rclone python3-venv
 # wsgidav in its own venv (Debian's python3 is externally managed).
 ferry_venv="$HOME/.cache/ferry-test-venv"

@@ -14,6 +14,7 @@
 //! with an [`AppHandle`]. [`headless`] is the hook without one: it waits
 //! until a signal stops Ferry. When the hook returns, Ferry stops.
 
+pub mod autostart;
 mod lock;
 mod signals;
 

@@ -6,6 +6,8 @@
 //! * [`args`] — the settings arguments `sync` and `add` share, value enums.
 //! * [`output`] — one way to print (`--json` or for people), shared wording.
 //! * [`sync`], [`journals`] — `ferry sync` and its journals.
+//! * `desktop` — `ferry` / `ferry daemon` (with the tray where there is a
+//!   display), `ferry tray`, `ferry autostart`.
 //! * [`status`], [`syncs`], [`runs`], [`log`], [`conflicts`], [`why`],
 //!   [`account`] — the commands served by the daemon.
 
@@ -26,6 +28,7 @@ macro_rules! out {
 pub mod account;
 pub mod args;
 mod conflicts;
+mod desktop;
 pub mod journals;
 mod log;
 pub mod output;
@@ -100,8 +103,8 @@ pub enum Command {
     /// Run the background service that keeps every synchronization in sync
     /// (also what `ferry` with no command does).
     Daemon {
-        /// No tray icon (servers, CI). The tray is not built yet: the daemon
-        /// always runs headless for now.
+        /// No tray icon (servers, CI). Without a graphical session (no
+        /// DISPLAY or WAYLAND_DISPLAY) there is none either.
         #[arg(long)]
         headless: bool,
         /// WebDAV: also trust this CA certificate (PEM file).
@@ -126,11 +129,22 @@ pub enum Command {
     /// Add, list or remove WebDAV accounts (passwords go to the system keyring).
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Start Ferry when you log in: `on`, `off`, or `status` (the real state,
+    /// also when the desktop's startup settings turned it off).
+    Autostart {
+        #[arg(value_enum)]
+        action: desktop::AutostartAction,
+    },
+    /// Show the tray icon and menu of the Ferry daemon that runs (`ferry`
+    /// shows it by itself; this is for a daemon started without one).
+    #[cfg(feature = "tray")]
+    Tray,
 }
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let implicit = cli.command.is_none();
     let command = cli.command.unwrap_or(Command::Daemon {
         headless: false,
         ca_file: None,
@@ -153,14 +167,22 @@ pub fn main() -> ExitCode {
     });
     let result = match command {
         Command::Daemon {
-            headless: _,
+            headless,
             ca_file,
             timeout,
-        } => daemon_command(ca_file, timeout),
+        } => desktop::daemon(desktop::DaemonRequest {
+            headless,
+            implicit,
+            ca_file,
+            timeout,
+        }),
         Command::Sync(args) => sync::sync_command(args),
         Command::Account(cmd) => account::account(cmd),
         Command::Diagnostics { out } => diagnostics_command(out),
         Command::Control(cmd) => control(cmd),
+        Command::Autostart { action } => desktop::autostart(action),
+        #[cfg(feature = "tray")]
+        Command::Tray => desktop::tray(),
     };
     match result {
         Ok(code) => code,
@@ -169,19 +191,6 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn daemon_command(ca_file: Option<PathBuf>, timeout: u64) -> anyhow::Result<ExitCode> {
-    crate::app::run(
-        crate::app::RunOptions {
-            config_dir: crate::config::default_dir()?,
-            data_dir: crate::config::data_dir()?,
-            ca_file,
-            timeout: std::time::Duration::from_secs(timeout.max(1)),
-        },
-        crate::app::headless,
-    )?;
-    Ok(ExitCode::SUCCESS)
 }
 
 fn diagnostics_command(out: Option<PathBuf>) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,106 @@
+//! The tray icon and its menu: a client of the running daemon that follows
+//! its event stream (never polls) and shows the overall state.
+//!
+//! * [`menu`] — pure: the menu and the icon state from the daemon's status
+//!   list, the recent files and the open conflicts.
+//! * `proto` — the one file that names the daemon's protocol types and API
+//!   client.
+//! * `follow` — the worker side: connects, reads the status and the event
+//!   stream, builds the menu, carries out what the user chooses.
+//! * [`Backend`] — what draws the icon and the menu. The GTK one (tray-icon
+//!   with libappindicator, behind the default-on `tray` feature) runs on the
+//!   main thread; a GTK-free one (tray-icon's `ksni`) could replace it.
+//!
+//! [`run`] takes the main thread until the user chooses "Quit Ferry"; the
+//! caller then stops the daemon cleanly.
+
+pub mod menu;
+// Without the tray feature only the menu model uses it.
+#[cfg_attr(not(feature = "tray"), allow(dead_code))]
+mod proto;
+
+#[cfg(feature = "tray")]
+mod follow;
+#[cfg(all(feature = "tray", target_os = "linux"))]
+mod gtk;
+#[cfg(feature = "tray")]
+pub mod icons;
+
+use std::path::PathBuf;
+
+use menu::{IconState, Menu};
+
+/// What draws the tray: shows a menu and an icon, replacing what it showed.
+/// Lives on the main thread (GTK objects are not `Send`).
+pub trait Backend {
+    fn show(&mut self, menu: &Menu, icon: IconState) -> anyhow::Result<()>;
+}
+
+/// A page of the preferences the tray opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    Preferences,
+    Conflicts,
+}
+
+/// What [`run`] needs from the program around it.
+pub struct TrayContext {
+    /// The daemon's data folder (where its `api.port` file is).
+    pub data_dir: PathBuf,
+    /// A runtime on other threads, for the API client.
+    pub runtime: tokio::runtime::Handle,
+    /// Opens a page of the preferences (until the preferences UI exists,
+    /// the caller says where it will be).
+    pub open_page: Box<dyn Fn(Page) + Send + Sync>,
+    /// Becomes `true` when Ferry is stopping (a signal, the daemon's end):
+    /// the tray then goes too. `None` for a tray of a daemon that runs in
+    /// another process (`ferry tray`).
+    pub stopping: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+impl TrayContext {
+    /// A context whose preference pages are not built yet: choosing one
+    /// logs where they will be.
+    pub fn new(data_dir: PathBuf, runtime: tokio::runtime::Handle) -> TrayContext {
+        TrayContext {
+            data_dir,
+            runtime,
+            open_page: Box::new(|page| {
+                tracing::warn!(
+                    "tray: the preferences ({page:?}) are not built yet; \
+                     `ferry status` and `ferry conflicts` show the same from the command line"
+                );
+            }),
+            stopping: None,
+        }
+    }
+
+    /// The tray ends when `stopping` becomes `true` (or its sender goes).
+    pub fn with_stopping(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> TrayContext {
+        self.stopping = Some(stopping);
+        self
+    }
+}
+
+/// Show the tray and follow the daemon until the user chooses "Quit Ferry"
+/// (then it returns `Ok`, and the caller stops the daemon). Runs on the
+/// main thread; needs a graphical session (`DISPLAY` or
+/// `WAYLAND_DISPLAY`), else it fails at once with an error saying so.
+#[cfg(all(feature = "tray", target_os = "linux"))]
+pub fn run(ctx: TrayContext) -> anyhow::Result<()> {
+    gtk::run(ctx)
+}
+
+/// The tray is drawn with GTK on Linux only, for now: elsewhere (Windows,
+/// macOS need a main-thread event loop such as `tao`) this says so.
+#[cfg(all(feature = "tray", not(target_os = "linux")))]
+pub fn run(_ctx: TrayContext) -> anyhow::Result<()> {
+    anyhow::bail!("the tray is not available on this platform yet: run `ferry daemon --headless`")
+}
+
+/// Whether a graphical session is there to show a tray in.
+pub fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
+}

@@ -67,6 +67,18 @@ pub(super) async fn remote_state(job: &SyncJob, before: Option<&str>) -> Result<
 pub(super) type Done =
     Result<(String, &'static str, Result<Outcome, OpError>), tokio::task::JoinError>;
 
+/// The log line of an op that moved nothing (skipped or failed).
+fn unfinished(job: &SyncJob, action: &str, path: &str, result: String) -> LogRow {
+    LogRow {
+        time: now_ms(),
+        sync: job.name.clone(),
+        action: action.to_string(),
+        path: path.to_string(),
+        bytes: 0,
+        result,
+    }
+}
+
 pub(super) async fn record(
     job: &SyncJob,
     done: Vec<Done>,
@@ -84,14 +96,12 @@ pub(super) async fn record(
                 conflicts.extend(o.conflict);
             }
             Err(OpError::Changed(message)) => {
-                log.push(LogRow {
-                    time: now_ms(),
-                    sync: job.name.clone(),
-                    action: action.to_string(),
-                    path: path.clone(),
-                    bytes: 0,
-                    result: format!("skipped: {message}"),
-                });
+                log.push(unfinished(
+                    job,
+                    action,
+                    &path,
+                    format!("skipped: {message}"),
+                ));
                 report.skipped.push(Problem {
                     path,
                     side: None,
@@ -107,14 +117,7 @@ pub(super) async fn record(
                     OpError::Failed(m) | OpError::Changed(m) => (m, false),
                 };
                 tracing::warn!(%path, action, %message, fatal, "op failed");
-                log.push(LogRow {
-                    time: now_ms(),
-                    sync: job.name.clone(),
-                    action: action.to_string(),
-                    path: path.clone(),
-                    bytes: 0,
-                    result: format!("error: {message}"),
-                });
+                log.push(unfinished(job, action, &path, format!("error: {message}")));
                 if fatal {
                     report.stopped.get_or_insert(message.clone());
                 }

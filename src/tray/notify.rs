@@ -213,7 +213,82 @@ mod platform {
 
 #[cfg(test)]
 mod tests {
-    use super::server_of;
+    use super::*;
+    use std::time::Duration;
+
+    fn status(state: SyncState) -> SyncStatus {
+        SyncStatus {
+            id: "docs".into(),
+            name: "Docs".into(),
+            local: "/home/u/Docs".into(),
+            remote: "https://alice@dav.example.com/dav/Docs/".into(),
+            state,
+            last_pass: None,
+            watch_warning: None,
+        }
+    }
+
+    fn error() -> SyncState {
+        SyncState::Error {
+            reason: "disk full".into(),
+            retry_in_secs: 30,
+        }
+    }
+
+    /// The summaries due `secs` from now.
+    fn due_in(n: &mut Notifier, secs: u64) -> Vec<String> {
+        n.policy
+            .due(Instant::now() + Duration::from_secs(secs))
+            .into_iter()
+            .map(|n| n.summary)
+            .collect()
+    }
+
+    #[test]
+    fn an_error_retried_is_notified_once_and_again_after_a_synced_pass() {
+        let mut n = Notifier::default();
+        n.state(&status(error()));
+        assert_eq!(due_in(&mut n, 3), ["Docs stopped with an error"]);
+        // The retry runs and fails the same way: nothing new.
+        n.state(&status(SyncState::Syncing(Default::default())));
+        n.state(&status(error()));
+        assert!(due_in(&mut n, 200).is_empty());
+        // It worked once, then failed again: a new notification.
+        n.state(&status(SyncState::Synced));
+        n.state(&status(error()));
+        assert_eq!(due_in(&mut n, 400), ["Docs stopped with an error"]);
+    }
+
+    #[test]
+    fn credentials_and_confirmation_name_the_server_and_the_reason() {
+        let mut n = Notifier::default();
+        n.state(&status(SyncState::CredentialsRequired {
+            reason: "401".into(),
+        }));
+        n.state(&status(SyncState::NeedsConfirmation {
+            reason: "would delete 90 files".into(),
+        }));
+        let mut due = due_in(&mut n, 3);
+        due.sort();
+        assert_eq!(
+            due,
+            [
+                "Docs waits for your confirmation",
+                "Password needed for dav.example.com"
+            ]
+        );
+    }
+
+    #[test]
+    fn switches_from_the_settings_silence_a_category() {
+        let mut n = Notifier::default();
+        n.set_switches(Notifications {
+            errors: false,
+            ..Notifications::default()
+        });
+        n.state(&status(error()));
+        assert!(due_in(&mut n, 3).is_empty());
+    }
 
     #[test]
     fn the_server_is_read_from_the_remote_without_user_or_path() {

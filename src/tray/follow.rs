@@ -175,8 +175,8 @@ async fn session(client: &Client, ends: Ends<'_>) -> Stop {
                     Some(Ok(v)) => match proto::read_event(v) {
                         EventNews::State(s) => {
                             notifier.state(&s);
-                            if matches!(s.state, proto::SyncState::Synced) {
-                                // A pass ended: its conflicts are recorded.
+                            if ended_with_work(&snap.syncs, &s) {
+                                // Its conflicts are recorded now.
                                 refresh_at.get_or_insert(Instant::now());
                             }
                             upsert(&mut snap.syncs, *s);
@@ -223,6 +223,15 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether `new` ends a pass that had something to do (conflicts may
+/// have been recorded at its end).
+fn ended_with_work(syncs: &[proto::SyncStatus], new: &proto::SyncStatus) -> bool {
+    let was_working = syncs.iter().any(|x| {
+        x.id == new.id && matches!(&x.state, proto::SyncState::Syncing(p) if p.files_total > 0)
+    });
+    was_working && !matches!(new.state, proto::SyncState::Syncing(_))
 }
 
 /// Replace the synchronization with this id, or add it.

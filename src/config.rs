@@ -262,6 +262,34 @@ pub struct AppSettings {
     pub autostart: bool,
     /// Start all synchronizations at once (else one after the other).
     pub start_all_parallel: bool,
+    /// Which desktop notifications the tray shows.
+    pub notifications: Notifications,
+}
+
+/// Which desktop notifications are shown, by category: each one is on
+/// unless the user turned it off (a missing field reads as on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notifications {
+    /// A server refuses the credentials (or there are none).
+    pub credentials: bool,
+    /// A guard stopped a pass and waits for confirmation.
+    pub confirmation: bool,
+    /// New conflicts (both versions kept).
+    pub conflicts: bool,
+    /// A synchronization stopped with an error.
+    pub errors: bool,
+}
+
+impl Default for Notifications {
+    fn default() -> Notifications {
+        Notifications {
+            credentials: true,
+            confirmation: true,
+            conflicts: true,
+            errors: true,
+        }
+    }
 }
 
 /// The whole configuration file.
@@ -1113,6 +1141,22 @@ mod tests {
         );
         assert!(c.settings.autostart);
         assert!(!c.settings.start_all_parallel);
+        assert_eq!(c.settings.notifications, Notifications::default());
+    }
+
+    #[test]
+    fn notification_switches_are_on_unless_turned_off() {
+        let all_on = Notifications::default();
+        assert!(all_on.credentials && all_on.confirmation && all_on.conflicts && all_on.errors);
+        let s: AppSettings =
+            serde_json::from_str(r#"{"notifications": {"conflicts": false}}"#).unwrap();
+        assert_eq!(
+            s.notifications,
+            Notifications {
+                conflicts: false,
+                ..Notifications::default()
+            }
+        );
     }
 
     #[test]

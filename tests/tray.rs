@@ -553,3 +553,217 @@ fn tray_menu_is_empty(tray: &Tray<'_>) {
     });
     assert!(menu.contains(&"Quit Ferry".to_string()), "{menu:#?}");
 }
+
+// -------------------------------------------------------- notifications --
+
+/// A notification server for the test: owns `org.freedesktop.Notifications`
+/// on the private bus and records each `Notify` (summary, body, when).
+struct NotificationServer {
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Instant)>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NotificationServer {
+    fn start(desktop: &Desktop) -> NotificationServer {
+        use dbus::channel::{MatchingReceiver as _, Sender as _};
+        use std::sync::atomic::Ordering;
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (bus, record, stopping) = (desktop.bus.clone(), got.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut channel = dbus::channel::Channel::open_private(&bus).unwrap();
+            channel.register().unwrap();
+            let conn = dbus::blocking::Connection::from(channel);
+            conn.request_name("org.freedesktop.Notifications", false, true, true)
+                .unwrap();
+            conn.start_receive(
+                dbus::message::MatchRule::new_method_call(),
+                Box::new(move |msg, conn| {
+                    if msg.member().is_some_and(|m| &*m == "Notify") {
+                        let (_app, _replaces, _icon, summary, body): (
+                            String,
+                            u32,
+                            String,
+                            String,
+                            String,
+                        ) = msg.read5().unwrap();
+                        let mut got = record.lock().unwrap();
+                        got.push((summary, body, Instant::now()));
+                        let _ = conn.send(msg.method_return().append1(got.len() as u32));
+                    }
+                    true
+                }),
+            );
+            ready_tx.send(()).unwrap();
+            while !stopping.load(Ordering::Relaxed) {
+                conn.process(Duration::from_millis(50)).unwrap();
+            }
+        });
+        ready_rx
+            .recv_timeout(PATIENCE)
+            .expect("the test's notification server did not start");
+        NotificationServer {
+            got,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// What was received so far: (summary, body, when).
+    fn received(&self) -> Vec<(String, String, Instant)> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// The summaries received so far.
+    fn summaries(&self) -> Vec<String> {
+        self.received().into_iter().map(|(s, _, _)| s).collect()
+    }
+
+    /// Wait for a notification whose summary satisfies `cond`.
+    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> (String, String, Instant) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(n) = self.received().into_iter().find(|(s, _, _)| cond(s)) {
+                return n;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no notification {what}: got {:?}",
+                self.summaries()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for NotificationServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A configuration with one WebDAV synchronization, "Cloud", whose account
+/// has no stored password (the daemon reports credentials required), and
+/// the given notification settings. Written before the daemon starts.
+fn config_with_a_cloud_without_password(d: &TestDaemon, notifications: Value) {
+    let local = d.path("Cloud-local");
+    std::fs::create_dir_all(&local).unwrap();
+    let config = serde_json::json!({
+        "version": 1,
+        "accounts": [{"id": "acc", "url": "http://127.0.0.1:1/dav/", "user": "alice"}],
+        "synchronizations": [{
+            "id": "cloud", "name": "Cloud", "local": local,
+            "remote": {"type": "webdav", "account": "acc", "path": "sync"}
+        }],
+        "settings": {"notifications": notifications}
+    });
+    std::fs::write(
+        d.config_dir().join("config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+}
+
+/// A folder synchronization "Docs" that runs only when asked.
+fn add_docs(d: &TestDaemon) -> (std::path::PathBuf, std::path::PathBuf) {
+    let local = d.path("Docs-local");
+    let remote = d.path("Docs-remote");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::create_dir_all(&remote).unwrap();
+    d.ferry_ok(&[
+        "add",
+        "Docs",
+        &local.display().to_string(),
+        &remote.display().to_string(),
+        "--poll",
+        "1",
+        "--no-live",
+    ]);
+    (local, remote)
+}
+
+/// Conflicts on `names` in Docs: synchronized once, then edited on both
+/// sides; returns when the pass that found them ended.
+fn make_conflicts(d: &TestDaemon, local: &Path, remote: &Path, names: &[&str]) -> Instant {
+    for n in names {
+        daemon::write(&local.join(n), b"base");
+    }
+    d.ferry_ok(&["run", "Docs"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    for n in names {
+        daemon::write(&local.join(n), b"mine");
+        daemon::write(&remote.join(n), b"theirs!");
+    }
+    d.ferry_ok(&["run", "Docs"]);
+    Instant::now()
+}
+
+#[test]
+fn notifications_aggregate_conflicts_hold_back_a_second_burst_and_name_the_server() {
+    let mut d = TestDaemon::new();
+    config_with_a_cloud_without_password(&d, serde_json::json!({}));
+    d.start();
+    let (local, remote) = add_docs(&d);
+    let desktop = Desktop::start(d.dir.path());
+    let server = NotificationServer::start(&desktop);
+    let _tray = start_tray(&d, &desktop);
+
+    // Credentials required: one notification naming the server.
+    let (summary, body, _) = server.wait_for("for the password", |s| s.contains("Password"));
+    assert_eq!(summary, "Password needed for 127.0.0.1:1", "{body}");
+    assert!(body.contains("Cloud"), "{body}");
+
+    // Three conflicts at once: one notification naming the count.
+    let ended = make_conflicts(&d, &local, &remote, &["a.txt", "b.txt", "c.txt"]);
+    let (summary, body, at) = server.wait_for("for the conflicts", |s| s.contains("conflict"));
+    eprintln!(
+        "pass with conflicts ended to the notification: {} ms (2 s of it gathering)",
+        at.saturating_duration_since(ended).as_millis()
+    );
+    assert_eq!(summary, "3 conflicts");
+    assert!(body.contains("Docs"), "{body}");
+
+    // A second burst within the rate-limit window is held back.
+    let ended = make_conflicts(&d, &local, &remote, &["d.txt", "e.txt"]);
+    d.wait_until("the conflicts listed", || {
+        d.ferry_ok(&["conflicts"]).contains("e.txt")
+    });
+    while ended.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        server.summaries(),
+        ["Password needed for 127.0.0.1:1", "3 conflicts"],
+        "one notification per category, the second burst waits"
+    );
+}
+
+#[test]
+fn a_notification_category_switched_off_in_the_settings_sends_nothing() {
+    let mut d = TestDaemon::new();
+    config_with_a_cloud_without_password(&d, serde_json::json!({"conflicts": false}));
+    d.start();
+    let (local, remote) = add_docs(&d);
+    let desktop = Desktop::start(d.dir.path());
+    let server = NotificationServer::start(&desktop);
+    let _tray = start_tray(&d, &desktop);
+    // The other categories still come through.
+    server.wait_for("for the password", |s| s.contains("Password"));
+    let ended = make_conflicts(&d, &local, &remote, &["a.txt", "b.txt"]);
+    d.wait_until("the conflicts listed", || {
+        d.ferry_ok(&["conflicts"]).contains("b.txt")
+    });
+    while ended.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        server.summaries(),
+        ["Password needed for 127.0.0.1:1"],
+        "conflicts are switched off"
+    );
+}

@@ -144,6 +144,7 @@ async fn status(State(app): State<App>) -> ApiResult {
         open_conflicts,
         config_warnings: app.daemon.config_warnings(),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        notifications: app.daemon.config().await.settings.notifications,
     })
 }
 

@@ -9,6 +9,11 @@
 //! enabled. On macOS (a LaunchAgent) and Windows (the `Run` key) the
 //! `auto-launch` crate does the work. Nothing here installs a system-wide
 //! entry: the user could not turn that off.
+//!
+//! After the first setup (the first synchronization added) Ferry turns
+//! auto-start on, once ([`on_first_setup`], called by the app's hook): not
+//! when the user chose already, which [`mark_chosen`] records next to the
+//! configuration (`ferry autostart on|off` writes it).
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +55,48 @@ pub fn status() -> anyhow::Result<Status> {
 /// Where the entry lives, for messages: the `.desktop` file on Linux.
 pub fn location() -> Option<PathBuf> {
     platform::location()
+}
+
+/// The file, in the config folder, that says auto-start was chosen: by the
+/// user (`ferry autostart on|off`) or by Ferry after the first setup. With
+/// it, Ferry never changes auto-start by itself again.
+pub const CHOSEN_MARKER: &str = "autostart-chosen";
+
+/// Record that auto-start was chosen (nothing to do when it was already).
+pub fn mark_chosen(config_dir: &Path) -> anyhow::Result<()> {
+    let marker = config_dir.join(CHOSEN_MARKER);
+    if marker.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(config_dir)
+        .and_then(|()| {
+            std::fs::write(
+                &marker,
+                "Auto-start at login was chosen; Ferry leaves it as it is.\n",
+            )
+        })
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot record the auto-start choice in {}: {e} (check that the folder is writable)",
+                marker.display()
+            )
+        })
+}
+
+/// Whether auto-start was chosen already ([`mark_chosen`]).
+pub fn was_chosen(config_dir: &Path) -> bool {
+    config_dir.join(CHOSEN_MARKER).exists()
+}
+
+/// After the first synchronization was set up: start `program` at login,
+/// once, unless auto-start was chosen already. Whether it turned it on.
+pub fn on_first_setup(config_dir: &Path, program: &Path) -> anyhow::Result<bool> {
+    if was_chosen(config_dir) {
+        return Ok(false);
+    }
+    enable(program)?;
+    mark_chosen(config_dir)?;
+    Ok(true)
 }
 
 #[cfg(not(any(target_os = "macos", target_os = "windows")))]

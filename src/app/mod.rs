@@ -181,7 +181,9 @@ async fn serve(
     ready: std::sync::mpsc::Sender<u16>,
 ) -> anyhow::Result<()> {
     let secrets: Arc<dyn SecretStore> = Arc::new(crate::secrets::KeyringStore::new());
+    let config_dir = opts.config_dir.clone();
     let daemon = Daemon::start(Options {
+        on_first_sync: Some(Arc::new(move || first_setup(&config_dir))),
         config_dir: opts.config_dir,
         data_dir: opts.data_dir.clone(),
         secrets,
@@ -209,6 +211,22 @@ async fn serve(
     crate::protocol::portfile::remove(&opts.data_dir, std::process::id());
     let _ = tokio::time::timeout(Duration::from_secs(2), api.task).await;
     Ok(())
+}
+
+/// The first synchronization was added: Ferry starts at login from now on,
+/// unless the user chose otherwise before (the desktop is the app's
+/// business, so the daemon only calls this hook).
+fn first_setup(config_dir: &Path) {
+    let turned_on = std::env::current_exe()
+        .map_err(anyhow::Error::from)
+        .and_then(|program| autostart::on_first_setup(config_dir, &program));
+    match turned_on {
+        Ok(true) => {
+            tracing::info!("the first synchronization is set up: auto-start at login is on")
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!("cannot turn auto-start on after the first setup: {e:#}"),
+    }
 }
 
 #[cfg(test)]

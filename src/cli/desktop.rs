@@ -123,6 +123,10 @@ pub(super) fn autostart(action: AutostartAction) -> anyhow::Result<ExitCode> {
         AutostartAction::Off => autostart::disable()?,
         AutostartAction::Status => {}
     }
+    if !matches!(action, AutostartAction::Status) {
+        // The user chose: Ferry no longer turns it on by itself.
+        autostart::mark_chosen(&crate::config::default_dir()?)?;
+    }
     let place = autostart::location().map(|p| format!(" ({})", p.display()));
     match autostart::status()? {
         Status::On { program } => out!(

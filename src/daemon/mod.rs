@@ -83,6 +83,7 @@ pub struct Daemon {
     /// A configuration found corrupt and set aside (what `ferry status`
     /// shows until the daemon restarts).
     config_warnings: Mutex<Vec<String>>,
+    on_first_sync: Option<FirstSyncHook>,
 }
 
 /// How to start a daemon.
@@ -92,7 +93,15 @@ pub struct Options {
     pub secrets: Arc<dyn SecretStore>,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
+    /// Called once the first synchronization was added to an empty
+    /// configuration (the composition root turns auto-start on there: the
+    /// daemon knows nothing of the desktop). Runs on a blocking thread; the
+    /// request that added the synchronization is answered after it.
+    pub on_first_sync: Option<FirstSyncHook>,
 }
+
+/// What [`Options::on_first_sync`] runs.
+pub type FirstSyncHook = Arc<dyn Fn() + Send + Sync>;
 
 impl Daemon {
     /// Load the configuration and start a worker per synchronization.
@@ -116,6 +125,7 @@ impl Daemon {
             workers: tokio::sync::Mutex::new(BTreeMap::new()),
             broken: Mutex::new(BTreeMap::new()),
             config_warnings: Mutex::new(warning.iter().map(|w| w.to_string()).collect()),
+            on_first_sync: opts.on_first_sync,
         });
         for sync in &config.syncs {
             daemon.start_worker(&config, sync).await;

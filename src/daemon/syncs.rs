@@ -36,7 +36,7 @@ impl Daemon {
         let mut sync = new.to_config();
         normalize_sync(&mut sync)?;
         self.check_sync(&sync).await?;
-        let (config, id) = self
+        let (config, (id, first)) = self
             .change_config(|c| {
                 if c.syncs.iter().any(|s| s.name == sync.name) {
                     return Err(DaemonError::Conflict(format!(
@@ -44,10 +44,18 @@ impl Daemon {
                         sync.name
                     )));
                 }
-                c.add_sync(sync)
-                    .map_err(|e| DaemonError::BadRequest(e.to_string()))
+                let first = c.syncs.is_empty();
+                let id = c
+                    .add_sync(sync)
+                    .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+                Ok((id, first))
             })
             .await?;
+        if let (true, Some(hook)) = (first, self.on_first_sync.clone()) {
+            if let Err(e) = tokio::task::spawn_blocking(move || hook()).await {
+                tracing::warn!("the first synchronization's hook failed: {e}");
+            }
+        }
         let sync = config
             .sync(&id)
             .cloned()

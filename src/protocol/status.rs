@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::report::Problem;
+// The notification switches are settings of the saved configuration.
+pub use crate::config::Notifications;
 
 /// Where one synchronization stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -188,6 +190,10 @@ pub struct Status {
     pub config_warnings: Vec<String>,
     /// The daemon's version.
     pub version: String,
+    /// Which desktop notifications the user wants (the settings' switches;
+    /// all on from a daemon that does not say).
+    #[serde(default)]
+    pub notifications: Notifications,
 }
 
 /// One synchronization in [`Status`].

@@ -13,6 +13,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
 use super::menu::{self, Action, IconState, Item, Menu, Snapshot};
+use super::notify::Notifier;
 use super::proto::{self, Client, EventNews};
 use super::{Page, TrayContext};
 
@@ -44,9 +45,20 @@ pub async fn follow(
     mut actions: UnboundedReceiver<String>,
 ) {
     let mut shown = Shown::default();
+    // Kept across reconnections: what was notified stays notified.
+    let mut notifier = Notifier::default();
     loop {
         let stop = match Client::connect(&data_dir) {
-            Ok(client) => session(&client, &open_page, &ui, &mut actions, &mut shown).await,
+            Ok(client) => {
+                let ends = Ends {
+                    open_page: &open_page,
+                    ui: &ui,
+                    actions: &mut actions,
+                    shown: &mut shown,
+                    notifier: &mut notifier,
+                };
+                session(&client, ends).await
+            }
             Err(e) => {
                 tracing::debug!("tray: {e}");
                 Stop::Disconnected
@@ -112,19 +124,29 @@ fn not_running() -> Menu {
     }
 }
 
+/// What a session works with, kept by [`follow`] across connections.
+struct Ends<'a> {
+    open_page: &'a std::sync::Arc<dyn Fn(Page) + Send + Sync>,
+    ui: &'a UnboundedSender<UiMsg>,
+    actions: &'a mut UnboundedReceiver<String>,
+    shown: &'a mut Shown,
+    notifier: &'a mut Notifier,
+}
+
 /// One connection: the status, then the events, until the stream ends or
 /// the user quits.
-async fn session(
-    client: &Client,
-    open_page: &std::sync::Arc<dyn Fn(Page) + Send + Sync>,
-    ui: &UnboundedSender<UiMsg>,
-    actions: &mut UnboundedReceiver<String>,
-    shown: &mut Shown,
-) -> Stop {
+async fn session(client: &Client, ends: Ends<'_>) -> Stop {
+    let Ends {
+        open_page,
+        ui,
+        actions,
+        shown,
+        notifier,
+    } = ends;
     // Subscribe first, so nothing between the status and the stream is missed.
     let mut events = proto::events(client);
     let mut snap = Snapshot::default();
-    if reload(client, &mut snap).await.is_err() {
+    if reload(client, &mut snap, notifier).await.is_err() {
         return Stop::Disconnected;
     }
     let render = |snap: &Snapshot, shown: &mut Shown| {
@@ -151,12 +173,19 @@ async fn session(
                         return Stop::Disconnected;
                     }
                     Some(Ok(v)) => match proto::read_event(v) {
-                        EventNews::State(s) => upsert(&mut snap.syncs, *s),
+                        EventNews::State(s) => {
+                            notifier.state(&s);
+                            if ended_with_work(&snap.syncs, &s) {
+                                // Its conflicts are recorded now.
+                                refresh_at.get_or_insert(Instant::now());
+                            }
+                            upsert(&mut snap.syncs, *s);
+                        }
                         EventNews::Transfer => {
                             refresh_at.get_or_insert(Instant::now() + REFRESH_AFTER_TRANSFER);
                         }
                         EventNews::Reload => {
-                            if reload(client, &mut snap).await.is_err() {
+                            if reload(client, &mut snap, notifier).await.is_err() {
                                 return Stop::Disconnected;
                             }
                         }
@@ -166,7 +195,11 @@ async fn session(
             }
             _ = sleep_until(refresh_at) => {
                 refresh_at = None;
-                refresh_files(client, &mut snap).await;
+                refresh_files(client, &mut snap, notifier).await;
+            }
+            _ = sleep_until(notifier.next_due()) => {
+                notifier.send_due();
+                continue;
             }
             _ = relabel.tick() => {}
             id = actions.recv() => {
@@ -192,6 +225,15 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+/// Whether `new` ends a pass that had something to do (conflicts may
+/// have been recorded at its end).
+fn ended_with_work(syncs: &[proto::SyncStatus], new: &proto::SyncStatus) -> bool {
+    let was_working = syncs.iter().any(|x| {
+        x.id == new.id && matches!(&x.state, proto::SyncState::Syncing(p) if p.files_total > 0)
+    });
+    was_working && !matches!(new.state, proto::SyncState::Syncing(_))
+}
+
 /// Replace the synchronization with this id, or add it.
 fn upsert(syncs: &mut Vec<proto::SyncStatus>, s: proto::SyncStatus) {
     match syncs.iter_mut().find(|x| x.id == s.id) {
@@ -201,25 +243,40 @@ fn upsert(syncs: &mut Vec<proto::SyncStatus>, s: proto::SyncStatus) {
 }
 
 /// Read the whole status again (synchronizations added or removed, events
-/// missed).
-async fn reload(client: &Client, snap: &mut Snapshot) -> Result<(), proto::ClientError> {
+/// missed, settings changed).
+async fn reload(
+    client: &Client,
+    snap: &mut Snapshot,
+    notifier: &mut Notifier,
+) -> Result<(), proto::ClientError> {
     let status = proto::status(client).await?;
+    notifier.set_switches(status.notifications);
+    for s in &status.syncs {
+        notifier.state(s);
+    }
     snap.syncs = status.syncs;
     snap.recent = status.recent;
-    snap.conflicts = proto::open_conflicts(client)
-        .await
-        .unwrap_or(snap.conflicts);
+    read_conflicts(client, snap, notifier).await;
     Ok(())
 }
 
 /// Read the recent files and the conflicts again (after transfers).
-async fn refresh_files(client: &Client, snap: &mut Snapshot) {
+async fn refresh_files(client: &Client, snap: &mut Snapshot, notifier: &mut Notifier) {
     match proto::recent(client).await {
         Ok(r) => snap.recent = r,
         Err(e) => tracing::debug!("tray: cannot read the recent files: {e}"),
     }
+    read_conflicts(client, snap, notifier).await;
+}
+
+/// Read the open conflicts: their count for the menu, the new ones for the
+/// notifications.
+async fn read_conflicts(client: &Client, snap: &mut Snapshot, notifier: &mut Notifier) {
     match proto::open_conflicts(client).await {
-        Ok(n) => snap.conflicts = n,
+        Ok(list) => {
+            snap.conflicts = list.len();
+            notifier.conflicts(&list);
+        }
         Err(e) => tracing::debug!("tray: cannot read the conflicts: {e}"),
     }
 }

@@ -7,6 +7,8 @@
 //!   client.
 //! * `follow` — the worker side: connects, reads the status and the event
 //!   stream, builds the menu, carries out what the user chooses.
+//! * `notify` — the desktop notifications: the daemon's states and new
+//!   conflicts through [`crate::notify_policy`], sent over D-Bus.
 //! * [`Backend`] — what draws the icon and the menu. The GTK one (tray-icon
 //!   with libappindicator, behind the default-on `tray` feature) runs on the
 //!   main thread; a GTK-free one (tray-icon's `ksni`) could replace it.
@@ -25,6 +27,8 @@ mod follow;
 mod gtk;
 #[cfg(feature = "tray")]
 pub mod icons;
+#[cfg(feature = "tray")]
+mod notify;
 
 use std::path::PathBuf;
 

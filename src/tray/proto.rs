@@ -5,7 +5,7 @@
 use crate::protocol::status::Event;
 #[cfg(test)]
 pub use crate::protocol::status::Progress;
-pub use crate::protocol::status::{RecentFile, SyncState, SyncStatus, overall};
+pub use crate::protocol::status::{Notifications, RecentFile, SyncState, SyncStatus, overall};
 pub use crate::protocol::{Client, ClientError};
 
 /// The daemon's status, as far as the tray reads it.
@@ -13,6 +13,16 @@ pub use crate::protocol::{Client, ClientError};
 pub struct StatusAnswer {
     pub syncs: Vec<SyncStatus>,
     pub recent: Vec<RecentFile>,
+    /// Which desktop notifications the user wants.
+    pub notifications: Notifications,
+}
+
+/// An open conflict, as far as the notifications read it.
+#[derive(Debug)]
+pub struct OpenConflict {
+    /// The synchronization's name.
+    pub sync: String,
+    pub path: String,
 }
 
 /// What one `/api/events` event means to the tray.
@@ -46,12 +56,21 @@ pub async fn status(client: &Client) -> Result<StatusAnswer, ClientError> {
     Ok(StatusAnswer {
         syncs: status.syncs.into_iter().map(|l| l.status).collect(),
         recent: status.recent,
+        notifications: status.notifications,
     })
 }
 
-/// How many conflicts are open.
-pub async fn open_conflicts(client: &Client) -> Result<usize, ClientError> {
-    Ok(client.conflicts().await?.len())
+/// The open conflicts.
+pub async fn open_conflicts(client: &Client) -> Result<Vec<OpenConflict>, ClientError> {
+    Ok(client
+        .conflicts()
+        .await?
+        .into_iter()
+        .map(|c| OpenConflict {
+            sync: c.sync,
+            path: c.path,
+        })
+        .collect())
 }
 
 /// The recent files.

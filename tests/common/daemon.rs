@@ -47,6 +47,8 @@ impl TestDaemon {
     fn env(&self, c: &mut Command) {
         c.env("HOME", self.dir.path().join("home"))
             .env("XDG_DATA_HOME", self.dir.path().join("home/.local/share"))
+            // The first `ferry add` turns auto-start on: in the temp home.
+            .env("XDG_CONFIG_HOME", self.dir.path().join("home/.config"))
             .env("FERRY_CONFIG_DIR", self.config_dir())
             .env("FERRY_DATA_DIR", self.data_dir())
             .env("FERRY_KEYRING", "keyutils")

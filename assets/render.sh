@@ -19,3 +19,12 @@ for state in synced syncing paused offline error credentials confirm; do
     done
 done
 echo "render.sh: wrote $(ls png | wc -l) PNGs in $(pwd)/png"
+# The Windows installer's and executable's icon (icoutils): small sizes as
+# bitmaps, 64 px and up as PNG.
+if command -v icotool >/dev/null; then
+    icotool -c -o ferry.ico png/ferry-16.png png/ferry-24.png png/ferry-32.png png/ferry-48.png \
+        -r png/ferry-64.png -r png/ferry-128.png -r png/ferry-256.png
+    echo "render.sh: wrote $(pwd)/ferry.ico"
+else
+    echo "render.sh: ferry.ico not rebuilt: icotool is missing (apt-get install icoutils)" >&2
+fi

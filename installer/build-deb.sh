@@ -8,6 +8,8 @@
 # depends on libayatana-appindicator3-1 by hand (the tray loads it at run
 # time, so no dependency scan sees it). No system-wide autostart entry:
 # users turn auto-start on and off themselves (`ferry autostart on|off`).
+# FERRY_DEB_COMPRESSION (dpkg-deb -Z: xz, the default, gzip, zstd, none)
+# lets a test skip the minute xz takes.
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -54,5 +56,5 @@ CONTROL
 
 mkdir -p "$out"
 deb="$out/ferry_${version}_${arch}.deb"
-dpkg-deb --root-owner-group --build "$stage" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Z"${FERRY_DEB_COMPRESSION:-xz}" --build "$stage" "$deb" >/dev/null
 echo "$deb"

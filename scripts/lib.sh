@@ -40,3 +40,12 @@ ensure_rust() {
         fi
     fi
 }
+
+# Make sure rustup has the standard library for target $1 (cross-checks).
+need_rust_target() {
+    if ! command -v rustup >/dev/null 2>&1; then
+        echo "Checking for $1 needs rustup (https://rustup.rs): rustup target add $1" >&2
+        exit 1
+    fi
+    rustup target list --installed | grep -qx "$1" || rustup target add "$1"
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what Ferry's tests need on Debian/Ubuntu and run them all:
-# formatting, lints, unit, planner table and property tests, and the
-# end-to-end tests of the real binary.
+# formatting, lints (Linux and Windows), unit, planner table and property
+# tests, the end-to-end tests of the real binary, and the .deb.
 #
 # FERRY_PROPTEST_CASES=N raises the property tests' case count.
 set -euo pipefail
@@ -18,6 +18,8 @@ need_packages nginx-extras
 # tests/tray.rs; rsvg-convert and desktop-file-validate for assets/ and installer/.
 need_packages libgtk-3-dev libayatana-appindicator3-dev xvfb trayer dbus-x11 librsvg2-bin desktop-file-utils
 need_packages apache2 rclone python3-venv
+# The Windows cross-check: the C parts (SQLite, ring) build with MinGW.
+need_packages gcc-mingw-w64-x86-64
 # wsgidav in its own venv (Debian's python3 is externally managed).
 ferry_venv="$HOME/.cache/ferry-test-venv"
 "$ferry_venv/bin/python" -c 'import wsgidav, cheroot' >/dev/null 2>&1 || {
@@ -25,11 +27,20 @@ ferry_venv="$HOME/.cache/ferry-test-venv"
         "$ferry_venv/bin/pip" install -q --disable-pip-version-check 'wsgidav~=4.4' cheroot
 }
 ensure_rust
+need_rust_target x86_64-pc-windows-gnu
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+# Cross-platform, checked: the crate with Windows' features (the tray
+# included) compiles and lints clean for Windows (clippy runs the compiler's
+# checks too, so no separate `cargo check`). Tests that need Unix are
+# `#![cfg(unix)]`.
+cargo clippy --target x86_64-pc-windows-gnu --all-targets --locked -- -D warnings
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --locked 2>&1 | tee "$log"
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+# The .deb: built from the (stripped) debug binary the tests built,
+# installed with dpkg, checked and removed again.
+installer/check-deb.sh "${CARGO_TARGET_DIR:-target}/debug/ferry"

@@ -1239,6 +1239,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn one_local_folder_has_one_spelling() {
         let tmp = tempfile::tempdir().unwrap();
         let real = fs::canonicalize(tmp.path()).unwrap();

@@ -21,6 +21,7 @@ pub mod private;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+#[cfg(unix)]
 use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -157,7 +158,7 @@ impl Folder {
         let mut scan = Scan::default();
         // Collected unsorted, then sorted once and bulk-loaded into the map.
         let mut items: Vec<Item> = Vec::new();
-        let root_dev = fs::metadata(&self.root).ok().map(|m| m.dev());
+        let root_dev = device_of(&self.root);
         // (key, disk path relative to root) of folders still to read.
         let stack: Vec<(String, String)> = vec![(String::new(), String::new())];
         self.walk(stack, filter, root_dev, &mut scan, &mut items)?;
@@ -173,7 +174,7 @@ impl Folder {
         }
         let mut scan = Scan::default();
         let mut items: Vec<Item> = Vec::new();
-        let root_dev = fs::metadata(&self.root).ok().map(|m| m.dev());
+        let root_dev = device_of(&self.root);
         let mut wanted: std::collections::BTreeMap<String, bool> =
             std::collections::BTreeMap::new();
         for p in paths {
@@ -251,12 +252,13 @@ impl Folder {
                 .unwrap_or_else(|_| key.clone());
             let entry = match (kind, root_dev) {
                 // As the full scan records folders: identity only.
+                #[cfg(unix)]
                 (Kind::Dir, Some(dev)) => Entry {
                     kind: Kind::Dir,
                     id: Some(format!("{dev}:{}", meta.ino()).into()),
                     ..Entry::default()
                 },
-                _ => entry_of(&meta, kind),
+                _ => entry_of(&abs, &meta, kind),
             };
             if kind == Kind::Dir && subtree {
                 stack.push((key.clone(), disk.clone()));
@@ -278,6 +280,8 @@ impl Folder {
         scan: &mut Scan,
         items: &mut Vec<Item>,
     ) -> Result<(), FsError> {
+        #[cfg(not(unix))]
+        let _ = root_dev;
         while let Some((key, disk)) = stack.pop() {
             let dir = self.root.join(&disk);
             let rd = match fs::read_dir(&dir) {
@@ -322,7 +326,8 @@ impl Folder {
                 }
                 // A folder needs no stat: its identity is the directory
                 // entry's inode (on the root's device), and its mtime is of
-                // no use to the planner.
+                // no use to the planner. (Elsewhere `root_dev` is `None`.)
+                #[cfg(unix)]
                 if let (Some(dev), Ok(ft)) = (root_dev, dent.file_type()) {
                     if ft.is_dir() {
                         if let Some(rule) = filter.excluded(&child, Kind::Dir, 0) {
@@ -373,7 +378,7 @@ impl Folder {
                     scan.excluded.push(child);
                     continue;
                 }
-                let entry = entry_of(&meta, kind);
+                let entry = entry_of(&dent.path(), &meta, kind);
                 if kind == Kind::Dir {
                     stack.push((child.clone(), join(&disk, name)));
                 }
@@ -462,8 +467,8 @@ impl Folder {
     pub fn stat(&self, rel: &str) -> Result<Option<Entry>, FsError> {
         let path = self.abs(rel);
         match fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => Ok(Some(entry_of(&m, Kind::Dir))),
-            Ok(m) if m.is_file() => Ok(Some(entry_of(&m, Kind::File))),
+            Ok(m) if m.is_dir() => Ok(Some(entry_of(&path, &m, Kind::Dir))),
+            Ok(m) if m.is_file() => Ok(Some(entry_of(&path, &m, Kind::File))),
             Ok(_) => Err(FsError::Changed {
                 path: rel.to_string(),
             }),
@@ -494,6 +499,7 @@ impl Folder {
         let path = self.abs(rel);
         let mut f = File::open(&path).map_err(FsError::io("open", &path))?;
         let before = entry_of(
+            &path,
             &f.metadata().map_err(FsError::io("stat", &path))?,
             Kind::File,
         );
@@ -504,6 +510,7 @@ impl Folder {
         }
         let hash = hash_reader(&mut f).map_err(FsError::io("read", &path))?;
         let after = entry_of(
+            &path,
             &f.metadata().map_err(FsError::io("stat", &path))?,
             Kind::File,
         );
@@ -631,6 +638,7 @@ impl Folder {
         let result = (|| {
             let mut input = File::open(src).map_err(FsError::io("open", src))?;
             let before = entry_of(
+                src,
                 &input.metadata().map_err(FsError::io("stat", src))?,
                 Kind::File,
             );
@@ -641,6 +649,7 @@ impl Folder {
             }
             let hash = write_temp(&mut input, &temp, src_expect.size, src_expect.mtime, false)?;
             let after = entry_of(
+                src,
                 &input.metadata().map_err(FsError::io("stat", src))?,
                 Kind::File,
             );
@@ -673,6 +682,7 @@ impl Folder {
         let path = self.abs(rel);
         let mut input = File::open(&path).map_err(FsError::io("open", &path))?;
         let before = entry_of(
+            &path,
             &input.metadata().map_err(FsError::io("stat", &path))?,
             Kind::File,
         );
@@ -683,6 +693,7 @@ impl Folder {
         }
         let hash = write_temp(&mut input, temp, expect.size, expect.mtime, true)?;
         let after = entry_of(
+            &path,
             &input.metadata().map_err(FsError::io("stat", &path))?,
             Kind::File,
         );
@@ -949,10 +960,22 @@ pub fn is_disk_full(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-    ) || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+    ) || is_disk_full_code(e.raw_os_error())
+}
+
+#[cfg(unix)]
+fn is_disk_full_code(code: Option<i32>) -> bool {
+    matches!(code, Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// Windows' "disk full" codes are `StorageFull`/`QuotaExceeded` already.
+#[cfg(not(unix))]
+fn is_disk_full_code(_code: Option<i32>) -> bool {
+    false
 }
 
 /// Free bytes for an unprivileged writer on the file system holding `path`.
+#[cfg(unix)]
 pub fn free_space(path: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
@@ -967,8 +990,15 @@ pub fn free_space(path: &Path) -> Option<u64> {
     }
 }
 
+/// Free bytes for the user on the volume holding `path`.
+#[cfg(not(unix))]
+pub fn free_space(path: &Path) -> Option<u64> {
+    fs4::available_space(path).ok()
+}
+
 /// The mount point of the file system holding `path` (the highest folder
 /// above it on the same device).
+#[cfg(unix)]
 pub fn mount_point(path: &Path) -> PathBuf {
     let mut here = path.to_path_buf();
     while fs::symlink_metadata(&here).is_err() {
@@ -987,6 +1017,26 @@ pub fn mount_point(path: &Path) -> PathBuf {
         }
     }
     here
+}
+
+/// The volume holding `path`: its root (`C:\`, `\\server\share\`).
+#[cfg(not(unix))]
+pub fn mount_point(path: &Path) -> PathBuf {
+    path.ancestors()
+        .last()
+        .map_or_else(|| path.to_path_buf(), Path::to_path_buf)
+}
+
+/// The device of the folder at `root`, when folders' identities can be read
+/// from their directory entries without a stat (Unix).
+#[cfg(unix)]
+fn device_of(root: &Path) -> Option<u64> {
+    fs::metadata(root).ok().map(|m| m.dev())
+}
+
+#[cfg(not(unix))]
+fn device_of(_root: &Path) -> Option<u64> {
+    None
 }
 
 /// `n` bytes for people: `48.0 MiB`.
@@ -1091,16 +1141,66 @@ fn to_system_time(ns: i64) -> std::time::SystemTime {
     }
 }
 
-/// An entry from file metadata; the identity is `dev:inode`.
-pub fn entry_of(meta: &fs::Metadata, kind: Kind) -> Entry {
+/// An entry from the metadata of the item at `path`; the identity is
+/// `dev:inode` on Unix, the volume and file index on Windows.
+pub fn entry_of(path: &Path, meta: &fs::Metadata, kind: Kind) -> Entry {
     Entry {
         kind,
         size: if kind == Kind::File { meta.len() } else { 0 },
-        mtime: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-        id: Some(format!("{}:{}", meta.dev(), meta.ino()).into()),
+        mtime: mtime_ns(meta),
+        id: identity(path, meta),
         etag: None,
         hash: None,
     }
+}
+
+#[cfg(unix)]
+fn mtime_ns(meta: &fs::Metadata) -> i64 {
+    meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+}
+
+/// Nanoseconds since the Unix epoch (before it: negative); 0 when the
+/// platform has no modification time.
+#[cfg(not(unix))]
+fn mtime_ns(meta: &fs::Metadata) -> i64 {
+    let Ok(t) = meta.modified() else { return 0 };
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+    }
+}
+
+#[cfg(unix)]
+fn identity(_path: &Path, meta: &fs::Metadata) -> Option<Box<str>> {
+    Some(format!("{}:{}", meta.dev(), meta.ino()).into())
+}
+
+/// Windows: the volume serial number and file index (Rust's own are not
+/// stable yet), read by opening the path; `None` when it cannot be opened
+/// (an identity is only a hint for moves: the item then reads as new).
+#[cfg(windows)]
+fn identity(path: &Path, _meta: &fs::Metadata) -> Option<Box<str>> {
+    use file_id::FileId;
+    let id = match file_id::get_file_id(path).ok()? {
+        FileId::Inode {
+            device_id,
+            inode_number,
+        } => format!("{device_id}:{inode_number}"),
+        FileId::LowRes {
+            volume_serial_number,
+            file_index,
+        } => format!("{volume_serial_number}:{file_index}"),
+        FileId::HighRes {
+            volume_serial_number,
+            file_id,
+        } => format!("{volume_serial_number}:{file_id:x}"),
+    };
+    Some(id.into())
+}
+
+#[cfg(not(any(unix, windows)))]
+fn identity(_path: &Path, _meta: &fs::Metadata) -> Option<Box<str>> {
+    None
 }
 
 /// Same item, unchanged: kind, identity, and for files size and mtime.

@@ -31,5 +31,8 @@ pub mod pass_report;
 pub mod protocol;
 pub mod remote;
 pub mod secrets;
+// Not drawn on Windows and macOS yet (`tray::run` says so): what follows
+// the daemon is unused there.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub mod tray;
 pub mod watch;

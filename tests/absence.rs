@@ -13,6 +13,10 @@
 //! The listing quirk comes from [`Omitting`], a `Remote` that drops items
 //! from `list()` and delegates everything else to the real remote.
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/dav.rs"]
 mod dav;
 

@@ -4,6 +4,10 @@
 //! spelling are migrated, a URL of an unknown kind is refused, and a first
 //! pass never creates the remote folder unless told to (`--create`).
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/cli.rs"]
 mod cli;
 #[path = "common/dav.rs"]

@@ -1,6 +1,10 @@
 //! End-to-end tests of `ferry sync` with the real binary on temp folders
 //! (a local folder and a local-folder remote).
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/cli.rs"]
 mod cli;
 

@@ -4,6 +4,10 @@
 //! Nothing is triggered by hand unless the test says so: changes must reach
 //! the other side by the watchers and pollers alone.
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/daemon.rs"]
 mod daemon;
 #[path = "common/dav.rs"]

@@ -4,6 +4,10 @@
 //! confirmation) the first pass creates it; `htp://…` is refused by `ferry
 //! add` and the API; places are saved in their normal form.
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/daemon.rs"]
 mod daemon;
 #[path = "common/dav.rs"]

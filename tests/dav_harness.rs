@@ -2,6 +2,10 @@
 //! server kind: start it, PUT, PROPFIND, GET, MOVE, DELETE over HTTP, change
 //! files on the server's disk, and see the requests in `requests()`.
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/dav.rs"]
 mod dav;
 

@@ -5,6 +5,10 @@
 //! exist when the daemon started watching. End to end with the real `ferry`
 //! binary, real WebDAV servers and a real full file system (tmpfs).
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/cli.rs"]
 mod cli;
 #[path = "common/daemon.rs"]

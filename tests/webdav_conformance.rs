@@ -3,6 +3,10 @@
 //! (Apache mod_dav, nginx dav + dav_ext, rclone, wsgidav, dav-server), each
 //! on 127.0.0.1 with a free port.
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/cli.rs"]
 mod cli;
 #[path = "common/dav.rs"]

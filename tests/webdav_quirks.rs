@@ -11,6 +11,10 @@
 //! nothing local went to the trash or was renamed that the user did not
 //! change, and the next pass is quiet.
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/cli.rs"]
 mod cli;
 #[path = "common/dav.rs"]

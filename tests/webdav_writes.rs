@@ -5,6 +5,10 @@
 //! against every server kind of `tests/common/dav.rs`, through the
 //! fault-injecting proxy of `tests/common/proxy.rs`.
 
+// Unix only: real servers, inodes, permissions and symlinks (the Windows
+// lint in scripts/test.sh skips this file).
+#![cfg(unix)]
+
 #[path = "common/cli.rs"]
 mod cli;
 #[path = "common/dav.rs"]

@@ -90,7 +90,7 @@ fn create_temp(dir: &Path, target: &Path) -> io::Result<(PathBuf, File)> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

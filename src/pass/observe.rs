@@ -189,7 +189,7 @@ pub(super) async fn confirm_absences(
                                 } else {
                                     engine::Kind::File
                                 };
-                                Answer::There(crate::fsops::entry_of(&m, kind))
+                                Answer::There(crate::fsops::entry_of(&abs, &m, kind))
                             }
                             Err(e)
                                 if matches!(

@@ -95,7 +95,7 @@ impl Remote for FolderRemote {
             match std::fs::symlink_metadata(&abs) {
                 Ok(m) => {
                     let kind = if m.is_dir() { Kind::Dir } else { Kind::File };
-                    Ok(Some(crate::fsops::entry_of(&m, kind)))
+                    Ok(Some(crate::fsops::entry_of(&abs, &m, kind)))
                 }
                 Err(e)
                     if matches!(

@@ -378,7 +378,7 @@ impl WebDav {
         // The file must not have changed while it was sent.
         let now = std::fs::metadata(src)
             .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
-        let now = crate::fsops::entry_of(&now, Kind::File);
+        let now = crate::fsops::entry_of(src, &now, Kind::File);
         if !crate::fsops::same_item(&now, src_expect) {
             let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
             return Err(RemoteError::SourceChanged(src.display().to_string()));

@@ -248,22 +248,18 @@ fn ferry_keyring_keyutils_without_a_writable_session_keyring_says_in_one_sentenc
 fn account_remove_names_the_synchronizations_it_removes_and_needs_yes_without_a_terminal() {
     let mut d = TestDaemon::new();
     d.start();
-    let mut add = d.cli(&[
-        "account",
-        "add",
-        "http://127.0.0.1:9/dav/",
-        "--user",
-        "alice",
-        "--password-stdin",
-        "--no-test",
-    ]);
-    add.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = add.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(b"pw-1234\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{:?}", text(&out));
+    d.ferry_ok_with_stdin(
+        &[
+            "account",
+            "add",
+            "http://127.0.0.1:9/dav/",
+            "--user",
+            "alice",
+            "--password-stdin",
+            "--no-test",
+        ],
+        b"pw-1234\n",
+    );
     let local = d.path("work-local");
     d.ferry_ok(&[
         "add",
@@ -538,21 +534,18 @@ fn ferry_run_into_an_unreachable_server_exits_with_status_5() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let url = format!("http://127.0.0.1:{port}/dav/");
-    let mut add = d.cli(&[
-        "account",
-        "add",
-        &url,
-        "--user",
-        "u",
-        "--password-stdin",
-        "--no-test",
-    ]);
-    add.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = add.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(b"pw-1234\n").unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    d.ferry_ok_with_stdin(
+        &[
+            "account",
+            "add",
+            &url,
+            "--user",
+            "u",
+            "--password-stdin",
+            "--no-test",
+        ],
+        b"pw-1234\n",
+    );
     let local = d.path("far-local");
     d.ferry_ok(&[
         "add",

@@ -840,6 +840,115 @@ pub fn check_apart(local: &Path, remote: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// System folders a synchronization's local folder may be neither nor be
+/// inside of: what the system and other programs keep there is not the
+/// user's to synchronize (and deleting or replacing it would break the
+/// computer).
+#[cfg(unix)]
+const SYSTEM_TREES: &[&str] = &[
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run",
+    "/sbin", "/sys", "/usr", "/var/cache", "/var/db", "/var/lib", "/var/lock", "/var/log",
+    "/var/mail", "/var/run", "/var/spool", "/System", "/Library", "/Applications",
+    "/private/etc", "/private/var/db", "/private/var/log",
+];
+
+/// Folders that hold other people's or other programs' folders: refused
+/// themselves, while a folder inside them is fine (`/home/alice/Sync`,
+/// `/mnt/disk/Photos`, `/var/home/alice` on Fedora Atomic).
+#[cfg(unix)]
+const SHARED_ROOTS: &[&str] = &[
+    "/", "/home", "/media", "/mnt", "/opt", "/private", "/private/var", "/root", "/srv",
+    "/tmp", "/Users", "/var", "/var/tmp", "/Volumes",
+];
+
+/// Windows: the drive's root, `C:\Users`, and the system's folders.
+#[cfg(windows)]
+fn system_folders() -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let env = |k: &str, fallback: &str| {
+        PathBuf::from(std::env::var_os(k).unwrap_or_else(|| fallback.into()))
+    };
+    let trees = vec![
+        env("SystemRoot", r"C:\Windows"),
+        env("ProgramFiles", r"C:\Program Files"),
+        env("ProgramFiles(x86)", r"C:\Program Files (x86)"),
+        env("ProgramData", r"C:\ProgramData"),
+    ];
+    let drive = env("SystemDrive", "C:");
+    let roots = vec![drive.join("\\"), drive.join("\\Users")];
+    (trees, roots)
+}
+
+/// Whether `local` may be a synchronization's local folder: not `/` (or a
+/// drive's root), not a system folder or inside one, not a folder that
+/// holds other users' folders (`/home`, `/Users`…), and neither Ferry's
+/// configuration folder nor its data folder (which holds the API token
+/// and the journals), nor inside or around either. `local` is in normal
+/// form ([`local_folder`]); the two folders are normalised here.
+pub fn check_local_allowed(
+    local: &Path,
+    config_dir: &Path,
+    data_dir: &Path,
+) -> Result<(), ConfigError> {
+    let refuse = |reason: String| ConfigError::BadPath {
+        path: local.display().to_string(),
+        reason,
+    };
+    // A bare drive or root: no parent.
+    if local.parent().is_none() {
+        return Err(refuse(
+            "the root of a disk cannot be synchronized: choose a folder of your own".into(),
+        ));
+    }
+    #[cfg(unix)]
+    let (trees, roots): (Vec<PathBuf>, Vec<PathBuf>) = (
+        SYSTEM_TREES.iter().map(PathBuf::from).collect(),
+        SHARED_ROOTS.iter().map(PathBuf::from).collect(),
+    );
+    #[cfg(windows)]
+    let (trees, roots) = system_folders();
+    let same = |a: &Path, b: &Path| {
+        if cfg!(windows) {
+            a.to_string_lossy().to_lowercase() == b.to_string_lossy().to_lowercase()
+        } else {
+            a == b
+        }
+    };
+    let inside = |a: &Path, b: &Path| {
+        if cfg!(windows) {
+            PathBuf::from(a.to_string_lossy().to_lowercase())
+                .starts_with(b.to_string_lossy().to_lowercase())
+        } else {
+            a.starts_with(b)
+        }
+    };
+    if let Some(t) = trees.iter().find(|t| inside(local, t)) {
+        return Err(refuse(format!(
+            "{} is a system folder: Ferry does not synchronize it or anything inside it",
+            t.display()
+        )));
+    }
+    if roots.iter().any(|r| same(local, r)) {
+        return Err(refuse(
+            "this folder holds other users' or programs' folders: choose a folder inside it"
+                .into(),
+        ));
+    }
+    for (own, what) in [(config_dir, "configuration"), (data_dir, "data")] {
+        // Unknown (no home folder): nothing to compare with.
+        if own.as_os_str().is_empty() {
+            continue;
+        }
+        let own = normalize_local(own).unwrap_or_else(|_| own.to_path_buf());
+        if inside(local, &own) || inside(&own, local) {
+            return Err(refuse(format!(
+                "Ferry keeps its {what} in {}: a synchronization's folder can be neither that folder, nor inside it, nor around it",
+                own.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The account with this id, or else the one at this URL (in any spelling
 /// of it): how `ferry account remove` and the API find an account.
 pub fn find_account<'a>(accounts: &'a [Account], url_or_id: &str) -> Option<&'a Account> {
@@ -1442,5 +1551,79 @@ mod tests {
         assert_eq!(slug("Cloud.Example.com"), "cloud-example-com");
         assert_eq!(slug("  --  "), "item");
         assert_eq!(slug("Mes Documents (2)"), "mes-documents-2");
+    }
+}
+
+#[cfg(test)]
+mod local_allowed_tests {
+    use super::*;
+
+    fn home() -> PathBuf {
+        directories::BaseDirs::new()
+            .map(|b| b.home_dir().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("/home/someone"))
+    }
+
+    fn own_dirs() -> (PathBuf, PathBuf) {
+        (home().join(".config/ferry"), home().join(".local/share/ferry"))
+    }
+
+    fn check(local: &str) -> Result<(), ConfigError> {
+        let (c, d) = own_dirs();
+        check_local_allowed(Path::new(local), &c, &d)
+    }
+
+    #[test]
+    fn a_normal_folder_under_home_is_accepted_as_a_local_folder() {
+        let (c, d) = own_dirs();
+        check_local_allowed(&home().join("Ferry"), &c, &d).unwrap();
+        check_local_allowed(&home().join("Documents/Work"), &c, &d).unwrap();
+        check("/mnt/disk/Photos").unwrap();
+        check("/var/home/alice/Sync").unwrap();
+        check("/tmp/somewhere").unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_root_folder_is_refused_as_a_local_folder() {
+        let e = check("/").unwrap_err().to_string();
+        assert!(e.contains("root of a disk"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn system_folders_and_folders_inside_them_are_refused_as_local_folders() {
+        for p in ["/etc", "/etc/ssh", "/usr/share", "/bin", "/var/lib/dpkg", "/proc/1", "/sys", "/dev", "/boot", "/lib64"] {
+            let e = check(p).unwrap_err().to_string();
+            assert!(e.contains("system folder"), "{p}: {e}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_holding_other_users_folders_are_refused_but_not_what_is_inside() {
+        for p in ["/home", "/var", "/opt", "/Users", "/media", "/tmp"] {
+            let e = check(p).unwrap_err().to_string();
+            assert!(e.contains("other users"), "{p}: {e}");
+        }
+        check("/opt/shared/team").unwrap();
+    }
+
+    #[test]
+    fn ferrys_own_folders_are_refused_as_local_folders_with_what_is_inside_and_around_them() {
+        let home = PathBuf::from("/home/someone");
+        let (c, d) = (home.join(".config/ferry"), home.join(".local/share/ferry"));
+        for p in [
+            c.clone(),
+            c.join("sub"),
+            d.clone(),
+            d.join("syncs"),
+            home.join(".local"),
+            home.join(".config"),
+            home.clone(),
+        ] {
+            let e = check_local_allowed(&p, &c, &d).unwrap_err().to_string();
+            assert!(e.contains("Ferry keeps its"), "{}: {e}", p.display());
+        }
     }
 }

@@ -172,6 +172,18 @@ impl Journal {
             source,
         };
         let mut conn = Connection::open(path).map_err(err)?;
+        // The user's only (0600): the file names every synchronized item.
+        // SQLite creates the `-wal` and `-shm` files with the main file's
+        // permissions; older ones are corrected too.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            crate::fsops::private::restrict_file(Path::new(&p)).map_err(|e| {
+                err(rusqlite::Error::InvalidParameterName(format!(
+                    "cannot make the journal private: {e}"
+                )))
+            })?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -799,5 +811,50 @@ mod tests {
         let base = j.load_base_paths(&["a/b".into()]).unwrap();
         let keys: Vec<&str> = base.keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, ["a", "a/b", "a/b/c"]);
+    }
+}
+
+#[cfg(all(test, unix))]
+mod private_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_journal_and_its_wal_and_shm_files_are_readable_by_the_user_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("s.db");
+        let mut j = Journal::open(&path).unwrap();
+        j.record(
+            &[],
+            &[LogRow {
+                time: 1,
+                sync: "s".into(),
+                action: "upload".into(),
+                path: "secret name.txt".into(),
+                bytes: 1,
+                result: "ok".into(),
+            }],
+            &[],
+        )
+        .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let p = tmp.path().join(format!("s.db{suffix}"));
+            assert!(p.exists(), "{} exists while the journal is open", p.display());
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
+
+    #[test]
+    fn an_older_journal_readable_by_others_is_made_private_when_opened() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("s.db");
+        drop(Journal::open(&path).unwrap());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _j = Journal::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 }

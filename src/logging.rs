@@ -1,11 +1,12 @@
 //! Logging: tracing to stderr (level from `FERRY_LOG`, else a default) and,
 //! for the daemon, to a daily-rotated file `ferry.log` in the data folder's
-//! `logs/` (a week kept). Secrets are never passed to tracing in the first
+//! `logs/` (a week kept; the files 0600 in a 0700 folder). Secrets are never passed to tracing in the first
 //! place; [`redact`] is the second line of defence, used on anything that
 //! leaves the machine (the diagnostics bundle).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use regex::Regex;
 use tracing_subscriber::EnvFilter;
@@ -49,14 +50,7 @@ pub fn init(opts: &LogOptions) -> anyhow::Result<LogGuard> {
     let mut guard = None;
     let file = match &opts.file_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            let appender = tracing_appender::rolling::Builder::new()
-                .rotation(tracing_appender::rolling::Rotation::DAILY)
-                .filename_prefix("ferry")
-                .filename_suffix("log")
-                .max_log_files(KEEP_FILES)
-                .build(dir)?;
-            let (writer, g) = tracing_appender::non_blocking(appender);
+            let (writer, g) = file_writer(dir)?;
             guard = Some(g);
             Some(
                 tracing_subscriber::fmt::layer()
@@ -75,6 +69,86 @@ pub fn init(opts: &LogOptions) -> anyhow::Result<LogGuard> {
         Ok(()) => Ok(LogGuard { _file: guard }),
         Err(_) => Ok(LogGuard { _file: None }),
     }
+}
+
+/// The daily log files' names: `ferry.YYYY-MM-DD.log` (UTC), as
+/// tracing-appender names them with this prefix and suffix.
+const FILE_PREFIX: &str = "ferry";
+const FILE_SUFFIX: &str = "log";
+
+/// The log folder's writer: tracing-appender's daily files behind its
+/// non-blocking queue, each day's file made beforehand, empty and readable
+/// by the user only (0600), so that the appender (which would create it
+/// readable by everyone) opens it as it is. The folder is made 0700.
+pub struct PrivateDaily {
+    inner: tracing_appender::non_blocking::NonBlocking,
+    dir: PathBuf,
+    /// The UTC day (days since the epoch) whose files exist.
+    day: AtomicI64,
+}
+
+fn utc_day() -> i64 {
+    jiff::Timestamp::now().as_second().div_euclid(86_400)
+}
+
+/// Make the files of `day` and the day after (an event queued just before
+/// midnight is written after it), 0600.
+fn precreate_days(dir: &std::path::Path, day: i64) {
+    for d in [day, day + 1] {
+        let Ok(t) = jiff::Timestamp::from_second(d * 86_400) else {
+            continue;
+        };
+        let date = t.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let file = dir.join(format!("{FILE_PREFIX}.{date}.{FILE_SUFFIX}"));
+        if let Err(e) = crate::fsops::private::precreate_file(&file) {
+            eprintln!("ferry: cannot create the log file {}: {e}", file.display());
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for PrivateDaily {
+    type Writer = tracing_appender::non_blocking::NonBlocking;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        let today = utc_day();
+        if self.day.swap(today, Ordering::Relaxed) != today {
+            precreate_days(&self.dir, today);
+        }
+        self.inner.clone()
+    }
+}
+
+/// The writer of the daily log files in `dir` (created 0700 if missing;
+/// log files already there made 0600) and the guard that flushes it.
+pub fn file_writer(
+    dir: &std::path::Path,
+) -> anyhow::Result<(PrivateDaily, tracing_appender::non_blocking::WorkerGuard)> {
+    crate::fsops::private::create_dir(dir)?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&format!("{FILE_PREFIX}.")) && name.ends_with(&format!(".{FILE_SUFFIX}"))
+        {
+            crate::fsops::private::restrict_file(&entry.path())?;
+        }
+    }
+    let today = utc_day();
+    precreate_days(dir, today);
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix(FILE_PREFIX)
+        .filename_suffix(FILE_SUFFIX)
+        .max_log_files(KEEP_FILES)
+        .build(dir)?;
+    let (inner, guard) = tracing_appender::non_blocking(appender);
+    Ok((
+        PrivateDaily {
+            inner,
+            dir: dir.to_path_buf(),
+            day: AtomicI64::new(today),
+        },
+        guard,
+    ))
 }
 
 /// `Layer::with_filter` under a name that reads well above.
@@ -167,5 +241,48 @@ mod tests {
         };
         let _a = init(&opts).unwrap();
         let _b = init(&opts).unwrap();
+    }
+}
+
+#[cfg(all(test, unix))]
+mod private_tests {
+    use super::*;
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+    use tracing_subscriber::fmt::MakeWriter as _;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_daily_log_files_are_readable_by_the_user_only_in_a_private_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data/logs");
+        let (writer, guard) = file_writer(&dir).unwrap();
+        writer
+            .make_writer()
+            .write_all(b"a line naming a private file\n")
+            .unwrap();
+        drop(guard);
+        assert_eq!(mode(&dir), 0o700);
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert!(!files.is_empty());
+        let mut written = String::new();
+        for f in &files {
+            assert_eq!(mode(&f.path()), 0o600, "{}", f.path().display());
+            written.push_str(&std::fs::read_to_string(f.path()).unwrap());
+        }
+        assert!(written.contains("a line naming a private file"), "{written}");
+    }
+
+    #[test]
+    fn an_older_log_file_readable_by_others_is_made_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = tmp.path().join("ferry.2020-01-01.log");
+        std::fs::write(&old, b"old\n").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (_writer, _guard) = file_writer(tmp.path()).unwrap();
+        assert_eq!(mode(&old), 0o600);
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod routes;
 pub mod security;
+pub mod server;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,12 +62,7 @@ pub async fn start(
                 }
             }
         };
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::error!("the API server stopped: {e}");
-        }
+        server::serve(listener, router, server::LIMITS, stop).await;
     });
     Ok(ApiHandle {
         port,

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::daemon::{Daemon, DaemonError};
 use crate::protocol::accounts::{Folders, NewAccount, RemovedAccount};
-use crate::protocol::history::{Conflict, LogEntry, LogQuery, Resolve};
+use crate::protocol::history::{Conflict, LogEntry, LogQuery, OpenItem, Resolve};
 use crate::protocol::status::{Event, ListedStatus, Status, overall};
 use crate::protocol::syncs::{
     NewSync, RemovedSync, RunRequest, RunResult, Started, SyncEntry, SyncPatch,
@@ -117,6 +117,7 @@ pub fn router(daemon: Arc<Daemon>, shutdown: tokio::sync::watch::Receiver<bool>)
         .route("/api/conflicts", get(conflicts))
         .route("/api/conflicts/resolve", post(resolve))
         .route("/api/why", post(why))
+        .route("/api/open", post(open_item))
         .with_state(App { daemon, shutdown })
 }
 
@@ -391,4 +392,10 @@ async fn why(State(app): State<App>, bytes: Bytes) -> ApiResult {
     let w: WhyRequest = body(&bytes)?;
     let why: Why = app.daemon.why(&w.path).await?;
     ok(why)
+}
+
+async fn open_item(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let o: OpenItem = body(&bytes)?;
+    app.daemon.open_item(&o.sync, &o.path).await?;
+    ok(Done::OK)
 }

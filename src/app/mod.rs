@@ -15,6 +15,7 @@
 //! until a signal stops Ferry. When the hook returns, Ferry stops.
 
 pub mod autostart;
+pub mod limits;
 mod lock;
 mod signals;
 
@@ -128,6 +129,13 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let _lock = lock(&opts.data_dir)?;
     crate::memory::limit_arenas();
+    match limits::raise_open_files() {
+        Ok((old, new)) if new > old => {
+            tracing::debug!("open-files limit raised from {old} to {new}")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not raise the open-files limit: {e}"),
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

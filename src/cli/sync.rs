@@ -79,6 +79,11 @@ pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let filter = Filter::new(&args.settings.filters(), &args.settings.deselect)?;
     // One normal form per place, before anything is derived from it.
     let local_root = crate::config::local_folder(&args.local)?;
+    crate::config::check_local_allowed(
+        &local_root,
+        &crate::config::default_dir().unwrap_or_default(),
+        &crate::config::data_dir().unwrap_or_default(),
+    )?;
     let place = crate::config::Place::parse(&args.remote)?;
     let remote_spec = place.key();
     if let crate::config::Place::Folder(r) = &place {
@@ -88,7 +93,7 @@ pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
         Some(s) => s.clone(),
         None => default_state_dir()?,
     };
-    std::fs::create_dir_all(&state)
+    crate::fsops::private::create_dir(&state)
         .map_err(|e| anyhow::anyhow!("cannot create state folder {}: {e}", state.display()))?;
     let journal_file = journal_path(&state, &local_root, &remote_spec);
     migrate_journal(

@@ -5,22 +5,76 @@ use super::log::rfc3339;
 use super::worker::Command;
 use super::{Daemon, DaemonError, Result, internal};
 
-use crate::protocol::history::{Conflict, Keep};
+use crate::protocol::history::{Conflict, ConflictVersion, Keep, Origin};
+
+/// Which side the file at a conflict's path came from. Kept both: the
+/// local version was moved to the copy and the other side's took the path.
+/// A policy that chose a winner: `local` or `remote` says which one;
+/// `newest` does not.
+fn origin_of_path(c: &Conflict) -> Option<Origin> {
+    match (c.copy.is_some(), c.policy.as_str()) {
+        (true, _) | (false, "remote") => Some(Origin::Remote),
+        (false, "local") => Some(Origin::Local),
+        _ => None,
+    }
+}
+
+/// Fill in the versions of `conflicts` as they are in `local` now (stat
+/// only; a file that is gone is left out).
+fn add_versions(local: &std::path::Path, mut conflicts: Vec<Conflict>) -> Vec<Conflict> {
+    let folder = crate::fsops::Folder::new(
+        local.to_path_buf(),
+        crate::engine::Side::Local,
+        crate::fsops::TrashPolicy::Os,
+    );
+    let version = |path: &str, from: Option<Origin>| {
+        let e = folder.stat(path).ok().flatten()?;
+        (e.kind == crate::engine::Kind::File).then(|| ConflictVersion {
+            path: path.to_string(),
+            from,
+            size: e.size,
+            modified: jiff::Timestamp::from_nanosecond(i128::from(e.mtime))
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        })
+    };
+    for c in &mut conflicts {
+        let mut versions = Vec::new();
+        versions.extend(version(&c.path, origin_of_path(c)));
+        if let Some(copy) = &c.copy {
+            versions.extend(version(copy, Some(Origin::Local)));
+        }
+        c.versions = versions;
+    }
+    conflicts
+}
 
 impl Daemon {
-    /// Open conflicts of every synchronization.
+    /// Open conflicts of every synchronization, with the versions on
+    /// this computer now.
     pub async fn conflicts(&self) -> Result<Vec<Conflict>> {
         let mut out = Vec::new();
         for s in self.config().await.syncs {
             let rows = self.with_journal(&s.id, |j| j.open_conflicts()).await?;
-            out.extend(rows.into_iter().map(|(id, c)| Conflict {
-                sync: s.name.clone(),
-                id,
-                time: rfc3339(c.time),
-                path: c.path,
-                copy: c.copy,
-                policy: c.policy,
-            }));
+            let local = s.local.clone();
+            let conflicts = rows
+                .into_iter()
+                .map(|(id, c)| Conflict {
+                    sync: s.name.clone(),
+                    sync_id: s.id.clone(),
+                    id,
+                    time: rfc3339(c.time),
+                    path: c.path,
+                    copy: c.copy,
+                    policy: c.policy,
+                    versions: Vec::new(),
+                })
+                .collect::<Vec<_>>();
+            let with_versions =
+                tokio::task::spawn_blocking(move || add_versions(&local, conflicts))
+                    .await
+                    .map_err(internal)?;
+            out.extend(with_versions);
         }
         Ok(out)
     }

@@ -4,8 +4,54 @@ use std::path::Path;
 
 use super::log::rfc3339;
 use super::{Daemon, DaemonError, Result, internal};
+use crate::config::SyncConfig;
 use crate::protocol::history::{Conflict, LogEntry};
 use crate::protocol::why::{InSyncAs, ItemKind, OnDisk, Why};
+
+/// The synchronization an absolute `path` is in, and the path relative to
+/// its local folder (NFC, `/`-separated). Refused: a relative path, any
+/// `..`, and a path outside every synchronization's folder, also through a
+/// symbolic link (the folders above the item are resolved first).
+pub(super) fn item_in_sync(syncs: &[SyncConfig], path: &Path) -> Result<(SyncConfig, String)> {
+    use std::path::Component;
+    if !path.is_absolute() {
+        return Err(DaemonError::BadRequest(format!(
+            "{} is not an absolute path",
+            path.display()
+        )));
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err(DaemonError::BadRequest(format!(
+            "{}: a path with `..` is not accepted; give the item's own path",
+            path.display()
+        )));
+    }
+    let resolved = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => crate::config::normalize_local(parent)
+            .map_err(|e| DaemonError::BadRequest(e.to_string()))?
+            .join(name),
+        _ => crate::config::normalize_local(path)
+            .map_err(|e| DaemonError::BadRequest(e.to_string()))?,
+    };
+    let found = syncs.iter().find_map(|s| {
+        let rel = resolved.strip_prefix(&s.local).ok()?;
+        let parts = rel
+            .components()
+            .map(|c| match c {
+                Component::Normal(n) => n.to_str().map(str::to_string),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some((s.clone(), parts.join("/")))
+    });
+    let Some((sync, rel)) = found else {
+        return Err(DaemonError::NotFound(format!(
+            "{} is not inside any synchronized folder",
+            path.display()
+        )));
+    };
+    Ok((sync, crate::engine::path::nfc(&rel).into_owned()))
+}
 
 fn kind(k: crate::engine::Kind) -> ItemKind {
     match k {
@@ -20,17 +66,7 @@ impl Daemon {
     /// on disk, its open conflicts and its latest log lines.
     pub async fn why(&self, path: &Path) -> Result<Why> {
         let config = self.config().await;
-        let Some((sync, rel)) = config.syncs.iter().find_map(|s| {
-            path.strip_prefix(&s.local)
-                .ok()
-                .map(|r| (s.clone(), r.to_string_lossy().replace('\\', "/")))
-        }) else {
-            return Err(DaemonError::NotFound(format!(
-                "{} is not inside any synchronized folder",
-                path.display()
-            )));
-        };
-        let rel = crate::engine::path::nfc(&rel).into_owned();
+        let (sync, rel) = item_in_sync(&config.syncs, path)?;
         let folder = crate::fsops::Folder::new(
             sync.local.clone(),
             crate::engine::Side::Local,
@@ -66,6 +102,7 @@ impl Daemon {
             .take(10)
             .map(|r| LogEntry {
                 sync: sync.name.clone(),
+                sync_id: sync.id.clone(),
                 time: rfc3339(r.time),
                 action: r.action,
                 path: r.path,

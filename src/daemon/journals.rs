@@ -14,7 +14,7 @@ use crate::journal::Journal;
 pub async fn open(path: PathBuf) -> std::result::Result<Journal, String> {
     tokio::task::spawn_blocking(move || {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            crate::fsops::private::create_dir(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         Journal::open(&path).map_err(|e| e.to_string())

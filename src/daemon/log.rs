@@ -29,15 +29,19 @@ impl Daemon {
                     j.log_page(action.as_deref(), search.as_deref(), want, 0)
                 })
                 .await?;
-            all.extend(rows.into_iter().map(|r| (r.time, s.name.clone(), r)));
+            all.extend(
+                rows.into_iter()
+                    .map(|r| (r.time, (s.name.clone(), s.id.clone()), r)),
+            );
         }
         all.sort_by_key(|r| std::cmp::Reverse(r.0));
         Ok(all
             .into_iter()
             .skip(q.offset)
             .take(limit)
-            .map(|(_, sync, r)| LogEntry {
+            .map(|(_, (sync, sync_id), r)| LogEntry {
                 sync,
+                sync_id,
                 time: rfc3339(r.time),
                 action: r.action,
                 path: r.path,

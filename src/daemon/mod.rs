@@ -17,13 +17,15 @@
 //! configuration transactions and the synchronizations in it; `runs` the
 //! passes the user asks for; `journals` reading a journal; `log` the
 //! transfer log; `conflicts` listing and resolving conflicts; `explain`
-//! `ferry why`; `accounts` accounts and browsing their folders.
+//! `ferry why`; `open` opening an item with the desktop's application;
+//! `accounts` accounts and browsing their folders.
 
 mod accounts;
 mod conflicts;
 mod explain;
 mod journals;
 mod log;
+mod open;
 mod runs;
 mod shared;
 mod syncs;

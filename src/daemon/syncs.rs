@@ -72,6 +72,8 @@ impl Daemon {
                 sync.local.display()
             )));
         }
+        crate::config::check_local_allowed(&sync.local, &self.config_dir, self.data_dir())
+            .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
         crate::engine::Filter::new(&sync.filters, &sync.deselected)
             .map_err(|e| DaemonError::BadRequest(format!("invalid filter: {e}")))?;
         match &sync.remote {

@@ -4,6 +4,8 @@
 //!
 //! * [`create_dir`]: a missing folder (and its missing parents) is created
 //!   with mode 0700; an existing folder keeps its permissions.
+//! * [`restrict_file`], [`precreate_file`]: files another library writes
+//!   (SQLite's journal files, the daily log files) made or kept 0600.
 //! * [`write`]: a new temp file in the target's folder, created with mode
 //!   0600 and `create_new` (never an existing file with other
 //!   permissions), written, fsynced, closed, renamed over the target, then
@@ -50,6 +52,47 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Make an existing file readable by the user only (0600 on unix); a
+/// missing file is not an error. For files another library creates (the
+/// journal's SQLite files).
+pub fn restrict_file(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o777 != 0o600 => {
+                fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// Create `path` if it is missing, empty and readable by the user only
+/// (0600 on unix), so that a library appending to it keeps those
+/// permissions; an existing file is left as it is.
+pub fn precreate_file(path: &Path) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Make a rename or removal in `dir` durable. A folder that cannot be

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::accounts::{Account, Folders, NewAccount, RemovedAccount};
-use super::history::{Conflict, LogEntry, LogQuery, Resolve};
+use super::history::{Conflict, LogEntry, LogQuery, OpenItem, Resolve};
 use super::portfile;
 use super::report::PassReport;
 use super::status::{Event, RecentFile, Status};
@@ -349,6 +349,12 @@ impl Client {
     /// `POST /api/conflicts/resolve`.
     pub async fn resolve(&self, resolve: &Resolve) -> Result<Done, ClientError> {
         self.post("/api/conflicts/resolve", resolve).await
+    }
+
+    /// `POST /api/open`: open an item of a synchronization with the
+    /// desktop's default application (on the daemon's desktop).
+    pub async fn open_item(&self, item: &OpenItem) -> Result<Done, ClientError> {
+        self.post("/api/open", item).await
     }
 
     /// `POST /api/why`: why the item at `path` (absolute, inside a

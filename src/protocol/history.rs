@@ -1,5 +1,6 @@
-//! What happened: the transfer log (`GET /api/log`) and the conflicts
-//! (`GET /api/conflicts`, `POST /api/conflicts/resolve`).
+//! What happened: the transfer log (`GET /api/log`), the conflicts
+//! (`GET /api/conflicts`, `POST /api/conflicts/resolve`), and opening an
+//! item of a synchronization (`POST /api/open`).
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,9 @@ pub struct LogQuery {
 pub struct LogEntry {
     /// The synchronization's name.
     pub sync: String,
+    /// The synchronization's id.
+    #[serde(default)]
+    pub sync_id: String,
     /// RFC 3339.
     pub time: String,
     pub action: String,
@@ -53,13 +57,56 @@ pub enum Keep {
 pub struct Conflict {
     /// The synchronization's name.
     pub sync: String,
+    /// The synchronization's id (for routes that take one).
+    #[serde(default)]
+    pub sync_id: String,
     pub id: i64,
     /// RFC 3339.
     pub time: String,
     pub path: String,
     /// The conflicted copy holding the local version, if one was kept.
     pub copy: Option<String>,
+    /// The conflict policy that decided it: `keep-both` (both versions
+    /// kept, the local one as the copy), `local`, `remote` or `newest` (the
+    /// policy chose a winner; the other version is in a trash).
     pub policy: String,
+    /// The versions on this computer now: the file at [`Conflict::path`]
+    /// and the copy (each only while it exists).
+    #[serde(default)]
+    pub versions: Vec<ConflictVersion>,
+}
+
+/// Which side a version of a conflicted file came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Changed on this computer.
+    Local,
+    /// Changed on the other side (the server or the other folder).
+    Remote,
+}
+
+/// One version of a conflicted file, as it is on this computer now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictVersion {
+    /// Relative to the synchronization's local folder.
+    pub path: String,
+    /// Where this version came from, when Ferry knows it (a `newest`
+    /// policy's winner does not say).
+    pub from: Option<Origin>,
+    pub size: u64,
+    /// The modification time, RFC 3339.
+    pub modified: String,
+}
+
+/// `POST /api/open`: open an item of a synchronization with the desktop's
+/// default application.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenItem {
+    /// The synchronization (name or id).
+    pub sync: String,
+    /// Relative to its local folder (`/`-separated, no `..`).
+    pub path: String,
 }
 
 /// `POST /api/conflicts/resolve`.

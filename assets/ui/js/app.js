@@ -71,10 +71,72 @@ const STATE_WORDS = {
   starting: 'Starting', disabled: 'Off',
 };
 
+/**
+ * What needs the user, on every page, each with the button that resolves
+ * it: a guard waiting for confirmation, a password needed, a
+ * synchronization offline or in error.
+ */
+function renderAlerts(status) {
+  const box = document.getElementById('alerts');
+  const act = (label, testId, run, cls = '') => h('button', {
+    type: 'button', class: cls, 'data-test': testId,
+    'on:click': async (ev) => {
+      ev.target.disabled = true;
+      try {
+        await run();
+      } catch (e) {
+        notice(e.message, 'error');
+      } finally {
+        ev.target.disabled = false;
+        refreshSoon();
+      }
+    },
+  }, label);
+  const id = (s) => encodeURIComponent(s.id);
+  const items = [];
+  for (const s of status.syncs) {
+    let text = null;
+    let buttons = [];
+    switch (s.state) {
+      case 'needs_confirmation':
+        text = `${s.name} is waiting for your confirmation: ${s.reason}`;
+        buttons = [
+          act('Confirm and go on', 'alert-confirm', () => api.post(`/api/syncs/${id(s)}/confirm`), 'primary'),
+          act('Cancel (pause it)', 'alert-cancel', () => api.post(`/api/syncs/${id(s)}/cancel`)),
+          h('a', { class: 'button', href: '#/syncs', 'data-test': 'alert-review' }, 'Review what it would do'),
+        ];
+        break;
+      case 'credentials_required':
+        text = `${s.name}: ${s.reason}`;
+        buttons = [h('a', { class: 'button primary', href: '#/accounts', 'data-test': 'alert-credentials' }, 'Update the password')];
+        break;
+      case 'offline':
+        text = `${s.name} is offline (${s.reason}); retrying in ${dom.fmtSecs(s.retry_in_secs)}. Your changes wait and go out when it is back.`;
+        buttons = [act('Retry now', 'alert-retry', () => api.post(`/api/syncs/${id(s)}/run`, {}))];
+        break;
+      case 'error':
+        text = `${s.name} stopped with an error: ${s.reason}; retrying in ${dom.fmtSecs(s.retry_in_secs)}.`;
+        buttons = [act('Retry now', 'alert-retry', () => api.post(`/api/syncs/${id(s)}/run`, {}))];
+        break;
+      default:
+        break;
+    }
+    if (text) {
+      items.push(h('div', { class: `alert state-${s.state}`, role: 'alert', 'data-test': 'alert', 'data-sync': s.name },
+        h('p', {}, text), h('p', { class: 'actions' }, buttons)));
+    }
+  }
+  for (const w of status.config_warnings || []) {
+    items.push(h('div', { class: 'alert', role: 'alert', 'data-test': 'alert-config' }, h('p', {}, w)));
+  }
+  fill(box, items);
+}
+
 let statusTimer = null;
 async function refreshHeader() {
   try {
     const s = await api.get('/api/status');
+    renderAlerts(s);
     const overall = document.querySelector('[data-test=overall]');
     overall.textContent = s.syncs.length ? (STATE_WORDS[s.overall] || s.overall) : 'No synchronization yet';
     overall.className = `overall state-${s.overall}`;

@@ -158,6 +158,18 @@ document.addEventListener('ferry:signed-out', () => {
     'This page is no longer signed in. Open the preferences again from Ferry\'s tray icon (Preferences…) or run `ferry prefs`.'));
 });
 
+// A fault in a page is shown, not swallowed (and kept for the tests).
+window.ferryErrors = [];
+window.addEventListener('error', (ev) => {
+  window.ferryErrors.push(String(ev.message));
+  notice(`Something went wrong on this page: ${ev.message}`, 'error');
+});
+window.addEventListener('unhandledrejection', (ev) => {
+  const msg = ev.reason && ev.reason.message ? ev.reason.message : String(ev.reason);
+  window.ferryErrors.push(msg);
+  notice(msg, 'error');
+});
+
 window.addEventListener('hashchange', route);
 events.subscribe((ev) => {
   if (ev.type === 'state' || ev.type === 'config' || ev.type === 'lagged' || (ev.type === 'transfer' && ev.action === 'conflict')) refreshSoon();

@@ -17,13 +17,16 @@
 //! configuration transactions and the synchronizations in it; `runs` the
 //! passes the user asks for; `journals` reading a journal; `log` the
 //! transfer log; `conflicts` listing and resolving conflicts; `explain`
-//! `ferry why`; `accounts` accounts and browsing their folders.
+//! `ferry why`; `accounts` accounts and browsing their folders; `manage`
+//! what the preferences' pages ask of one synchronization (its server
+//! folders, filter checks and previews, opening its folder).
 
 mod accounts;
 mod conflicts;
 mod explain;
 mod journals;
 mod log;
+mod manage;
 mod runs;
 mod shared;
 mod syncs;

@@ -16,6 +16,9 @@ use serde_json::Value;
 pub struct TestDaemon {
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    /// More environment for the daemon and the CLI (e.g. a `PATH` whose
+    /// `xdg-open` records what it was asked to open).
+    pub extra_env: Vec<(String, std::ffi::OsString)>,
 }
 
 /// A long wait for something that normally takes a second: slow CI
@@ -29,7 +32,11 @@ impl TestDaemon {
         for d in ["home", "config"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
-        TestDaemon { dir, child: None }
+        TestDaemon {
+            dir,
+            child: None,
+            extra_env: Vec::new(),
+        }
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -54,6 +61,9 @@ impl TestDaemon {
             .env("FERRY_KEYRING", "keyutils")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env("FERRY_LOG", "ferry=debug");
+        for (k, v) in &self.extra_env {
+            c.env(k, v);
+        }
     }
 
     /// A `ferry` CLI command with this daemon's environment.

@@ -23,7 +23,7 @@ use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Deserializer, Serialize};
 
 // The settings types are part of the saved schema (and of the protocol).
-pub use crate::engine::{CompareMode, ConflictPolicy, Direction, Guards, UserFilter};
+pub use crate::engine::{CompareMode, ConflictPolicy, Direction, Guards, NewFolders, UserFilter};
 
 /// Environment variable that overrides the data folder (journals, logs,
 /// the API port file).
@@ -188,6 +188,10 @@ pub struct SyncConfig {
     /// Selective sync: remote folders left out.
     #[serde(default)]
     pub deselected: Vec<String>,
+    /// Selective sync: what happens to a folder that appears at the top of
+    /// the server folder later (`sync` or `skip`).
+    #[serde(default)]
+    pub new_folders: NewFolders,
     #[serde(default = "default_true")]
     pub enabled: bool,
     #[serde(default, deserialize_with = "lenient_guards")]
@@ -212,6 +216,7 @@ impl SyncConfig {
             schedule_secs: None,
             filters: Vec::new(),
             deselected: Vec::new(),
+            new_folders: NewFolders::Sync,
             enabled: true,
             guards: Guards::default(),
         }

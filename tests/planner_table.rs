@@ -12,7 +12,9 @@ mod model;
 use std::collections::BTreeSet;
 
 use ferry::engine::guard::{Limit, Stop};
-use ferry::engine::{ConflictPolicy, Direction, Filter, Kind, Op, Plan, Side, UserFilter};
+use ferry::engine::{
+    ConflictPolicy, Direction, Filter, Kind, NewFolders, Op, Plan, Side, UserFilter,
+};
 use model::{Model, STAMP, Snapshot, fmt_plan, fmt_snapshot};
 
 const DIRECTIONS: [Direction; 3] = [Direction::Both, Direction::Send, Direction::Receive];
@@ -763,6 +765,53 @@ fn excluded_names_never_produce_ops_and_are_reported() {
         assert!(!m.remote.items.contains_key(".hidden"));
         assert!(!m.local.items.contains_key("x.tmp"));
     }
+}
+
+/// Selective sync's "new server folders: skip": a folder that appears at
+/// the top of the server after the first pass stays there (reported), while
+/// a new folder inside a synchronized one and everything else still travel;
+/// with "sync" (the default) the same folder comes down.
+#[test]
+fn a_new_top_level_server_folder_is_skipped_when_new_folders_are_skipped() {
+    for (new_folders, comes_down) in [(NewFolders::Skip, false), (NewFolders::Sync, true)] {
+        for direction in [Direction::Both, Direction::Receive] {
+            let mut m = Model::with(direction, ConflictPolicy::KeepBoth);
+            m.filter = Filter::new(&[], &[]).unwrap().with_new_folders(new_folders);
+            m.start_in_sync(BASE.iter().copied());
+            m.create_dir(Side::Remote, "fresh");
+            m.create_file(Side::Remote, "fresh/a.txt", 70);
+            m.create_dir(Side::Remote, "d/inner");
+            m.create_file(Side::Remote, "d/inner/b.txt", 71);
+            m.create_file(Side::Remote, "top.txt", 72);
+            let plan = m.plan_now();
+            let reported = plan
+                .problems
+                .iter()
+                .any(|p| p.path == "fresh" && p.message.contains("new folder on the server"));
+            assert_eq!(reported, !comes_down, "{new_folders:?}: {:?}", plan.problems);
+            m.run_until_quiet(4).unwrap();
+            m.check_no_skips().unwrap();
+            let local = m.snapshot(Side::Local);
+            assert_eq!(local.contains_key("fresh/a.txt"), comes_down, "{new_folders:?}");
+            assert!(local.contains_key("d/inner/b.txt"), "{new_folders:?}");
+            assert!(local.contains_key("top.txt"), "{new_folders:?}");
+            // The server keeps it either way.
+            assert!(m.remote.items.contains_key("fresh/a.txt"));
+        }
+    }
+}
+
+/// On a first pass every server folder is new: "skip" leaves none out.
+#[test]
+fn skipping_new_server_folders_does_not_apply_to_the_first_pass() {
+    let mut m = Model::with(Direction::Both, ConflictPolicy::KeepBoth);
+    m.filter = Filter::new(&[], &[])
+        .unwrap()
+        .with_new_folders(NewFolders::Skip);
+    m.create_dir(Side::Remote, "fresh");
+    m.create_file(Side::Remote, "fresh/a.txt", 70);
+    m.run_until_quiet(4).unwrap();
+    assert!(m.snapshot(Side::Local).contains_key("fresh/a.txt"));
 }
 
 #[test]

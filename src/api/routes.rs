@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use crate::daemon::{Daemon, DaemonError};
 use crate::protocol::accounts::{Folders, NewAccount, RemovedAccount};
 use crate::protocol::history::{Conflict, LogEntry, LogQuery, OpenItem, Resolve};
+use crate::protocol::manage::{FilterList, PreviewRequest};
 use crate::protocol::status::{Event, ListedStatus, Status, overall};
 use crate::protocol::syncs::{
     NewSync, RemovedSync, RunRequest, RunResult, Started, SyncEntry, SyncPatch,
@@ -110,6 +111,11 @@ pub fn router(daemon: Arc<Daemon>, shutdown: tokio::sync::watch::Receiver<bool>)
         .route("/api/syncs/{id}/confirm", post(confirm))
         .route("/api/syncs/{id}/cancel", post(cancel))
         .route("/api/syncs/{id}/simulate", post(simulate))
+        .route("/api/syncs/{id}/folders", get(sync_folders))
+        .route("/api/syncs/{id}/filters/preview", post(preview_filters))
+        .route("/api/syncs/{id}/open", post(open_local))
+        .route("/api/filters/check", post(check_filters))
+        .route("/api/filters/builtin", get(builtin_rules))
         .route("/api/run", post(run_all))
         .route("/api/pause", post(pause_all))
         .route("/api/resume", post(resume_all))
@@ -368,6 +374,42 @@ async fn cancel(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
 
 async fn simulate(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     ok(crate::pass_report::report(&app.daemon.simulate(&id).await?))
+}
+
+// ------------------------------------------- selective sync and filters --
+
+async fn sync_folders(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(q): Query<Browse>,
+) -> ApiResult {
+    ok(app.daemon.sync_folders(&id, &q.path).await?)
+}
+
+async fn check_filters(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let list: FilterList = body(&bytes)?;
+    ok(app.daemon.check_filters(&list.filters))
+}
+
+async fn builtin_rules(State(app): State<App>) -> ApiResult {
+    ok(app.daemon.builtin_rules())
+}
+
+async fn preview_filters(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let r: PreviewRequest = body(&bytes)?;
+    ok(app
+        .daemon
+        .preview_filters(&id, &r.filters, r.limit)
+        .await?)
+}
+
+async fn open_local(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    app.daemon.open_local(&id).await?;
+    ok(Done::OK)
 }
 
 // ------------------------------------------------------- log and conflicts --

@@ -18,13 +18,16 @@
 //! passes the user asks for; `journals` reading a journal; `log` the
 //! transfer log; `conflicts` listing and resolving conflicts; `explain`
 //! `ferry why`; `open` opening an item with the desktop's application;
-//! `accounts` accounts and browsing their folders.
+//! `accounts` accounts and browsing their folders; `manage` what the
+//! preferences' pages ask of one synchronization (its server folders,
+//! filter checks and previews, opening its folder).
 
 mod accounts;
 mod conflicts;
 mod explain;
 mod journals;
 mod log;
+mod manage;
 mod open;
 mod runs;
 mod shared;

@@ -19,25 +19,53 @@ pub const MAX_FILE_SIZE: u64 = 5_000_000_000_000;
 /// Names longer than this many characters are never synchronized.
 pub const MAX_NAME_CHARS: usize = 255;
 
+/// The built-in rules, as they are told to people (the preferences list
+/// them read-only; [`builtin_rule`] answers with the one that applies).
+pub mod rules {
+    pub const OWN_NAME: &str = "Ferry's own name (.ferry-…)";
+    pub const DOT: &str = "name starts with '.'";
+    pub const TILDE: &str = "name starts or ends with '~'";
+    pub const TMP: &str = "name ends with '.tmp'";
+    pub const RESERVED: &str =
+        "reserved name (Microsoft User Data, Outlook Files, Thumbs.db, Thumbnails, thumbnails)";
+    pub const CHARS: &str = "name contains one of * / \\ : < > ? | \" or U+202E";
+    pub const TRAILING: &str = "name ends with a space or '.'";
+    pub const LONG: &str = "name longer than 255 characters";
+    pub const HUGE: &str = "file larger than 5 TB";
+}
+
+/// Every built-in exclusion rule, in the order they are checked.
+pub const BUILTIN_RULES: &[&str] = &[
+    rules::OWN_NAME,
+    rules::DOT,
+    rules::TILDE,
+    rules::TMP,
+    rules::RESERVED,
+    rules::CHARS,
+    rules::TRAILING,
+    rules::LONG,
+    rules::HUGE,
+];
+
 /// The built-in rule that excludes `name`, if one does.
 pub fn builtin_rule(name: &str) -> Option<&'static str> {
     if super::reserved::is_reserved(name) {
-        return Some("Ferry's own name (.ferry-…)");
+        return Some(rules::OWN_NAME);
     }
     if name.starts_with('.') {
-        return Some("name starts with '.'");
+        return Some(rules::DOT);
     }
     if name.starts_with('~') || name.ends_with('~') {
-        return Some("name starts or ends with '~'");
+        return Some(rules::TILDE);
     }
     if name.ends_with(".tmp") {
-        return Some("name ends with '.tmp'");
+        return Some(rules::TMP);
     }
     if matches!(
         name,
         "Microsoft User Data" | "Outlook Files" | "Thumbs.db" | "Thumbnails" | "thumbnails"
     ) {
-        return Some("reserved name");
+        return Some(rules::RESERVED);
     }
     if name.chars().any(|c| {
         matches!(
@@ -45,13 +73,13 @@ pub fn builtin_rule(name: &str) -> Option<&'static str> {
             '*' | '/' | '\\' | ':' | '<' | '>' | '?' | '|' | '"' | '\u{202E}'
         )
     }) {
-        return Some("name contains one of * / \\ : < > ? | \" or U+202E");
+        return Some(rules::CHARS);
     }
     if name.ends_with(' ') || name.ends_with('.') {
-        return Some("name ends with a space or '.'");
+        return Some(rules::TRAILING);
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Some("name longer than 255 characters");
+        return Some(rules::LONG);
     }
     None
 }
@@ -98,15 +126,24 @@ impl UserFilter {
         }
     }
 
-    fn describe(&self) -> String {
-        let kind = match self.kind {
+    fn kind_name(&self) -> &'static str {
+        match self.kind {
             FilterKind::Glob => "glob",
             FilterKind::StartsWith => "starts with",
             FilterKind::Contains => "contains",
             FilterKind::EndsWith => "ends with",
             FilterKind::Regex => "regex",
-        };
-        format!("filter {kind} '{}'", self.pattern)
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("filter {} '{}'", self.kind_name(), self.pattern)
+    }
+
+    /// Whether this one filter compiles, checked exactly as
+    /// [`Filter::new`] checks it.
+    pub fn check(&self) -> Result<(), FilterError> {
+        Filter::new(std::slice::from_ref(self), &[]).map(|_| ())
     }
 }
 
@@ -123,6 +160,22 @@ pub enum FilterError {
         pattern: String,
         source: regex::Error,
     },
+    /// An empty pattern: "contains ''" or the regex `` would leave out
+    /// everything, which is never what was meant.
+    #[error("a {kind} filter needs a text to match")]
+    Empty { kind: &'static str },
+}
+
+/// What happens to a folder that appears at the top of the server folder
+/// after the first pass (selective sync's "new server folders").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NewFolders {
+    /// Synchronize it like the rest (the default).
+    #[default]
+    Sync,
+    /// Leave it on the server only, until it is selected.
+    Skip,
 }
 
 /// Why an item is not synchronized.
@@ -140,6 +193,7 @@ pub struct Filter {
     others: Vec<(UserFilter, Option<Regex>)>,
     /// Folders deselected by selective sync (relative paths).
     deselected: Vec<String>,
+    new_folders: NewFolders,
 }
 
 impl Filter {
@@ -148,6 +202,11 @@ impl Filter {
         let mut glob_filters = Vec::new();
         let mut others = Vec::new();
         for f in filters {
+            if f.pattern.is_empty() {
+                return Err(FilterError::Empty {
+                    kind: f.kind_name(),
+                });
+            }
             match f.kind {
                 FilterKind::Glob => {
                     let glob = Glob::new(&f.pattern).map_err(|source| FilterError::Glob {
@@ -182,7 +241,19 @@ impl Filter {
             glob_filters,
             others,
             deselected,
+            new_folders: NewFolders::Sync,
         })
+    }
+
+    /// This filter, with what to do with new server folders.
+    pub fn with_new_folders(mut self, new_folders: NewFolders) -> Filter {
+        self.new_folders = new_folders;
+        self
+    }
+
+    /// Whether folders new at the top of the server are left out.
+    pub fn skips_new_folders(&self) -> bool {
+        self.new_folders == NewFolders::Skip
     }
 
     /// The rule that excludes this item, checking only its own name (its
@@ -193,7 +264,7 @@ impl Filter {
             return Some(rule.to_string());
         }
         if kind == Kind::File && size > MAX_FILE_SIZE {
-            return Some("file larger than 5 TB".to_string());
+            return Some(rules::HUGE.to_string());
         }
         if let Some(i) = self.globs.matches(path).first() {
             return Some(self.glob_filters[*i].describe());
@@ -365,5 +436,45 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("invalid regular expression '('"));
+    }
+
+    #[test]
+    fn an_empty_pattern_is_refused_rather_than_excluding_everything() {
+        for kind in [
+            FilterKind::Glob,
+            FilterKind::StartsWith,
+            FilterKind::Contains,
+            FilterKind::EndsWith,
+            FilterKind::Regex,
+        ] {
+            let f = UserFilter {
+                kind,
+                pattern: String::new(),
+            };
+            let err = f.check().unwrap_err().to_string();
+            assert!(err.contains("needs a text"), "{err}");
+        }
+        assert!(UserFilter::glob("*.log").check().is_ok());
+    }
+
+    #[test]
+    fn every_rule_builtin_rule_answers_is_in_the_listed_rules() {
+        for name in [
+            ".ferry-trash",
+            ".x",
+            "~x",
+            "x.tmp",
+            "Thumbs.db",
+            "a:b",
+            "x.",
+            &"x".repeat(256),
+        ] {
+            let rule = builtin_rule(name).unwrap();
+            assert!(BUILTIN_RULES.contains(&rule), "{rule}");
+        }
+        let huge = Filter::default()
+            .excluded("big", Kind::File, MAX_FILE_SIZE + 1)
+            .unwrap();
+        assert!(BUILTIN_RULES.contains(&huge.as_str()));
     }
 }

@@ -18,7 +18,7 @@ pub mod settings;
 pub mod tree;
 
 pub use base::BaseChange;
-pub use filter::{Filter, UserFilter};
+pub use filter::{Filter, NewFolders, UserFilter};
 pub use plan::{
     DeleteReason, Excluded, Op, Plan, Problem, hash_requests, in_sync, plan, plan_with_excluded,
 };

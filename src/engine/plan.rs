@@ -529,12 +529,32 @@ impl Planner<'_> {
     /// folders deselected in selective sync.
     fn filter(&mut self, local: &Tree, remote: &Tree, base: &BaseTree, filter: &Filter) {
         let mirror_send = self.settings.direction == Direction::Send;
+        // Selective sync's "skip new server folders": a folder at the top
+        // of the server that neither side had (not in the base, not local)
+        // stays on the server. Not on a first pass (everything is new
+        // then), nor for a mirror that sends (the server is its copy).
+        let skip_new = filter.skips_new_folders() && !mirror_send && !base.is_empty();
         for (side, src) in [(Side::Local, local), (Side::Remote, remote)] {
             let mut excluded_dirs: HashSet<&str> = HashSet::new();
             let mut held: Vec<String> = Vec::new();
             let mut kept = Tree::new();
             for (path, e) in src {
                 if ancestors(path).any(|a| excluded_dirs.contains(a)) {
+                    continue;
+                }
+                if skip_new
+                    && side == Side::Remote
+                    && e.kind == Kind::Dir
+                    && !path.contains('/')
+                    && !base.contains_key(path)
+                    && !local.contains_key(path)
+                {
+                    excluded_dirs.insert(path);
+                    self.problems.push(Problem {
+                        path: path.clone(),
+                        side: Some(side),
+                        message: "a new folder on the server: left there (new server folders are set to be skipped)".into(),
+                    });
                     continue;
                 }
                 if let Some(rule) = filter.excluded(path, e.kind, e.size) {

@@ -22,13 +22,16 @@ use serde::de::DeserializeOwned;
 
 use super::accounts::{Account, Folders, NewAccount, RemovedAccount};
 use super::history::{Conflict, LogEntry, LogQuery, OpenItem, Resolve};
+use super::manage::{
+    BuiltinRules, FilterCheck, FilterList, FilterPreview, PreviewRequest, SyncFolders,
+};
 use super::portfile;
 use super::report::PassReport;
 use super::status::{Event, RecentFile, Status};
 use super::syncs::{NewSync, RemovedSync, RunRequest, RunResult, Started, SyncEntry, SyncPatch};
 use super::why::{Why, WhyRequest};
 use super::{Done, Health};
-use crate::config::SyncConfig;
+use crate::config::{SyncConfig, UserFilter};
 
 /// How long connecting to the daemon may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -376,6 +379,51 @@ impl Client {
             path: path.to_path_buf(),
         };
         self.post("/api/why", &request).await
+    }
+
+    /// `GET /api/syncs/{id}/folders?path=…`: the sub-folders of `path`
+    /// in a synchronization's remote folder.
+    pub async fn sync_folders(
+        &self,
+        id_or_name: &str,
+        path: &str,
+    ) -> Result<SyncFolders, ClientError> {
+        self.get(&format!(
+            "/api/syncs/{}/folders?path={}",
+            segment(id_or_name),
+            segment(path)
+        ))
+        .await
+    }
+
+    /// `POST /api/filters/check`: each filter's verdict.
+    pub async fn check_filters(&self, filters: &[UserFilter]) -> Result<FilterCheck, ClientError> {
+        let list = FilterList {
+            filters: filters.to_vec(),
+        };
+        self.post("/api/filters/check", &list).await
+    }
+
+    /// `GET /api/filters/builtin`: the rules that always apply.
+    pub async fn builtin_rules(&self) -> Result<BuiltinRules, ClientError> {
+        self.get("/api/filters/builtin").await
+    }
+
+    /// `POST /api/syncs/{id}/filters/preview`: which existing items
+    /// `filters` would leave out.
+    pub async fn preview_filters(
+        &self,
+        id_or_name: &str,
+        request: &PreviewRequest,
+    ) -> Result<FilterPreview, ClientError> {
+        let path = format!("/api/syncs/{}/filters/preview", segment(id_or_name));
+        self.post(&path, request).await
+    }
+
+    /// `POST /api/syncs/{id}/open`: open its local folder in the desktop's
+    /// file manager.
+    pub async fn open_local(&self, id_or_name: &str) -> Result<Done, ClientError> {
+        self.action(id_or_name, "open").await
     }
 
     /// `POST /api/syncs/{id}/{what}` with an empty body.

@@ -15,6 +15,8 @@
 //! * [`accounts`] — accounts and folder browsing.
 //! * [`history`] — the transfer log and conflicts.
 //! * [`why`] — why an item is as it is.
+//! * [`manage`] — one synchronization's server folders (selective sync),
+//!   filter checks and previews, the built-in rules, opening its folder.
 //! * [`prefs`] — the login code that opens the preferences UI.
 //! * [`portfile`] — `api.port` in the data folder: port and token, 0600.
 //! * [`client`] — the client side: one method per route.
@@ -22,6 +24,7 @@
 pub mod accounts;
 pub mod client;
 pub mod history;
+pub mod manage;
 pub mod portfile;
 pub mod prefs;
 pub mod report;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::status::{PassSummary, SyncStatus};
 use crate::config::{
-    CompareMode, ConflictPolicy, Direction, Guards, RemoteSpec, SyncConfig, UserFilter,
+    CompareMode, ConflictPolicy, Direction, Guards, NewFolders, RemoteSpec, SyncConfig, UserFilter,
 };
 
 /// The settings of a synchronization, each one optional: what a new
@@ -45,6 +45,8 @@ pub struct SyncSettings {
     pub filters: Option<Vec<UserFilter>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deselected: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_folders: Option<NewFolders>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,6 +91,9 @@ impl SyncSettings {
         }
         if let Some(v) = s.deselected {
             sync.deselected = v;
+        }
+        if let Some(v) = s.new_folders {
+            sync.new_folders = v;
         }
         if let Some(v) = s.enabled {
             sync.enabled = v;

@@ -321,7 +321,7 @@ impl Worker {
             }
         };
         let filter = match Filter::new(&self.cfg.filters, &self.cfg.deselected) {
-            Ok(f) => Arc::new(f),
+            Ok(f) => Arc::new(f.with_new_folders(self.cfg.new_folders)),
             Err(e) => {
                 self.set_state(SyncState::Error {
                     reason: format!("the synchronization's filters are invalid: {e}"),

@@ -64,8 +64,14 @@ fn main() {
         ("page 500 (offset 50,000)", q(None, None, 50_000)),
         ("filtered by action (delete)", q(Some("delete"), None, 0)),
         ("search that finds 10 lines", q(None, Some("report-07"), 0)),
-        ("search that finds nothing", q(None, Some("no such name"), 0)),
-        ("search, a synchronization's name", q(None, Some("BENCH"), 0)),
+        (
+            "search that finds nothing",
+            q(None, Some("no such name"), 0),
+        ),
+        (
+            "search, a synchronization's name",
+            q(None, Some("BENCH"), 0),
+        ),
     ];
     println!("\n### Transfers page: `GET /api/log` over {rows} log lines\n");
     println!("| query | lines | median ms | max ms |");

@@ -851,10 +851,33 @@ pub fn check_apart(local: &Path, remote: &Path) -> Result<(), ConfigError> {
 /// computer).
 #[cfg(unix)]
 const SYSTEM_TREES: &[&str] = &[
-    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run",
-    "/sbin", "/sys", "/usr", "/var/cache", "/var/db", "/var/lib", "/var/lock", "/var/log",
-    "/var/mail", "/var/run", "/var/spool", "/System", "/Library", "/Applications",
-    "/private/etc", "/private/var/db", "/private/var/log",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var/cache",
+    "/var/db",
+    "/var/lib",
+    "/var/lock",
+    "/var/log",
+    "/var/mail",
+    "/var/run",
+    "/var/spool",
+    "/System",
+    "/Library",
+    "/Applications",
+    "/private/etc",
+    "/private/var/db",
+    "/private/var/log",
 ];
 
 /// Folders that hold other people's or other programs' folders: refused
@@ -862,8 +885,20 @@ const SYSTEM_TREES: &[&str] = &[
 /// `/mnt/disk/Photos`, `/var/home/alice` on Fedora Atomic).
 #[cfg(unix)]
 const SHARED_ROOTS: &[&str] = &[
-    "/", "/home", "/media", "/mnt", "/opt", "/private", "/private/var", "/root", "/srv",
-    "/tmp", "/Users", "/var", "/var/tmp", "/Volumes",
+    "/",
+    "/home",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/private",
+    "/private/var",
+    "/root",
+    "/srv",
+    "/tmp",
+    "/Users",
+    "/var",
+    "/var/tmp",
+    "/Volumes",
 ];
 
 /// Windows: the drive's root, `C:\Users`, and the system's folders.
@@ -934,8 +969,7 @@ pub fn check_local_allowed(
     }
     if roots.iter().any(|r| same(local, r)) {
         return Err(refuse(
-            "this folder holds other users' or programs' folders: choose a folder inside it"
-                .into(),
+            "this folder holds other users' or programs' folders: choose a folder inside it".into(),
         ));
     }
     for (own, what) in [(config_dir, "configuration"), (data_dir, "data")] {
@@ -1570,7 +1604,10 @@ mod local_allowed_tests {
     }
 
     fn own_dirs() -> (PathBuf, PathBuf) {
-        (home().join(".config/ferry"), home().join(".local/share/ferry"))
+        (
+            home().join(".config/ferry"),
+            home().join(".local/share/ferry"),
+        )
     }
 
     fn check(local: &str) -> Result<(), ConfigError> {
@@ -1598,7 +1635,18 @@ mod local_allowed_tests {
     #[cfg(unix)]
     #[test]
     fn system_folders_and_folders_inside_them_are_refused_as_local_folders() {
-        for p in ["/etc", "/etc/ssh", "/usr/share", "/bin", "/var/lib/dpkg", "/proc/1", "/sys", "/dev", "/boot", "/lib64"] {
+        for p in [
+            "/etc",
+            "/etc/ssh",
+            "/usr/share",
+            "/bin",
+            "/var/lib/dpkg",
+            "/proc/1",
+            "/sys",
+            "/dev",
+            "/boot",
+            "/lib64",
+        ] {
             let e = check(p).unwrap_err().to_string();
             assert!(e.contains("system folder"), "{p}: {e}");
         }

@@ -843,7 +843,11 @@ mod private_tests {
         .unwrap();
         for suffix in ["", "-wal", "-shm"] {
             let p = tmp.path().join(format!("s.db{suffix}"));
-            assert!(p.exists(), "{} exists while the journal is open", p.display());
+            assert!(
+                p.exists(),
+                "{} exists while the journal is open",
+                p.display()
+            );
             assert_eq!(mode(&p), 0o600, "{}", p.display());
         }
     }

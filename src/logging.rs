@@ -127,7 +127,8 @@ pub fn file_writer(
     for entry in std::fs::read_dir(dir)?.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(&format!("{FILE_PREFIX}.")) && name.ends_with(&format!(".{FILE_SUFFIX}"))
+        if name.starts_with(&format!("{FILE_PREFIX}."))
+            && name.ends_with(&format!(".{FILE_SUFFIX}"))
         {
             crate::fsops::private::restrict_file(&entry.path())?;
         }
@@ -273,7 +274,10 @@ mod private_tests {
             assert_eq!(mode(&f.path()), 0o600, "{}", f.path().display());
             written.push_str(&std::fs::read_to_string(f.path()).unwrap());
         }
-        assert!(written.contains("a line naming a private file"), "{written}");
+        assert!(
+            written.contains("a line naming a private file"),
+            "{written}"
+        );
     }
 
     #[test]

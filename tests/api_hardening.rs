@@ -28,7 +28,10 @@ fn raise_own_open_files_limit() {
     assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
     lim.rlim_cur = lim.rlim_max;
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
-    assert!(lim.rlim_max >= 1200, "the hard open-files limit is too low for this test");
+    assert!(
+        lim.rlim_max >= 1200,
+        "the hard open-files limit is too low for this test"
+    );
 }
 
 /// Whether the server closed `s` (end of file or reset) within `wait`.
@@ -131,7 +134,10 @@ fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
     assert!(closed_within(&mut s, Duration::from_secs(10)));
     let after = opened.elapsed();
     println!("an idle connection was closed after {after:?}");
-    assert!(after >= HEADER_TIMEOUT - Duration::from_millis(500), "{after:?}");
+    assert!(
+        after >= HEADER_TIMEOUT - Duration::from_millis(500),
+        "{after:?}"
+    );
     d.stop();
 }
 
@@ -188,14 +194,21 @@ fn why_refuses_dot_dot_and_paths_outside_every_synchronization() {
     let via_link = local.join("system/passwd");
     let (code, v) = d.api("POST", "/api/why", Some(&json!({ "path": via_link })));
     assert_eq!(code, 404, "{v:#}");
-    let (code, v) = d.api("POST", "/api/why", Some(&json!({ "path": "relative/a.txt" })));
+    let (code, v) = d.api(
+        "POST",
+        "/api/why",
+        Some(&json!({ "path": "relative/a.txt" })),
+    );
     assert_eq!(code, 400, "{v:#}");
     // Through the CLI: never a report on /etc/passwd.
     for p in [escape.clone(), via_link.display().to_string()] {
         let out = d.ferry(&["why", &p]);
         assert!(!out.status.success(), "{p}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("not inside any synchronized folder"), "{p}: {err}");
+        assert!(
+            err.contains("not inside any synchronized folder"),
+            "{p}: {err}"
+        );
     }
     // An item inside still has its answer.
     let (code, v) = d.api(
@@ -261,7 +274,9 @@ fn the_root_system_folders_and_ferrys_own_folders_are_refused_as_local_folders()
     let (code, v) = d.api(
         "POST",
         "/api/syncs",
-        Some(&json!({ "name": "fine", "local": fine, "remote": {"type": "folder", "path": remote} })),
+        Some(
+            &json!({ "name": "fine", "local": fine, "remote": {"type": "folder", "path": remote} }),
+        ),
     );
     assert_eq!(code, 201, "{v:#}");
     d.stop();

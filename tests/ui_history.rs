@@ -50,10 +50,7 @@ fn make_conflict(d: &TestDaemon, local: &Path, remote: &Path, mine: &[u8], their
 
 /// The conflicted copy in `dir` (the one file besides `doc.txt`).
 fn copies(dir: &Path) -> Vec<String> {
-    files(dir)
-        .into_keys()
-        .filter(|k| k != "doc.txt")
-        .collect()
+    files(dir).into_keys().filter(|k| k != "doc.txt").collect()
 }
 
 #[test]
@@ -71,18 +68,13 @@ fn a_real_conflict_is_resolved_each_way_from_the_conflicts_page() {
     let browser = Browser::start();
     browser.login(&d);
     browser.open(&d, "#/conflicts");
-    browser
-        .wait_text("[data-test=conflict-path]", "doc.txt");
+    browser.wait_text("[data-test=conflict-path]", "doc.txt");
     // Both versions, with where each came from and its size.
-    browser
-        .wait_text("[data-test=version-local] [data-test=version-size]", "4");
-    browser
-        .wait_text("[data-test=version-remote] [data-test=version-size]", "7");
+    browser.wait_text("[data-test=version-local] [data-test=version-size]", "4");
+    browser.wait_text("[data-test=version-remote] [data-test=version-size]", "7");
     let copy = copies(&local).remove(0);
-    browser
-        .wait_text("[data-test=version-local] [data-test=version-path]", &copy);
-    browser
-        .wait_text("[data-test=conflict-policy]", "Both versions were kept");
+    browser.wait_text("[data-test=version-local] [data-test=version-path]", &copy);
+    browser.wait_text("[data-test=conflict-policy]", "Both versions were kept");
 
     // 1. This computer's version: the copy replaces the file.
     browser.click("[data-test=conflict] [data-test=use-local]");
@@ -99,8 +91,7 @@ fn a_real_conflict_is_resolved_each_way_from_the_conflicts_page() {
     // 2. The other side's version: the copy goes to the trash. The page
     // hears of the new conflict from the event stream.
     make_conflict(&d, &local, &remote, b"mine 2", b"theirs 2!!");
-    browser
-        .wait_text("[data-test=conflict-path]", "doc.txt");
+    browser.wait_text("[data-test=conflict-path]", "doc.txt");
     browser.click("[data-test=conflict] [data-test=use-remote]");
     browser.wait_gone("[data-test=conflict]");
     assert_eq!(fs::read(local.join("doc.txt")).unwrap(), b"theirs 2!!");
@@ -114,8 +105,7 @@ fn a_real_conflict_is_resolved_each_way_from_the_conflicts_page() {
 
     // 3. Keep both: both files stay, and reach the other side.
     make_conflict(&d, &local, &remote, b"mine 3", b"theirs 3!!!");
-    browser
-        .wait_text("[data-test=conflict-path]", "doc.txt");
+    browser.wait_text("[data-test=conflict-path]", "doc.txt");
     browser.click("[data-test=conflict] [data-test=use-both]");
     browser.wait_gone("[data-test=conflict]");
     assert_eq!(fs::read(local.join("doc.txt")).unwrap(), b"theirs 3!!!");
@@ -124,8 +114,7 @@ fn a_real_conflict_is_resolved_each_way_from_the_conflicts_page() {
     assert_eq!(fs::read(local.join(&kept[0])).unwrap(), b"mine 3");
     d.ferry_ok(&["run", "c"]);
     assert_eq!(files(&local), files(&remote));
-    browser
-        .wait_text("[data-test=conflicts-status]", "No conflicts");
+    browser.wait_text("[data-test=conflicts-status]", "No conflicts");
     browser.close();
     d.stop();
 }
@@ -141,7 +130,10 @@ fn either_version_opens_with_the_desktops_application_and_nothing_outside_the_fo
     let script = bin.join("xdg-open");
     fs::write(
         &script,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", opened.display()),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -180,7 +172,12 @@ fn either_version_opens_with_the_desktops_application_and_nothing_outside_the_fo
     }
     // Never a path outside the synchronization's folder.
     std::os::unix::fs::symlink("/etc", local.join("system")).unwrap();
-    for bad in ["../c-remote/doc.txt", "/etc/passwd", "system/passwd", "a/./b"] {
+    for bad in [
+        "../c-remote/doc.txt",
+        "/etc/passwd",
+        "system/passwd",
+        "a/./b",
+    ] {
         let (code, v): (u16, Value) = d.api(
             "POST",
             "/api/open",
@@ -230,7 +227,6 @@ fn wait_rows(browser: &Browser, want: &[(String, String)]) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
-
 
 #[test]
 fn the_logs_filters_search_paging_and_live_rows_give_the_right_rows() {
@@ -297,14 +293,12 @@ fn the_logs_filters_search_paging_and_live_rows_give_the_right_rows() {
         write(&b.join("fresh-news.txt"), b"new");
         d.ferry_ok(&["run", "beta"]);
     }
-    browser
-        .wait_text("[data-test=log-rows]", "fresh-news.txt");
+    browser.wait_text("[data-test=log-rows]", "fresh-news.txt");
     let want = api_rows(&d, "limit=50");
     assert_eq!(want[0], ("beta".to_string(), "fresh-news.txt".to_string()));
     wait_rows(&browser, &want);
     // The recent files list has it too.
-    browser
-        .wait_text("[data-test=recent]", "fresh-news.txt");
+    browser.wait_text("[data-test=recent]", "fresh-news.txt");
     browser.close();
     d.stop();
 }

@@ -144,12 +144,16 @@ fn selective_sync_deselects_a_folder_to_the_trash_and_selects_it_again() {
     );
     b.click("[data-test=\"expand-Drop\"]");
     b.wait_for("[data-test=\"check-Drop/Sub\"]");
-    b.click("[data-test=\"check-Drop/Sub\"]");
+    assert_eq!(
+        b.prop("[data-test=\"check-Drop/Sub\"]", "checked").as_deref(),
+        Some("false"),
+        "inside a folder left out"
+    );
+    b.click("[data-test=\"check-Drop\"]");
     assert_eq!(
         b.prop("[data-test=\"check-Drop/Sub\"]", "checked").as_deref(),
         Some("true")
     );
-    b.click("[data-test=\"check-Drop\"]");
     b.click("[data-test=\"check-Drop/Sub\"]");
     assert_eq!(
         b.prop("[data-test=\"check-Drop\"]", "indeterminate").as_deref(),

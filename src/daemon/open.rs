@@ -25,9 +25,8 @@ impl Daemon {
         } else {
             sync.local.join(rel)
         };
-        let real = std::fs::canonicalize(&path).map_err(|e| {
-            DaemonError::NotFound(format!("{} is not there: {e}", path.display()))
-        })?;
+        let real = std::fs::canonicalize(&path)
+            .map_err(|e| DaemonError::NotFound(format!("{} is not there: {e}", path.display())))?;
         if !real.starts_with(&sync.local) {
             return Err(DaemonError::BadRequest(format!(
                 "{} leads outside the synchronization's folder",
@@ -45,9 +44,7 @@ impl Daemon {
             .await
             .map_err(internal)?
             .map_err(|e| {
-                DaemonError::Conflict(format!(
-                    "no application could be started to open it: {e}"
-                ))
+                DaemonError::Conflict(format!("no application could be started to open it: {e}"))
             })
     }
 }

@@ -153,7 +153,6 @@ export async function render(root, ctx) {
         h('span', { 'data-test': 'remote' }, remoteText(cfg, c.entry.status)),
       ),
     );
-    drawActions(c);
   }
 
   function drawActions(c) {
@@ -210,6 +209,16 @@ export async function render(root, ctx) {
     const { config: cfg, status } = c.entry;
     const id = enc(cfg.id);
     const state = status ? status.state : cfg.enabled ? 'starting' : 'disabled';
+    // Buttons are rebuilt only when what they offer changes (a button
+    // replaced under the pointer would lose its click).
+    const actionsKey = `${state === 'paused'}|${cfg.enabled}|${cfg.name}`;
+    if (c.actionsKey !== actionsKey) {
+      c.actionsKey = actionsKey;
+      drawActions(c);
+    }
+    const liveKey = JSON.stringify([status, cfg]);
+    if (c.liveKey === liveKey) return;
+    c.liveKey = liveKey;
     clear(c.live);
     const badge = h('span', { class: `state state-${state}`, 'data-test': 'state', 'data-state': state }, STATE_LABELS[state] || state);
     c.live.append(h('p', { class: 'state-line' }, badge));
@@ -270,7 +279,6 @@ export async function render(root, ctx) {
       attention.append(h('p', { 'data-test': 'watch-warning' }, status.watch_warning));
     }
     if (attention.childNodes.length) c.live.append(attention);
-    drawActions(c);
   }
 
   // ---------------------------------------------------------- simulate --

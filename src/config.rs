@@ -255,16 +255,37 @@ fn lenient_guards<'de, D: Deserializer<'de>>(d: D) -> Result<Guards, D::Error> {
 }
 
 /// Application-wide settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AppSettings {
-    /// Start Ferry when the user logs in.
+    /// Start Ferry when the user logs in. Kept for older files: the real
+    /// state is the desktop's startup entry (`crate::autostart`), which is
+    /// what the API and the CLI read and write.
     pub autostart: bool,
     /// Start all synchronizations at once (else one after the other).
     pub start_all_parallel: bool,
     /// Which desktop notifications the tray shows.
     pub notifications: Notifications,
+    /// How often a new synchronization polls its remote for changes when
+    /// it does not say ([`SyncConfig::poll_interval_secs`]).
+    pub default_poll_interval_secs: u64,
 }
+
+impl Default for AppSettings {
+    fn default() -> AppSettings {
+        AppSettings {
+            autostart: false,
+            start_all_parallel: false,
+            notifications: Notifications::default(),
+            default_poll_interval_secs: default_poll(),
+        }
+    }
+}
+
+/// The shortest and longest default poll interval a user may set: polling
+/// a server more often than every 5 s is a load on it; less often than
+/// once a day is no longer "live".
+pub const POLL_INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 5..=86_400;
 
 /// Which desktop notifications are shown, by category: each one is on
 /// unless the user turned it off (a missing field reads as on).
@@ -836,6 +857,85 @@ pub fn check_apart(local: &Path, remote: &Path) -> Result<(), ConfigError> {
             local.display(),
             remote.display()
         )));
+    }
+    Ok(())
+}
+
+/// Top-level system folders a synchronization may not use nor be inside:
+/// the system's own files, and views of the kernel and devices.
+#[cfg(unix)]
+const SYSTEM_TREES: &[&str] = &[
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run",
+    "/sbin", "/sys", "/usr",
+];
+
+/// Folders that hold other people's or the system's folders: a
+/// synchronization may be inside them, never one of them.
+#[cfg(unix)]
+const SYSTEM_PARENTS: &[&str] = &[
+    "/home", "/media", "/mnt", "/opt", "/root", "/srv", "/tmp", "/var",
+];
+
+/// Whether `local` (in normal form) may be a synchronization's local
+/// folder, apart from other synchronizations (the daemon checks those: it
+/// has the list): never `/` (or a drive's root), a system folder (or one
+/// inside it), a folder that holds other users' folders, nor Ferry's own
+/// folders (`ferry_dirs`: the configuration and data folders, which hold
+/// the API token and the journals) or a folder inside or around them. The
+/// one check for `POST /api/syncs` and the preferences' folder field
+/// (`POST /api/check-local`).
+pub fn check_local_allowed(local: &Path, ferry_dirs: &[&Path]) -> Result<(), ConfigError> {
+    let refuse = |reason: String| {
+        Err(ConfigError::BadPath {
+            path: local.display().to_string(),
+            reason,
+        })
+    };
+    if local.parent().is_none() {
+        return refuse("the root of a disk cannot be synchronized: choose a folder on it".into());
+    }
+    #[cfg(unix)]
+    {
+        if let Some(tree) = SYSTEM_TREES
+            .iter()
+            .find(|t| local.starts_with(Path::new(t)))
+        {
+            return refuse(format!(
+                "{tree} holds the system's own files: choose a folder of yours, e.g. in your home folder"
+            ));
+        }
+        if let Some(parent) = SYSTEM_PARENTS.iter().find(|p| local == Path::new(p)) {
+            return refuse(format!(
+                "{parent} holds other folders of the system or of other users: choose a folder inside it"
+            ));
+        }
+    }
+    #[cfg(windows)]
+    {
+        for var in [
+            "SystemRoot",
+            "ProgramFiles",
+            "ProgramFiles(x86)",
+            "ProgramData",
+        ] {
+            if let Some(dir) =
+                std::env::var_os(var).filter(|d| !d.is_empty() && local.starts_with(Path::new(d)))
+            {
+                return refuse(format!(
+                    "{} holds the system's or programs' own files: choose a folder of yours",
+                    Path::new(&dir).display()
+                ));
+            }
+        }
+    }
+    for own in ferry_dirs {
+        let own = normalize_local(own).unwrap_or_else(|_| own.to_path_buf());
+        if local.starts_with(&own) || own.starts_with(local) {
+            return refuse(format!(
+                "it is or holds Ferry's own folder {} (its settings, journals and access key): choose another folder",
+                own.display()
+            ));
+        }
     }
     Ok(())
 }
@@ -1442,5 +1542,50 @@ mod tests {
         assert_eq!(slug("Cloud.Example.com"), "cloud-example-com");
         assert_eq!(slug("  --  "), "item");
         assert_eq!(slug("Mes Documents (2)"), "mes-documents-2");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_root_system_folders_and_ferrys_own_folders_are_refused_as_local_folders() {
+        let cfg = Path::new("/home/a/.config/ferry");
+        let data = Path::new("/home/a/.local/share/ferry");
+        let check = |p: &str| check_local_allowed(Path::new(p), &[cfg, data]);
+        for refused in [
+            "/",
+            "/etc",
+            "/usr/share/doc",
+            "/proc/self",
+            "/home",
+            "/tmp",
+            "/home/a/.config/ferry",
+            "/home/a/.local/share/ferry/syncs",
+            // It holds Ferry's data folder (with the API's access key).
+            "/home/a/.local",
+        ] {
+            let e = check(refused).expect_err(refused).to_string();
+            assert!(e.contains(refused), "{e}");
+        }
+        assert!(
+            check("/home/a/.config")
+                .unwrap_err()
+                .to_string()
+                .contains("Ferry's own folder /home/a/.config/ferry")
+        );
+        for allowed in [
+            "/home/a/Documents",
+            "/tmp/x/sync",
+            "/media/usb/backup",
+            "/var/www",
+        ] {
+            check(allowed).unwrap_or_else(|e| panic!("{allowed}: {e}"));
+        }
+    }
+
+    #[test]
+    fn settings_without_a_default_poll_interval_read_as_thirty_seconds() {
+        let s: AppSettings = serde_json::from_str(r#"{"start_all_parallel": true}"#).unwrap();
+        assert_eq!(s.default_poll_interval_secs, 30);
+        assert!(s.start_all_parallel);
+        assert!(POLL_INTERVAL_RANGE.contains(&s.default_poll_interval_secs));
     }
 }

@@ -17,7 +17,9 @@
 //! configuration transactions and the synchronizations in it; `runs` the
 //! passes the user asks for; `journals` reading a journal; `log` the
 //! transfer log; `conflicts` listing and resolving conflicts; `explain`
-//! `ferry why`; `accounts` accounts and browsing their folders.
+//! `ferry why`; `accounts` accounts and browsing their folders; `setup`
+//! the application settings, diagnostics, checking a local folder and
+//! simulating a synchronization before it is added.
 
 mod accounts;
 mod conflicts;
@@ -25,6 +27,7 @@ mod explain;
 mod journals;
 mod log;
 mod runs;
+mod setup;
 mod shared;
 mod syncs;
 pub mod worker;

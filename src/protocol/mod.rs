@@ -14,6 +14,8 @@
 //! * [`syncs`] — synchronizations: new, typed settings patch, runs.
 //! * [`accounts`] — accounts and folder browsing.
 //! * [`history`] — the transfer log and conflicts.
+//! * [`settings`] — the application's settings, diagnostics, checking a
+//!   local folder for the setup assistant.
 //! * [`why`] — why an item is as it is.
 //! * [`portfile`] — `api.port` in the data folder: port and token, 0600.
 //! * [`client`] — the client side: one method per route.
@@ -23,6 +25,7 @@ pub mod client;
 pub mod history;
 pub mod portfile;
 pub mod report;
+pub mod settings;
 pub mod status;
 pub mod syncs;
 pub mod why;

@@ -18,6 +18,9 @@ need_packages nginx-extras
 # tests/tray.rs; rsvg-convert and desktop-file-validate for assets/ and installer/.
 need_packages libgtk-3-dev libayatana-appindicator3-dev xvfb trayer dbus-x11 librsvg2-bin desktop-file-utils
 need_packages apache2 rclone python3-venv
+# The preferences UI's browser tests: Debian's Chromium and its WebDriver
+# (one source package: their versions never drift).
+need_packages chromium chromium-driver
 # The Windows cross-check: the C parts (SQLite, ring) build with MinGW.
 need_packages gcc-mingw-w64-x86-64
 # wsgidav in its own venv (Debian's python3 is externally managed).

@@ -495,8 +495,14 @@ fn ferry_with_no_command_shows_the_tray_of_its_own_daemon_and_quit_ferry_stops_b
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // A second `ferry` says where the running one is instead of failing.
-    let second = d.cli(&[]).env_remove("DISPLAY").output().unwrap();
+    // A second `ferry` opens the running one's preferences instead of
+    // failing (with no browser to open here, it prints the link).
+    let second = d
+        .cli(&[])
+        .env_remove("DISPLAY")
+        .env_remove("BROWSER")
+        .output()
+        .unwrap();
     assert!(
         second.status.success(),
         "{}",
@@ -504,7 +510,7 @@ fn ferry_with_no_command_shows_the_tray_of_its_own_daemon_and_quit_ferry_stops_b
     );
     let said = String::from_utf8_lossy(&second.stdout);
     assert!(
-        said.contains("already running") && said.contains("http://127.0.0.1:"),
+        said.contains("Open this link") && said.contains("/login?code="),
         "{said}"
     );
 

@@ -7,9 +7,13 @@
 //! * [`portfile`], [`client`] — re-exported from [`crate::protocol`],
 //!   where they live.
 //! * [`routes`] — the routes, thin wrappers over [`crate::daemon::Daemon`].
+//! * [`ui`] — the preferences UI's files and its login (`/login`,
+//!   `/api/login-code`); [`session`] — the login codes and browser sessions.
 
 pub mod routes;
 pub mod security;
+pub mod session;
+pub mod ui;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,8 +21,11 @@ use std::sync::Arc;
 use crate::daemon::Daemon;
 use crate::protocol::portfile;
 
-/// Paths that need no token.
-pub const PUBLIC: &[&str] = &["/api/health"];
+/// Paths that need no token: the health check, the UI's page and its
+/// login (which checks its own code).
+pub const PUBLIC: &[&str] = &["/api/health", "/", "/login"];
+/// Path prefixes that need no token: the UI's static files.
+pub const PUBLIC_PREFIXES: &[&str] = &[ui::STATIC_PREFIX];
 
 /// A running API server.
 pub struct ApiHandle {
@@ -37,12 +44,15 @@ pub async fn start(
     let port = listener.local_addr()?.port();
     let token = portfile::new_token();
     let data_dir = daemon.data_dir().to_path_buf();
+    let sessions = Arc::new(session::Sessions::default());
     let router = security::protect(
-        routes::router(daemon, shutdown.clone()),
+        routes::router(daemon, shutdown.clone()).merge(ui::router(sessions.clone(), port)),
         security::Guard {
             token: token.clone(),
             port,
             public: PUBLIC,
+            public_prefixes: PUBLIC_PREFIXES,
+            sessions,
         },
     );
     let port_file = portfile::write(

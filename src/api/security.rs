@@ -10,8 +10,14 @@
 //! 2. An `Origin`, if present, must be ours (`http://127.0.0.1:PORT`,
 //!    `http://localhost:PORT`, `http://[::1]:PORT`); any other, `null`
 //!    included, gets 403.
-//! 3. Except on the exact public paths, `Authorization: Bearer <token>`,
-//!    compared in constant time, else 401 with `WWW-Authenticate: Bearer`.
+//! 3. Except on the public paths (exact ones, and the prefixes of the
+//!    preferences UI's static files), `Authorization: Bearer <token>`,
+//!    compared in constant time, or the session cookie of a browser that
+//!    logged in with a single-use code ([`super::session`]); else 401 with
+//!    `WWW-Authenticate: Bearer`. A request authenticated by the cookie that
+//!    is not a GET or HEAD must also carry our own `Origin` (browsers send
+//!    it on every such request; a cross-site one is refused by check 2, and
+//!    `SameSite=Strict` keeps the cookie off it in the first place).
 //! 4. POST, PUT and PATCH, and any request that carries a body
 //!    (`Content-Length` > 0 or chunked), must be `Content-Type:
 //!    application/json` (parameters such as `; charset=utf-8` allowed), else
@@ -19,6 +25,11 @@
 //! 5. Bodies over [`MAX_BODY`] get 413, whether announced by
 //!    `Content-Length` or found while reading (the body is read here, up to
 //!    the limit, before the route runs).
+//!
+//! Every answer carries a strict Content-Security-Policy ([`CSP`]: only our
+//! own scripts, styles and connections; no inline script, no eval; never in
+//! a frame), `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and
+//! `Referrer-Policy: no-referrer` (a login URL never leaks to another site).
 //!
 //! No CORS headers are ever sent: any `access-control-*` header a route
 //! might set is removed, so browsers keep other sites' scripts from reading
@@ -39,8 +50,15 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use subtle::ConstantTimeEq;
 
+use super::session::{self, Sessions};
+
 /// The largest request body accepted, in bytes (1 MiB).
 pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The Content-Security-Policy of every answer.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                       img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+                       base-uri 'none'; form-action 'self'";
 
 /// What the checks need to know.
 #[derive(Clone)]
@@ -52,6 +70,16 @@ pub struct Guard {
     pub port: u16,
     /// Exact paths that need no token (e.g. `/api/health`).
     pub public: &'static [&'static str],
+    /// Path prefixes that need no token (the UI's static files).
+    pub public_prefixes: &'static [&'static str],
+    /// The browser sessions whose cookie stands for the token.
+    pub sessions: Arc<Sessions>,
+}
+
+impl Guard {
+    fn is_public(&self, path: &str) -> bool {
+        self.public.contains(&path) || self.public_prefixes.iter().any(|p| path.starts_with(p))
+    }
 }
 
 impl std::fmt::Debug for Guard {
@@ -60,7 +88,8 @@ impl std::fmt::Debug for Guard {
             .field("token", &"<redacted>")
             .field("port", &self.port)
             .field("public", &self.public)
-            .finish()
+            .field("public_prefixes", &self.public_prefixes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,6 +104,7 @@ pub fn protect(router: Router, guard: Guard) -> Router {
             async move {
                 let mut resp = check(&guard, req, next).await;
                 strip_cors(resp.headers_mut());
+                protective_headers(resp.headers_mut());
                 resp
             }
         },
@@ -87,6 +117,7 @@ enum Refusal {
     Host,
     Origin,
     Token,
+    NoOrigin,
     MediaType,
     TooLarge,
     BadBody,
@@ -109,6 +140,11 @@ impl Refusal {
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "a valid API token is required (Authorization: Bearer <token from api.port>)",
+            ),
+            Refusal::NoOrigin => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "a change made with a browser session must come from Ferry's own page",
             ),
             Refusal::MediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -149,6 +185,32 @@ fn strip_cors(headers: &mut HeaderMap) {
     for name in cors {
         headers.remove(name);
     }
+}
+
+/// The headers every answer carries (see the module's documentation).
+fn protective_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+/// The session token of the request's `Cookie` headers, if it has ours.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session::from_cookie_header)
 }
 
 /// `authority` is `127.0.0.1:PORT`, `localhost:PORT` or `[::1]:PORT`.
@@ -194,12 +256,20 @@ fn check_head(guard: &Guard, req: &Request) -> Result<(), Refusal> {
             return Err(Refusal::Origin);
         }
     }
-    // 3. Token.
-    if !guard.public.contains(&req.uri().path()) {
+    // 3. Token, or a browser session.
+    if !guard.is_public(req.uri().path()) {
         let given = bearer(headers).unwrap_or_default();
         let same: bool = given.ct_eq(guard.token.as_bytes()).into();
-        if !same || guard.token.is_empty() {
-            return Err(Refusal::Token);
+        let by_token = same && !guard.token.is_empty();
+        if !by_token {
+            let by_cookie = session_cookie(headers).is_some_and(|t| guard.sessions.is_open(t));
+            if !by_cookie {
+                return Err(Refusal::Token);
+            }
+            let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+            if !reads && !headers.contains_key(header::ORIGIN) {
+                return Err(Refusal::NoOrigin);
+            }
         }
     }
     // 4. JSON bodies only.
@@ -295,6 +365,8 @@ pub(crate) mod tests {
             token: TOKEN.into(),
             port,
             public: PUBLIC,
+            public_prefixes: &["/ui/"],
+            sessions: Arc::new(Sessions::default()),
         }
     }
 
@@ -347,6 +419,100 @@ pub(crate) mod tests {
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         out
+    }
+
+    /// The dummy routes behind the checks with a session opened by a code;
+    /// the port and the session's token.
+    async fn server_with_session() -> (u16, String) {
+        let sessions = Arc::new(Sessions::default());
+        let code = sessions.new_code();
+        let token = sessions.redeem(&code).unwrap();
+        let port = serve(|port| {
+            protect(
+                routes().route("/ui/app.js", get(|| async { "js" })),
+                Guard {
+                    sessions,
+                    ..guard(port)
+                },
+            )
+        })
+        .await;
+        (port, token)
+    }
+
+    #[tokio::test]
+    async fn a_session_cookie_stands_for_the_token_and_a_wrong_one_does_not() {
+        let (port, token) = server_with_session().await;
+        let c = http();
+        let url = format!("http://127.0.0.1:{port}/api/x");
+        let with = |cookie: String| c.get(&url).header("Cookie", cookie);
+        let a = send(with(format!("other=1; ferry_session={token}"))).await;
+        assert_eq!((a.status, a.body.as_str()), (200, "x"));
+        for wrong in [
+            format!("ferry_session={}", "0".repeat(64)),
+            format!("ferry_session={}", &token[..63]),
+            format!("ferry_session={token}0"),
+            format!("session={token}"),
+            "ferry_session=".to_string(),
+        ] {
+            assert_eq!(send(with(wrong.clone())).await.status, 401, "{wrong}");
+        }
+        // The UI's static files need neither.
+        assert_eq!(
+            send(c.get(format!("http://127.0.0.1:{port}/ui/app.js")))
+                .await
+                .status,
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_made_with_the_cookie_must_come_from_our_own_page() {
+        let (port, token) = server_with_session().await;
+        let c = http();
+        let url = format!("http://127.0.0.1:{port}/api/x");
+        let post = || {
+            c.post(&url)
+                .header("Cookie", format!("ferry_session={token}"))
+                .header("Content-Type", "application/json")
+                .body("{}")
+        };
+        let a = send(post()).await;
+        assert_eq!(a.status, 403, "no Origin");
+        assert_eq!(a.json()["code"], "forbidden");
+        let a = send(post().header("Origin", "http://evil.example")).await;
+        assert_eq!(a.status, 403, "a foreign Origin");
+        let a = send(post().header("Origin", format!("http://127.0.0.1:{port}"))).await;
+        assert_eq!((a.status, a.body.as_str()), (200, "2"));
+        // With the token, a client that is not a browser needs no Origin.
+        let a = send(
+            c.post(&url)
+                .bearer_auth(TOKEN)
+                .header("Content-Type", "application/json")
+                .body("{}"),
+        )
+        .await;
+        assert_eq!(a.status, 200);
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_the_content_security_policy() {
+        let port = server().await;
+        let c = http();
+        for (path, auth) in [("/api/health", false), ("/api/x", true), ("/api/x", false)] {
+            let mut rb = c.get(format!("http://127.0.0.1:{port}{path}"));
+            if auth {
+                rb = rb.bearer_auth(TOKEN);
+            }
+            let a = send(rb).await;
+            let csp = a.headers["content-security-policy"].to_str().unwrap();
+            assert!(csp.contains("default-src 'self'"), "{csp}");
+            assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+            assert!(!csp.contains("unsafe"), "{csp}");
+            assert_eq!(a.headers["x-content-type-options"], "nosniff");
+            assert_eq!(a.headers["x-frame-options"], "DENY");
+            assert_eq!(a.headers["referrer-policy"], "no-referrer");
+        }
     }
 
     #[tokio::test]

@@ -37,15 +37,15 @@ pub struct DaemonRequest {
 /// session is there and `--headless` was not given.
 pub(super) fn daemon(req: DaemonRequest) -> anyhow::Result<ExitCode> {
     let data_dir = crate::config::data_dir()?;
-    if req.implicit {
-        if let Some(port) = running_daemon(&data_dir) {
-            out!(
-                "Ferry is already running (its API answers at http://127.0.0.1:{port}/). \
-                 `ferry status` shows what it is doing; the preferences window comes with a \
-                 later version."
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
+    if req.implicit && running_daemon(&data_dir).is_some() {
+        // A second `ferry` (the launcher, a double click): show the
+        // preferences of the one that runs instead of failing.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let opened = rt.block_on(super::prefs::open(&data_dir, None))?;
+        super::prefs::say(&opened);
+        return Ok(ExitCode::SUCCESS);
     }
     let opts = RunOptions {
         config_dir: crate::config::default_dir()?,
@@ -83,7 +83,8 @@ fn wants_tray() -> bool {
 #[cfg(feature = "tray")]
 fn with_tray(app: AppHandle) -> anyhow::Result<()> {
     let ctx = crate::tray::TrayContext::new(app.data_dir().to_path_buf(), app.runtime())
-        .with_stopping(app.stopping());
+        .with_stopping(app.stopping())
+        .with_open_page(page_opener(app.data_dir().to_path_buf(), app.runtime()));
     let shown = crate::tray::run(ctx);
     app.shutdown();
     if let Err(e) = shown {
@@ -99,6 +100,31 @@ fn with_tray(app: AppHandle) -> anyhow::Result<()> {
     app::headless(app)
 }
 
+/// What the tray's "Preferences…" and "Conflicts (N)" do: open that page
+/// of the preferences in the browser (the tray calls it off its own thread,
+/// where blocking is fine).
+#[cfg(feature = "tray")]
+fn page_opener(
+    data_dir: PathBuf,
+    runtime: tokio::runtime::Handle,
+) -> Box<dyn Fn(crate::tray::Page) + Send + Sync> {
+    Box::new(move |page| {
+        let name = match page {
+            crate::tray::Page::Preferences => None,
+            crate::tray::Page::Conflicts => Some("conflicts"),
+        };
+        match runtime.block_on(super::prefs::open(&data_dir, name)) {
+            Ok(super::prefs::Opened::InBrowser(_)) => {}
+            Ok(super::prefs::Opened::Printable(login)) => tracing::warn!(
+                "tray: no browser could be opened for the preferences; the link (valid {} s) is {}",
+                login.expires_in_secs,
+                login.url
+            ),
+            Err(e) => tracing::warn!("tray: the preferences could not be opened: {e:#}"),
+        }
+    })
+}
+
 /// `ferry tray`: the tray of the daemon that runs (it follows the daemon,
 /// and waits for one to start).
 #[cfg(feature = "tray")]
@@ -108,10 +134,10 @@ pub(super) fn tray() -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let data_dir = crate::config::data_dir()?;
-    crate::tray::run(crate::tray::TrayContext::new(
-        data_dir,
-        runtime.handle().clone(),
-    ))?;
+    let opener = page_opener(data_dir.clone(), runtime.handle().clone());
+    crate::tray::run(
+        crate::tray::TrayContext::new(data_dir, runtime.handle().clone()).with_open_page(opener),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

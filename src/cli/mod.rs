@@ -32,6 +32,7 @@ mod desktop;
 pub mod journals;
 mod log;
 pub mod output;
+pub mod prefs;
 mod runs;
 mod status;
 pub mod sync;
@@ -135,6 +136,11 @@ pub enum Command {
         #[arg(value_enum)]
         action: desktop::AutostartAction,
     },
+    /// Open Ferry's preferences in your browser (signed in with a link that
+    /// works once; printed instead when no browser can be opened, e.g. over
+    /// SSH). PAGE: syncs (the default), assistant, conflicts, transfers,
+    /// accounts or settings.
+    Prefs { page: Option<String> },
     /// Show the tray icon and menu of the Ferry daemon that runs (`ferry`
     /// shows it by itself; this is for a daemon started without one).
     #[cfg(feature = "tray")]
@@ -181,6 +187,7 @@ pub fn main() -> ExitCode {
         Command::Diagnostics { out } => diagnostics_command(out),
         Command::Control(cmd) => control(cmd),
         Command::Autostart { action } => desktop::autostart(action),
+        Command::Prefs { page } => prefs::command(page),
         #[cfg(feature = "tray")]
         Command::Tray => desktop::tray(),
     };

@@ -182,6 +182,18 @@ impl Client {
         self.get("/api/health").await
     }
 
+    /// `POST /api/login-code`: a single-use code, and the URL that logs a
+    /// browser in with it and opens `page` of the preferences.
+    pub async fn login_code(
+        &self,
+        page: Option<&str>,
+    ) -> Result<super::prefs::LoginCode, ClientError> {
+        let body = super::prefs::LoginRequest {
+            page: page.map(str::to_string),
+        };
+        self.post("/api/login-code", &body).await
+    }
+
     /// `GET /api/status`.
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.get("/api/status").await
@@ -682,6 +694,8 @@ mod tests {
                     token: TOKEN.into(),
                     port,
                     public: PUBLIC,
+                    public_prefixes: &[],
+                    sessions: Default::default(),
                 },
             )
         })

@@ -17,6 +17,7 @@
 //! * [`settings`] — the application's settings, diagnostics, checking a
 //!   local folder for the setup assistant.
 //! * [`why`] — why an item is as it is.
+//! * [`prefs`] — the login code that opens the preferences UI.
 //! * [`portfile`] — `api.port` in the data folder: port and token, 0600.
 //! * [`client`] — the client side: one method per route.
 
@@ -24,6 +25,7 @@ pub mod accounts;
 pub mod client;
 pub mod history;
 pub mod portfile;
+pub mod prefs;
 pub mod report;
 pub mod settings;
 pub mod status;

@@ -79,6 +79,13 @@ impl TrayContext {
         }
     }
 
+    /// Open the preferences' pages with `open_page` (called off the main
+    /// thread; it may block).
+    pub fn with_open_page(mut self, open_page: Box<dyn Fn(Page) + Send + Sync>) -> TrayContext {
+        self.open_page = open_page;
+        self
+    }
+
     /// The tray ends when `stopping` becomes `true` (or its sender goes).
     pub fn with_stopping(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> TrayContext {
         self.stopping = Some(stopping);

@@ -1,0 +1,91 @@
+//! The preferences UI's shell in a real headless Chromium against the real
+//! daemon: what needs the user shows on every page, with the button that
+//! resolves it.
+
+#![cfg(unix)]
+
+#[path = "common/daemon.rs"]
+mod daemon;
+
+#[path = "common/browser.rs"]
+mod browser;
+
+use browser::Browser;
+use daemon::{TestDaemon, files, write};
+
+#[test]
+fn a_guard_waiting_for_confirmation_is_shown_on_every_page_and_confirmed_from_there() {
+    let mut d = TestDaemon::new();
+    let local = d.path("local");
+    let remote = d.path("remote");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::create_dir_all(&remote).unwrap();
+    d.start();
+    d.ferry_ok(&[
+        "add",
+        "guarded",
+        local.to_str().unwrap(),
+        remote.to_str().unwrap(),
+    ]);
+    for i in 0..10 {
+        write(&local.join(format!("f{i}.txt")), b"x");
+    }
+    d.wait_until("the first sync", || files(&remote).len() == 10);
+    d.wait_state("guarded", "synced");
+    let b = Browser::start();
+    b.login_to(&d, Some("settings"));
+    assert_eq!(b.count("[data-test=alert]"), 0, "nothing to say yet");
+    for i in 0..8 {
+        std::fs::remove_file(local.join(format!("f{i}.txt"))).unwrap();
+    }
+    d.wait_state("guarded", "needs_confirmation");
+    // It reaches the page by itself (the event stream), on a page that is
+    // not the synchronizations'.
+    let alert = b.wait_text(
+        "[data-test=alert]",
+        "guarded is waiting for your confirmation",
+    );
+    assert!(alert.contains("delete 8"), "{alert}");
+    assert_eq!(files(&remote).len(), 10, "nothing deleted while it waits");
+    b.click("[data-test=alert-confirm]");
+    d.wait_until("the deletions", || files(&remote).len() == 2);
+    d.wait_state("guarded", "synced");
+    b.wait_gone("[data-test=alert]");
+    // The deleted files are in the remote's trash, not gone.
+    assert_eq!(files(&remote.join(".ferry-trash")).len(), 8);
+}
+
+#[test]
+fn an_offline_synchronization_is_shown_with_a_retry_button() {
+    let mut d = TestDaemon::new();
+    let local = d.path("local");
+    let remote = d.path("remote");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::create_dir_all(&remote).unwrap();
+    d.start();
+    // A WebDAV server that does not answer: nothing listens on this port.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let url = format!("http://127.0.0.1:{port}/dav/");
+    d.ferry_ok_with_stdin(
+        &[
+            "account",
+            "add",
+            &url,
+            "--user",
+            "me",
+            "--password-stdin",
+            "--no-test",
+        ],
+        b"secret\n",
+    );
+    d.ferry_ok(&["add", "far", local.to_str().unwrap(), &format!("{url}docs")]);
+    let b = Browser::start();
+    b.login(&d);
+    let alert = b.wait_text("[data-test=alert]", "far is offline");
+    assert!(alert.contains("retrying in"), "{alert}");
+    b.click("[data-test=alert-retry]");
+    // Still offline after the retry, and said so again.
+    b.wait_text("[data-test=alert]", "far is offline");
+}

@@ -42,13 +42,13 @@ export async function render(root, ctx) {
         const state = s.status ? s.status.state : "starting";
         return h("li", { "data-test": "account-sync" },
           `${s.config.name} — ${s.config.local} `,
-          h("span", { class: `badge state-${state}` }, STATE_WORDS[state] || state));
+          h("span", { class: `state state-${state}` }, STATE_WORDS[state] || state));
       })));
     } else {
       item.append(h("p", { class: "hint" }, "No synchronization uses it."));
     }
     if (waiting.length) {
-      item.append(h("p", { class: "warning", "data-test": "credentials-required" },
+      item.append(h("p", { class: "warn", "data-test": "credentials-required" },
         `The server refused the saved password: ${waiting.map((s) => s.config.name).join(", ")} wait${waiting.length === 1 ? "s" : ""} for a new one.`));
     }
 

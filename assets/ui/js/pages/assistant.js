@@ -403,7 +403,7 @@ export async function render(root, ctx) {
         ` (${transfers} file${transfers === 1 ? "" : "s"} to copy, ${dom.fmtBytes((report.bytes_up || 0) + (report.bytes_down || 0))}). Nothing has been changed yet.`;
     clear(table);
     if (report.needs_confirmation) {
-      table.append(h("p", { class: "warning", "data-test": "needs-confirmation" },
+      table.append(h("p", { class: "warn", "data-test": "needs-confirmation" },
         `It will stop and ask you first: ${report.needs_confirmation}`));
     }
     if (ops.length) {

@@ -260,16 +260,37 @@ fn lenient_guards<'de, D: Deserializer<'de>>(d: D) -> Result<Guards, D::Error> {
 }
 
 /// Application-wide settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AppSettings {
-    /// Start Ferry when the user logs in.
+    /// Start Ferry when the user logs in. Kept for older files: the real
+    /// state is the desktop's startup entry (`crate::autostart`), which is
+    /// what the API and the CLI read and write.
     pub autostart: bool,
     /// Start all synchronizations at once (else one after the other).
     pub start_all_parallel: bool,
     /// Which desktop notifications the tray shows.
     pub notifications: Notifications,
+    /// How often a new synchronization polls its remote for changes when
+    /// it does not say ([`SyncConfig::poll_interval_secs`]).
+    pub default_poll_interval_secs: u64,
 }
+
+impl Default for AppSettings {
+    fn default() -> AppSettings {
+        AppSettings {
+            autostart: false,
+            start_all_parallel: false,
+            notifications: Notifications::default(),
+            default_poll_interval_secs: default_poll(),
+        }
+    }
+}
+
+/// The shortest and longest default poll interval a user may set: polling
+/// a server more often than every 5 s is a load on it; less often than
+/// once a day is no longer "live".
+pub const POLL_INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 5..=86_400;
 
 /// Which desktop notifications are shown, by category: each one is on
 /// unless the user turned it off (a missing field reads as on).
@@ -1590,6 +1611,14 @@ mod tests {
         assert_eq!(slug("Cloud.Example.com"), "cloud-example-com");
         assert_eq!(slug("  --  "), "item");
         assert_eq!(slug("Mes Documents (2)"), "mes-documents-2");
+    }
+
+    #[test]
+    fn settings_without_a_default_poll_interval_read_as_thirty_seconds() {
+        let s: AppSettings = serde_json::from_str(r#"{"start_all_parallel": true}"#).unwrap();
+        assert_eq!(s.default_poll_interval_secs, 30);
+        assert!(s.start_all_parallel);
+        assert!(POLL_INTERVAL_RANGE.contains(&s.default_poll_interval_secs));
     }
 }
 

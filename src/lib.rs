@@ -11,11 +11,13 @@
 //! * [`pass`] — one pass: observe, plan, guard, execute, record.
 //! * [`daemon`] — the daemon's operations and one worker per synchronization.
 //! * [`app`] — the composition root: `ferry daemon`'s process wiring.
+//! * [`autostart`] — auto-start at login (the desktop's startup entry).
 //! * [`cli`] — the command line.
 
 pub mod accounts;
 pub mod api;
 pub mod app;
+pub mod autostart;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -50,7 +50,7 @@ fn exec_of(text: &str) -> Vec<String> {
         .lines()
         .find_map(|l| l.strip_prefix("Exec="))
         .expect("an Exec line");
-    ferry::app::autostart::xdg::parse_exec(line).expect("well-quoted Exec")
+    ferry::autostart::xdg::parse_exec(line).expect("well-quoted Exec")
 }
 
 #[test]

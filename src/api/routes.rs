@@ -17,9 +17,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::daemon::{Daemon, DaemonError};
-use crate::protocol::accounts::{Folders, NewAccount, RemovedAccount};
+use crate::protocol::accounts::{Folders, NewAccount, NewPassword, RemovedAccount};
 use crate::protocol::history::{Conflict, LogEntry, LogQuery, OpenItem, Resolve};
 use crate::protocol::manage::{FilterList, PreviewRequest};
+use crate::protocol::settings::{
+    Autostart, CheckLocalRequest, Diagnostics, Settings, SettingsPatch,
+};
 use crate::protocol::status::{Event, ListedStatus, Status, overall};
 use crate::protocol::syncs::{
     NewSync, RemovedSync, RunRequest, RunResult, Started, SyncEntry, SyncPatch,
@@ -98,6 +101,14 @@ pub fn router(daemon: Arc<Daemon>, shutdown: tokio::sync::watch::Receiver<bool>)
         .route("/api/accounts/{id}", axum::routing::delete(remove_account))
         .route("/api/accounts/{id}/test", post(test_account))
         .route("/api/accounts/{id}/folders", get(browse))
+        .route(
+            "/api/accounts/{id}/password",
+            axum::routing::put(update_password),
+        )
+        .route("/api/settings", get(settings).patch(change_settings))
+        .route("/api/diagnostics", post(diagnostics))
+        .route("/api/check-local", post(check_local))
+        .route("/api/simulate", post(simulate_new))
         .route("/api/syncs", get(syncs).post(add_sync))
         .route(
             "/api/syncs/{id}",
@@ -226,6 +237,15 @@ async fn remove_account(State(app): State<App>, Path(id): Path<String>) -> ApiRe
         account,
         removed_syncs: removed,
     })
+}
+
+async fn update_password(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let p: NewPassword = body(&bytes)?;
+    ok(app.daemon.update_password(&id, p.password).await?)
 }
 
 #[derive(Deserialize)]
@@ -410,6 +430,103 @@ async fn preview_filters(
 async fn open_local(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     app.daemon.open_local(&id).await?;
     ok(Done::OK)
+}
+
+/// `POST /api/simulate`: what the first pass of a synchronization not
+/// added yet would do (the setup assistant's last page); nothing is saved
+/// or touched.
+async fn simulate_new(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let new: NewSync = body(&bytes)?;
+    ok(crate::pass_report::report(
+        &app.daemon.simulate_new(&new).await?,
+    ))
+}
+
+// ---------------------------------------------------------------- settings --
+
+/// Auto-start at login as the system sees it (the desktop's entry).
+async fn autostart_state() -> Autostart {
+    let read =
+        tokio::task::spawn_blocking(|| (crate::autostart::status(), crate::autostart::location()))
+            .await;
+    let (status, location) = match read {
+        Ok(r) => r,
+        Err(e) => (Err(anyhow::anyhow!("{e}")), None),
+    };
+    let file = location.map(|p| p.display().to_string());
+    match status {
+        Ok(crate::autostart::Status::On { .. }) => Autostart {
+            on: true,
+            off_in_desktop_settings: false,
+            file,
+            error: None,
+        },
+        Ok(crate::autostart::Status::Off) => Autostart {
+            on: false,
+            off_in_desktop_settings: false,
+            file: None,
+            error: None,
+        },
+        Ok(crate::autostart::Status::OffInDesktopSettings { file }) => Autostart {
+            on: false,
+            off_in_desktop_settings: true,
+            file: Some(file.display().to_string()),
+            error: None,
+        },
+        Err(e) => Autostart {
+            on: false,
+            off_in_desktop_settings: false,
+            file,
+            error: Some(format!("{e:#}")),
+        },
+    }
+}
+
+fn settings_of(s: crate::config::AppSettings, autostart: Autostart) -> Settings {
+    Settings {
+        autostart,
+        notifications: s.notifications,
+        start_all_parallel: s.start_all_parallel,
+        default_poll_interval_secs: s.default_poll_interval_secs,
+    }
+}
+
+async fn settings(State(app): State<App>) -> ApiResult {
+    let s = app.daemon.config().await.settings;
+    ok(settings_of(s, autostart_state().await))
+}
+
+/// `PATCH /api/settings`: the configuration's settings (checked first),
+/// then auto-start (the desktop's entry; the choice is recorded like
+/// `ferry autostart on|off`).
+async fn change_settings(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let patch: SettingsPatch = body(&bytes)?;
+    let s = app.daemon.change_settings(&patch).await?;
+    if let Some(on) = patch.autostart {
+        let config_dir = app.daemon.config_dir().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let program = std::env::current_exe()?;
+            crate::autostart::choose(on, &program, &config_dir)
+        })
+        .await
+        .map_err(|e| DaemonError::Internal(e.to_string()))?
+        .map_err(|e| DaemonError::Internal(format!("{e:#}")))?;
+    }
+    ok(settings_of(s, autostart_state().await))
+}
+
+async fn diagnostics(State(app): State<App>) -> ApiResult {
+    let bundle = app.daemon.write_diagnostics().await?;
+    ok(Diagnostics {
+        path: bundle.path.display().to_string(),
+        files: bundle.files.len(),
+        bytes: bundle.bytes,
+    })
+}
+
+async fn check_local(State(app): State<App>, bytes: Bytes) -> ApiResult {
+    let r: CheckLocalRequest = body(&bytes)?;
+    ok(app.daemon.check_local(&r.path).await?)
 }
 
 // ------------------------------------------------------- log and conflicts --

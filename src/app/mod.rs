@@ -14,7 +14,6 @@
 //! with an [`AppHandle`]. [`headless`] is the hook without one: it waits
 //! until a signal stops Ferry. When the hook returns, Ferry stops.
 
-pub mod autostart;
 pub mod limits;
 mod lock;
 mod signals;
@@ -227,7 +226,7 @@ async fn serve(
 fn first_setup(config_dir: &Path) {
     let turned_on = std::env::current_exe()
         .map_err(anyhow::Error::from)
-        .and_then(|program| autostart::on_first_setup(config_dir, &program));
+        .and_then(|program| crate::autostart::on_first_setup(config_dir, &program));
     match turned_on {
         Ok(true) => {
             tracing::info!("the first synchronization is set up: auto-start at login is on")

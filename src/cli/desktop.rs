@@ -143,7 +143,7 @@ pub(super) fn tray() -> anyhow::Result<ExitCode> {
 
 /// `ferry autostart on|off|status`.
 pub(super) fn autostart(action: AutostartAction) -> anyhow::Result<ExitCode> {
-    use crate::app::autostart::{self, Status};
+    use crate::autostart::{self, Status};
     match action {
         AutostartAction::On => autostart::enable(&std::env::current_exe()?)?,
         AutostartAction::Off => autostart::disable()?,

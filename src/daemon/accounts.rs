@@ -57,6 +57,16 @@ impl Daemon {
         Ok(account)
     }
 
+    /// "Update credentials": test `password` against the account's server,
+    /// store it (the keyring, through [`crate::accounts::save_account`]),
+    /// and restart the account's synchronizations, so that those waiting
+    /// in "credentials required" run again with it.
+    pub async fn update_password(&self, id_or_url: &str, password: String) -> Result<Account> {
+        let account = self.account(id_or_url).await?;
+        self.add_account(&account.url, &account.user, password, true)
+            .await
+    }
+
     async fn test_connection(&self, account: &Account, password: &str) -> Result<()> {
         let (url, user, password) = (
             account.url.clone(),

@@ -20,7 +20,9 @@
 //! `ferry why`; `open` opening an item with the desktop's application;
 //! `accounts` accounts and browsing their folders; `manage` what the
 //! preferences' pages ask of one synchronization (its server folders,
-//! filter checks and previews, opening its folder).
+//! filter checks and previews, opening its folder); `setup` the
+//! application settings, diagnostics, checking a local folder and
+//! simulating a synchronization before it is added.
 
 mod accounts;
 mod conflicts;
@@ -30,6 +32,7 @@ mod log;
 mod manage;
 mod open;
 mod runs;
+mod setup;
 mod shared;
 mod syncs;
 pub mod worker;

@@ -33,9 +33,7 @@ impl Daemon {
 
     /// Create a synchronization (and start it).
     pub async fn add_sync(&self, new: NewSync) -> Result<SyncConfig> {
-        let mut sync = new.to_config();
-        normalize_sync(&mut sync)?;
-        self.check_sync(&sync).await?;
+        let sync = self.new_sync_config(&new).await?;
         let (config, (id, first)) = self
             .change_config(|c| {
                 if c.syncs.iter().any(|s| s.name == sync.name) {
@@ -65,6 +63,19 @@ impl Daemon {
         Ok(sync)
     }
 
+    /// The configuration entry `new` asks for, in normal form and checked
+    /// (what adding it and simulating it before adding it both use); a poll
+    /// interval it does not give is the settings' default.
+    pub(super) async fn new_sync_config(&self, new: &NewSync) -> Result<SyncConfig> {
+        let mut sync = new.to_config();
+        if new.settings.poll_interval_secs.is_none() {
+            sync.poll_interval_secs = self.config().await.settings.default_poll_interval_secs;
+        }
+        normalize_sync(&mut sync)?;
+        self.check_sync(&sync).await?;
+        Ok(sync)
+    }
+
     async fn check_sync(&self, sync: &SyncConfig) -> Result<()> {
         if !sync.local.is_absolute() {
             return Err(DaemonError::BadRequest(format!(
@@ -72,8 +83,9 @@ impl Daemon {
                 sync.local.display()
             )));
         }
-        crate::config::check_local_allowed(&sync.local, &self.config_dir, self.data_dir())
-            .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+        if let Some(e) = self.local_refusal(&sync.local, Some(&sync.id)).await {
+            return Err(e);
+        }
         crate::engine::Filter::new(&sync.filters, &sync.deselected)
             .map_err(|e| DaemonError::BadRequest(format!("invalid filter: {e}")))?;
         match &sync.remote {
@@ -93,17 +105,6 @@ impl Daemon {
                         "no account {account:?}: add it first"
                     )));
                 }
-            }
-        }
-        let config = self.config().await;
-        for other in config.syncs.iter().filter(|s| s.id != sync.id) {
-            if other.local.starts_with(&sync.local) || sync.local.starts_with(&other.local) {
-                return Err(DaemonError::Conflict(format!(
-                    "{} overlaps the local folder of {:?} ({})",
-                    sync.local.display(),
-                    other.name,
-                    other.local.display()
-                )));
             }
         }
         Ok(())
@@ -205,12 +206,10 @@ impl Daemon {
                 .ok_or_else(|| DaemonError::NotFound(format!("no synchronization {id:?}")))
         })
         .await?;
-        let path = super::journals::journal_path(&self.shared.data_dir, &sync.id);
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(p));
-        }
+        super::setup::remove_journal(&super::journals::journal_path(
+            &self.shared.data_dir,
+            &sync.id,
+        ));
         Ok(sync)
     }
 }

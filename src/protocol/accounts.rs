@@ -1,5 +1,6 @@
 //! Accounts over the API: `GET/POST /api/accounts`,
-//! `DELETE /api/accounts/{id}`, `GET /api/accounts/{id}/folders`. The
+//! `DELETE /api/accounts/{id}`, `PUT /api/accounts/{id}/password`,
+//! `GET /api/accounts/{id}/folders`. The
 //! account itself is [`crate::config::Account`], as saved (never a
 //! secret).
 
@@ -26,6 +27,22 @@ impl std::fmt::Debug for NewAccount {
             .field("user", &self.user)
             .field("password", &"<redacted>")
             .field("test", &self.test)
+            .finish()
+    }
+}
+
+/// `PUT /api/accounts/{id}/password`: "update credentials" (tested
+/// against the server before it is stored).
+#[derive(Clone, Deserialize, Serialize)]
+pub struct NewPassword {
+    /// Goes to the keyring; never saved, logged or answered.
+    pub password: String,
+}
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewPassword")
+            .field("password", &"<redacted>")
             .finish()
     }
 }

@@ -20,13 +20,14 @@ use futures_util::{Stream, StreamExt, TryFutureExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::accounts::{Account, Folders, NewAccount, RemovedAccount};
+use super::accounts::{Account, Folders, NewAccount, NewPassword, RemovedAccount};
 use super::history::{Conflict, LogEntry, LogQuery, OpenItem, Resolve};
 use super::manage::{
     BuiltinRules, FilterCheck, FilterList, FilterPreview, PreviewRequest, SyncFolders,
 };
 use super::portfile;
 use super::report::PassReport;
+use super::settings::{CheckLocal, CheckLocalRequest, Diagnostics, Settings, SettingsPatch};
 use super::status::{Event, RecentFile, Status};
 use super::syncs::{NewSync, RemovedSync, RunRequest, RunResult, Started, SyncEntry, SyncPatch};
 use super::why::{Why, WhyRequest};
@@ -233,6 +234,53 @@ impl Client {
     pub async fn test_account(&self, id_or_url: &str) -> Result<Done, ClientError> {
         let path = format!("/api/accounts/{}/test", segment(id_or_url));
         self.post(&path, &serde_json::Map::new()).await
+    }
+
+    /// `PUT /api/accounts/{id}/password`: "update credentials" (tested
+    /// first; the account's synchronizations restart with it).
+    pub async fn update_password(
+        &self,
+        id_or_url: &str,
+        password: &str,
+    ) -> Result<Account, ClientError> {
+        let body = NewPassword {
+            password: password.to_string(),
+        };
+        self.put(
+            &format!("/api/accounts/{}/password", segment(id_or_url)),
+            &body,
+        )
+        .await
+    }
+
+    /// `GET /api/settings`.
+    pub async fn settings(&self) -> Result<Settings, ClientError> {
+        self.get("/api/settings").await
+    }
+
+    /// `PATCH /api/settings`.
+    pub async fn change_settings(&self, patch: &SettingsPatch) -> Result<Settings, ClientError> {
+        self.patch("/api/settings", patch).await
+    }
+
+    /// `POST /api/diagnostics`: write the redacted bundle; where it is.
+    pub async fn diagnostics(&self) -> Result<Diagnostics, ClientError> {
+        self.post("/api/diagnostics", &serde_json::Map::new()).await
+    }
+
+    /// `POST /api/check-local`: what a local folder would be for a new
+    /// synchronization.
+    pub async fn check_local(&self, path: &str) -> Result<CheckLocal, ClientError> {
+        let body = CheckLocalRequest {
+            path: path.to_string(),
+        };
+        self.post("/api/check-local", &body).await
+    }
+
+    /// `POST /api/simulate`: the first pass of a synchronization not added
+    /// yet, simulated.
+    pub async fn simulate_new(&self, new: &NewSync) -> Result<PassReport, ClientError> {
+        self.post("/api/simulate", new).await
     }
 
     /// `GET /api/accounts/{id}/folders?path=…`: the sub-folders of `path`.

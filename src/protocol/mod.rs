@@ -14,6 +14,8 @@
 //! * [`syncs`] — synchronizations: new, typed settings patch, runs.
 //! * [`accounts`] — accounts and folder browsing.
 //! * [`history`] — the transfer log and conflicts.
+//! * [`settings`] — the application's settings, diagnostics, checking a
+//!   local folder for the setup assistant.
 //! * [`why`] — why an item is as it is.
 //! * [`manage`] — one synchronization's server folders (selective sync),
 //!   filter checks and previews, the built-in rules, opening its folder.
@@ -28,6 +30,7 @@ pub mod manage;
 pub mod portfile;
 pub mod prefs;
 pub mod report;
+pub mod settings;
 pub mod status;
 pub mod syncs;
 pub mod why;

@@ -236,6 +236,10 @@ pub struct DavOptions {
     /// The other servers have no such switch (nginx always refuses
     /// `Depth: infinity`; rclone, wsgidav and dav-server allow it).
     pub depth_infinity: bool,
+    /// nginx only: ask for HTTP Basic authentication on `/dav/` with this
+    /// user and password ([`DavServer::set_password`] changes it while the
+    /// server runs, as an administrator would).
+    pub basic_auth: Option<(String, String)>,
 }
 
 /// One finished request, as `requests()` reports it.
@@ -351,7 +355,7 @@ impl DavServer {
         for attempt in 1..=START_ATTEMPTS {
             let started = match kind {
                 DavKind::Apache => start_apache(tmp.path(), owner, &options),
-                DavKind::Nginx => start_nginx(tmp.path()),
+                DavKind::Nginx => start_nginx(tmp.path(), &options),
                 DavKind::Rclone => start_rclone(tmp.path()),
                 DavKind::WsgiDav => start_wsgidav(tmp.path()),
                 DavKind::DavServer => Ok(start_dav_server(tmp.path())),
@@ -387,6 +391,17 @@ impl DavServer {
     /// collection (ends in `/`).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/dav/sync/", self.port)
+    }
+
+    /// Change the password of a server started with
+    /// [`DavOptions::basic_auth`] (nginx), effective at the next request.
+    pub fn set_password(&self, user: &str, password: &str) {
+        assert_eq!(self.kind, DavKind::Nginx, "only nginx runs with a password");
+        assert!(
+            self.tmp.path().join("htpasswd").exists(),
+            "the server was started without DavOptions::basic_auth"
+        );
+        write_htpasswd(self.tmp.path(), user, password);
     }
 
     /// `http://127.0.0.1:PORT/dav/`: the parent collection of [`url`](Self::url).
@@ -624,9 +639,26 @@ fn start_apache(
 // ---------------------------------------------------------------------------
 // nginx
 
-fn start_nginx(tmp: &Path) -> Result<(u16, Backend), String> {
+/// nginx's password file (`{PLAIN}`: no hashing tool needed), replaced
+/// atomically: nginx reads it at every request.
+fn write_htpasswd(tmp: &Path, user: &str, password: &str) {
+    let part = tmp.join("htpasswd.part");
+    fs::write(&part, format!("{user}:{{PLAIN}}{password}\n")).unwrap();
+    fs::rename(&part, tmp.join("htpasswd")).unwrap();
+}
+
+fn start_nginx(tmp: &Path, options: &DavOptions) -> Result<(u16, Backend), String> {
     let port = free_port();
     let t = tmp.display();
+    let auth = match &options.basic_auth {
+        Some((user, password)) => {
+            write_htpasswd(tmp, user, password);
+            format!(
+                "auth_basic \"ferry-test\";\n               auth_basic_user_file \"{t}/htpasswd\";"
+            )
+        }
+        None => String::new(),
+    };
     fs::create_dir_all(tmp.join("nginx-tmp")).unwrap();
     let log = tmp.join("access.log");
     let _ = fs::remove_file(&log);
@@ -664,6 +696,7 @@ fn start_nginx(tmp: &Path) -> Result<(u16, Backend), String> {
                dav_ext_methods PROPFIND OPTIONS;\n\
                create_full_put_path on;\n\
                dav_access user:rw group:rw all:r;\n\
+               {auth}\n\
              }}\n\
            }}\n\
          }}\n"

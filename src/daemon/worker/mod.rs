@@ -335,25 +335,13 @@ impl Worker {
                 return;
             }
         };
-        let job = SyncJob {
-            name: self.cfg.name.clone(),
-            local: Arc::new(Folder::new(
-                self.cfg.local.clone(),
-                Side::Local,
-                TrashPolicy::Os,
-            )),
-            remote: remote.clone(),
-            journal: self.journal.clone(),
-            settings: Settings {
-                direction: self.cfg.direction,
-                conflict: self.cfg.conflict,
-                compare: self.cfg.compare,
-                guards: self.cfg.guards,
-            },
+        let job = job_of(
+            &self.cfg,
+            remote.clone(),
+            self.journal.clone(),
             filter,
-            concurrency: 4,
-            hooks: self.hooks(),
-        };
+            self.hooks(),
+        );
 
         // Watchers: the local folder, and a folder remote; their news is
         // tagged with the side it comes from. A folder that does not exist
@@ -956,57 +944,67 @@ impl Worker {
 
     /// Connect the remote; the state to show when that is not possible.
     async fn open_remote(&self) -> Result<Arc<dyn Remote>, SyncState> {
-        match &self.cfg.remote {
-            RemoteSpec::Folder { path } => Ok(Arc::new(crate::remote::folder::FolderRemote::new(
-                path.clone(),
-            ))),
-            RemoteSpec::WebDav { account, path } => {
-                let Some(acc) = self.account.clone() else {
-                    return Err(SyncState::Error {
-                        reason: format!("the account {account} does not exist (any more)"),
-                        retry_in_secs: 0,
-                    });
-                };
-                let secrets = self.shared.secrets.clone();
-                let key = acc.secret_key();
-                let password =
-                    tokio::task::spawn_blocking(move || secrets.get(crate::secrets::SERVICE, &key))
-                        .await
-                        .map_err(|e| SyncState::Error {
-                            reason: e.to_string(),
-                            retry_in_secs: 0,
-                        })?;
-                let password = match password {
-                    Ok(Some(p)) => p,
-                    Ok(None) => {
-                        return Err(SyncState::CredentialsRequired {
-                            reason: format!(
-                                "no password stored for {} at {}: add the account again",
-                                acc.user, acc.url
-                            ),
-                        });
-                    }
-                    Err(e) => {
-                        return Err(SyncState::CredentialsRequired {
-                            reason: format!("the keyring could not be read: {e}"),
-                        });
-                    }
-                };
-                let options = crate::remote::webdav::Options::for_account(
-                    Some(crate::remote::webdav::Credentials {
-                        user: acc.user.clone(),
-                        password,
-                    }),
-                    self.shared.ca_file.clone(),
-                    self.shared.timeout,
-                );
-                crate::remote::webdav::WebDav::new(&acc.url_for(path), options)
-                    .map(|w| Arc::new(w) as Arc<dyn Remote>)
+        open_remote(&self.cfg, self.account.as_ref(), &self.shared).await
+    }
+}
+
+/// Connect a synchronization's remote (a WebDAV one with its account's
+/// password from the keyring); the state to show when that is not possible.
+async fn open_remote(
+    cfg: &SyncConfig,
+    account: Option<&Account>,
+    shared: &Shared,
+) -> Result<Arc<dyn Remote>, SyncState> {
+    match &cfg.remote {
+        RemoteSpec::Folder { path } => Ok(Arc::new(crate::remote::folder::FolderRemote::new(
+            path.clone(),
+        ))),
+        RemoteSpec::WebDav { account: id, path } => {
+            let Some(acc) = account.cloned() else {
+                return Err(SyncState::Error {
+                    reason: format!("the account {id} does not exist (any more)"),
+                    retry_in_secs: 0,
+                });
+            };
+            let secrets = shared.secrets.clone();
+            let key = acc.secret_key();
+            let password =
+                tokio::task::spawn_blocking(move || secrets.get(crate::secrets::SERVICE, &key))
+                    .await
                     .map_err(|e| SyncState::Error {
                         reason: e.to_string(),
                         retry_in_secs: 0,
-                    })
-            }
+                    })?;
+            let password = match password {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    return Err(SyncState::CredentialsRequired {
+                        reason: format!(
+                            "no password stored for {} at {}: add the account again",
+                            acc.user, acc.url
+                        ),
+                    });
+                }
+                Err(e) => {
+                    return Err(SyncState::CredentialsRequired {
+                        reason: format!("the keyring could not be read: {e}"),
+                    });
+                }
+            };
+            let options = crate::remote::webdav::Options::for_account(
+                Some(crate::remote::webdav::Credentials {
+                    user: acc.user.clone(),
+                    password,
+                }),
+                shared.ca_file.clone(),
+                shared.timeout,
+            );
+            crate::remote::webdav::WebDav::new(&acc.url_for(path), options)
+                .map(|w| Arc::new(w) as Arc<dyn Remote>)
+                .map_err(|e| SyncState::Error {
+                    reason: e.to_string(),
+                    retry_in_secs: 0,
+                })
         }
     }
 }
@@ -1021,6 +1019,72 @@ async fn simulate(job: &SyncJob) -> Result<Report, String> {
         create_root: true,
     };
     sync::run_pass(job, opts, jiff::Zoned::now().datetime())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The pass job of a synchronization: its local folder, `remote`, journal,
+/// settings and filter.
+fn job_of(
+    cfg: &SyncConfig,
+    remote: Arc<dyn Remote>,
+    journal: Arc<Mutex<Journal>>,
+    filter: Arc<Filter>,
+    hooks: PassHooks,
+) -> SyncJob {
+    SyncJob {
+        name: cfg.name.clone(),
+        local: Arc::new(Folder::new(cfg.local.clone(), Side::Local, TrashPolicy::Os)),
+        remote,
+        journal,
+        settings: Settings {
+            direction: cfg.direction,
+            conflict: cfg.conflict,
+            compare: cfg.compare,
+            guards: cfg.guards,
+        },
+        filter,
+        concurrency: 4,
+        hooks,
+    }
+}
+
+/// What the first pass of a synchronization that is not added yet would do
+/// (the setup assistant's last page): a dry run against an empty journal
+/// at `journal_path` (a scratch file the caller removes), with no worker,
+/// no watcher and nothing written to either folder. `create_root`: the
+/// synchronization will be added asking for a missing remote folder to be
+/// created (else the report says the pass would wait for a confirmation).
+pub async fn dry_run(
+    cfg: &SyncConfig,
+    account: Option<&Account>,
+    shared: &Shared,
+    journal_path: PathBuf,
+    create_root: bool,
+) -> Result<Report, String> {
+    let remote = open_remote(cfg, account, shared)
+        .await
+        .map_err(|state| match state {
+            SyncState::CredentialsRequired { reason } | SyncState::Error { reason, .. } => reason,
+            other => other.name().to_string(),
+        })?;
+    let filter = Filter::new(&cfg.filters, &cfg.deselected)
+        .map_err(|e| format!("the filters are invalid: {e}"))?;
+    let journal = super::journals::open(journal_path).await?;
+    let job = job_of(
+        cfg,
+        remote,
+        Arc::new(Mutex::new(journal)),
+        Arc::new(filter),
+        PassHooks::default(),
+    );
+    let opts = PassOptions {
+        dry_run: true,
+        force: false,
+        scope: None,
+        create_root,
+    };
+    sync::run_pass(&job, opts, jiff::Zoned::now().datetime())
         .await
         .map_err(|e| e.to_string())
 }

@@ -13,7 +13,13 @@
 //! After the first setup (the first synchronization added) Ferry turns
 //! auto-start on, once ([`on_first_setup`], called by the app's hook): not
 //! when the user chose already, which [`mark_chosen`] records next to the
-//! configuration (`ferry autostart on|off` writes it).
+//! configuration (`ferry autostart on|off` and the preferences write it,
+//! through [`choose`]).
+//!
+//! A top-level module (platform integration, like [`crate::secrets`]): the
+//! composition root (`app`, the first-setup hook), the CLI (`ferry
+//! autostart`) and the API (`/api/settings`) use it; the daemon does not
+//! (the desktop is not its business).
 
 use std::path::{Path, PathBuf};
 
@@ -86,6 +92,19 @@ pub fn mark_chosen(config_dir: &Path) -> anyhow::Result<()> {
 /// Whether auto-start was chosen already ([`mark_chosen`]).
 pub fn was_chosen(config_dir: &Path) -> bool {
     config_dir.join(CHOSEN_MARKER).exists()
+}
+
+/// The user's choice (`ferry autostart on|off`, the preferences' switch):
+/// turn auto-start on (running `program`) or off, and record that it was
+/// chosen, so Ferry never changes it by itself again. The state after it.
+pub fn choose(on: bool, program: &Path, config_dir: &Path) -> anyhow::Result<Status> {
+    if on {
+        enable(program)?;
+    } else {
+        disable()?;
+    }
+    mark_chosen(config_dir)?;
+    status()
 }
 
 /// After the first synchronization was set up: start `program` at login,

@@ -1,0 +1,204 @@
+// Accounts: the servers Ferry signs in to. Add one (the connection is
+// tested first), test one, update its password ("credentials required"
+// anywhere links here: #/accounts?update=ID), and remove one: the page
+// first lists the synchronizations that go with it and says that their
+// files stay on this computer, then asks to confirm.
+
+const STATE_WORDS = {
+  credentials_required: "password needed",
+  synced: "up to date",
+  syncing: "syncing",
+  offline: "offline",
+  error: "error",
+  paused: "paused",
+  disabled: "turned off",
+  needs_confirmation: "waits for you",
+  starting: "starting",
+};
+
+export async function render(root, ctx) {
+  const { api, dom, events } = ctx;
+  const { h, clear } = dom;
+  const list = h("div", { class: "accounts", "data-test": "accounts" });
+  let openUpdate = ctx.query.get("update");
+
+  async function load() {
+    const [accounts, syncs] = await Promise.all([api.get("/api/accounts"), api.get("/api/syncs")]);
+    clear(list);
+    if (accounts.length === 0) {
+      list.append(h("p", { class: "empty", "data-test": "no-accounts" }, "No server account yet. Add one below, or use the assistant."));
+    }
+    for (const account of accounts) list.append(accountItem(account, syncs.filter((s) => s.config.remote.account === account.id)));
+  }
+
+  function accountItem(account, syncs) {
+    const message = h("p", { class: "result", "data-test": "result", role: "status" });
+    const waiting = syncs.filter((s) => s.status && s.status.state === "credentials_required");
+    const item = h("section", { class: "account", "data-test": `account-${account.id}` },
+      h("h2", {}, account.url),
+      h("p", {}, `Signed in as ${account.user}`));
+    if (syncs.length) {
+      item.append(h("ul", { class: "account-syncs" }, ...syncs.map((s) => {
+        const state = s.status ? s.status.state : "starting";
+        return h("li", { "data-test": "account-sync" },
+          `${s.config.name} — ${s.config.local} `,
+          h("span", { class: `state state-${state}` }, STATE_WORDS[state] || state));
+      })));
+    } else {
+      item.append(h("p", { class: "hint" }, "No synchronization uses it."));
+    }
+    if (waiting.length) {
+      item.append(h("p", { class: "warn", "data-test": "credentials-required" },
+        `The server refused the saved password: ${waiting.map((s) => s.config.name).join(", ")} wait${waiting.length === 1 ? "s" : ""} for a new one.`));
+    }
+
+    const test = h("button", { type: "button", "data-test": "test" }, "Test connection");
+    test.addEventListener("click", async () => {
+      message.textContent = "Testing…";
+      try {
+        await api.post(`/api/accounts/${encodeURIComponent(account.id)}/test`, {});
+        message.textContent = "The server accepts the saved password.";
+      } catch (e) {
+        message.textContent = `The test failed: ${e.message}`;
+      }
+    });
+
+    // Update credentials.
+    const pw = h("input", { type: "password", id: `pw-${account.id}`, autocomplete: "current-password", "data-test": "password" });
+    const save = h("button", { type: "submit", "data-test": "save-password" }, "Test and save");
+    const updateForm = h("form", { class: "update-password", "data-test": "update-form" },
+      h("label", { for: `pw-${account.id}` }, `New password for ${account.user}`),
+      h("div", { class: "row" }, pw, save),
+      h("p", { class: "hint" }, "Ferry tries it on the server first; it is kept in your system's keyring, never in a file."));
+    updateForm.hidden = !(openUpdate === account.id || waiting.length > 0);
+    updateForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (!pw.value) {
+        message.textContent = "Type the new password.";
+        return;
+      }
+      save.disabled = true;
+      message.textContent = "Trying the new password…";
+      try {
+        await api.put(`/api/accounts/${encodeURIComponent(account.id)}/password`, { password: pw.value });
+        pw.value = "";
+        openUpdate = null;
+        ctx.notice(`The new password for ${account.url} is saved; its synchronizations start again.`, "ok");
+        await load();
+      } catch (e) {
+        message.textContent = `Not saved: ${e.message}`;
+      } finally {
+        save.disabled = false;
+      }
+    });
+    const update = h("button", { type: "button", "data-test": "update-password" }, "Update password…");
+    update.addEventListener("click", () => {
+      updateForm.hidden = false;
+      pw.focus();
+    });
+
+    // Deregistration, with a confirm step that names what goes.
+    const remove = h("button", { type: "button", class: "danger", "data-test": "remove" }, "Remove account…");
+    const confirm = h("div", { class: "confirm", "data-test": "remove-confirm", role: "alertdialog" });
+    confirm.hidden = true;
+    remove.addEventListener("click", () => {
+      clear(confirm);
+      confirm.append(h("p", {}, `Remove the account ${account.user} at ${account.url}?`));
+      if (syncs.length) {
+        confirm.append(
+          h("p", {}, `These synchronizations go with it (${syncs.length}):`),
+          h("ul", { "data-test": "remove-syncs" }, ...syncs.map((s) =>
+            h("li", { "data-test": "remove-sync" }, `${s.config.name} — ${s.config.local}`))),
+        );
+      } else {
+        confirm.append(h("p", {}, "No synchronization uses it."));
+      }
+      confirm.append(h("p", { "data-test": "files-stay" },
+        "Your files stay where they are: nothing is deleted on this computer or on the server. Ferry only stops synchronizing them and forgets the password."));
+      const yes = h("button", { type: "button", class: "danger", "data-test": "confirm-remove" }, "Remove account");
+      const no = h("button", { type: "button", "data-test": "cancel-remove" }, "Cancel");
+      no.addEventListener("click", () => {
+        confirm.hidden = true;
+        remove.focus();
+      });
+      yes.addEventListener("click", async () => {
+        yes.disabled = true;
+        try {
+          const r = await api.del(`/api/accounts/${encodeURIComponent(account.id)}`);
+          const gone = r.removed_syncs.length ? ` Stopped: ${r.removed_syncs.join(", ")}; their files are still on this computer.` : "";
+          ctx.notice(`The account ${account.url} is removed.${gone}`, "ok");
+          await load();
+        } catch (e) {
+          yes.disabled = false;
+          ctx.notice(`The account could not be removed: ${e.message}`, "error");
+        }
+      });
+      confirm.append(h("div", { class: "row" }, yes, no));
+      confirm.hidden = false;
+      no.focus();
+    });
+
+    item.append(h("div", { class: "row" }, test, update, remove), updateForm, confirm, message);
+    if (openUpdate === account.id) setTimeout(() => pw.focus(), 0);
+    return item;
+  }
+
+  // Adding an account.
+  const url = h("input", { type: "url", id: "new-url", placeholder: "https://cloud.example.com/remote.php/dav/files/me/", "data-test": "new-url" });
+  const user = h("input", { type: "text", id: "new-user", autocomplete: "username", "data-test": "new-user" });
+  const password = h("input", { type: "password", id: "new-password", autocomplete: "current-password", "data-test": "new-password" });
+  const addResult = h("p", { class: "result", "data-test": "add-result", role: "status" });
+  const add = h("button", { type: "submit", "data-test": "add-account" }, "Test and add");
+  const form = h("form", { class: "add-account" },
+    h("h2", {}, "Add an account"),
+    h("label", { for: "new-url" }, "Server address (WebDAV)"), url,
+    h("label", { for: "new-user" }, "User name"), user,
+    h("label", { for: "new-password" }, "Password"), password,
+    h("div", { class: "row" }, add),
+    addResult);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    add.disabled = true;
+    addResult.textContent = "Connecting…";
+    try {
+      const a = await api.post("/api/accounts", { url: url.value.trim(), user: user.value.trim(), password: password.value, test: true });
+      password.value = "";
+      addResult.textContent = `Connected: ${a.user} at ${a.url} is added.`;
+      await load();
+    } catch (e) {
+      addResult.textContent = `Not added: ${e.message}`;
+    } finally {
+      add.disabled = false;
+    }
+  });
+
+  clear(root);
+  root.append(h("h1", {}, "Accounts"), list, form);
+  await load();
+  // A state change of a synchronization (credentials required, or running
+  // again after a new password) shows here as it happens.
+  // Not while the user is in the middle of something (a confirm step open,
+  // a password being typed): the list would be rebuilt under them.
+  let timer = null;
+  const states = new Map();
+  const busy = () =>
+    list.querySelector('[data-test="remove-confirm"]:not([hidden])') !== null ||
+    [...list.querySelectorAll('input[type="password"]')].some((i) => i.value !== "");
+  const unsubscribe = events.subscribe((ev) => {
+    if (ev.type === "state") {
+      const before = states.get(ev.sync.id);
+      states.set(ev.sync.id, ev.sync.state);
+      if (before === undefined || before === ev.sync.state) return;
+    } else if (ev.type !== "config" && ev.type !== "lagged") {
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (!busy()) load().catch(() => {});
+    }, 300);
+  });
+  return () => {
+    clearTimeout(timer);
+    unsubscribe();
+  };
+}

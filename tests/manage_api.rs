@@ -52,7 +52,13 @@ fn a_folder_remotes_server_folders_are_listed_one_level_at_a_time() {
     let mut d = TestDaemon::new();
     d.start();
     let (_, remote) = add_folder_sync(&d, "s");
-    for dir in ["Photos/2019", "Photos/2020", "Work", ".hidden", ".ferry-trash/x"] {
+    for dir in [
+        "Photos/2019",
+        "Photos/2020",
+        "Work",
+        ".hidden",
+        ".ferry-trash/x",
+    ] {
         fs::create_dir_all(remote.join(dir)).unwrap();
     }
     write(&remote.join("top.txt"), b"a file, not a folder");
@@ -223,7 +229,10 @@ fn the_filter_preview_lists_exactly_the_existing_items_that_would_be_left_out() 
         Some(&json!({ "filters": filters, "limit": 1 })),
     );
     assert_eq!(v["items"].as_array().unwrap().len(), 1);
-    assert_eq!((v["count"].as_u64(), v["truncated"].as_bool()), (Some(3), Some(true)));
+    assert_eq!(
+        (v["count"].as_u64(), v["truncated"].as_bool()),
+        (Some(3), Some(true))
+    );
     // A folder matched takes what is in it along.
     let v = d.api_ok(
         "POST",
@@ -255,7 +264,10 @@ fn opening_the_local_folder_starts_the_file_manager_on_that_folder_only() {
     let script = bin.join("xdg-open");
     fs::write(
         &script,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", record.display()),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            record.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;

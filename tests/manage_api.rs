@@ -295,7 +295,9 @@ fn opening_the_local_folder_starts_the_file_manager_on_that_folder_only() {
         fs::read_to_string(&record).unwrap().lines().count() == 2
     });
     assert!(!fs::read_to_string(&record).unwrap().contains("/etc"));
-    // A folder that is not there yet is said so.
+    // A folder that is not there (the synchronization disabled, so that no
+    // pass makes it again) is said so.
+    d.api_ok("POST", "/api/syncs/o/disable", Some(&json!({})));
     fs::remove_dir_all(&local).unwrap();
     let (status, v) = d.api("POST", "/api/syncs/o/open", Some(&json!({})));
     assert_eq!(status, 409, "{v:#}");

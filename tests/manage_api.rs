@@ -52,7 +52,13 @@ fn a_folder_remotes_server_folders_are_listed_one_level_at_a_time() {
     let mut d = TestDaemon::new();
     d.start();
     let (_, remote) = add_folder_sync(&d, "s");
-    for dir in ["Photos/2019", "Photos/2020", "Work", ".hidden", ".ferry-trash/x"] {
+    for dir in [
+        "Photos/2019",
+        "Photos/2020",
+        "Work",
+        ".hidden",
+        ".ferry-trash/x",
+    ] {
         fs::create_dir_all(remote.join(dir)).unwrap();
     }
     write(&remote.join("top.txt"), b"a file, not a folder");
@@ -223,7 +229,10 @@ fn the_filter_preview_lists_exactly_the_existing_items_that_would_be_left_out() 
         Some(&json!({ "filters": filters, "limit": 1 })),
     );
     assert_eq!(v["items"].as_array().unwrap().len(), 1);
-    assert_eq!((v["count"].as_u64(), v["truncated"].as_bool()), (Some(3), Some(true)));
+    assert_eq!(
+        (v["count"].as_u64(), v["truncated"].as_bool()),
+        (Some(3), Some(true))
+    );
     // A folder matched takes what is in it along.
     let v = d.api_ok(
         "POST",
@@ -255,7 +264,10 @@ fn opening_the_local_folder_starts_the_file_manager_on_that_folder_only() {
     let script = bin.join("xdg-open");
     fs::write(
         &script,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", record.display()),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            record.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -264,7 +276,7 @@ fn opening_the_local_folder_starts_the_file_manager_on_that_folder_only() {
     let mut new_path = bin.clone().into_os_string();
     new_path.push(":");
     new_path.push(path);
-    d.set_env("PATH", new_path);
+    d.extra_env.push(("PATH".into(), new_path));
     d.start();
     let (local, _) = add_folder_sync(&d, "o");
     assert_eq!(
@@ -283,9 +295,9 @@ fn opening_the_local_folder_starts_the_file_manager_on_that_folder_only() {
         fs::read_to_string(&record).unwrap().lines().count() == 2
     });
     assert!(!fs::read_to_string(&record).unwrap().contains("/etc"));
-    // A folder that is not there yet is said so (paused first: else the
-    // next pass may create it again before the request).
-    d.api_ok("POST", "/api/syncs/o/pause", Some(&json!({})));
+    // A folder that is not there (the synchronization disabled, so that no
+    // pass makes it again) is said so.
+    d.api_ok("POST", "/api/syncs/o/disable", Some(&json!({})));
     fs::remove_dir_all(&local).unwrap();
     let (status, v) = d.api("POST", "/api/syncs/o/open", Some(&json!({})));
     assert_eq!(status, 409, "{v:#}");

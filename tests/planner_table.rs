@@ -788,11 +788,19 @@ fn a_new_top_level_server_folder_is_skipped_when_new_folders_are_skipped() {
                 .problems
                 .iter()
                 .any(|p| p.path == "fresh" && p.message.contains("new folder on the server"));
-            assert_eq!(reported, !comes_down, "{new_folders:?}: {:?}", plan.problems);
+            assert_eq!(
+                reported, !comes_down,
+                "{new_folders:?}: {:?}",
+                plan.problems
+            );
             m.run_until_quiet(4).unwrap();
             m.check_no_skips().unwrap();
             let local = m.snapshot(Side::Local);
-            assert_eq!(local.contains_key("fresh/a.txt"), comes_down, "{new_folders:?}");
+            assert_eq!(
+                local.contains_key("fresh/a.txt"),
+                comes_down,
+                "{new_folders:?}"
+            );
             assert!(local.contains_key("d/inner/b.txt"), "{new_folders:?}");
             assert!(local.contains_key("top.txt"), "{new_folders:?}");
             // The server keeps it either way.

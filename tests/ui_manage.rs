@@ -109,7 +109,11 @@ fn selective_sync_deselects_a_folder_to_the_trash_and_selects_it_again() {
         b.prop("[data-test=\"check-Drop\"]", "checked").as_deref(),
         Some("true")
     );
-    assert_eq!(b.count("[data-test=\"check-Drop/Sub\"]"), 0, "one level at a time");
+    assert_eq!(
+        b.count("[data-test=\"check-Drop/Sub\"]"),
+        0,
+        "one level at a time"
+    );
     b.click("[data-test=\"check-Drop\"]");
     b.click("[data-test=save]");
     // Said plainly before anything happens.
@@ -123,7 +127,8 @@ fn selective_sync_deselects_a_folder_to_the_trash_and_selects_it_again() {
     // stays.
     let trash = trashed(&d);
     assert!(
-        trash.iter().any(|p| p.ends_with("Drop/d.txt")) && trash.iter().any(|p| p.ends_with("Drop/Sub/s.txt")),
+        trash.iter().any(|p| p.ends_with("Drop/d.txt"))
+            && trash.iter().any(|p| p.ends_with("Drop/Sub/s.txt")),
         "{trash:?}"
     );
     assert_eq!(server.read("Drop/d.txt").as_deref(), Some(&b"drop"[..]));
@@ -145,24 +150,29 @@ fn selective_sync_deselects_a_folder_to_the_trash_and_selects_it_again() {
     b.click("[data-test=\"expand-Drop\"]");
     b.wait_for("[data-test=\"check-Drop/Sub\"]");
     assert_eq!(
-        b.prop("[data-test=\"check-Drop/Sub\"]", "checked").as_deref(),
+        b.prop("[data-test=\"check-Drop/Sub\"]", "checked")
+            .as_deref(),
         Some("false"),
         "inside a folder left out"
     );
     b.click("[data-test=\"check-Drop\"]");
     assert_eq!(
-        b.prop("[data-test=\"check-Drop/Sub\"]", "checked").as_deref(),
+        b.prop("[data-test=\"check-Drop/Sub\"]", "checked")
+            .as_deref(),
         Some("true")
     );
     b.click("[data-test=\"check-Drop/Sub\"]");
     assert_eq!(
-        b.prop("[data-test=\"check-Drop\"]", "indeterminate").as_deref(),
+        b.prop("[data-test=\"check-Drop\"]", "indeterminate")
+            .as_deref(),
         Some("true")
     );
     b.click("[data-test=save]");
     assert_eq!(b.text("[data-test=confirm-back]"), "Drop");
     b.click("[data-test=confirm-save]");
-    d.wait_until("the folder comes back", || local.join("Drop/d.txt").exists());
+    d.wait_until("the folder comes back", || {
+        local.join("Drop/d.txt").exists()
+    });
     assert_eq!(fs::read(local.join("Drop/d.txt")).unwrap(), b"drop");
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert!(!local.join("Drop/Sub").exists());
@@ -277,9 +287,15 @@ fn simulate_shows_the_report_with_the_reason_for_each_item() {
     b.click(&card("sim", "simulate"));
     b.wait_for("[data-test=report-table]");
     let rows = b.texts("[data-test=report-table] [data-test=op]");
-    let upload = rows.iter().find(|r| r.contains("new.txt")).unwrap_or_else(|| panic!("{rows:?}"));
+    let upload = rows
+        .iter()
+        .find(|r| r.contains("new.txt"))
+        .unwrap_or_else(|| panic!("{rows:?}"));
     assert!(upload.contains("upload"), "{upload}");
-    let delete = rows.iter().find(|r| r.contains("old.txt")).unwrap_or_else(|| panic!("{rows:?}"));
+    let delete = rows
+        .iter()
+        .find(|r| r.contains("old.txt"))
+        .unwrap_or_else(|| panic!("{rows:?}"));
     assert!(
         delete.contains("delete on this computer") && delete.contains("deleted on the other side"),
         "{delete}"
@@ -288,7 +304,10 @@ fn simulate_shows_the_report_with_the_reason_for_each_item() {
     for reason in b.texts("[data-test=op-reason]") {
         assert!(!reason.trim().is_empty(), "{rows:?}");
     }
-    assert_eq!(b.count("[data-test=report-table] [data-test=why]"), rows.len());
+    assert_eq!(
+        b.count("[data-test=report-table] [data-test=why]"),
+        rows.len()
+    );
     b.click("[data-test=report-table] [data-test=why]");
     b.wait_for("[data-test=dialog] h2");
     // Nothing was touched.

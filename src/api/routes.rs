@@ -421,10 +421,7 @@ async fn preview_filters(
     bytes: Bytes,
 ) -> ApiResult {
     let r: PreviewRequest = body(&bytes)?;
-    ok(app
-        .daemon
-        .preview_filters(&id, &r.filters, r.limit)
-        .await?)
+    ok(app.daemon.preview_filters(&id, &r.filters, r.limit).await?)
 }
 
 async fn open_local(State(app): State<App>, Path(id): Path<String>) -> ApiResult {

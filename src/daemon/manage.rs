@@ -44,7 +44,10 @@ impl Daemon {
         let sync = self.find(id_or_name).await?;
         let rel = relative_folder(path)?;
         let names = match &sync.remote {
-            RemoteSpec::WebDav { account, path: root } => {
+            RemoteSpec::WebDav {
+                account,
+                path: root,
+            } => {
                 let root = root.trim_matches('/');
                 self.browse(account, &join(root, &rel)).await?
             }

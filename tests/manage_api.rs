@@ -276,7 +276,7 @@ fn opening_the_local_folder_starts_the_file_manager_on_that_folder_only() {
     let mut new_path = bin.clone().into_os_string();
     new_path.push(":");
     new_path.push(path);
-    d.extra_env.push(("PATH".into(), new_path));
+    d.set_env("PATH", new_path);
     d.start();
     let (local, _) = add_folder_sync(&d, "o");
     assert_eq!(

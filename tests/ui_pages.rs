@@ -36,7 +36,12 @@ const PAGES: &[(&str, &str)] = &[
 #[test]
 fn every_page_draws_without_a_fault() {
     let server = DavServer::start(DavKind::DavServer);
-    for dir in ["Documents", "Documents/Reports", "Documents/Photos", "Archive"] {
+    for dir in [
+        "Documents",
+        "Documents/Reports",
+        "Documents/Photos",
+        "Archive",
+    ] {
         server.mkdir(dir);
     }
     server.write("Documents/Reports/q3.txt", b"third quarter");

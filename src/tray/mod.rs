@@ -9,9 +9,12 @@
 //!   stream, builds the menu, carries out what the user chooses.
 //! * `notify` — the desktop notifications: the daemon's states and new
 //!   conflicts through [`crate::notify_policy`], sent over D-Bus.
-//! * [`Backend`] — what draws the icon and the menu. The GTK one (tray-icon
-//!   with libappindicator, behind the default-on `tray` feature) runs on the
-//!   main thread; a GTK-free one (tray-icon's `ksni`) could replace it.
+//! * [`Backend`] — what draws the icon and the menu: `draw` (tray-icon and
+//!   its menu crate, behind the default-on `tray` feature), the same on
+//!   every platform; a GTK-free one (tray-icon's `ksni`) could replace it.
+//! * The main thread's loop around it: `gtk` on Linux (libappindicator),
+//!   `event_loop` on Windows (`win`, a Win32 message loop) and macOS
+//!   (`mac`, NSApplication's run loop).
 //!
 //! [`run`] takes the main thread until the user chooses "Quit Ferry"; the
 //! caller then stops the daemon cleanly.
@@ -22,13 +25,21 @@ pub mod menu;
 mod proto;
 
 #[cfg(feature = "tray")]
+mod draw;
+#[cfg(all(feature = "tray", any(target_os = "windows", target_os = "macos")))]
+mod event_loop;
+#[cfg(feature = "tray")]
 mod follow;
 #[cfg(all(feature = "tray", target_os = "linux"))]
 mod gtk;
 #[cfg(feature = "tray")]
 pub mod icons;
+#[cfg(all(feature = "tray", target_os = "macos"))]
+mod mac;
 #[cfg(feature = "tray")]
 mod notify;
+#[cfg(all(feature = "tray", target_os = "windows"))]
+mod win;
 
 use std::path::PathBuf;
 
@@ -102,15 +113,30 @@ pub fn run(ctx: TrayContext) -> anyhow::Result<()> {
     gtk::run(ctx)
 }
 
-/// The tray is drawn with GTK on Linux only, for now: elsewhere (Windows,
-/// macOS need a main-thread event loop such as `tao`) this says so.
-#[cfg(all(feature = "tray", not(target_os = "linux")))]
-pub fn run(_ctx: TrayContext) -> anyhow::Result<()> {
-    anyhow::bail!("the tray is not available on this platform yet: run `ferry daemon --headless`")
+/// On Windows and macOS the tray runs on the platform's own event loop
+/// (see `event_loop`).
+#[cfg(all(feature = "tray", any(target_os = "windows", target_os = "macos")))]
+pub fn run(ctx: TrayContext) -> anyhow::Result<()> {
+    event_loop::run(ctx)
 }
 
-/// Whether a graphical session is there to show a tray in.
+/// Other systems have no tray backend: this says so.
+#[cfg(all(
+    feature = "tray",
+    not(any(target_os = "linux", target_os = "windows", target_os = "macos"))
+))]
+pub fn run(_ctx: TrayContext) -> anyhow::Result<()> {
+    anyhow::bail!("the tray is not available on this platform: run `ferry daemon --headless`")
+}
+
+/// Whether a graphical session is there to show a tray in: on Linux a
+/// `DISPLAY` or `WAYLAND_DISPLAY`; Windows and macOS always have one (a
+/// service or an SSH login without one fails in [`run`], and Ferry goes on
+/// without a tray).
 pub fn has_display() -> bool {
+    if cfg!(any(target_os = "windows", target_os = "macos")) {
+        return true;
+    }
     ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))

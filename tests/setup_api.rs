@@ -260,7 +260,7 @@ fn the_local_folder_field_says_what_is_there_and_refuses_what_adding_refuses() {
         assert_eq!(c["verdict"], "refused", "{c:#}");
         let why = c["reason"].as_str().unwrap();
         assert!(
-            why.contains("docs") || why.contains("Ferry's own folder"),
+            why.contains("docs") || why.contains("Ferry keeps its"),
             "{why}"
         );
     }

@@ -308,8 +308,17 @@ fn the_settings_page_switches_the_real_autostart_entry_and_a_notification_catego
 
     // Turned off in the desktop's own startup settings: the page says so,
     // and turning it on from the page really starts Ferry again.
-    fs::write(&entry, format!("{text}X-GNOME-Autostart-enabled=false\n")).unwrap();
-    browser.open(&d, "#/settings");
+    // (what GNOME's startup settings write: the key set to false)
+    assert!(text.contains("X-GNOME-Autostart-enabled=true"), "{text}");
+    fs::write(
+        &entry,
+        text.replace(
+            "X-GNOME-Autostart-enabled=true",
+            "X-GNOME-Autostart-enabled=false",
+        ),
+    )
+    .unwrap();
+    browser.reload();
     browser.wait_text(
         "[data-test=autostart-state]",
         "turned off in your desktop's startup settings",

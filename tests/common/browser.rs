@@ -162,6 +162,11 @@ impl Browser {
         self.goto(&format!("http://127.0.0.1:{port}/{hash}"));
     }
 
+    /// Load the page again (as the browser's reload button does).
+    pub fn reload(&self) {
+        self.block_on(self.client().refresh()).unwrap();
+    }
+
     /// The current URL.
     pub fn url(&self) -> String {
         self.block_on(self.client().current_url())

@@ -935,7 +935,13 @@ fn system_folders() -> (Vec<PathBuf>, Vec<PathBuf>) {
         env("ProgramData", r"C:\ProgramData"),
     ];
     let drive = env("SystemDrive", "C:");
-    let roots = vec![drive.join("\\"), drive.join("\\Users")];
+    // `C:` + `\` by text: `Path::join` with a rooted argument would
+    // replace the drive instead.
+    let drive = drive.display().to_string();
+    let roots = vec![
+        PathBuf::from(format!("{drive}\\")),
+        PathBuf::from(format!("{drive}\\Users")),
+    ];
     (trees, roots)
 }
 

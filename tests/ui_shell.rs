@@ -89,3 +89,33 @@ fn an_offline_synchronization_is_shown_with_a_retry_button() {
     // Still offline after the retry, and said so again.
     b.wait_text("[data-test=alert]", "far is offline");
 }
+
+#[test]
+fn leaving_and_coming_back_many_times_never_stalls_the_page() {
+    // Browsers allow six connections per server: a page kept in the
+    // back-forward cache with its event stream open held one each time,
+    // and the seventh visit waited forever for its data.
+    let mut d = TestDaemon::new();
+    let local = d.path("local");
+    let remote = d.path("remote");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::create_dir_all(&remote).unwrap();
+    d.start();
+    d.ferry_ok(&[
+        "add",
+        "docs",
+        local.to_str().unwrap(),
+        remote.to_str().unwrap(),
+    ]);
+    d.wait_state("docs", "synced");
+    let b = Browser::start();
+    b.login(&d);
+    let (port, _) = d.endpoint();
+    for visit in 0..10 {
+        b.goto("about:blank");
+        b.goto(&format!("http://127.0.0.1:{port}/#/syncs"));
+        b.wait_until(&format!("visit {visit} shows the synchronization"), || {
+            b.count("article.sync") == 1
+        });
+    }
+}

@@ -36,6 +36,19 @@ function open() {
   };
 }
 
+// A page left for another (or kept in the back-forward cache) gives its
+// connection back: browsers allow only six per server, and a page that kept
+// its stream open would hold one of them while hidden.
+window.addEventListener('pagehide', () => {
+  if (source) {
+    source.close();
+    source = null;
+  }
+});
+window.addEventListener('pageshow', () => {
+  if (!source && listeners.size) open();
+});
+
 export const events = {
   /** Call `fn(event)` for each event; returns the function that stops it. */
   subscribe(fn) {

@@ -18,11 +18,6 @@ use super::follow::{self, UiMsg};
 use super::menu::IconState;
 use super::{Backend, TrayContext};
 
-#[cfg(target_os = "macos")]
-use super::mac as platform;
-#[cfg(target_os = "windows")]
-use super::win as platform;
-
 /// Makes the main thread's loop call [`woken`]; callable from any thread.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
 
@@ -57,8 +52,10 @@ pub fn woken() -> Woken {
     })
 }
 
-/// Show the tray and run the platform's loop until the user quits.
-pub fn run(ctx: TrayContext) -> anyhow::Result<()> {
+/// Show the tray and run the platform's loop (`run_loop`: `win::run_loop`
+/// or `mac::run_loop`, given by the caller so that this module does not
+/// import the platforms that import it) until the user quits.
+pub fn run(ctx: TrayContext, run_loop: fn(Start) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let runtime = ctx.runtime.clone();
     let (mut ui, actions) = follow::start(ctx);
     draw::forward_menu_events(actions);
@@ -90,7 +87,7 @@ pub fn run(ctx: TrayContext) -> anyhow::Result<()> {
         ON_WAKE.with(|w| *w.borrow_mut() = Some(Box::new(on_wake)));
         Ok(())
     });
-    let ran = platform::run_loop(start);
+    let ran = run_loop(start);
     // Removes the icon; the worker's forwarder ends with the channel, and
     // the worker itself with the menu's sender.
     ON_WAKE.with(|w| w.borrow_mut().take());

@@ -117,7 +117,11 @@ pub fn run(ctx: TrayContext) -> anyhow::Result<()> {
 /// (see `event_loop`).
 #[cfg(all(feature = "tray", any(target_os = "windows", target_os = "macos")))]
 pub fn run(ctx: TrayContext) -> anyhow::Result<()> {
-    event_loop::run(ctx)
+    #[cfg(target_os = "windows")]
+    let run_loop = win::run_loop;
+    #[cfg(target_os = "macos")]
+    let run_loop = mac::run_loop;
+    event_loop::run(ctx, run_loop)
 }
 
 /// Other systems have no tray backend: this says so.

@@ -290,6 +290,29 @@ fn deregistering_an_account_names_its_synchronizations_removes_them_and_keeps_th
 }
 
 #[test]
+fn the_accounts_page_keeps_its_buttons_while_a_synchronization_changes_state() {
+    // A button replaced under the user's pointer loses the click: the page
+    // updates the states in place.
+    let d = started();
+    let server = password_server("pw");
+    let id = account_and_sync(&d, &server, "pw", "docs");
+    let browser = Browser::start();
+    browser.login(&d);
+    browser.open(&d, "#/accounts");
+    let account = format!("[data-test=account-{id}]");
+    browser.wait_text(&format!("{account} [data-test=account-sync]"), "docs");
+    let remove = browser.wait_for(&format!("{account} [data-test=remove]"));
+    d.api_ok("POST", "/api/syncs/docs/pause", Some(&json!({})));
+    browser.wait_text(&format!("{account} [data-test=account-sync]"), "paused");
+    browser.click_held(&remove, "the Remove button, found before the change");
+    browser.wait_text(
+        &format!("{account} [data-test=files-stay]"),
+        "Your files stay",
+    );
+    browser.close();
+}
+
+#[test]
 fn the_settings_page_switches_the_real_autostart_entry_and_a_notification_category() {
     let d = started();
     let entry = d.path("home/.config/autostart/ferry.desktop");

@@ -192,6 +192,14 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
+    /// Click `el`, an element found before (`what` names it for the
+    /// failure message). Fails if the page replaced it meanwhile, as a
+    /// user's click on it would be lost.
+    pub fn click_held(&self, el: &fantoccini::elements::Element, what: &str) {
+        self.block_on(el.click())
+            .unwrap_or_else(|e| panic!("click {what}: {e}"));
+    }
+
     /// Replace the value of the input matching `css` with `text`.
     pub fn fill(&self, css: &str, text: &str) {
         let el = self.wait_for(css);

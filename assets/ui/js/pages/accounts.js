@@ -22,34 +22,75 @@ export async function render(root, ctx) {
   const list = h("div", { class: "accounts", "data-test": "accounts" });
   let openUpdate = ctx.query.get("update");
 
+  // One element per account, kept while the account exists: a state change
+  // updates its list of synchronizations in place, so a button is never
+  // replaced under the user's pointer (the click would be lost).
+  const items = new Map();
+  const empty = h("p", { class: "empty", "data-test": "no-accounts" }, "No server account yet. Add one below, or use the assistant.");
+  empty.hidden = true;
+  list.append(empty);
+
+  // The state each synchronization is shown in: an event that says
+  // otherwise redraws.
+  const states = new Map();
+
   async function load() {
     const [accounts, syncs] = await Promise.all([api.get("/api/accounts"), api.get("/api/syncs")]);
-    clear(list);
-    if (accounts.length === 0) {
-      list.append(h("p", { class: "empty", "data-test": "no-accounts" }, "No server account yet. Add one below, or use the assistant."));
+    for (const s of syncs) states.set(s.config.id, s.status ? s.status.state : null);
+    const ids = new Set(accounts.map((a) => a.id));
+    for (const [id, it] of items) {
+      if (!ids.has(id)) {
+        it.item.remove();
+        items.delete(id);
+      }
     }
-    for (const account of accounts) list.append(accountItem(account, syncs.filter((s) => s.config.remote.account === account.id)));
+    empty.hidden = accounts.length !== 0;
+    for (const account of accounts) {
+      let it = items.get(account.id);
+      if (!it) {
+        it = accountItem(account);
+        items.set(account.id, it);
+        list.append(it.item);
+      }
+      it.show(syncs.filter((s) => s.config.remote.account === account.id));
+    }
   }
 
-  function accountItem(account, syncs) {
+  function accountItem(account) {
+    let syncs = [];
+    let userOpened = false;
     const message = h("p", { class: "result", "data-test": "result", role: "status" });
-    const waiting = syncs.filter((s) => s.status && s.status.state === "credentials_required");
+    const usedBy = h("div", { class: "account-used-by" });
     const item = h("section", { class: "account", "data-test": `account-${account.id}` },
       h("h2", {}, account.url),
-      h("p", {}, `Signed in as ${account.user}`));
-    if (syncs.length) {
-      item.append(h("ul", { class: "account-syncs" }, ...syncs.map((s) => {
-        const state = s.status ? s.status.state : "starting";
-        return h("li", { "data-test": "account-sync" },
-          `${s.config.name} — ${s.config.local} `,
-          h("span", { class: `state state-${state}` }, STATE_WORDS[state] || state));
-      })));
-    } else {
-      item.append(h("p", { class: "hint" }, "No synchronization uses it."));
-    }
-    if (waiting.length) {
-      item.append(h("p", { class: "warn", "data-test": "credentials-required" },
-        `The server refused the saved password: ${waiting.map((s) => s.config.name).join(", ")} wait${waiting.length === 1 ? "s" : ""} for a new one.`));
+      h("p", {}, `Signed in as ${account.user}`),
+      usedBy);
+    let drawn = null;
+
+    function show(now) {
+      syncs = now;
+      const waiting = syncs.filter((s) => s.status && s.status.state === "credentials_required");
+      const key = JSON.stringify(syncs.map((s) => [s.config.name, s.config.local, s.status ? s.status.state : null]));
+      if (key !== drawn) {
+        drawn = key;
+        clear(usedBy);
+        if (syncs.length) {
+          usedBy.append(h("ul", { class: "account-syncs" }, ...syncs.map((s) => {
+            const state = s.status ? s.status.state : "starting";
+            return h("li", { "data-test": "account-sync" },
+              `${s.config.name} — ${s.config.local} `,
+              h("span", { class: `state state-${state}` }, STATE_WORDS[state] || state));
+          })));
+        } else {
+          usedBy.append(h("p", { class: "hint" }, "No synchronization uses it."));
+        }
+        if (waiting.length) {
+          usedBy.append(h("p", { class: "warn", "data-test": "credentials-required" },
+            `The server refused the saved password: ${waiting.map((s) => s.config.name).join(", ")} wait${waiting.length === 1 ? "s" : ""} for a new one.`));
+        }
+      }
+      if (openUpdate === account.id || waiting.length > 0) updateForm.hidden = false;
+      else if (!userOpened && !pw.value) updateForm.hidden = true;
     }
 
     const test = h("button", { type: "button", "data-test": "test" }, "Test connection");
@@ -70,7 +111,7 @@ export async function render(root, ctx) {
       h("label", { for: `pw-${account.id}` }, `New password for ${account.user}`),
       h("div", { class: "row" }, pw, save),
       h("p", { class: "hint" }, "Ferry tries it on the server first; it is kept in your system's keyring, never in a file."));
-    updateForm.hidden = !(openUpdate === account.id || waiting.length > 0);
+    updateForm.hidden = true;
     updateForm.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       if (!pw.value) {
@@ -83,6 +124,7 @@ export async function render(root, ctx) {
         await api.put(`/api/accounts/${encodeURIComponent(account.id)}/password`, { password: pw.value });
         pw.value = "";
         openUpdate = null;
+        userOpened = false;
         ctx.notice(`The new password for ${account.url} is saved; its synchronizations start again.`, "ok");
         await load();
       } catch (e) {
@@ -93,6 +135,7 @@ export async function render(root, ctx) {
     });
     const update = h("button", { type: "button", "data-test": "update-password" }, "Update password…");
     update.addEventListener("click", () => {
+      userOpened = true;
       updateForm.hidden = false;
       pw.focus();
     });
@@ -140,7 +183,7 @@ export async function render(root, ctx) {
 
     item.append(h("div", { class: "row" }, test, update, remove), updateForm, confirm, message);
     if (openUpdate === account.id) setTimeout(() => pw.focus(), 0);
-    return item;
+    return { item, show };
   }
 
   // Adding an account.
@@ -176,26 +219,18 @@ export async function render(root, ctx) {
   root.append(h("h1", {}, "Accounts"), list, form);
   await load();
   // A state change of a synchronization (credentials required, or running
-  // again after a new password) shows here as it happens.
-  // Not while the user is in the middle of something (a confirm step open,
-  // a password being typed): the list would be rebuilt under them.
+  // again after a new password) shows here as it happens; the items are
+  // updated in place (see `items`).
   let timer = null;
-  const states = new Map();
-  const busy = () =>
-    list.querySelector('[data-test="remove-confirm"]:not([hidden])') !== null ||
-    [...list.querySelectorAll('input[type="password"]')].some((i) => i.value !== "");
   const unsubscribe = events.subscribe((ev) => {
     if (ev.type === "state") {
-      const before = states.get(ev.sync.id);
+      if (states.get(ev.sync.id) === ev.sync.state) return;
       states.set(ev.sync.id, ev.sync.state);
-      if (before === undefined || before === ev.sync.state) return;
     } else if (ev.type !== "config" && ev.type !== "lagged") {
       return;
     }
     clearTimeout(timer);
-    timer = setTimeout(() => {
-      if (!busy()) load().catch(() => {});
-    }, 300);
+    timer = setTimeout(() => load().catch(() => {}), 300);
   });
   return () => {
     clearTimeout(timer);

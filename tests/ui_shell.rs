@@ -55,15 +55,11 @@ fn a_guard_waiting_for_confirmation_is_shown_on_every_page_and_confirmed_from_th
     assert_eq!(files(&remote.join(".ferry-trash")).len(), 8);
 }
 
-#[test]
-fn an_offline_synchronization_is_shown_with_a_retry_button() {
-    let mut d = TestDaemon::new();
-    let local = d.path("local");
-    let remote = d.path("remote");
+/// A synchronization `name` of `d`'s `local` to a WebDAV server that does
+/// not answer (nothing listens on its port).
+fn offline_sync(d: &TestDaemon, name: &str) {
+    let local = d.path(name);
     std::fs::create_dir_all(&local).unwrap();
-    std::fs::create_dir_all(&remote).unwrap();
-    d.start();
-    // A WebDAV server that does not answer: nothing listens on this port.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = dead.local_addr().unwrap().port();
     drop(dead);
@@ -80,13 +76,37 @@ fn an_offline_synchronization_is_shown_with_a_retry_button() {
         ],
         b"secret\n",
     );
-    d.ferry_ok(&["add", "far", local.to_str().unwrap(), &format!("{url}docs")]);
+    d.ferry_ok(&["add", name, local.to_str().unwrap(), &format!("{url}docs")]);
+}
+
+#[test]
+fn an_offline_synchronization_is_shown_with_a_retry_button() {
+    let mut d = TestDaemon::new();
+    d.start();
+    offline_sync(&d, "far");
     let b = Browser::start();
     b.login(&d);
     let alert = b.wait_text("[data-test=alert]", "far is offline");
     assert!(alert.contains("retrying in"), "{alert}");
     b.click("[data-test=alert-retry]");
     // Still offline after the retry, and said so again.
+    b.wait_text("[data-test=alert]", "far is offline");
+}
+
+#[test]
+fn an_alert_keeps_its_button_when_another_alert_arrives() {
+    // The alerts are redrawn as states change; a button replaced under the
+    // user's pointer would lose the click.
+    let mut d = TestDaemon::new();
+    d.start();
+    offline_sync(&d, "far");
+    let b = Browser::start();
+    b.login(&d);
+    b.wait_text("[data-test=alert]", "far is offline");
+    let retry = b.wait_for("[data-test=alert][data-sync=far] [data-test=alert-retry]");
+    offline_sync(&d, "farther");
+    b.wait_text("[data-test=alert]", "farther is offline");
+    b.click_held(&retry, "far's Retry button, found before the second alert");
     b.wait_text("[data-test=alert]", "far is offline");
 }
 

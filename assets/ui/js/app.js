@@ -75,7 +75,13 @@ const STATE_WORDS = {
  * What needs the user, on every page, each with the button that resolves
  * it: a guard waiting for confirmation, a password needed, a
  * synchronization offline or in error.
+ *
+ * An alert stays the same element while its synchronization stays in the
+ * same state: only its text follows (the retry countdown). Rebuilding it on
+ * every refresh would replace its button under the user's pointer, and the
+ * click would be lost.
  */
+const shownAlerts = new Map();
 function renderAlerts(status) {
   const box = document.getElementById('alerts');
   const act = (label, testId, run, cls = '') => h('button', {
@@ -93,14 +99,14 @@ function renderAlerts(status) {
     },
   }, label);
   const id = (s) => encodeURIComponent(s.id);
-  const items = [];
+  const wanted = [];
   for (const s of status.syncs) {
     let text = null;
-    let buttons = [];
+    let buttons = () => [];
     switch (s.state) {
       case 'needs_confirmation':
         text = `${s.name} is waiting for your confirmation: ${s.reason}`;
-        buttons = [
+        buttons = () => [
           act('Confirm and go on', 'alert-confirm', () => api.post(`/api/syncs/${id(s)}/confirm`), 'primary'),
           act('Cancel (pause it)', 'alert-cancel', () => api.post(`/api/syncs/${id(s)}/cancel`)),
           h('a', { class: 'button', href: '#/syncs', 'data-test': 'alert-review' }, 'Review what it would do'),
@@ -108,28 +114,56 @@ function renderAlerts(status) {
         break;
       case 'credentials_required':
         text = `${s.name}: ${s.reason}`;
-        buttons = [h('a', { class: 'button primary', href: '#/accounts', 'data-test': 'alert-credentials' }, 'Update the password')];
+        buttons = () => [h('a', { class: 'button primary', href: '#/accounts', 'data-test': 'alert-credentials' }, 'Update the password')];
         break;
       case 'offline':
-        text = `${s.name} is offline (${s.reason}); retrying in ${dom.fmtSecs(s.retry_in_secs)}. Your changes wait and go out when it is back.`;
-        buttons = [act('Retry now', 'alert-retry', () => api.post(`/api/syncs/${id(s)}/run`, {}))];
+        text = `${s.name} is offline (${s.reason}); ${s.retry_in_secs ? `retrying in ${dom.fmtSecs(s.retry_in_secs)}` : 'retrying now'}. Your changes wait and go out when it is back.`;
+        buttons = () => [act('Retry now', 'alert-retry', () => api.post(`/api/syncs/${id(s)}/run`, {}))];
         break;
       case 'error':
         text = `${s.name} stopped with an error: ${s.reason}; retrying in ${dom.fmtSecs(s.retry_in_secs)}.`;
-        buttons = [act('Retry now', 'alert-retry', () => api.post(`/api/syncs/${id(s)}/run`, {}))];
+        buttons = () => [act('Retry now', 'alert-retry', () => api.post(`/api/syncs/${id(s)}/run`, {}))];
         break;
       default:
         break;
     }
     if (text) {
-      items.push(h('div', { class: `alert state-${s.state}`, role: 'alert', 'data-test': 'alert', 'data-sync': s.name },
-        h('p', {}, text), h('p', { class: 'actions' }, buttons)));
+      const key = `sync|${s.id}|${s.state}|${s.name}`;
+      let shown = shownAlerts.get(key);
+      if (!shown) {
+        const line = h('p', {}, text);
+        shown = {
+          line,
+          el: h('div', { class: `alert state-${s.state}`, role: 'alert', 'data-test': 'alert', 'data-sync': s.name },
+            line, h('p', { class: 'actions' }, buttons())),
+        };
+      } else if (shown.line.textContent !== text) {
+        shown.line.textContent = text;
+      }
+      wanted.push([key, shown]);
     }
   }
   for (const w of status.config_warnings || []) {
-    items.push(h('div', { class: 'alert', role: 'alert', 'data-test': 'alert-config' }, h('p', {}, w)));
+    const key = `config|${w}`;
+    wanted.push([key, shownAlerts.get(key) || { el: h('div', { class: 'alert', role: 'alert', 'data-test': 'alert-config' }, h('p', {}, w)) }]);
   }
-  fill(box, items);
+  const keep = new Set(wanted.map(([key]) => key));
+  for (const [key, shown] of shownAlerts) {
+    if (!keep.has(key)) {
+      shown.el.remove();
+      shownAlerts.delete(key);
+    }
+  }
+  // In order; an element already in its place is not moved.
+  let at = box.firstElementChild;
+  for (const [key, shown] of wanted) {
+    shownAlerts.set(key, shown);
+    if (shown.el === at) {
+      at = at.nextElementSibling;
+    } else {
+      box.insertBefore(shown.el, at);
+    }
+  }
 }
 
 let statusTimer = null;

@@ -768,3 +768,86 @@ fn the_typed_client_reads_the_real_daemons_answers() {
     });
     d.stop();
 }
+
+#[test]
+fn a_retry_of_an_unreachable_server_stays_offline_until_the_server_answers() {
+    // The icon and the alerts must not flip to "syncing" and back at every
+    // retry: an attempt shows "offline, retrying now".
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Instant;
+
+    let mut d = TestDaemon::new();
+    d.start();
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let url = format!("http://127.0.0.1:{port}/dav/");
+    let (api_port, token) = d.endpoint();
+    let mut stream = TcpStream::connect(("127.0.0.1", api_port)).unwrap();
+    write!(
+        stream,
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{api_port}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    d.ferry_ok_with_stdin(
+        &[
+            "account",
+            "add",
+            &url,
+            "--user",
+            "me",
+            "--password-stdin",
+            "--no-test",
+        ],
+        b"secret\n",
+    );
+    let local = d.path("far");
+    fs::create_dir_all(&local).unwrap();
+    d.ferry_ok(&["add", "far", local.to_str().unwrap(), &format!("{url}docs")]);
+
+    // The first attempt fails, the retry (after about 2 s) says "retrying
+    // now", and fails again.
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let far_states = |got: &[u8]| -> Vec<Value> {
+        String::from_utf8_lossy(got)
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .filter(|e| e["type"] == "state" && e["sync"]["name"] == "far")
+            .map(|e| e["sync"].clone())
+            .collect()
+    };
+    let retried = |states: &[Value]| {
+        states
+            .iter()
+            .position(|s| s["state"] == "offline" && s["retry_in_secs"] == 0)
+            .is_some_and(|at| {
+                states[at + 1..]
+                    .iter()
+                    .any(|s| s["retry_in_secs"].as_u64().is_some_and(|r| r > 0))
+            })
+    };
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline && !retried(&far_states(&got)) {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let states = far_states(&got);
+    assert!(retried(&states), "a retry that failed again: {states:#?}");
+    let first_offline = states.iter().position(|s| s["state"] == "offline").unwrap();
+    assert!(
+        states[first_offline..]
+            .iter()
+            .all(|s| s["state"] == "offline"),
+        "once offline, nothing but offline until the server answers: {states:#?}"
+    );
+    d.stop();
+}

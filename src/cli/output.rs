@@ -103,6 +103,14 @@ pub fn state_line(state: &SyncState) -> String {
         }
         SyncState::Offline {
             reason,
+            retry_in_secs: 0,
+        }
+        | SyncState::Error {
+            reason,
+            retry_in_secs: 0,
+        } => format!(": {reason} (retrying now)"),
+        SyncState::Offline {
+            reason,
             retry_in_secs,
         }
         | SyncState::Error {

@@ -283,7 +283,11 @@ pub fn headline(syncs: &[SyncStatus]) -> String {
                 })
                 .min()
                 .unwrap_or(0);
-            format!("Offline — retrying in {}", secs(retry))
+            if retry == 0 {
+                "Offline — retrying now".to_string()
+            } else {
+                format!("Offline — retrying in {}", secs(retry))
+            }
         }
         "syncing" => {
             let (mut total, mut done, mut left) = (0usize, 0usize, 0u64);

@@ -683,7 +683,21 @@ impl Worker {
         wrx: &mut mpsc::UnboundedReceiver<(Side, WatchEvent)>,
     ) -> Result<Report, SyncError> {
         self.stop.store(mode.stopping, Ordering::Relaxed);
-        self.set_state(SyncState::Syncing(Progress::default()));
+        // A retry of a server that could not be reached stays "offline"
+        // ("retrying now") until the server answers and the pass reports
+        // its plan: the icon and the alerts do not flip to "syncing" and
+        // back at every attempt.
+        let retrying = match &self.status.borrow().state {
+            SyncState::Offline { reason, .. } => Some(reason.clone()),
+            _ => None,
+        };
+        self.set_state(match retrying {
+            Some(reason) => SyncState::Offline {
+                reason,
+                retry_in_secs: 0,
+            },
+            None => SyncState::Syncing(Progress::default()),
+        });
         let now = jiff::Zoned::now().datetime();
         let fut = sync::run_pass(job, opts, now);
         tokio::pin!(fut);

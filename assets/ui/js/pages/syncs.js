@@ -255,7 +255,7 @@ export async function render(root, ctx) {
       );
     } else if (state === 'offline' || state === 'error') {
       attention.append(
-        h('p', { 'data-test': state }, `${status.reason} — retrying in ${status.retry_in_secs} s.`),
+        h('p', { 'data-test': state }, `${status.reason} — ${status.retry_in_secs ? `retrying in ${dom.fmtSecs(status.retry_in_secs)}` : 'retrying now'}.`),
         b('retry', 'Retry now', () => act(`/api/syncs/${id}/run`)),
       );
     } else if (state === 'paused') {

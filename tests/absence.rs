@@ -283,6 +283,28 @@ impl Env {
     }
 }
 
+/// The next pass has nothing at all to do in `folders` (not even a journal
+/// refresh) and nothing but journal refreshes elsewhere, and then does it.
+/// Apache's entity tags turn from weak to strong a second after an upload:
+/// whichever pass comes next records the new tag (an `adopt`), so how many
+/// refreshes a pass makes depends on timing; what it does in `folders` must
+/// not.
+async fn nothing_more_at(env: &Env, folders: &[&str]) {
+    let name = env.other.name();
+    let plan = env.pass(true).await;
+    for op in &plan.ops {
+        assert_eq!(op.action(), "adopt", "{name}: {op:?}");
+        let path = op.path();
+        assert!(
+            !folders
+                .iter()
+                .any(|f| path == *f || path.starts_with(&format!("{f}/"))),
+            "{name}: {op:?}"
+        );
+    }
+    env.quiet().await;
+}
+
 fn has_problem(r: &Report, path: &str, words: &str) -> bool {
     r.problems
         .iter()
@@ -451,8 +473,7 @@ async fn excluded_items_in_a_folder_deleted_on_the_server_stay_with_their_folder
             r.problems
         );
         // Nothing more to do: the folder is not brought back to the server.
-        let again = env.quiet().await;
-        assert!(again.counts.is_empty(), "{name}: {:?}", again.counts);
+        nothing_more_at(&env, &["proj", "junk"]).await;
         assert!(!env.other.exists("proj"), "{name}: folder brought back");
         assert!(env.local().join("proj/.env").is_file(), "{name}");
     }
@@ -541,8 +562,7 @@ async fn excluded_items_in_a_folder_deleted_locally_stay_with_their_folder_on_th
             "{name}: {:?}",
             r.problems
         );
-        let again = env.quiet().await;
-        assert!(again.counts.is_empty(), "{name}: {:?}", again.counts);
+        nothing_more_at(&env, &["proj"]).await;
         assert!(
             !env.local().join("proj").exists(),
             "{name}: folder brought back"

@@ -679,6 +679,109 @@ fn identical_files_created_on_both_sides_are_adopted() {
     }
 }
 
+/// Give `path` the same modification time on both sides.
+fn same_time(m: &mut Model, path: &str, mtime: i64) {
+    for side in [Side::Local, Side::Remote] {
+        m.side_mut(side).items.get_mut(path).unwrap().mtime = mtime;
+    }
+}
+
+#[test]
+fn files_met_on_both_sides_with_equal_size_and_time_are_adopted_unread_where_the_remote_keeps_times()
+ {
+    for direction in DIRECTIONS {
+        for policy in POLICIES {
+            let mut m = Model::with(direction, policy);
+            m.settings.times_kept = true;
+            m.start_in_sync(BASE.iter().copied());
+            m.create_file(Side::Local, "same.txt", 50);
+            m.create_file(Side::Remote, "same.txt", 50);
+            same_time(&mut m, "same.txt", 1_700_000_100_000_000_000);
+            // The server's time has whole seconds; the local one is finer.
+            m.create_file(Side::Local, "fine.txt", 60);
+            m.create_file(Side::Remote, "fine.txt", 60);
+            same_time(&mut m, "fine.txt", 1_700_000_200_000_000_000);
+            m.side_mut(Side::Local)
+                .items
+                .get_mut("fine.txt")
+                .unwrap()
+                .mtime += 123_456_789;
+            let plan = m.pass();
+            assert!(
+                m.last_hash_requests.is_empty(),
+                "{direction:?} {policy:?}: {:?}",
+                m.last_hash_requests
+            );
+            let ops: Vec<String> = plan.ops.iter().map(model::fmt_op).collect();
+            assert_eq!(
+                ops,
+                ["adopt fine.txt", "adopt same.txt"],
+                "{direction:?} {policy:?}"
+            );
+            m.check_base().unwrap();
+            assert!(m.plan_now().is_quiet());
+        }
+    }
+}
+
+#[test]
+fn files_met_on_both_sides_are_read_unless_fast_mode_trusts_the_remotes_times_and_they_match() {
+    use ferry::engine::CompareMode;
+    // (times kept, secure mode, a second apart)
+    for (kept, secure, apart) in [
+        (false, false, false),
+        (true, true, false),
+        (true, false, true),
+    ] {
+        let mut m = Model::with(Direction::Both, ConflictPolicy::KeepBoth);
+        m.settings.times_kept = kept;
+        if secure {
+            m.settings.compare = CompareMode::Secure;
+        }
+        m.start_in_sync(BASE.iter().copied());
+        m.create_file(Side::Local, "same.txt", 50);
+        m.create_file(Side::Remote, "same.txt", 50);
+        same_time(&mut m, "same.txt", 1_700_000_100_000_000_000);
+        if apart {
+            m.side_mut(Side::Remote)
+                .items
+                .get_mut("same.txt")
+                .unwrap()
+                .mtime += 1_000_000_000;
+        }
+        m.pass();
+        let case = format!("kept {kept}, secure {secure}, a second apart {apart}");
+        assert!(
+            m.last_hash_requests
+                .contains(&(Side::Local, "same.txt".to_string()))
+                && m.last_hash_requests
+                    .contains(&(Side::Remote, "same.txt".to_string())),
+            "{case}: {:?}",
+            m.last_hash_requests
+        );
+        m.check_base().unwrap();
+    }
+}
+
+#[test]
+fn an_edit_on_both_sides_with_equal_size_and_time_is_still_compared_by_content() {
+    // Equal times only ever stand for equal content at a first meeting;
+    // two edits of a file in sync are compared by content.
+    let mut m = Model::with(Direction::Both, ConflictPolicy::KeepBoth);
+    m.settings.times_kept = true;
+    m.start_in_sync(BASE.iter().copied());
+    m.begin_changes();
+    assert_eq!(model::size_of(51), model::size_of(54));
+    m.modify(Side::Local, "a.txt", 51, true);
+    m.modify(Side::Remote, "a.txt", 54, true);
+    same_time(&mut m, "a.txt", 1_700_000_300_000_000_000);
+    m.run_until_quiet(4).unwrap();
+    m.check_converged().unwrap();
+    let s = m.snapshot(Side::Local);
+    assert_eq!(s.get("a.txt"), Some(&(Kind::File, 54)));
+    assert_eq!(s.get(&copy_name("a", ".txt")), Some(&(Kind::File, 51)));
+}
+
 #[test]
 fn same_size_different_content_is_a_conflict_not_an_adoption() {
     let mut m = Model::with(Direction::Both, ConflictPolicy::KeepBoth);

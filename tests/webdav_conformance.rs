@@ -497,6 +497,71 @@ fn a_change_just_before_the_publishing_move_is_not_clobbered(kind: DavKind) {
     assert_eq!(server.read("shared.txt").unwrap(), b"v2 from someone else");
 }
 
+/// A synchronization added again (its journal gone) onto a server that
+/// already holds its files: where the server keeps the times clients set
+/// (wsgidav with `honor_mtime_header`, seen so by the probe), fast mode
+/// adopts every file by size and time and downloads none; where it does
+/// not (nginx), every pair is read to compare before it is adopted. Either
+/// way nothing is uploaded, downloaded, or made a conflict, and a file
+/// that differs is kept both.
+#[test]
+fn adding_a_synchronization_again_adopts_what_the_server_holds_reading_only_where_times_cannot_be_trusted()
+ {
+    const FILES: usize = 40;
+    for (kind, kept) in [(DavKind::WsgiDav, true), (DavKind::Nginx, false)] {
+        let server = DavServer::start_with(
+            kind,
+            dav::DavOptions {
+                honor_mtime: kept,
+                ..Default::default()
+            },
+        );
+        let env = Env::new(server.url());
+        for i in 0..FILES {
+            write(
+                &env.local().join(format!("d{}/f{i}.txt", i % 4)),
+                format!("file {i}").as_bytes(),
+            );
+        }
+        env.sync_quiet();
+        // The same synchronization added again: no journal.
+        fs::remove_dir_all(env.state()).unwrap();
+        // And one file that differs on the server (same size, another time).
+        std::thread::sleep(Duration::from_millis(1100));
+        server.write("d0/f0.txt", b"FILE 0");
+        let gets_before = count(&server, "GET");
+        let report = env.sync_ok(&[]);
+        let gets = count(&server, "GET") - gets_before;
+        // Every file and folder adopted but the one that differs: kept
+        // both (the local version moved aside and uploaded, the server's
+        // downloaded).
+        assert_eq!(
+            report["counts"],
+            serde_json::json!({"adopt": FILES - 1 + 4, "move": 1, "upload": 1, "download": 1}),
+            "{kind:?}: {report:#}"
+        );
+        eprintln!("{kind:?}: {gets} GETs");
+        if kept {
+            // The file that differs: read to compare, then downloaded.
+            assert!(gets <= 2, "{kind:?}: {gets} GETs");
+        } else {
+            assert!(gets >= FILES, "{kind:?}: {gets} GETs");
+        }
+        env.sync_quiet();
+        let local = snapshot(&env.local());
+        assert_eq!(local, snapshot(server.root()), "{kind:?}");
+        assert_eq!(local["d0/f0.txt"].as_deref(), Some(&b"FILE 0"[..]));
+        assert!(
+            local
+                .iter()
+                .any(|(k, v)| k.starts_with("d0/f0 (conflicted copy ")
+                    && v.as_deref() == Some(&b"file 0"[..])),
+            "{kind:?}: {:?}",
+            local.keys()
+        );
+    }
+}
+
 macro_rules! conformance {
     ($($module:ident => $kind:expr),* $(,)?) => {$(
         mod $module {

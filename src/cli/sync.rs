@@ -71,6 +71,7 @@ fn settings_of(args: &SyncArgs) -> Settings {
             max_delete_ratio: args.max_delete_ratio,
             max_delete_count: args.max_delete_count,
         },
+        times_kept: false,
     }
 }
 

@@ -20,7 +20,8 @@ pub mod tree;
 pub use base::BaseChange;
 pub use filter::{Filter, NewFolders, UserFilter};
 pub use plan::{
-    DeleteReason, Excluded, Op, Plan, Problem, hash_requests, in_sync, plan, plan_with_excluded,
+    DeleteReason, Excluded, Op, Plan, Problem, hash_requests, in_sync, met_on_both, plan,
+    plan_with_excluded,
 };
 pub use settings::{CompareMode, ConflictPolicy, Direction, Guards, Settings};
 pub use tree::{BaseEntry, BaseTree, Entry, Hash, Kind, Side, Sig, Tree};

@@ -332,6 +332,7 @@ pub fn hash_requests(
                         o.kind == Kind::File
                             && o.size == e.size
                             && status(Some(o), b, side.other()) == St::Changed
+                            && !(b.is_none() && same_by_times(settings, e, o))
                     });
                 touched || both
             };
@@ -793,6 +794,16 @@ impl Planner<'_> {
     }
 
     fn decide(&self, l: Option<&Entry>, r: Option<&Entry>, b: Option<&BaseEntry>) -> Decision {
+        // Found on both sides with no record: the same file if the times
+        // say so (see `same_by_times`), in every direction.
+        if let (Some(le), Some(re), None) = (l, r, b) {
+            if le.kind == Kind::File
+                && re.kind == Kind::File
+                && same_by_times(self.settings, le, re)
+            {
+                return Decision::Adopt;
+            }
+        }
         let ls = status(l, b, Side::Local);
         let rs = status(r, b, Side::Remote);
         match self.settings.direction {
@@ -1246,6 +1257,45 @@ fn mirror(
         (_, Changed) => push(src, dst, to, true, "mirror: target changed"),
         (_, _) => push(src, dst, to, false, "mirror"),
     }
+}
+
+/// Two files found on both sides with no record of them, taken as the same
+/// without reading them: only in fast mode, only where the remote keeps the
+/// times clients set ([`Settings::times_kept`]), with equal sizes and both
+/// times known and equal — to the second where either side has no finer
+/// time (HTTP dates), exactly otherwise. Known hashes that differ always
+/// win. Fast mode already trusts size and time for a file it has a record
+/// of; this extends that trust to a first meeting, as rclone and the
+/// Nextcloud client do. Secure mode never does.
+fn same_by_times(settings: &Settings, a: &Entry, b: &Entry) -> bool {
+    const SEC: i64 = 1_000_000_000;
+    if settings.compare != CompareMode::Fast || !settings.times_kept || a.size != b.size {
+        return false;
+    }
+    if let (Some(x), Some(y)) = (a.hash, b.hash) {
+        return x == y;
+    }
+    let (Some(ta), Some(tb)) = (a.known_mtime(), b.known_mtime()) else {
+        return false;
+    };
+    if ta % SEC == 0 || tb % SEC == 0 {
+        ta.div_euclid(SEC) == tb.div_euclid(SEC)
+    } else {
+        ta == tb
+    }
+}
+
+/// Whether some file is on both sides, with no record and the same size:
+/// only then can [`Settings::times_kept`] change a plan (the pass need not
+/// find out otherwise).
+pub fn met_on_both(local: &Tree, remote: &Tree, base: &BaseTree) -> bool {
+    local.iter().any(|(path, l)| {
+        l.kind == Kind::File
+            && !base.contains_key(path)
+            && remote
+                .get(path)
+                .is_some_and(|r| r.kind == Kind::File && r.size == l.size)
+    })
 }
 
 /// Same content, as far as can be told without I/O: equal hashes, or two

@@ -62,11 +62,21 @@ impl Default for Guards {
     }
 }
 
-/// Everything the planner needs to know about the user's choices.
+/// Everything the planner needs to know about the user's choices, and one
+/// thing the pass learns about the remote.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub direction: Direction,
     pub conflict: ConflictPolicy,
     pub compare: CompareMode,
     pub guards: Guards,
+    /// The remote keeps the modification times clients set, as its probe
+    /// saw (a folder; a WebDAV server honouring `X-OC-Mtime` or a
+    /// `PROPPATCH` of the date). Then, in fast mode, a file that both sides
+    /// hold with no record of it, of the same size and modified the same
+    /// second, is taken as the same file without reading either (a first
+    /// pass onto a server that already holds the files downloads none).
+    /// Never configured: the pass sets it; false is always safe.
+    #[serde(skip)]
+    pub times_kept: bool,
 }

@@ -325,6 +325,22 @@ pub async fn run_pass(
         // directly before the planner may delete or move because of it.
         // (Only here: a pass where nothing changed has nothing missing.)
         confirm_absences(job, &mut local_tree, &mut remote_tree, &base, &mut report).await?;
+        // Files both sides hold with no record: where the remote keeps the
+        // times clients set, fast mode compares them by size and time
+        // instead of reading both (`Settings::times_kept`).
+        let settings_times;
+        let settings = if settings.compare == engine::CompareMode::Fast
+            && engine::met_on_both(&local_tree, &remote_tree, &base)
+            && job.remote.keeps_times(!opts.dry_run).await
+        {
+            settings_times = Settings {
+                times_kept: true,
+                ..settings.clone()
+            };
+            &settings_times
+        } else {
+            settings
+        };
         hash_what_is_needed(
             job,
             settings,

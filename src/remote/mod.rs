@@ -23,7 +23,8 @@ pub struct Capabilities {
     pub trash: bool,
     /// Items have a stable id that survives a move.
     pub file_ids: bool,
-    /// Modification times can be set on upload.
+    /// Modification times set on upload are kept (seen working on the
+    /// probe, for a WebDAV server).
     pub set_mtime: bool,
 }
 
@@ -127,6 +128,15 @@ pub trait Remote: Send + Sync {
     fn describe(&self) -> String;
 
     fn capabilities(&self) -> Capabilities;
+
+    /// Whether the remote keeps the modification times clients set
+    /// ([`Capabilities::set_mtime`]), finding out first where that takes a
+    /// write (a WebDAV server's probe) and `may_write` allows it (not in a
+    /// dry run). Unknown is no.
+    async fn keeps_times(&self, may_write: bool) -> bool {
+        let _ = may_write;
+        self.capabilities().set_mtime
+    }
 
     /// What the remote learnt about its server, to keep in the journal so
     /// the next run need not find it out again.

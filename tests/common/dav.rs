@@ -72,8 +72,8 @@
 //! * rclone runs with `--dir-cache-time 0s`: with its default (5 min), files
 //!   changed on disk stay invisible over WebDAV.
 //! * wsgidav runs `WsgiDAVApp` with its default settings (so no
-//!   `honor_mtime_header`) and anonymous read-write access on cheroot, as
-//!   its `wsgidav` command does.
+//!   `honor_mtime_header` unless [`DavOptions`] asks) and anonymous
+//!   read-write access on cheroot, as its `wsgidav` command does.
 //!
 //! Do not keep a `DavServer` in a `static`: statics are never dropped, so the
 //! server would outlive the tests.
@@ -240,6 +240,9 @@ pub struct DavOptions {
     /// user and password ([`DavServer::set_password`] changes it while the
     /// server runs, as an administrator would).
     pub basic_auth: Option<(String, String)>,
+    /// wsgidav only: `honor_mtime_header` (off by default, as in wsgidav):
+    /// `X-OC-Mtime` on PUT sets the file's modification time.
+    pub honor_mtime: bool,
 }
 
 /// One finished request, as `requests()` reports it.
@@ -357,7 +360,7 @@ impl DavServer {
                 DavKind::Apache => start_apache(tmp.path(), owner, &options),
                 DavKind::Nginx => start_nginx(tmp.path(), &options),
                 DavKind::Rclone => start_rclone(tmp.path()),
-                DavKind::WsgiDav => start_wsgidav(tmp.path()),
+                DavKind::WsgiDav => start_wsgidav(tmp.path(), &options),
                 DavKind::DavServer => Ok(start_dav_server(tmp.path())),
             };
             match started {
@@ -829,7 +832,7 @@ print("serving on", config["host"], config["port"], flush=True)
 server.serve()
 "#;
 
-fn start_wsgidav(tmp: &Path) -> Result<(u16, Backend), String> {
+fn start_wsgidav(tmp: &Path, options: &DavOptions) -> Result<(u16, Backend), String> {
     let port = free_port();
     let log = tmp.join("access.log");
     let _ = fs::remove_file(&log);
@@ -839,6 +842,7 @@ fn start_wsgidav(tmp: &Path) -> Result<(u16, Backend), String> {
         "provider_mapping": { "/dav": tmp.join("data").join("dav") },
         "simple_dc": { "user_mapping": { "*": true } },
         "verbose": 3,
+        "honor_mtime_header": options.honor_mtime,
     });
     let conf_path = tmp.join("wsgidav.json");
     fs::write(&conf_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();

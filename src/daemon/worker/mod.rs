@@ -1056,6 +1056,7 @@ fn job_of(
             conflict: cfg.conflict,
             compare: cfg.compare,
             guards: cfg.guards,
+            times_kept: false,
         },
         filter,
         concurrency: 4,

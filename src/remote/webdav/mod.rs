@@ -234,8 +234,17 @@ impl Remote for WebDav {
             cheap_hash: false,
             trash: true,
             file_ids: probe.file_ids,
-            set_mtime: probe.x_oc_mtime,
+            set_mtime: probe.x_oc_mtime || probe.proppatch_mtime,
         }
+    }
+
+    async fn keeps_times(&self, may_write: bool) -> bool {
+        let probe = if may_write {
+            self.write_probe().await
+        } else {
+            self.probe()
+        };
+        probe.x_oc_mtime || probe.proppatch_mtime
     }
 
     async fn fingerprint(&self) -> Result<Option<String>, RemoteError> {

@@ -324,6 +324,47 @@ fn a_remote_change_during_an_upload_is_not_clobbered(kind: DavKind) {
     assert!(contents.contains(&&b"v2 from this computer"[..]));
 }
 
+/// The same for a new file: someone saves a file of the same name on the
+/// server while Ferry uploads its own. The publishing MOVE must not replace
+/// it (the server refuses, `Overwrite: F`).
+fn a_file_created_on_the_server_during_the_upload_of_a_new_one_is_not_clobbered(kind: DavKind) {
+    let server = Arc::new(DavServer::start(kind));
+    let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
+    let env = Env::new(proxy.url_for(&server.url()));
+    write(&env.local().join("first.txt"), b"first");
+    env.sync_quiet();
+    write(&env.local().join("new.txt"), b"new from this computer");
+    let s2 = server.clone();
+    proxy.add(
+        "PUT",
+        ".ferry-up-",
+        1,
+        proxy::Fault::After(Arc::new(move || {
+            s2.write("new.txt", b"new from someone else!")
+        })),
+    );
+    let report = env.sync(&[]);
+    assert_eq!(
+        report["skipped"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
+    assert_eq!(server.read("new.txt").unwrap(), b"new from someone else!");
+    env.sync(&[]);
+    env.sync_quiet();
+    let local = snapshot(&env.local());
+    assert_eq!(local, snapshot(server.root()));
+    let contents: Vec<&[u8]> = local.values().flatten().map(Vec::as_slice).collect();
+    assert!(
+        contents.contains(&&b"new from someone else!"[..]),
+        "{kind:?}"
+    );
+    assert!(
+        contents.contains(&&b"new from this computer"[..]),
+        "{kind:?}"
+    );
+}
+
 fn faults_are_retried_boundedly_and_converge(kind: DavKind) {
     let server = DavServer::start(kind);
     let proxy = proxy::Proxy::start(&format!("http://127.0.0.1:{}", server.port()));
@@ -444,6 +485,8 @@ fn the_probe_matches_what_the_server_does(kind: DavKind) {
     // propagates collection ETags to grandparents or honours X-OC-Mtime.
     assert!(!probe.collection_etags_propagate);
     assert!(!probe.x_oc_mtime);
+    // Every one refuses a MOVE with `Overwrite: F` onto a file (412).
+    assert!(probe.overwrite_f, "{kind:?}");
     match kind {
         DavKind::Apache | DavKind::WsgiDav => assert!(probe.if_match, "{kind:?}"),
         DavKind::Nginx | DavKind::Rclone => assert!(!probe.if_match, "{kind:?}"),
@@ -495,6 +538,49 @@ fn a_change_just_before_the_publishing_move_is_not_clobbered(kind: DavKind) {
         "{report:#}"
     );
     assert_eq!(server.read("shared.txt").unwrap(), b"v2 from someone else");
+}
+
+/// New files in a folder the server has: per file one PUT (to the temp
+/// name), one MOVE, and two PROPFINDs (the temp's stored size before
+/// publishing, the published file's tags after); the name being free is
+/// left to the server (`Overwrite: F`, seen working on the probe).
+fn new_files_cost_a_put_a_move_and_two_propfinds_each(kind: DavKind) {
+    const NEW: usize = 20;
+    let server = DavServer::start(kind);
+    let env = Env::new(server.url());
+    write(&env.local().join("docs/first.txt"), b"first");
+    env.sync_quiet();
+    for i in 0..NEW {
+        write(
+            &env.local().join(format!("docs/new{i}.txt")),
+            format!("new {i}").as_bytes(),
+        );
+    }
+    let before = server.requests().len();
+    let report = env.sync_ok(&[]);
+    assert_eq!(report["counts"]["upload"], NEW as u64, "{report:#}");
+    let requests = server.requests();
+    let of = |method: &str| requests[before..].iter().filter(|r| r.0 == method).count();
+    eprintln!(
+        "{kind:?}: {} requests for {NEW} new files: PUT {}, MOVE {}, PROPFIND {}",
+        requests.len() - before,
+        of("PUT"),
+        of("MOVE"),
+        of("PROPFIND")
+    );
+    assert_eq!(of("PUT"), NEW, "{kind:?}");
+    assert_eq!(of("MOVE"), NEW, "{kind:?}");
+    // The listing of the two folders, at most one PROPFIND each.
+    assert!(
+        of("PROPFIND") <= 2 * NEW + 2,
+        "{kind:?}: {} PROPFINDs",
+        of("PROPFIND")
+    );
+    assert_eq!(
+        requests.len() - before,
+        of("PUT") + of("MOVE") + of("PROPFIND"),
+        "{kind:?}"
+    );
 }
 
 /// A synchronization added again (its journal gone) onto a server that
@@ -575,9 +661,11 @@ macro_rules! conformance {
             #[test] fn folder_rename_one_move() { a_folder_rename_is_one_move($kind) }
             #[test] fn guards() { guards_stop_mass_deletes_and_a_missing_root($kind) }
             #[test] fn concurrent_change_not_clobbered() { a_remote_change_during_an_upload_is_not_clobbered($kind) }
+            #[test] fn concurrent_new_file_not_clobbered() { a_file_created_on_the_server_during_the_upload_of_a_new_one_is_not_clobbered($kind) }
             #[test] fn faults_converge() { faults_are_retried_boundedly_and_converge($kind) }
             #[test] fn download_resumes_after_restart() { a_download_resumes_after_ferry_restarts($kind) }
             #[test] fn probe() { the_probe_matches_what_the_server_does($kind) }
+            #[test] fn new_file_requests() { new_files_cost_a_put_a_move_and_two_propfinds_each($kind) }
             #[test] fn change_before_move_not_clobbered() { a_change_just_before_the_publishing_move_is_not_clobbered($kind) }
         }
     )*};

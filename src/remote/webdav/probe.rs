@@ -40,6 +40,11 @@ pub struct Probe {
     /// tag is refused and one with the current tag allowed.
     #[serde(default)]
     pub if_header_weak: bool,
+    /// A MOVE with `Overwrite: F` onto an existing file is refused (412)
+    /// and leaves both files as they were: a new file is published without
+    /// a PROPFIND first to make sure its name is still free.
+    #[serde(default)]
+    pub overwrite_f: bool,
     /// When the write probe ran (Unix seconds; 0: not yet).
     pub probed_at: i64,
 }
@@ -199,6 +204,20 @@ impl WebDav {
             // The tag of a version of `f` that was then replaced: the MOVE
             // must be refused (a bogus tag alone is not enough: some servers
             // refuse that but let a real, outdated tag through).
+            // A MOVE that must not replace (`Overwrite: F`) onto `f`: refused
+            // on the destination, and both files still there as they were.
+            if made.as_ref().is_ok_and(|m| m.status().is_success()) {
+                let refused = matches!(
+                    self.move_item(&other, &file, false, false).await,
+                    Err(RemoteError::Changed { path }) if path == file
+                );
+                let size_of = |e: Option<Entry>| e.filter(|e| e.kind == Kind::File).map(|e| e.size);
+                p.overwrite_f = refused
+                    && size_of(self.stat(&file).await.ok().flatten())
+                        == Some(b"ferry probe".len() as u64)
+                    && size_of(self.stat(&other).await.ok().flatten())
+                        == Some(b"ferry probe 2".len() as u64);
+            }
             let mut old_tag = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
             if old_tag.as_deref().is_some_and(is_weak) {
                 // Apache's tags are weak for a second after a write; a tag

@@ -1,7 +1,8 @@
 //! Writes that put something in place: missing folders (MKCOL of the
 //! missing ones only, the remote root on request), uploads (PUT to a
 //! `.ferry-up-<hash>.part` temp hashed on the way, size check, MOVE over
-//! the planned version, tagged with `If:` where the probe saw that work)
+//! the planned version, tagged with `If:` where the probe saw that work, or
+//! for a new file with `Overwrite: F` alone where the probe saw it refused)
 //! and renames.
 
 use super::*;
@@ -436,6 +437,10 @@ impl WebDav {
                     }
                     other => other,
                 }
+            } else if replace.is_none() && probe.overwrite_f {
+                // A new file: the server itself refuses the MOVE if the
+                // name was taken meanwhile (seen working on the probe).
+                self.move_item(&temp, path, false, false).await
             } else {
                 self.expect(path, replace).await?;
                 self.move_item(&temp, path, false, replace.is_some()).await

@@ -406,6 +406,7 @@ impl Folder {
     ) -> Result<Option<Scan>, FsError> {
         // By key; within a key the synchronized spelling first: the one
         // spelled as its key (`None` sorts first), else the first by bytes.
+        items.shrink_to_fit();
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
         // Seen twice by a partial scan (a parent and a subtree).
         items.dedup_by(|b, a| a.0 == b.0 && a.2 == b.2);
@@ -413,10 +414,12 @@ impl Folder {
         // what is inside it along before its contents are looked at.
         // (A spelling left out always differs from its key, and so do the
         // disk paths of everything inside it.)
+        // Compacted in place (`kept` items move to the front): a second
+        // vector of every item would double this step's memory.
         let mut losers: Vec<Box<str>> = Vec::new();
-        let mut kept: Vec<Item> = Vec::with_capacity(items.len());
-        for item in items {
-            let inside_loser = item.2.as_deref().is_some_and(|disk| {
+        let mut kept: usize = 0;
+        for i in 0..items.len() {
+            let inside_loser = items[i].2.as_deref().is_some_and(|disk| {
                 losers
                     .iter()
                     .any(|l| disk.strip_prefix(&**l).is_some_and(|r| r.starts_with('/')))
@@ -424,7 +427,12 @@ impl Folder {
             if inside_loser {
                 continue;
             }
-            if let Some(prev) = kept.last().filter(|prev| prev.0 == item.0) {
+            if let Some(prev) = kept
+                .checked_sub(1)
+                .map(|p| &items[p])
+                .filter(|prev| prev.0 == items[i].0)
+            {
+                let item = &items[i];
                 scan.problems.push(self.problem(
                     &item.0,
                     format!(
@@ -433,19 +441,22 @@ impl Folder {
                         self.root.join(item.2.as_deref().unwrap_or(&item.0)).display(),
                     ),
                 ));
-                losers.extend(item.2);
+                losers.extend(items[i].2.take());
                 continue;
             }
-            kept.push(item);
+            items.swap(kept, i);
+            kept += 1;
         }
-        let items = kept;
+        items.truncate(kept);
+        items.shrink_to_fit();
         let mut disk_names = HashMap::new();
         for (key, _, disk) in &items {
             if let Some(disk) = disk.as_deref().filter(|d| file_name(d) != file_name(key)) {
                 disk_names.insert(key.clone(), disk.to_string());
             }
         }
-        scan.tree = items.into_iter().map(|(k, e, _)| (k, e)).collect();
+        let items: Vec<(String, Entry)> = items.into_iter().map(|(k, e, _)| (k, e)).collect();
+        scan.tree = crate::engine::tree::packed_from_vec(items);
         let mut known = self.disk_names.lock().unwrap_or_else(|e| e.into_inner());
         if full {
             *known = disk_names;

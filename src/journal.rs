@@ -327,12 +327,14 @@ impl Journal {
             )
             .map_err(self.err())?;
         let rows = stmt.query_map([], base_row).map_err(self.err())?;
-        let mut tree = BaseTree::new();
-        for row in rows {
-            let (path, entry) = row.map_err(self.err())?;
-            tree.insert(path, entry);
+        let mut failed = None;
+        let tree = crate::engine::tree::collect_packed(
+            rows.map_while(|row| row.map_err(|e| failed = Some(e)).ok()),
+        );
+        match failed {
+            Some(e) => Err(self.err()(e)),
+            None => Ok(tree),
         }
-        Ok(tree)
     }
 
     /// Number of items in the base.

@@ -130,6 +130,43 @@ pub struct BaseEntry {
 pub type Tree = BTreeMap<String, Entry>;
 pub type BaseTree = BTreeMap<String, BaseEntry>;
 
+/// A map of `items` with its nodes filled. A `BTreeMap` grown one insert
+/// at a time from sorted keys (a journal read in path order) leaves its
+/// nodes a little over half full, nearly doubling the memory of 100,000
+/// items; built at once from a sorted vector it is packed, but then needs
+/// that whole vector besides it. Here the items are taken by chunks, each
+/// one built packed and appended (`append` rebuilds packed, freeing the
+/// old nodes as it goes). A later item replaces an earlier one of the same
+/// key, as `insert` does.
+pub fn collect_packed<V>(items: impl IntoIterator<Item = (String, V)>) -> BTreeMap<String, V> {
+    let mut map = BTreeMap::new();
+    let mut items = items.into_iter();
+    loop {
+        let mut part: BTreeMap<String, V> = items.by_ref().take(PACK_CHUNK).collect();
+        if part.is_empty() {
+            return map;
+        }
+        map.append(&mut part);
+    }
+}
+
+/// [`collect_packed`] of a vector whose keys are all different, giving the
+/// vector's memory back as the map grows: it is taken by chunks from its
+/// end, so the whole vector and the whole map are never held at once.
+pub fn packed_from_vec<V>(mut items: Vec<(String, V)>) -> BTreeMap<String, V> {
+    let mut map = BTreeMap::new();
+    while !items.is_empty() {
+        let tail = items.split_off(items.len().saturating_sub(PACK_CHUNK));
+        items.shrink_to_fit();
+        let mut part: BTreeMap<String, V> = tail.into_iter().collect();
+        map.append(&mut part);
+    }
+    map
+}
+
+/// Items per chunk of [`collect_packed`]: a few hundred KiB of entries.
+const PACK_CHUNK: usize = 8192;
+
 /// Which side of a synchronization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -294,6 +331,34 @@ pub fn keep_unobserved(tree: &mut Tree, base: &BaseTree, side: Side, unobserved:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_maps_hold_exactly_what_one_insert_at_a_time_would() {
+        // Sorted, unsorted, with duplicate keys (the later wins), across
+        // several chunks.
+        let n = 3 * PACK_CHUNK + 17;
+        let key = |i: usize| format!("d{}/f{i:06}", i % 7);
+        let sorted: Vec<(String, usize)> = {
+            let mut v: Vec<_> = (0..n).map(|i| (key(i), i)).collect();
+            v.sort();
+            v
+        };
+        let shuffled: Vec<(String, usize)> = (0..n)
+            .map(|i| (key((i * 7919) % n), i))
+            .chain((0..50).map(|i| (key(i * 3), n + i)))
+            .collect();
+        for items in [sorted.clone(), shuffled] {
+            let mut expected = BTreeMap::new();
+            for (k, v) in items.clone() {
+                expected.insert(k, v);
+            }
+            assert_eq!(collect_packed(items), expected);
+        }
+        let expected: BTreeMap<String, usize> = sorted.iter().cloned().collect();
+        assert_eq!(packed_from_vec(sorted), expected);
+        assert!(collect_packed(Vec::<(String, u8)>::new()).is_empty());
+        assert!(packed_from_vec(Vec::<(String, u8)>::new()).is_empty());
+    }
 
     #[test]
     fn what_a_side_could_not_see_is_kept_as_the_base_says() {

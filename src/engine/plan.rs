@@ -538,7 +538,8 @@ impl Planner<'_> {
         for (side, src) in [(Side::Local, local), (Side::Remote, remote)] {
             let mut excluded_dirs: HashSet<&str> = HashSet::new();
             let mut held: Vec<String> = Vec::new();
-            let mut kept = Tree::new();
+            // In path order: built packed at the end (see `collect_packed`).
+            let mut kept: Vec<(String, Entry)> = Vec::new();
             for (path, e) in src {
                 if ancestors(path).any(|a| excluded_dirs.contains(a)) {
                     continue;
@@ -573,21 +574,21 @@ impl Planner<'_> {
                 if filter.deselected(path) && (mirror_send || side == Side::Remote) {
                     continue;
                 }
-                kept.insert(path.clone(), e.clone());
+                kept.push((path.clone(), e.clone()));
             }
-            *self.tree_mut(side) = kept;
+            *self.tree_mut(side) = super::tree::packed_from_vec(kept);
             for path in held {
                 self.hold(side, &path);
             }
         }
-        self.base = base
-            .iter()
-            .filter(|(path, b)| {
-                filter.excluded_path(path, b.kind, b.local.size).is_none()
-                    && !(mirror_send && filter.deselected(path))
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        self.base = super::tree::collect_packed(
+            base.iter()
+                .filter(|(path, b)| {
+                    filter.excluded_path(path, b.kind, b.local.size).is_none()
+                        && !(mirror_send && filter.deselected(path))
+                })
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         if mirror_send {
             return;
         }

@@ -774,15 +774,11 @@ fn a_retry_of_an_unreachable_server_stays_offline_until_the_server_answers() {
     // The icon and the alerts must not flip to "syncing" and back at every
     // retry: an attempt shows "offline, retrying now".
     use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpStream;
     use std::time::Instant;
 
     let mut d = TestDaemon::new();
     d.start();
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = dead.local_addr().unwrap().port();
-    drop(dead);
-    let url = format!("http://127.0.0.1:{port}/dav/");
     let (api_port, token) = d.endpoint();
     let mut stream = TcpStream::connect(("127.0.0.1", api_port)).unwrap();
     write!(
@@ -790,18 +786,7 @@ fn a_retry_of_an_unreachable_server_stays_offline_until_the_server_answers() {
         "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{api_port}\r\nAuthorization: Bearer {token}\r\n\r\n"
     )
     .unwrap();
-    d.ferry_ok_with_stdin(
-        &[
-            "account",
-            "add",
-            &url,
-            "--user",
-            "me",
-            "--password-stdin",
-            "--no-test",
-        ],
-        b"secret\n",
-    );
+    let url = d.unreachable_account();
     let local = d.path("far");
     fs::create_dir_all(&local).unwrap();
     d.ferry_ok(&["add", "far", local.to_str().unwrap(), &format!("{url}docs")]);

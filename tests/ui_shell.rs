@@ -60,22 +60,7 @@ fn a_guard_waiting_for_confirmation_is_shown_on_every_page_and_confirmed_from_th
 fn offline_sync(d: &TestDaemon, name: &str) {
     let local = d.path(name);
     std::fs::create_dir_all(&local).unwrap();
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = dead.local_addr().unwrap().port();
-    drop(dead);
-    let url = format!("http://127.0.0.1:{port}/dav/");
-    d.ferry_ok_with_stdin(
-        &[
-            "account",
-            "add",
-            &url,
-            "--user",
-            "me",
-            "--password-stdin",
-            "--no-test",
-        ],
-        b"secret\n",
-    );
+    let url = d.unreachable_account();
     d.ferry_ok(&["add", name, local.to_str().unwrap(), &format!("{url}docs")]);
 }
 

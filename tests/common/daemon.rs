@@ -104,6 +104,28 @@ impl TestDaemon {
         succeeded(args, child.wait_with_output().unwrap())
     }
 
+    /// Add an account on a WebDAV server that does not answer (nothing
+    /// listens on its loopback port, `--no-test`); its URL.
+    pub fn unreachable_account(&self) -> String {
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = dead.local_addr().unwrap().port();
+        drop(dead);
+        let url = format!("http://127.0.0.1:{port}/dav/");
+        self.ferry_ok_with_stdin(
+            &[
+                "account",
+                "add",
+                &url,
+                "--user",
+                "me",
+                "--password-stdin",
+                "--no-test",
+            ],
+            b"secret\n",
+        );
+        url
+    }
+
     /// Start the daemon and wait until its API answers.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already started");

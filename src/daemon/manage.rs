@@ -176,15 +176,8 @@ impl Daemon {
                 dir.display()
             )));
         }
-        tokio::task::spawn_blocking(move || open::that_detached(&dir))
-            .await
-            .map_err(internal)?
-            .map_err(|e| {
-                DaemonError::Conflict(format!(
-                    "could not open {} in a file manager: {e}",
-                    sync.local.display()
-                ))
-            })
+        // The one way to open something: `open_item`'s checks and launcher.
+        self.open_item(&sync.id, "").await
     }
 }
 

@@ -156,13 +156,18 @@ fn either_version_opens_with_the_desktops_application_and_nothing_outside_the_fo
     browser.login(&d);
     browser.open(&d, "#/conflicts");
     browser.wait_text("[data-test=conflict-path]", "doc.txt");
+    // Both buttons as the user sees them: opening one file must not redraw
+    // the page under the pointer.
+    let open_remote = browser.wait_for("[data-test=open-remote]");
     browser.click("[data-test=open-local]");
     {
         d.wait_until("the copy opened", || {
             opened_lines().contains(&local.join(&copy).display().to_string())
         })
     }
-    browser.click("[data-test=open-remote]");
+    browser.wait_gone("[data-test=page-conflicts].busy");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    browser.click_held(&open_remote, "the other Open button, found before the first");
     {
         d.wait_until("the file opened", || {
             opened_lines()

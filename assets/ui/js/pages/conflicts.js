@@ -71,7 +71,10 @@ export async function render(root, ctx) {
     } finally {
       working = false;
       root.classList.remove('busy');
-      await load(true);
+      // Redrawn only if the conflicts changed (a resolved one leaves): an
+      // "Open" changes nothing, and a redraw would replace the other
+      // buttons under the user's pointer.
+      await load(false);
     }
   }
 

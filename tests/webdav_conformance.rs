@@ -492,6 +492,18 @@ fn the_probe_matches_what_the_server_does(kind: DavKind) {
         DavKind::Nginx | DavKind::Rclone => assert!(!probe.if_match, "{kind:?}"),
         DavKind::DavServer => {}
     }
+    // A PUT broken off half-way: Apache and nginx write it elsewhere and
+    // put it in place when complete; the others write in place (a new name
+    // shows up at once, an existing file is cut short).
+    let atomic = matches!(kind, DavKind::Apache | DavKind::Nginx);
+    assert_eq!(probe.atomic_put, atomic, "{kind:?}");
+    // `If-None-Match: *` keeps a PUT off an existing file on Apache,
+    // wsgidav and dav-server; nginx and rclone ignore it.
+    let if_none_match = matches!(
+        kind,
+        DavKind::Apache | DavKind::WsgiDav | DavKind::DavServer
+    );
+    assert_eq!(probe.if_none_match, if_none_match, "{kind:?}");
 }
 
 /// Where the server checks the `If:` header, a change that lands between

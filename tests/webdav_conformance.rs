@@ -612,6 +612,59 @@ fn new_files_cost_the_fewest_requests_the_probe_allows(kind: DavKind) {
     );
 }
 
+/// A fresh tree of 200 folders, one new file in each: every folder is
+/// made once (one MKCOL, parents first, then one PROPFIND for its entry)
+/// and no file's PUT meets a missing parent or looks for one.
+fn a_fresh_tree_makes_each_folder_once_and_probes_no_parent_per_file(kind: DavKind) {
+    const TOP: usize = 20;
+    const SUB: usize = 9;
+    const FOLDERS: usize = TOP * (SUB + 1);
+    let server = DavServer::start(kind);
+    let env = Env::new(server.url());
+    write(&env.local().join("first.txt"), b"first");
+    env.sync_quiet();
+    for t in 0..TOP {
+        write(&env.local().join(format!("t{t}/f.txt")), b"top");
+        for s in 0..SUB {
+            write(
+                &env.local().join(format!("t{t}/s{s}/f.txt")),
+                format!("{t}/{s}").as_bytes(),
+            );
+        }
+    }
+    let before = server.requests().len();
+    let report = env.sync_ok(&[]);
+    assert_eq!(report["counts"]["upload"], FOLDERS as u64, "{report:#}");
+    let requests = server.requests();
+    let requests = &requests[before..];
+    let of = |method: &str| requests.iter().filter(|r| r.0 == method).count();
+    eprintln!(
+        "{kind:?}: {} requests for {FOLDERS} new folders with a file each: MKCOL {}, PUT {}, MOVE {}, PROPFIND {}",
+        requests.len(),
+        of("MKCOL"),
+        of("PUT"),
+        of("MOVE"),
+        of("PROPFIND")
+    );
+    assert_eq!(of("MKCOL"), FOLDERS, "{kind:?}");
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.0 == "PUT" || r.0 == "MKCOL")
+            .all(|r| (200..300).contains(&r.2)),
+        "{kind:?}: a PUT or MKCOL met a missing parent: {requests:?}"
+    );
+    // One per folder made, what each new file costs (see
+    // `new_files_cost_the_fewest_requests_the_probe_allows`) and the
+    // listing of the root.
+    let per_file = if kind == DavKind::Apache { 1 } else { 2 };
+    assert!(
+        of("PROPFIND") <= FOLDERS + per_file * FOLDERS + 1,
+        "{kind:?}: {} PROPFINDs",
+        of("PROPFIND")
+    );
+}
+
 /// An upload cut half-way on its way to the server, every attempt of a
 /// pass: nothing under the file's name on any server, neither a new file
 /// nor a file it was to replace (whether the PUT went to a temp or, where
@@ -731,6 +784,7 @@ macro_rules! conformance {
             #[test] fn download_resumes_after_restart() { a_download_resumes_after_ferry_restarts($kind) }
             #[test] fn probe() { the_probe_matches_what_the_server_does($kind) }
             #[test] fn new_file_requests() { new_files_cost_the_fewest_requests_the_probe_allows($kind) }
+            #[test] fn fresh_tree_folders_made_once() { a_fresh_tree_makes_each_folder_once_and_probes_no_parent_per_file($kind) }
             #[test] fn cut_upload_never_visible() { an_upload_cut_half_way_never_leaves_a_truncated_file_under_its_name($kind) }
             #[test] fn change_before_move_not_clobbered() { a_change_just_before_the_publishing_move_is_not_clobbered($kind) }
         }

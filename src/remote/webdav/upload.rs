@@ -440,9 +440,17 @@ impl WebDav {
         Ok(())
     }
 
+    /// Make folder `path` (and its missing parents) and read its entry
+    /// back: asked for as a collection (`…/`), which a server that
+    /// redirects `…` to `…/` (Apache: 301) answers at once.
     pub(super) async fn mkdir(&self, path: &str) -> Result<Entry, RemoteError> {
         self.mkdirs(path).await?;
-        match self.stat(path).await? {
+        let made = self
+            .propfind(path, true, "0")
+            .await?
+            .and_then(|items| items.into_iter().next())
+            .map(|item| self.entry_of(&item));
+        match made {
             Some(e) if e.kind == Kind::Dir => Ok(e),
             _ => Err(RemoteError::Changed {
                 path: path.to_string(),

@@ -26,11 +26,21 @@ use super::*;
 /// the request is broken off (on a server that publishes a PUT only when
 /// complete, nothing of it is stored).
 pub(super) fn read_and_hash(
-    mut file: std::fs::File,
+    file: std::fs::File,
     size: u64,
     out: std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
     unchanged: Option<(PathBuf, Entry)>,
 ) -> reqwest::Body {
+    reqwest::Body::wrap_stream(read_and_hash_blocks(file, size, out, unchanged))
+}
+
+/// The blocks of [`read_and_hash`]'s body.
+fn read_and_hash_blocks(
+    mut file: std::fs::File,
+    size: u64,
+    out: std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+    unchanged: Option<(PathBuf, Entry)>,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     use std::io::Read;
     const BLOCK: usize = 1024 * 1024;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
@@ -90,10 +100,9 @@ pub(super) fn read_and_hash(
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
-    });
-    reqwest::Body::wrap_stream(stream)
+    })
 }
 
 impl WebDav {
@@ -602,5 +611,51 @@ impl WebDav {
         self.stat(to).await?.ok_or_else(|| RemoteError::Changed {
             path: to.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn blocks_of(
+        path: &Path,
+        size: u64,
+        unchanged: Option<(PathBuf, Entry)>,
+    ) -> (Vec<std::io::Result<bytes::Bytes>>, Option<Hash>) {
+        let out = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let file = std::fs::File::open(path).unwrap();
+        let blocks = read_and_hash_blocks(file, size, out.clone(), unchanged)
+            .collect::<Vec<_>>()
+            .await;
+        let hash = *out.lock().unwrap();
+        (blocks, hash)
+    }
+
+    #[tokio::test]
+    async fn a_new_file_changed_since_it_was_planned_is_broken_off_before_its_last_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let content: Vec<u8> = (0..3 * 1024 * 1024 + 5).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let planned = crate::fsops::entry_of(&path, &meta, Kind::File);
+        let size = content.len() as u64;
+        // As planned: every block, and the hash of what was sent.
+        let (blocks, hash) = blocks_of(&path, size, Some((path.clone(), planned.clone()))).await;
+        let sent: Vec<u8> = blocks
+            .into_iter()
+            .flat_map(|b| b.unwrap().to_vec())
+            .collect();
+        assert!(sent == content);
+        assert_eq!(hash, Some(Sha256::digest(&content).into()));
+        // Changed since (another modification time): the body ends in an
+        // error instead of its last block.
+        let mut stale = planned;
+        stale.mtime -= 1;
+        let (blocks, _) = blocks_of(&path, size, Some((path.clone(), stale))).await;
+        assert!(blocks.last().is_some_and(Result::is_err));
+        let sent: usize = blocks.iter().flatten().map(bytes::Bytes::len).sum();
+        assert!((sent as u64) < size, "{sent} bytes sent");
     }
 }

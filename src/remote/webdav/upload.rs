@@ -105,6 +105,22 @@ fn read_and_hash_blocks(
     })
 }
 
+/// The hash of what a PUT sent (`read_and_hash` leaves it in `cell` once
+/// all `size` bytes were read; none: the source was shorter than planned).
+fn sent_hash(
+    cell: &std::sync::Mutex<Option<Hash>>,
+    src: &Path,
+    size: u64,
+) -> Result<Hash, RemoteError> {
+    if size == 0 {
+        return Ok(Sha256::digest(b"").into());
+    }
+    cell.lock()
+        .ok()
+        .and_then(|h| *h)
+        .ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))
+}
+
 impl WebDav {
     /// Create folder `rel` and those of its parents that are missing, all
     /// inside the sync root (never above it). The common case, the parent
@@ -242,6 +258,17 @@ impl WebDav {
         }
     }
 
+    /// Where the server ignores `X-OC-Mtime` but the probe saw `PROPPATCH`
+    /// set the date: set it (a failure only means the server's own date).
+    async fn set_mtime_after_put(&self, path: &str, src_expect: &Entry, probe: &Probe) {
+        if !probe.x_oc_mtime && probe.proppatch_mtime {
+            let secs = src_expect.mtime.div_euclid(1_000_000_000);
+            if let Err(e) = self.proppatch_mtime(path, secs).await {
+                tracing::debug!(%path, %e, "could not set the modification time");
+            }
+        }
+    }
+
     /// Whether a new file may be PUT straight to its name: the write probe
     /// (already run, not older than a day: the first upload of a run goes
     /// the temp way while the probe runs) saw the server publish a PUT
@@ -270,22 +297,9 @@ impl WebDav {
         let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
         self.put_file(path, src, src_expect, &url, mtime_secs, &hash_cell, true)
             .await?;
-        let hash = if src_expect.size == 0 {
-            Sha256::digest(b"").into()
-        } else {
-            hash_cell
-                .lock()
-                .ok()
-                .and_then(|h| *h)
-                .ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))?
-        };
-        let probe = self.probe();
-        if !probe.x_oc_mtime && probe.proppatch_mtime {
-            let secs = src_expect.mtime.div_euclid(1_000_000_000);
-            if let Err(e) = self.proppatch_mtime(path, secs).await {
-                tracing::debug!(%path, %e, "could not set the modification time");
-            }
-        }
+        let hash = sent_hash(&hash_cell, src, src_expect.size)?;
+        self.set_mtime_after_put(path, src_expect, &self.probe())
+            .await;
         match self.stat(path).await? {
             Some(e) if e.kind == Kind::File && e.size == src_expect.size => Ok((e, hash)),
             Some(e) if e.kind == Kind::File => Err(RemoteError::Protocol(format!(
@@ -497,15 +511,7 @@ impl WebDav {
             self.write_probe()
         );
         sent?;
-        let hash = if src_expect.size == 0 {
-            Sha256::digest(b"").into()
-        } else {
-            hash_cell
-                .lock()
-                .ok()
-                .and_then(|h| *h)
-                .ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))?
-        };
+        let hash = sent_hash(&hash_cell, src, src_expect.size)?;
         // The file must not have changed while it was sent.
         let now = std::fs::metadata(src)
             .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
@@ -581,12 +587,7 @@ impl WebDav {
             let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
             return Err(e);
         }
-        if !probe.x_oc_mtime && probe.proppatch_mtime {
-            let secs = src_expect.mtime.div_euclid(1_000_000_000);
-            if let Err(e) = self.proppatch_mtime(path, secs).await {
-                tracing::debug!(%path, %e, "could not set the modification time");
-            }
-        }
+        self.set_mtime_after_put(path, src_expect, &probe).await;
         let entry = self.stat(path).await?.ok_or_else(|| RemoteError::Changed {
             path: path.to_string(),
         })?;

@@ -2,7 +2,7 @@
 //! between Ferry and a real WebDAV server. Rules say which request to
 //! disturb and how: an error status (optionally with `Retry-After`), a
 //! dropped connection (before forwarding, or after: the server did it, the
-//! client never hears), a hang, a body cut short, or a hook that runs (for
+//! client never hears), an upload cut half-way on its way to the server, a hang, a body cut short, or a hook that runs (for
 //! example, changes a file on the server) before the answer goes back. A
 //! rule matches a path containing a string, or exactly one path
 //! ([`Proxy::add_exact`], e.g. `MKCOL /dav/` above the user's folder).
@@ -49,6 +49,11 @@ pub enum Fault {
     /// Forward, then send the answer's body in chunks of this many bytes
     /// every 100 ms (a slow network).
     Throttle(usize),
+    /// Forward the request's headers and only the first N bytes of its
+    /// body, then break the connection to the server off (an upload cut
+    /// half-way: the server is told a `Content-Length` it never gets), and
+    /// close the client's connection without an answer.
+    CutRequest(usize),
     /// Forward, then run the hook before answering.
     After(Arc<dyn Fn() + Send + Sync>),
     /// Run the hook, then forward.
@@ -340,6 +345,23 @@ async fn handle(
             value.clone()
         };
         fwd = fwd.header(name.as_str(), v);
+    }
+    if let Some(Fault::CutRequest(n)) = &fault {
+        let head = body.slice(..(*n).min(body.len()));
+        let frames = futures_util::stream::iter([Ok::<_, std::io::Error>(head)]).chain(
+            futures_util::stream::once(async {
+                // Time for the server to take in what was sent.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Err(std::io::Error::other("injected cut of the request body"))
+            }),
+        );
+        let sent = fwd
+            .body(reqwest::Body::wrap_stream(frames))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        record(sent.unwrap_or(0), true);
+        return Err(std::io::Error::other("injected cut of the request"));
     }
     let resp = fwd.body(body).send().await.map_err(std::io::Error::other)?;
     let status = resp.status().as_u16();

@@ -13,7 +13,10 @@
 //!   the epoch.
 //! * Uploads never leave a partial file at the target: `PUT` to a
 //!   dot-named temp in the same collection, check its size, re-check the
-//!   target is still the planned version, then `MOVE` it over the target.
+//!   target is still the planned version, then `MOVE` it over the target;
+//!   a new file straight to its name with `If-None-Match: *` only where
+//!   the probe saw a broken-off PUT leave nothing and the condition
+//!   honoured.
 //! * Deletions and replaced conflict losers are moved into `.ferry-trash/`
 //!   at the sync root on the server, so they can be restored with any
 //!   WebDAV client. An ordinary update replaces the file (MOVE over it):

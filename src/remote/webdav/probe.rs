@@ -1,7 +1,9 @@
 //! What the server was found to do, and Ferry's leftovers on it: the
 //! write probe in a temporary `.ferry-probe-…` folder (`X-OC-Mtime`,
 //! `PROPPATCH` mtime, `If-Match`, collection-tag propagation, `If:`-tagged
-//! MOVE with strong and weak tags), the findings kept in the journal
+//! MOVE with strong and weak tags, `MOVE` with `Overwrite: F`, whether a
+//! PUT broken off half-way leaves anything and whether `If-None-Match: *`
+//! keeps a PUT off an existing file), the findings kept in the journal
 //! (`export_state` / `import_state`), and the removal of interrupted
 //! work's probe folders and upload temps once seen unchanged long enough.
 
@@ -45,6 +47,17 @@ pub struct Probe {
     /// a PROPFIND first to make sure its name is still free.
     #[serde(default)]
     pub overwrite_f: bool,
+    /// A PUT broken off half-way (fewer bytes than its `Content-Length`,
+    /// then the connection dropped) was seen to leave nothing at a new name
+    /// and an existing file as it was, both while it was being sent and
+    /// after: the server writes a PUT elsewhere and puts it in place when
+    /// complete (Apache, nginx), never in place.
+    #[serde(default)]
+    pub atomic_put: bool,
+    /// `If-None-Match: *` on a PUT was seen to let a new name through and
+    /// to refuse (412) a PUT onto an existing file, leaving it as it was.
+    #[serde(default)]
+    pub if_none_match: bool,
     /// When the write probe ran (Unix seconds; 0: not yet).
     pub probed_at: i64,
 }
@@ -218,6 +231,7 @@ impl WebDav {
                     && size_of(self.stat(&other).await.ok().flatten())
                         == Some(b"ferry probe 2".len() as u64);
             }
+            (p.atomic_put, p.if_none_match) = self.probe_put_publishing(&sub).await;
             let mut old_tag = self.stat(&file).await.ok().flatten().and_then(|e| e.etag);
             if old_tag.as_deref().is_some_and(is_weak) {
                 // Apache's tags are weak for a second after a write; a tag
@@ -274,6 +288,81 @@ impl WebDav {
             tracing::debug!(%dir, %e, "could not remove the probe folder");
         }
         p
+    }
+
+    /// Whether a PUT publishes atomically and whether `If-None-Match: *`
+    /// keeps it from replacing a file, found out in folder `sub` of the
+    /// probe: `(atomic_put, if_none_match)`. Each is true only when seen
+    /// working; a failed request, an unexpected answer or a file not as
+    /// it should be means false.
+    async fn probe_put_publishing(&self, sub: &str) -> (bool, bool) {
+        const FIRST: &[u8] = b"ferry probe: if-none-match";
+        const SECOND: &[u8] = b"ferry probe: if-none-match, not taken";
+        let taken = join(sub, "n");
+        let fresh = join(sub, "a");
+        let put_if_none = |body: &'static [u8]| {
+            self.request(Method::PUT, self.url(&taken, false))
+                .header("If-None-Match", "*")
+                .body(body)
+                .send()
+        };
+        let first = put_if_none(FIRST).await.map(|r| r.status());
+        let second = put_if_none(SECOND).await.map(|r| r.status());
+        // What `taken` holds now: the second version where the condition
+        // was ignored.
+        let expected: &[u8] = match (&first, &second) {
+            (Ok(f), Ok(s)) if f.is_success() && s.is_success() => SECOND,
+            (Ok(f), _) if f.is_success() => FIRST,
+            _ => return (false, false),
+        };
+        let content_of = |rel: &str| {
+            let url = self.url(rel, false);
+            async move {
+                match self.request(Method::GET, url).send().await {
+                    Ok(r) if r.status().is_success() => r.bytes().await.ok(),
+                    _ => None,
+                }
+            }
+        };
+        let if_none_match = expected == FIRST
+            && matches!(second, Ok(StatusCode::PRECONDITION_FAILED))
+            && content_of(&taken).await.as_deref() == Some(FIRST);
+        // Two PUTs broken off half-way: onto `taken`, and to a new name.
+        // While they are open (their first bytes sent and given time to
+        // land) and once they are dropped, `fresh` must not exist and
+        // `taken` must keep its size; at the end, its content.
+        const SENT: usize = 64 * 1024;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let aborted =
+            |rel: &str| {
+                let mut stopped = stopped.clone();
+                let head = futures_util::stream::iter([Ok::<_, std::io::Error>(
+                    bytes::Bytes::from(vec![b'x'; SENT]),
+                )]);
+                let tail = futures_util::stream::once(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                    Err(std::io::Error::other("the probe breaks this upload off"))
+                });
+                self.request(Method::PUT, self.url(rel, false))
+                    .header("Content-Length", 2 * SENT)
+                    .body(reqwest::Body::wrap_stream(head.chain(tail)))
+                    .send()
+            };
+        let intact = |e: Result<Option<Entry>, RemoteError>| matches!(e, Ok(Some(e)) if e.kind == Kind::File && e.size == expected.len() as u64);
+        let look = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let (fresh_now, taken_now) = tokio::join!(self.stat(&fresh), self.stat(&taken));
+            let _ = stop.send(true);
+            matches!(fresh_now, Ok(None)) && intact(taken_now)
+        };
+        let (_, _, while_sent) = tokio::join!(aborted(&fresh), aborted(&taken), look);
+        // Time for the server to give up on them.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let fresh_after = self.stat(&fresh).await;
+        let atomic = while_sent
+            && matches!(fresh_after, Ok(None))
+            && content_of(&taken).await.as_deref() == Some(expected);
+        (atomic, if_none_match)
     }
 
     /// Set a file's modification time with PROPPATCH (Sync-in's way).

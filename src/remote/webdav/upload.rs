@@ -1,9 +1,17 @@
 //! Writes that put something in place: missing folders (MKCOL of the
-//! missing ones only, the remote root on request), uploads (PUT to a
-//! `.ferry-up-<hash>.part` temp hashed on the way, size check, MOVE over
-//! the planned version, tagged with `If:` where the probe saw that work, or
-//! for a new file with `Overwrite: F` alone where the probe saw it refused)
-//! and renames.
+//! missing ones only, the remote root on request), uploads and renames.
+//!
+//! An upload is a PUT to a `.ferry-up-<hash>.part` temp hashed on the way,
+//! a size check, then a MOVE over the planned version, tagged with `If:`
+//! where the probe saw that work, or for a new file with `Overwrite: F`
+//! alone where the probe saw it refused. A new file (nothing replaced, no
+//! backup) is instead one PUT straight to its name with `If-None-Match: *`
+//! where the write probe saw both that a PUT broken off half-way leaves
+//! nothing behind (`Probe::atomic_put`) and that the condition refuses a
+//! PUT onto an existing file (`Probe::if_none_match`); its source is
+//! looked at again before the last block goes, and the PUT broken off if
+//! it changed. Either way the stored entry is read back once (PROPFIND)
+//! for the journal.
 
 use super::*;
 
@@ -11,11 +19,28 @@ use super::*;
 /// them while the previous blocks are sent (at most 4 in flight: flat
 /// memory). The hash lands in `out` when exactly `size` bytes were read,
 /// before the last block is handed over.
+///
+/// With `unchanged` (the source's path and the entry it was planned with),
+/// the file is looked at again once every byte was read, before the last
+/// block is handed over: changed meanwhile, the body ends in an error and
+/// the request is broken off (on a server that publishes a PUT only when
+/// complete, nothing of it is stored).
 pub(super) fn read_and_hash(
+    file: std::fs::File,
+    size: u64,
+    out: std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+    unchanged: Option<(PathBuf, Entry)>,
+) -> reqwest::Body {
+    reqwest::Body::wrap_stream(read_and_hash_blocks(file, size, out, unchanged))
+}
+
+/// The blocks of [`read_and_hash`]'s body.
+fn read_and_hash_blocks(
     mut file: std::fs::File,
     size: u64,
     out: std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
-) -> reqwest::Body {
+    unchanged: Option<(PathBuf, Entry)>,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     use std::io::Read;
     const BLOCK: usize = 1024 * 1024;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
@@ -56,6 +81,16 @@ pub(super) fn read_and_hash(
             // Before the last block goes out: the request may complete
             // (Content-Length reached) without reading to the end.
             if seen == size {
+                if let Some((path, expect)) = &unchanged {
+                    let now = std::fs::metadata(path)
+                        .map(|m| crate::fsops::entry_of(path, &m, Kind::File));
+                    if !now.is_ok_and(|now| crate::fsops::same_item(&now, expect)) {
+                        let _ = tx.blocking_send(Err(std::io::Error::other(
+                            "the file changed while it was sent",
+                        )));
+                        return;
+                    }
+                }
                 if let Ok(mut o) = out.lock() {
                     *o = Some(hasher.clone().finalize().into());
                 }
@@ -65,10 +100,25 @@ pub(super) fn read_and_hash(
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
-    });
-    reqwest::Body::wrap_stream(stream)
+    })
+}
+
+/// The hash of what a PUT sent (`read_and_hash` leaves it in `cell` once
+/// all `size` bytes were read; none: the source was shorter than planned).
+fn sent_hash(
+    cell: &std::sync::Mutex<Option<Hash>>,
+    src: &Path,
+    size: u64,
+) -> Result<Hash, RemoteError> {
+    if size == 0 {
+        return Ok(Sha256::digest(b"").into());
+    }
+    cell.lock()
+        .ok()
+        .and_then(|h| *h)
+        .ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))
 }
 
 impl WebDav {
@@ -143,16 +193,22 @@ impl WebDav {
         }
     }
 
-    /// PUT the content of `src` to `temp_url` (creating missing parent
-    /// folders once), hashing it on the way into `hash_cell`.
-    pub(super) async fn put_temp(
+    /// PUT the content of `src` to `url` (creating missing parent folders
+    /// once), hashing it on the way into `hash_cell`. `new_file`: straight
+    /// to the file's own name, with `If-None-Match: *` (a 412 means the
+    /// name was taken meanwhile: `Changed`), the request broken off if the
+    /// source changes while it is sent, and a source found changed before
+    /// an attempt ends it (`SourceChanged`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn put_file(
         &self,
         path: &str,
         src: &Path,
         src_expect: &Entry,
-        temp_url: &reqwest::Url,
+        url: &reqwest::Url,
         mtime_secs: &str,
         hash_cell: &std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+        new_file: bool,
     ) -> Result<(), RemoteError> {
         let mut tried_parents = false;
         loop {
@@ -164,25 +220,94 @@ impl WebDav {
                     let meta = file
                         .metadata()
                         .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
-                    if meta.len() != src_expect.size {
+                    let changed = if new_file {
+                        let now = crate::fsops::entry_of(src, &meta, Kind::File);
+                        !crate::fsops::same_item(&now, src_expect)
+                    } else {
+                        meta.len() != src_expect.size
+                    };
+                    if changed {
                         return Err(RemoteError::SourceChanged(src.display().to_string()));
                     }
-                    let stream = read_and_hash(file, src_expect.size, hash_cell2.clone());
-                    Ok(self
-                        .request(Method::PUT, temp_url.clone())
+                    let unchanged = new_file.then(|| (src.to_path_buf(), src_expect.clone()));
+                    let stream =
+                        read_and_hash(file, src_expect.size, hash_cell2.clone(), unchanged);
+                    let mut rb = self
+                        .request(Method::PUT, url.clone())
                         .header("Content-Length", src_expect.size)
-                        .header("X-OC-Mtime", mtime_secs)
-                        .body(stream))
+                        .header("X-OC-Mtime", mtime_secs);
+                    if new_file {
+                        rb = rb.header("If-None-Match", "*");
+                    }
+                    Ok(rb.body(stream))
                 })
                 .await?;
             match resp.status() {
                 s if s.is_success() => return Ok(()),
+                StatusCode::PRECONDITION_FAILED if new_file => {
+                    return Err(RemoteError::Changed {
+                        path: path.to_string(),
+                    });
+                }
                 StatusCode::CONFLICT | StatusCode::NOT_FOUND if !tried_parents => {
                     tried_parents = true;
                     self.mkdirs(parent(path)).await?;
                 }
                 s => return Err(status_error("PUT", path, s)),
             }
+        }
+    }
+
+    /// Where the server ignores `X-OC-Mtime` but the probe saw `PROPPATCH`
+    /// set the date: set it (a failure only means the server's own date).
+    async fn set_mtime_after_put(&self, path: &str, src_expect: &Entry, probe: &Probe) {
+        if !probe.x_oc_mtime && probe.proppatch_mtime {
+            let secs = src_expect.mtime.div_euclid(1_000_000_000);
+            if let Err(e) = self.proppatch_mtime(path, secs).await {
+                tracing::debug!(%path, %e, "could not set the modification time");
+            }
+        }
+    }
+
+    /// Whether a new file may be PUT straight to its name: the write probe
+    /// (already run, not older than a day: the first upload of a run goes
+    /// the temp way while the probe runs) saw the server publish a PUT
+    /// only when complete and refuse one with `If-None-Match: *` onto an
+    /// existing file.
+    fn puts_new_files_directly(&self) -> bool {
+        let known = self.probe();
+        let now = jiff::Timestamp::now().as_second();
+        known.probed_at > 0
+            && now - known.probed_at <= 24 * 3600
+            && known.atomic_put
+            && known.if_none_match
+    }
+
+    /// A new file in one request: PUT to its name with `If-None-Match: *`
+    /// (see [`puts_new_files_directly`](Self::puts_new_files_directly)),
+    /// then its entry as stored (its tags, for the journal).
+    async fn upload_new(
+        &self,
+        path: &str,
+        src: &Path,
+        src_expect: &Entry,
+        mtime_secs: &str,
+    ) -> Result<(Entry, Hash), RemoteError> {
+        let url = self.url(path, false);
+        let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
+        self.put_file(path, src, src_expect, &url, mtime_secs, &hash_cell, true)
+            .await?;
+        let hash = sent_hash(&hash_cell, src, src_expect.size)?;
+        self.set_mtime_after_put(path, src_expect, &self.probe())
+            .await;
+        match self.stat(path).await? {
+            Some(e) if e.kind == Kind::File && e.size == src_expect.size => Ok((e, hash)),
+            Some(e) if e.kind == Kind::File => Err(RemoteError::Protocol(format!(
+                "the server stored a different size for {path}"
+            ))),
+            _ => Err(RemoteError::Changed {
+                path: path.to_string(),
+            }),
         }
     }
 
@@ -338,9 +463,17 @@ impl WebDav {
         Ok(())
     }
 
+    /// Make folder `path` (and its missing parents) and read its entry
+    /// back: asked for as a collection (`…/`), which a server that
+    /// redirects `…` to `…/` (Apache: 301) answers at once.
     pub(super) async fn mkdir(&self, path: &str) -> Result<Entry, RemoteError> {
         self.mkdirs(path).await?;
-        match self.stat(path).await? {
+        let made = self
+            .propfind(path, true, "0")
+            .await?
+            .and_then(|items| items.into_iter().next())
+            .map(|item| self.entry_of(&item));
+        match made {
             Some(e) if e.kind == Kind::Dir => Ok(e),
             _ => Err(RemoteError::Changed {
                 path: path.to_string(),
@@ -356,26 +489,29 @@ impl WebDav {
         replace: Option<&Entry>,
         backup: bool,
     ) -> Result<(Entry, Hash), RemoteError> {
+        let mtime_secs = (src_expect.mtime.div_euclid(1_000_000_000)).to_string();
+        if replace.is_none() && !backup && self.puts_new_files_directly() {
+            return self.upload_new(path, src, src_expect, &mtime_secs).await;
+        }
         let temp = Self::upload_temp(path, src_expect);
         let temp_url = self.url(&temp, false);
-        let mtime_secs = (src_expect.mtime.div_euclid(1_000_000_000)).to_string();
         let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
         // The write probe (first upload of a run only) goes on while the
         // content is sent: it waits for Apache's tags to turn strong.
         let (sent, probe) = tokio::join!(
-            self.put_temp(path, src, src_expect, &temp_url, &mtime_secs, &hash_cell),
+            self.put_file(
+                path,
+                src,
+                src_expect,
+                &temp_url,
+                &mtime_secs,
+                &hash_cell,
+                false
+            ),
             self.write_probe()
         );
         sent?;
-        let hash = if src_expect.size == 0 {
-            Sha256::digest(b"").into()
-        } else {
-            hash_cell
-                .lock()
-                .ok()
-                .and_then(|h| *h)
-                .ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))?
-        };
+        let hash = sent_hash(&hash_cell, src, src_expect.size)?;
         // The file must not have changed while it was sent.
         let now = std::fs::metadata(src)
             .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
@@ -451,12 +587,7 @@ impl WebDav {
             let _ = self.request(Method::DELETE, temp_url.clone()).send().await;
             return Err(e);
         }
-        if !probe.x_oc_mtime && probe.proppatch_mtime {
-            let secs = src_expect.mtime.div_euclid(1_000_000_000);
-            if let Err(e) = self.proppatch_mtime(path, secs).await {
-                tracing::debug!(%path, %e, "could not set the modification time");
-            }
-        }
+        self.set_mtime_after_put(path, src_expect, &probe).await;
         let entry = self.stat(path).await?.ok_or_else(|| RemoteError::Changed {
             path: path.to_string(),
         })?;
@@ -481,5 +612,51 @@ impl WebDav {
         self.stat(to).await?.ok_or_else(|| RemoteError::Changed {
             path: to.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn blocks_of(
+        path: &Path,
+        size: u64,
+        unchanged: Option<(PathBuf, Entry)>,
+    ) -> (Vec<std::io::Result<bytes::Bytes>>, Option<Hash>) {
+        let out = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let file = std::fs::File::open(path).unwrap();
+        let blocks = read_and_hash_blocks(file, size, out.clone(), unchanged)
+            .collect::<Vec<_>>()
+            .await;
+        let hash = *out.lock().unwrap();
+        (blocks, hash)
+    }
+
+    #[tokio::test]
+    async fn a_new_file_changed_since_it_was_planned_is_broken_off_before_its_last_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let content: Vec<u8> = (0..3 * 1024 * 1024 + 5).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let planned = crate::fsops::entry_of(&path, &meta, Kind::File);
+        let size = content.len() as u64;
+        // As planned: every block, and the hash of what was sent.
+        let (blocks, hash) = blocks_of(&path, size, Some((path.clone(), planned.clone()))).await;
+        let sent: Vec<u8> = blocks
+            .into_iter()
+            .flat_map(|b| b.unwrap().to_vec())
+            .collect();
+        assert!(sent == content);
+        assert_eq!(hash, Some(Sha256::digest(&content).into()));
+        // Changed since (another modification time): the body ends in an
+        // error instead of its last block.
+        let mut stale = planned;
+        stale.mtime -= 1;
+        let (blocks, _) = blocks_of(&path, size, Some((path.clone(), stale))).await;
+        assert!(blocks.last().is_some_and(Result::is_err));
+        let sent: usize = blocks.iter().flatten().map(bytes::Bytes::len).sum();
+        assert!((sent as u64) < size, "{sent} bytes sent");
     }
 }

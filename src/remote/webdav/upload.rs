@@ -7,21 +7,38 @@
 
 use super::*;
 
-/// The body of an upload: a thread reads `file` in 1 MiB blocks and hashes
-/// them while the previous blocks are sent (at most 4 in flight: flat
-/// memory). The hash lands in `out` when exactly `size` bytes were read,
-/// before the last block is handed over.
-pub(super) fn read_and_hash(
-    mut file: std::fs::File,
-    size: u64,
-    out: std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
-) -> reqwest::Body {
+/// Where the hash of an upload's content lands: the hasher of the last
+/// attempt to send it.
+pub(super) type HashCell = std::sync::Arc<std::sync::Mutex<Option<Hasher>>>;
+/// Gives the hash of exactly `size` bytes, or `None` when it saw another
+/// count (the file changed, or the request was dropped early).
+pub(super) type Hasher = tokio::task::JoinHandle<Option<Hash>>;
+
+/// The body of an upload: a thread reads `file` in 1 MiB blocks and another
+/// hashes them (the same bytes, shared) while they are sent, so that the
+/// socket never waits for SHA-256 (at most 4 blocks in flight to each:
+/// flat memory). The hasher goes into `out`, replacing an earlier
+/// attempt's.
+pub(super) fn read_and_hash(mut file: std::fs::File, size: u64, out: &HashCell) -> reqwest::Body {
     use std::io::Read;
     const BLOCK: usize = 1024 * 1024;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
-    std::thread::spawn(move || {
+    let (to_hasher, blocks) = std::sync::mpsc::sync_channel::<bytes::Bytes>(4);
+    let hasher: Hasher = tokio::task::spawn_blocking(move || {
         let mut hasher = Sha256::new();
         let mut seen = 0u64;
+        for block in blocks {
+            seen += block.len() as u64;
+            if seen <= size {
+                hasher.update(&block);
+            }
+        }
+        (seen == size).then(|| hasher.finalize().into())
+    });
+    if let Ok(mut o) = out.lock() {
+        *o = Some(hasher);
+    }
+    std::thread::spawn(move || {
         loop {
             let mut buf = vec![0u8; BLOCK];
             let mut filled = 0;
@@ -43,24 +60,14 @@ pub(super) fn read_and_hash(
                 return;
             }
             if filled == 0 {
-                if size == 0 {
-                    if let Ok(mut o) = out.lock() {
-                        *o = Some(hasher.finalize().into());
-                    }
-                }
                 return;
             }
             buf.truncate(filled);
-            hasher.update(&buf);
-            seen += filled as u64;
-            // Before the last block goes out: the request may complete
-            // (Content-Length reached) without reading to the end.
-            if seen == size {
-                if let Ok(mut o) = out.lock() {
-                    *o = Some(hasher.clone().finalize().into());
-                }
+            let block = bytes::Bytes::from(buf);
+            if to_hasher.send(block.clone()).is_err() {
+                return;
             }
-            if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
+            if tx.blocking_send(Ok(block)).is_err() {
                 return; // the request was dropped
             }
         }
@@ -152,11 +159,10 @@ impl WebDav {
         src_expect: &Entry,
         temp_url: &reqwest::Url,
         mtime_secs: &str,
-        hash_cell: &std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+        hash_cell: &HashCell,
     ) -> Result<(), RemoteError> {
         let mut tried_parents = false;
         loop {
-            let hash_cell2 = hash_cell.clone();
             let resp = self
                 .send("PUT", || {
                     let file = std::fs::File::open(src)
@@ -167,7 +173,7 @@ impl WebDav {
                     if meta.len() != src_expect.size {
                         return Err(RemoteError::SourceChanged(src.display().to_string()));
                     }
-                    let stream = read_and_hash(file, src_expect.size, hash_cell2.clone());
+                    let stream = read_and_hash(file, src_expect.size, hash_cell);
                     Ok(self
                         .request(Method::PUT, temp_url.clone())
                         .header("Content-Length", src_expect.size)
@@ -359,7 +365,7 @@ impl WebDav {
         let temp = Self::upload_temp(path, src_expect);
         let temp_url = self.url(&temp, false);
         let mtime_secs = (src_expect.mtime.div_euclid(1_000_000_000)).to_string();
-        let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
+        let hash_cell = HashCell::default();
         // The write probe (first upload of a run only) goes on while the
         // content is sent: it waits for Apache's tags to turn strong.
         let (sent, probe) = tokio::join!(
@@ -370,11 +376,12 @@ impl WebDav {
         let hash = if src_expect.size == 0 {
             Sha256::digest(b"").into()
         } else {
-            hash_cell
-                .lock()
-                .ok()
-                .and_then(|h| *h)
-                .ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))?
+            let hasher = hash_cell.lock().ok().and_then(|mut h| h.take());
+            let hash = match hasher {
+                Some(h) => h.await.ok().flatten(),
+                None => None,
+            };
+            hash.ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))?
         };
         // The file must not have changed while it was sent.
         let now = std::fs::metadata(src)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ferry transfer benchmark (a benchmark, not a test): one big file uploaded
 # and downloaded by `ferry sync` (release build) against `curl` on the same
-# WebDAV server, started on 127.0.0.1 by bench/servers.sh (Apache 2.4
+# WebDAV server, started on 127.0.0.1 by bench/lib.sh (Apache 2.4
 # mod_dav and nginx dav + dav_ext). Several runs, ferry and curl taking
 # turns; prints a Markdown table of MB/s (10^6 bytes/s; min / median / max),
 # the ratio of the medians ferry / curl and ferry's peak RSS. Progress goes
@@ -38,42 +38,16 @@ MIB=${BENCH_MIB:-1024}
 RUNS=${BENCH_RUNS:-5}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-    printf '\n*** BENCH FAILED: %s ***\n\n' "$*" >&2
-    exit 1
-}
-
 # ---------------------------------------------------------------- setup ----
-source "$ROOT/bench/servers.sh"
+source "$ROOT/bench/lib.sh"
 missing=()
 need_servers
 command -v cmp >/dev/null || missing+=(diffutils)
 ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 
-if [[ -n ${FERRY_BIN:-} ]]; then
-    FERRY=$FERRY_BIN
-else
-    say "cargo build --release"
-    (cd "$ROOT" && cargo build --release -q) >&2 || die "cargo build --release failed"
-    FERRY=${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry
-fi
-[[ -x $FERRY ]] || die "no ferry binary at $FERRY"
+ferry_binary
 
-mkdir -p "$BENCH_DIR"
-WORK=$(mktemp -d "$BENCH_DIR/transfer.XXXXXX")
-chmod 755 "$WORK" # Apache's workers (www-data when we are root) go through it
-cleanup() {
-    local s
-    for s in "${!SRV_PID[@]}"; do stop_server "$s"; done
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        say "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work transfer
 LOGS=$WORK/logs
 mkdir -p "$LOGS" "$WORK/home/.local/share"
 export HOME=$WORK/home XDG_DATA_HOME=$WORK/home/.local/share

@@ -55,15 +55,9 @@ else
 fi
 N_SMALL=$((N_TOP * N_SUB * N_FILES))
 
-say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-    printf '\n*** BENCH FAILED: %s ***\n\n' "$*" >&2
-    exit 1
-}
-
 # ---------------------------------------------------------------- setup ----
-# Servers, apt_install, SUDO, APACHE_MODDIR, NGINX_DAV_EXT: bench/servers.sh.
-source "$ROOT/bench/servers.sh"
+# say, die, servers, apt_install, SUDO, APACHE_MODDIR, NGINX_DAV_EXT: bench/lib.sh.
+source "$ROOT/bench/lib.sh"
 missing=()
 need_servers
 command -v rclone >/dev/null || missing+=(rclone)
@@ -78,29 +72,9 @@ if [[ $SERVERS == *apache* ]] && ! apache2 -l 2>/dev/null | grep -q mod_logio.c 
     die "Apache has no mod_logio (needed for %I in the access log)"
 fi
 
-if [[ -n ${FERRY_BIN:-} ]]; then
-    FERRY=$FERRY_BIN
-else
-    say "cargo build --release"
-    (cd "$ROOT" && cargo build --release -q) >&2 || die "cargo build --release failed"
-    FERRY=${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry
-fi
-[[ -x $FERRY ]] || die "no ferry binary at $FERRY"
+ferry_binary
 
-mkdir -p "$BENCH_DIR"
-WORK=$(mktemp -d "$BENCH_DIR/webdav.XXXXXX")
-chmod 755 "$WORK" # Apache's workers (www-data when we are root) go through it
-cleanup() {
-    local s
-    for s in "${!SRV_PID[@]}"; do stop_server "$s"; done
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        say "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work webdav
 LOGS=$WORK/logs
 mkdir -p "$LOGS" "$WORK/home/.local/share"
 # Local deletions go to the OS trash: keep it inside the work dir.

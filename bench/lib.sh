@@ -1,9 +1,48 @@
-# Shared by the WebDAV benchmarks (bench/webdav.sh, bench/transfer.sh), to be
-# sourced: starts Apache 2.4 mod_dav and nginx dav + dav_ext on 127.0.0.1
-# with their own config files under $WORK (as tests/common/dav.rs does),
-# installs what is missing with apt-get, waits until a server has logged
-# every request it answered. The caller defines `say`, `die`, `SERVERS` and
-# `WORK` (a folder Apache's workers can go through) before it calls these.
+# Shared by the benchmarks, to be sourced (the caller defines `ROOT` and
+# `BENCH_DIR`, and `SERVERS` for the WebDAV ones): progress and failure
+# messages (`say`, `die`), the ferry binary
+# to time; for bench/webdav.sh and bench/transfer.sh, a work dir and Apache
+# 2.4 mod_dav and nginx dav + dav_ext started on 127.0.0.1 with their own
+# config files under it (as tests/common/dav.rs does), what is missing
+# installed with apt-get, waiting until a server has logged every request it
+# answered.
+
+say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() {
+    printf '\n*** BENCH FAILED: %s ***\n\n' "$*" >&2
+    exit 1
+}
+
+# Sets FERRY: $FERRY_BIN, else a release build of this tree.
+ferry_binary() {
+    if [[ -n ${FERRY_BIN:-} ]]; then
+        FERRY=$FERRY_BIN
+    else
+        say "cargo build --release"
+        (cd "$ROOT" && cargo build --release -q) >&2 || die "cargo build --release failed"
+        FERRY=${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry
+    fi
+    [[ -x $FERRY ]] || die "no ferry binary at $FERRY"
+}
+
+# Sets WORK: a fresh folder $BENCH_DIR/PREFIX.XXXXXX, removed at exit with
+# the servers still running (kept with BENCH_KEEP=1).
+make_work() {
+    mkdir -p "$BENCH_DIR"
+    WORK=$(mktemp -d "$BENCH_DIR/$1.XXXXXX")
+    chmod 755 "$WORK" # Apache's workers (www-data when we are root) go through it
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+cleanup() {
+    local s
+    for s in "${!SRV_PID[@]}"; do stop_server "$s"; done
+    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+        say "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
 
 SUDO=
 [[ $(id -u) == 0 ]] || SUDO=sudo
@@ -63,7 +102,7 @@ free_port() {
 }
 
 # Folders the server writes into must belong to its worker user.
-[[ $(id -u) == 0 && $SERVERS == *apache* ]] && { id www-data >/dev/null 2>&1 || die "no www-data user"; }
+[[ $(id -u) == 0 && ${SERVERS:-} == *apache* ]] && { id www-data >/dev/null 2>&1 || die "no www-data user"; }
 give() { # server path...
     local s=$1
     shift

@@ -59,14 +59,9 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v cmp >/dev/null || missing+=(diffutils)
 ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 
-if [[ -n ${FERRY_BIN:-} ]]; then
-    FERRY=$FERRY_BIN
-else
-    say "cargo build --release"
-    (cd "$ROOT" && cargo build --release -q) >&2 || die "cargo build --release failed"
-    FERRY=${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry
-fi
-[[ -x $FERRY ]] || die "no ferry binary at $FERRY"
+# ferry_binary: bench/lib.sh.
+source "$ROOT/bench/lib.sh"
+ferry_binary
 
 mkdir -p "$BENCH_DIR"
 WORK=$(mktemp -d "$BENCH_DIR/run.XXXXXX")

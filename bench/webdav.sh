@@ -55,42 +55,11 @@ else
 fi
 N_SMALL=$((N_TOP * N_SUB * N_FILES))
 
-say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-    printf '\n*** BENCH FAILED: %s ***\n\n' "$*" >&2
-    exit 1
-}
-
 # ---------------------------------------------------------------- setup ----
-SUDO=
-[[ $(id -u) == 0 ]] || SUDO=sudo
-apt_install() {
-    export DEBIAN_FRONTEND=noninteractive
-    say "installing: $*"
-    # Servers must not start as system services on port 80 (as scripts/lib.sh).
-    local policy=/usr/sbin/policy-rc.d made_policy= rc=0
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
-        $SUDO chmod +x "$policy"
-        made_policy=1
-    fi
-    $SUDO apt-get install -y -q "$@" >&2 ||
-        { $SUDO apt-get update -q >&2 && $SUDO apt-get install -y -q "$@" >&2; } || rc=$?
-    [[ -z $made_policy ]] || $SUDO rm -f "$policy"
-    ((rc == 0)) || die "apt-get install $* failed"
-}
-APACHE_MODDIR=/usr/lib/apache2/modules
-NGINX_DAV_EXT=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
-PATH=$PATH:/usr/sbin:/sbin
+# say, die, servers, apt_install, SUDO, APACHE_MODDIR, NGINX_DAV_EXT: bench/lib.sh.
+source "$ROOT/bench/lib.sh"
 missing=()
-for s in $SERVERS; do
-    case $s in
-    apache) [[ -x /usr/sbin/apache2 && -e $APACHE_MODDIR/mod_dav_fs.so && -e $APACHE_MODDIR/mod_status.so ]] ||
-        missing+=(apache2) ;;
-    nginx) [[ -x /usr/sbin/nginx && -e $NGINX_DAV_EXT ]] || missing+=(nginx-extras) ;;
-    *) die "unknown server in BENCH_SERVERS: $s (known: apache nginx)" ;;
-    esac
-done
+need_servers
 command -v rclone >/dev/null || missing+=(rclone)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
@@ -103,43 +72,9 @@ if [[ $SERVERS == *apache* ]] && ! apache2 -l 2>/dev/null | grep -q mod_logio.c 
     die "Apache has no mod_logio (needed for %I in the access log)"
 fi
 
-if [[ -n ${FERRY_BIN:-} ]]; then
-    FERRY=$FERRY_BIN
-else
-    say "cargo build --release"
-    (cd "$ROOT" && cargo build --release -q) >&2 || die "cargo build --release failed"
-    FERRY=${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry
-fi
-[[ -x $FERRY ]] || die "no ferry binary at $FERRY"
+ferry_binary
 
-mkdir -p "$BENCH_DIR"
-WORK=$(mktemp -d "$BENCH_DIR/webdav.XXXXXX")
-chmod 755 "$WORK" # Apache's workers (www-data when we are root) go through it
-declare -A SRV_PID=() SRV_PORT=() SRV_LOG=() SRV_DATA=()
-stop_server() {
-    local s=$1 pid=${SRV_PID[$1]:-}
-    [[ -n $pid ]] || return 0
-    unset "SRV_PID[$s]"
-    kill -TERM -- "-$pid" 2>/dev/null || return 0
-    local i
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    local s
-    for s in "${!SRV_PID[@]}"; do stop_server "$s"; done
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        say "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work webdav
 LOGS=$WORK/logs
 mkdir -p "$LOGS" "$WORK/home/.local/share"
 # Local deletions go to the OS trash: keep it inside the work dir.
@@ -160,193 +95,6 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 mib() { awk -v a="$1" 'BEGIN { printf "%.2f", a / 1048576 }'; }
 load1() { uptime | sed 's/.*load average: //; s/,.*//'; }
 
-# -------------------------------------------------------------- servers ----
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Folders the server writes into must belong to its worker user.
-[[ $(id -u) == 0 && $SERVERS == *apache* ]] && { id www-data >/dev/null 2>&1 || die "no www-data user"; }
-give() { # server path...
-    local s=$1
-    shift
-    if [[ $s == apache && $(id -u) == 0 ]]; then chown www-data:www-data "$@"; fi
-}
-
-# A fresh, empty server folder /dav/NAME/: prints its path on disk.
-server_folder() {
-    local s=$1 name=$2 p=${SRV_DATA[$1]}/dav/$2
-    rm -rf "$p"
-    mkdir -p "$p"
-    give "$s" "$p"
-    echo "$p"
-}
-
-write_apache_conf() {
-    local t=$1 port=$2 conf=$1/httpd.conf m
-    {
-        echo "ServerRoot \"$t\""
-        echo "Listen 127.0.0.1:$port"
-        echo "ServerName 127.0.0.1"
-        echo "PidFile \"$t/run/httpd.pid\""
-        echo "DefaultRuntimeDir \"$t/run\""
-        echo "Mutex file:$t/run default"
-        echo "ErrorLog \"$t/error.log\""
-        echo "LogLevel warn"
-        for m in mpm_event authz_core dir mime dav dav_fs status; do
-            echo "LoadModule ${m}_module $APACHE_MODDIR/mod_$m.so"
-        done
-        [[ -e $APACHE_MODDIR/mod_logio.so ]] && echo "LoadModule logio_module $APACHE_MODDIR/mod_logio.so"
-        [[ $(id -u) == 0 ]] && printf 'User www-data\nGroup www-data\n'
-        cat <<EOF
-# Debian's apache2.conf and mpm_event.conf
-Timeout 300
-KeepAlive On
-MaxKeepAliveRequests 100
-KeepAliveTimeout 5
-StartServers 2
-MinSpareThreads 25
-MaxSpareThreads 75
-ThreadLimit 64
-ThreadsPerChild 25
-MaxRequestWorkers 150
-MaxConnectionsPerChild 0
-TypesConfig "$([[ -e /etc/mime.types ]] && echo /etc/mime.types || echo "$t/mime.types")"
-DavLockDB "$t/lock/DavLock"
-DocumentRoot "$t/data"
-<Directory />
-  AllowOverride None
-  Require all denied
-</Directory>
-<Directory "$t/data">
-  Require all granted
-</Directory>
-<Directory "$t/data/dav">
-  Dav On
-  DavDepthInfinity Off
-</Directory>
-<Location /ferry-server-status>
-  SetHandler server-status
-  Require all granted
-</Location>
-LogFormat "%m %>s %I %O %{Content-Length}i %D %U" bench
-CustomLog "$t/access.log" bench
-EOF
-    } >"$conf"
-    : >"$t/mime.types"
-}
-
-write_nginx_conf() {
-    local t=$1 port=$2 mime= user=
-    [[ -e /etc/nginx/mime.types ]] && mime="include /etc/nginx/mime.types;"
-    [[ $(id -u) == 0 ]] && user="user root root;"
-    cat >"$t/nginx.conf" <<EOF
-load_module $NGINX_DAV_EXT;
-$user
-worker_processes 1;
-daemon off;
-pid "$t/nginx.pid";
-error_log "$t/error.log" warn;
-events { worker_connections 256; }
-http {
-  $mime
-  default_type application/octet-stream;
-  client_body_temp_path "$t/nginx-tmp/body";
-  proxy_temp_path "$t/nginx-tmp/proxy";
-  fastcgi_temp_path "$t/nginx-tmp/fastcgi";
-  uwsgi_temp_path "$t/nginx-tmp/uwsgi";
-  scgi_temp_path "$t/nginx-tmp/scgi";
-  log_format bench '\$request_method \$status \$request_length \$bytes_sent \$content_length \$request_time \$request_uri';
-  access_log "$t/access.log" bench;
-  server {
-    listen 127.0.0.1:$port;
-    server_name 127.0.0.1;
-    root "$t/data";
-    client_max_body_size 0;
-    location /dav/ {
-      dav_methods PUT DELETE MKCOL COPY MOVE;
-      dav_ext_methods PROPFIND OPTIONS;
-      create_full_put_path on;
-      dav_access user:rw group:rw all:r;
-    }
-  }
-}
-EOF
-}
-
-MARKERS=0
-# Waits until the server has logged every request it answered.
-settle_log() {
-    local s=$1 port=${SRV_PORT[$1]} log=${SRV_LOG[$1]} i st
-    case $s in
-    apache)
-        # Apache logs on the worker thread after the response went out:
-        # wait until no worker but the one answering us is busy.
-        for ((i = 0; i < 500; i++)); do
-            st=$(curl -s --max-time 5 "http://127.0.0.1:$port/ferry-server-status?auto" || true)
-            if awk '/^BusyWorkers:/ { b = $2 } /^ConnsAsyncWriting:/ { w = $2 }
-                    END { exit !(b != "" && b <= 1 && w + 0 == 0) }' <<<"$st"; then
-                return 0
-            fi
-            sleep 0.02
-        done
-        ;;
-    nginx)
-        # One worker, which logs a request before it takes the next event.
-        MARKERS=$((MARKERS + 1))
-        local marker=/ferry-log-marker-$BASHPID-$MARKERS
-        curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port$marker" || true
-        for ((i = 0; i < 500; i++)); do
-            grep -qF " $marker" "$log" && return 0
-            sleep 0.02
-        done
-        ;;
-    esac
-    say "warning: $s still has requests in flight: counts may be incomplete"
-}
-
-start_server() {
-    local s=$1 t=$WORK/srv-$1 port attempt pid i
-    for attempt in 1 2 3 4; do
-        rm -rf "$t"
-        mkdir -p "$t/data/dav" "$t/lock" "$t/run" "$t/nginx-tmp"
-        chmod 755 "$t" "$t/data"
-        give "$s" "$t/data" "$t/data/dav" "$t/lock"
-        port=$(free_port)
-        case $s in
-        apache)
-            write_apache_conf "$t" "$port"
-            setsid apache2 -f "$t/httpd.conf" -DFOREGROUND </dev/null >"$t/server.out" 2>&1 &
-            ;;
-        nginx)
-            write_nginx_conf "$t" "$port"
-            setsid nginx -p "$t" -e "$t/error.log" -c "$t/nginx.conf" </dev/null >"$t/server.out" 2>&1 &
-            ;;
-        esac
-        pid=$!
-        SRV_PID[$s]=$pid SRV_PORT[$s]=$port SRV_LOG[$s]=$t/access.log SRV_DATA[$s]=$t/data
-        for ((i = 0; i < 1500; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/ferry-start"; then
-                if [[ $s == apache ]]; then
-                    # Create the DAV lock database now: created lazily,
-                    # concurrent first writes make some PUTs wait 1 s.
-                    curl -s -o /dev/null -T /dev/null "http://127.0.0.1:$port/dav/.ferry-warm-up"
-                    curl -s -o /dev/null -X DELETE "http://127.0.0.1:$port/dav/.ferry-warm-up"
-                fi
-                settle_log "$s"
-                say "$s listening on 127.0.0.1:$port (pid $pid)"
-                return 0
-            fi
-            sleep 0.02
-        done
-        say "$s did not start (attempt $attempt): $(tail -n 5 "$t/error.log" "$t/server.out" 2>/dev/null)"
-        stop_server "$s"
-    done
-    die "$s did not start"
-}
-
-log_size() { stat -c %s "${SRV_LOG[$1]}"; }
 
 # Requests logged between two offsets, without the bench's own (/ferry-…):
 # prints "REQUESTS|REQUEST_BYTES|PUT_BODY_BYTES|MOVES|COUNT".
@@ -662,12 +410,6 @@ for s in $SERVERS; do stop_server "$s"; done
 LOAD_AFTER=$(uptime)
 
 # -------------------------------------------------------------- report ----
-server_title() {
-    case $1 in
-    apache) echo "Apache $(apache2 -v 2>/dev/null | sed -n 's/^Server version: Apache\/\([^ ]*\).*/\1/p') mod_dav (DavDepthInfinity Off)" ;;
-    nginx) echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') dav + dav_ext" ;;
-    esac
-}
 failures=()
 {
     echo

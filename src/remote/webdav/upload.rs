@@ -15,10 +15,18 @@
 
 use super::*;
 
-/// The body of an upload: a thread reads `file` in 1 MiB blocks and hashes
-/// them while the previous blocks are sent (at most 4 in flight: flat
-/// memory). The hash lands in `out` when exactly `size` bytes were read,
-/// before the last block is handed over.
+/// Where the hash of an upload's content lands: the hasher of the last
+/// attempt to send it.
+pub(super) type HashCell = std::sync::Arc<std::sync::Mutex<Option<Hasher>>>;
+/// Gives the hash of exactly `size` bytes, or `None` when it saw another
+/// count (the file changed, or the request was dropped early).
+pub(super) type Hasher = tokio::task::JoinHandle<Option<Hash>>;
+
+/// The body of an upload: a thread reads `file` in 1 MiB blocks and another
+/// hashes them (the same bytes, shared) while they are sent, so that the
+/// socket never waits for SHA-256 (at most 4 blocks in flight to each:
+/// flat memory). The hasher goes into `out`, replacing an earlier
+/// attempt's.
 ///
 /// With `unchanged` (the source's path and the entry it was planned with),
 /// the file is looked at again once every byte was read, before the last
@@ -28,7 +36,7 @@ use super::*;
 pub(super) fn read_and_hash(
     file: std::fs::File,
     size: u64,
-    out: std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+    out: &HashCell,
     unchanged: Option<(PathBuf, Entry)>,
 ) -> reqwest::Body {
     reqwest::Body::wrap_stream(read_and_hash_blocks(file, size, out, unchanged))
@@ -38,14 +46,28 @@ pub(super) fn read_and_hash(
 fn read_and_hash_blocks(
     mut file: std::fs::File,
     size: u64,
-    out: std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+    out: &HashCell,
     unchanged: Option<(PathBuf, Entry)>,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     use std::io::Read;
     const BLOCK: usize = 1024 * 1024;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
-    std::thread::spawn(move || {
+    let (to_hasher, blocks) = std::sync::mpsc::sync_channel::<bytes::Bytes>(4);
+    let hasher: Hasher = tokio::task::spawn_blocking(move || {
         let mut hasher = Sha256::new();
+        let mut seen = 0u64;
+        for block in blocks {
+            seen += block.len() as u64;
+            if seen <= size {
+                hasher.update(&block);
+            }
+        }
+        (seen == size).then(|| hasher.finalize().into())
+    });
+    if let Ok(mut o) = out.lock() {
+        *o = Some(hasher);
+    }
+    std::thread::spawn(move || {
         let mut seen = 0u64;
         loop {
             let mut buf = vec![0u8; BLOCK];
@@ -68,15 +90,9 @@ fn read_and_hash_blocks(
                 return;
             }
             if filled == 0 {
-                if size == 0 {
-                    if let Ok(mut o) = out.lock() {
-                        *o = Some(hasher.finalize().into());
-                    }
-                }
                 return;
             }
             buf.truncate(filled);
-            hasher.update(&buf);
             seen += filled as u64;
             // Before the last block goes out: the request may complete
             // (Content-Length reached) without reading to the end.
@@ -91,11 +107,12 @@ fn read_and_hash_blocks(
                         return;
                     }
                 }
-                if let Ok(mut o) = out.lock() {
-                    *o = Some(hasher.clone().finalize().into());
-                }
             }
-            if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
+            let block = bytes::Bytes::from(buf);
+            if to_hasher.send(block.clone()).is_err() {
+                return;
+            }
+            if tx.blocking_send(Ok(block)).is_err() {
                 return; // the request was dropped
             }
         }
@@ -105,20 +122,19 @@ fn read_and_hash_blocks(
     })
 }
 
-/// The hash of what a PUT sent (`read_and_hash` leaves it in `cell` once
-/// all `size` bytes were read; none: the source was shorter than planned).
-fn sent_hash(
-    cell: &std::sync::Mutex<Option<Hash>>,
-    src: &Path,
-    size: u64,
-) -> Result<Hash, RemoteError> {
+/// The hash of what a PUT sent: its hasher's, once every one of the
+/// `size` bytes went through it (none: the source was shorter or longer
+/// than planned, or the request was dropped early).
+async fn sent_hash(cell: &HashCell, src: &Path, size: u64) -> Result<Hash, RemoteError> {
     if size == 0 {
         return Ok(Sha256::digest(b"").into());
     }
-    cell.lock()
-        .ok()
-        .and_then(|h| *h)
-        .ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))
+    let hasher = cell.lock().ok().and_then(|mut h| h.take());
+    let hash = match hasher {
+        Some(h) => h.await.ok().flatten(),
+        None => None,
+    };
+    hash.ok_or_else(|| RemoteError::SourceChanged(src.display().to_string()))
 }
 
 impl WebDav {
@@ -207,12 +223,11 @@ impl WebDav {
         src_expect: &Entry,
         url: &reqwest::Url,
         mtime_secs: &str,
-        hash_cell: &std::sync::Arc<std::sync::Mutex<Option<Hash>>>,
+        hash_cell: &HashCell,
         new_file: bool,
     ) -> Result<(), RemoteError> {
         let mut tried_parents = false;
         loop {
-            let hash_cell2 = hash_cell.clone();
             let resp = self
                 .send("PUT", || {
                     let file = std::fs::File::open(src)
@@ -230,8 +245,7 @@ impl WebDav {
                         return Err(RemoteError::SourceChanged(src.display().to_string()));
                     }
                     let unchanged = new_file.then(|| (src.to_path_buf(), src_expect.clone()));
-                    let stream =
-                        read_and_hash(file, src_expect.size, hash_cell2.clone(), unchanged);
+                    let stream = read_and_hash(file, src_expect.size, hash_cell, unchanged);
                     let mut rb = self
                         .request(Method::PUT, url.clone())
                         .header("Content-Length", src_expect.size)
@@ -294,10 +308,10 @@ impl WebDav {
         mtime_secs: &str,
     ) -> Result<(Entry, Hash), RemoteError> {
         let url = self.url(path, false);
-        let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
+        let hash_cell = HashCell::default();
         self.put_file(path, src, src_expect, &url, mtime_secs, &hash_cell, true)
             .await?;
-        let hash = sent_hash(&hash_cell, src, src_expect.size)?;
+        let hash = sent_hash(&hash_cell, src, src_expect.size).await?;
         self.set_mtime_after_put(path, src_expect, &self.probe())
             .await;
         match self.stat(path).await? {
@@ -495,7 +509,7 @@ impl WebDav {
         }
         let temp = Self::upload_temp(path, src_expect);
         let temp_url = self.url(&temp, false);
-        let hash_cell = std::sync::Arc::new(std::sync::Mutex::new(None::<Hash>));
+        let hash_cell = HashCell::default();
         // The write probe (first upload of a run only) goes on while the
         // content is sent: it waits for Apache's tags to turn strong.
         let (sent, probe) = tokio::join!(
@@ -511,7 +525,7 @@ impl WebDav {
             self.write_probe()
         );
         sent?;
-        let hash = sent_hash(&hash_cell, src, src_expect.size)?;
+        let hash = sent_hash(&hash_cell, src, src_expect.size).await?;
         // The file must not have changed while it was sent.
         let now = std::fs::metadata(src)
             .map_err(|e| RemoteError::Local(format!("stat {}: {e}", src.display())))?;
@@ -624,13 +638,13 @@ mod tests {
         size: u64,
         unchanged: Option<(PathBuf, Entry)>,
     ) -> (Vec<std::io::Result<bytes::Bytes>>, Option<Hash>) {
-        let out = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let out = HashCell::default();
         let file = std::fs::File::open(path).unwrap();
-        let blocks = read_and_hash_blocks(file, size, out.clone(), unchanged)
+        let blocks = read_and_hash_blocks(file, size, &out, unchanged)
             .collect::<Vec<_>>()
             .await;
-        let hash = *out.lock().unwrap();
-        (blocks, hash)
+        let hasher = out.lock().unwrap().take().unwrap();
+        (blocks, hasher.await.unwrap())
     }
 
     #[tokio::test]

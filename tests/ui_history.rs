@@ -167,7 +167,10 @@ fn either_version_opens_with_the_desktops_application_and_nothing_outside_the_fo
     }
     browser.wait_gone("[data-test=page-conflicts].busy");
     std::thread::sleep(std::time::Duration::from_millis(500));
-    browser.click_held(&open_remote, "the other Open button, found before the first");
+    browser.click_held(
+        &open_remote,
+        "the other Open button, found before the first",
+    );
     {
         d.wait_until("the file opened", || {
             opened_lines()

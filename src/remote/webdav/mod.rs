@@ -143,8 +143,14 @@ pub struct WebDav {
     /// percent-encode them, so a `%XX` in one of its hrefs may be a `%` in
     /// the name. Such names are checked with a direct request each.
     raw_hrefs: AtomicBool,
-    /// The write probe's findings (`probed_at == 0`: not probed yet).
+    /// The write probe's findings (`probed_at == 0`: not probed yet),
+    /// held while the probe runs.
     written: tokio::sync::Mutex<Probe>,
+    /// A copy of `written` as last settled, for reading without waiting
+    /// (`probe()`): a `try_lock` of `written` failed whenever another
+    /// upload was reading it at that instant, and the findings then read
+    /// as "not seen".
+    known: std::sync::Mutex<Probe>,
     /// The last full listing with its collections' entity tags, for servers
     /// whose collection tags change when anything inside changes: an
     /// unchanged tag means an unchanged subtree, which is not listed again.
@@ -208,6 +214,7 @@ impl WebDav {
             file_ids: AtomicBool::new(false),
             raw_hrefs: AtomicBool::new(false),
             written: tokio::sync::Mutex::new(Probe::default()),
+            known: std::sync::Mutex::new(Probe::default()),
             cache: std::sync::Mutex::new(None),
             trash_dirs: tokio::sync::Mutex::new(std::collections::HashSet::new()),
             leftovers: std::sync::Mutex::new(Vec::new()),

@@ -133,11 +133,7 @@ pub(super) fn is_weak(tag: &str) -> bool {
 impl WebDav {
     /// What was learnt about the server so far (without waiting).
     pub(super) fn probe(&self) -> Probe {
-        let mut p = self
-            .written
-            .try_lock()
-            .map(|p| p.clone())
-            .unwrap_or_default();
+        let mut p = self.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
         p.depth_infinity = self.infinity() == YES;
         p.depth_infinity_checked_at = if self.infinity() == UNKNOWN {
             0
@@ -157,8 +153,15 @@ impl WebDav {
             *guard = self.run_write_probe().await;
             guard.probed_at = now;
             tracing::debug!(probe = ?*guard, base = %self.base, "probed the server");
+            self.settle_probe(&guard);
         }
         guard.clone()
+    }
+
+    /// Settle `written`'s new value for [`probe`](Self::probe) (call with
+    /// `written` held).
+    pub(super) fn settle_probe(&self, written: &Probe) {
+        *self.known.lock().unwrap_or_else(|e| e.into_inner()) = written.clone();
     }
 
     /// Find out, in a folder of our own, how the server treats writes.
@@ -441,6 +444,7 @@ impl WebDav {
             if let Ok(mut w) = self.written.try_lock() {
                 if p.probed_at >= w.probed_at {
                     *w = p;
+                    self.settle_probe(&w);
                 }
             }
         }
@@ -578,6 +582,32 @@ mod tests {
 
     fn dav() -> WebDav {
         WebDav::new("http://127.0.0.1:8080/dav/sync/", Options::default()).unwrap()
+    }
+
+    #[test]
+    fn the_findings_read_the_same_while_other_uploads_read_them() {
+        // Reading the findings once failed (as "not probed") whenever
+        // another upload was reading them at that instant.
+        let d = std::sync::Arc::new(dav());
+        let now = jiff::Timestamp::now().as_second();
+        d.import_state(&format!(
+            r#"{{"depth_infinity":false,"file_ids":false,"collection_etags_propagate":false,"x_oc_mtime":false,"proppatch_mtime":false,"if_match":true,"if_header":true,"atomic_put":true,"if_none_match":true,"probed_at":{now}}}"#
+        ));
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let d = d.clone();
+                std::thread::spawn(move || {
+                    (0..50_000)
+                        .filter(|_| {
+                            let p = d.probe();
+                            p.probed_at != now || !p.atomic_put
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let missed: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        assert_eq!(missed, 0, "findings read as not seen");
     }
 
     #[test]

@@ -581,6 +581,7 @@ impl WebDav {
                             } else {
                                 w.if_header = false;
                             }
+                            self.settle_probe(&w);
                         }
                         self.expect(path, replace).await?;
                         self.move_item(&temp, path, false, true).await

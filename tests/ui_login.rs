@@ -101,17 +101,8 @@ fn a_browser_session_cannot_mint_login_codes() {
 #[test]
 fn a_page_of_another_site_cannot_act_on_ferry_even_when_signed_in() {
     let mut d = TestDaemon::new();
-    let local = d.path("local");
-    let remote = d.path("remote");
-    std::fs::create_dir_all(&local).unwrap();
-    std::fs::create_dir_all(&remote).unwrap();
     d.start();
-    d.ferry_ok(&[
-        "add",
-        "docs",
-        local.to_str().unwrap(),
-        remote.to_str().unwrap(),
-    ]);
+    d.add_folder_sync("docs");
     d.wait_state("docs", "synced");
     let b = Browser::start();
     b.login(&d);

@@ -16,17 +16,8 @@ use daemon::{TestDaemon, files, write};
 #[test]
 fn a_guard_waiting_for_confirmation_is_shown_on_every_page_and_confirmed_from_there() {
     let mut d = TestDaemon::new();
-    let local = d.path("local");
-    let remote = d.path("remote");
-    std::fs::create_dir_all(&local).unwrap();
-    std::fs::create_dir_all(&remote).unwrap();
     d.start();
-    d.ferry_ok(&[
-        "add",
-        "guarded",
-        local.to_str().unwrap(),
-        remote.to_str().unwrap(),
-    ]);
+    let (local, remote) = d.add_folder_sync("guarded");
     for i in 0..10 {
         write(&local.join(format!("f{i}.txt")), b"x");
     }
@@ -101,17 +92,8 @@ fn leaving_and_coming_back_many_times_never_stalls_the_page() {
     // back-forward cache with its event stream open held one each time,
     // and the seventh visit waited forever for its data.
     let mut d = TestDaemon::new();
-    let local = d.path("local");
-    let remote = d.path("remote");
-    std::fs::create_dir_all(&local).unwrap();
-    std::fs::create_dir_all(&remote).unwrap();
     d.start();
-    d.ferry_ok(&[
-        "add",
-        "docs",
-        local.to_str().unwrap(),
-        remote.to_str().unwrap(),
-    ]);
+    d.add_folder_sync("docs");
     d.wait_state("docs", "synced");
     let b = Browser::start();
     b.login(&d);

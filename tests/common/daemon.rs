@@ -104,6 +104,23 @@ impl TestDaemon {
         succeeded(args, child.wait_with_output().unwrap())
     }
 
+    /// Add a synchronization `name` between two new folders,
+    /// `NAME-local` and `NAME-remote` under the test's folder (a folder
+    /// remote), with the CLI; their paths.
+    pub fn add_folder_sync(&self, name: &str) -> (PathBuf, PathBuf) {
+        let local = self.path(&format!("{name}-local"));
+        let remote = self.path(&format!("{name}-remote"));
+        std::fs::create_dir_all(&local).unwrap();
+        std::fs::create_dir_all(&remote).unwrap();
+        self.ferry_ok(&[
+            "add",
+            name,
+            local.to_str().unwrap(),
+            remote.to_str().unwrap(),
+        ]);
+        (local, remote)
+    }
+
     /// Add an account on a WebDAV server that does not answer (nothing
     /// listens on its loopback port, `--no-test`); its URL.
     pub fn unreachable_account(&self) -> String {

@@ -83,11 +83,6 @@ unset FERRY_LOG
 
 LOAD_BEFORE=$(uptime)
 
-# Seconds since the epoch, microseconds, without a fork.
-now() { echo "${EPOCHREALTIME/,/.}"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
 # ------------------------------------------------------------ workload ----
 cat >"$WORK/gen.py" <<'EOF'

@@ -1,11 +1,11 @@
 # Shared by the benchmarks, to be sourced (the caller defines `ROOT` and
 # `BENCH_DIR`, and `SERVERS` for the WebDAV ones): progress and failure
-# messages (`say`, `die`), the ferry binary
-# to time; for bench/webdav.sh and bench/transfer.sh, a work dir and Apache
-# 2.4 mod_dav and nginx dav + dav_ext started on 127.0.0.1 with their own
-# config files under it (as tests/common/dav.rs does), what is missing
-# installed with apt-get, waiting until a server has logged every request it
-# answered.
+# messages (`say`, `die`), the ferry binary to time; a work dir; the servers
+# (Apache 2.4 mod_dav, nginx dav + dav_ext, the Nextcloud-like server of
+# tests/servers/nextcloud-like, or a plain folder) started on 127.0.0.1 with
+# their own config files under it (as tests/common/dav.rs does), what is
+# missing installed with apt-get (and wsgidav with pip), waiting until a server has logged every request it
+# answered; the small helpers that time passes and read the servers' logs.
 
 say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() {
@@ -73,13 +73,32 @@ need_servers() {
         apache) [[ -x /usr/sbin/apache2 && -e $APACHE_MODDIR/mod_dav_fs.so && -e $APACHE_MODDIR/mod_status.so ]] ||
             missing+=(apache2) ;;
         nginx) [[ -x /usr/sbin/nginx && -e $NGINX_DAV_EXT ]] || missing+=(nginx-extras) ;;
-        *) die "unknown server in BENCH_SERVERS: $s (known: apache nginx)" ;;
+        nextcloud) python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv) ;;
+        folder) ;;
+        *) die "unknown server in BENCH_SERVERS: $s (known: apache nginx nextcloud folder)" ;;
         esac
     done
     command -v curl >/dev/null || missing+=(curl)
     command -v python3 >/dev/null || missing+=(python3)
     command -v setsid >/dev/null || missing+=(util-linux)
 }
+
+# wsgidav (for the Nextcloud-like server) in the venv scripts/test.sh makes;
+# found now, before a benchmark moves HOME into its work dir.
+WSGIDAV_PY=${FERRY_WSGIDAV_PYTHON:-$HOME/.cache/ferry-test-venv/bin/python}
+# Installs wsgidav into that venv when it lacks it (after need_servers).
+need_wsgidav() {
+    "$WSGIDAV_PY" -c 'import wsgidav, cheroot' >/dev/null 2>&1 && return 0
+    [[ -z ${FERRY_WSGIDAV_PYTHON:-} ]] || die "$WSGIDAV_PY has no wsgidav/cheroot"
+    local venv
+    venv=$(dirname "$(dirname "$WSGIDAV_PY")")
+    say "installing wsgidav into $venv"
+    { python3 -m venv --clear "$venv" &&
+        "$venv/bin/pip" install -q --disable-pip-version-check 'wsgidav~=4.4' cheroot; } >&2 ||
+        die "could not install wsgidav"
+}
+NC_SHIM=$ROOT/tests/servers/nextcloud-like
+NC_USER=bench
 
 declare -A SRV_PID=() SRV_PORT=() SRV_LOG=() SRV_DATA=()
 stop_server() {
@@ -210,6 +229,47 @@ http {
 EOF
 }
 
+# The URL of the server folder /dav/NAME/ (`server_folder`).
+dav_url() {
+    case $1 in
+    nextcloud) echo "http://127.0.0.1:${SRV_PORT[$1]}/remote.php/dav/files/$NC_USER/$2/" ;;
+    folder) echo "${SRV_DATA[$1]}/dav/$2" ;;
+    *) echo "http://127.0.0.1:${SRV_PORT[$1]}/dav/$2/" ;;
+    esac
+}
+
+# The Nextcloud-like server of the tests (tests/servers/nextcloud-like):
+# WsgiDAV with ncshim (file ids, propagated collection ETags, X-OC-Mtime,
+# PUT ETags, status.php and the OCS capabilities), anonymous, serving
+# $t/data/dav at /remote.php/dav/files/$NC_USER, plus an access log.
+write_nextcloud_conf() {
+    local t=$1 port=$2
+    cat >"$t/wsgidav.yaml" <<EOF
+host: 127.0.0.1
+port: $port
+server: cheroot
+server_args: {numthreads: 20}
+verbose: 1
+logging: {enable: false}
+provider_mapping:
+  "/remote.php/dav/files/$NC_USER": {class: ncshim.NcFilesystemProvider, args: ["$t/data/dav"]}
+ncshim: {root: "$t/data/dav", static_dir: "$NC_SHIM/fake-nextcloud"}
+access_log: {path: "$t/access.log"}
+honor_mtime_header: true
+property_manager: true
+lock_storage: true
+middleware_stack:
+  - access_log.AccessLog
+  - ncshim.NcShim
+  - wsgidav.error_printer.ErrorPrinter
+  - wsgidav.http_authenticator.HTTPAuthenticator
+  - wsgidav.request_resolver.RequestResolver
+http_authenticator: {accept_basic: true, accept_digest: false, default_to_digest: false}
+simple_dc: {user_mapping: {"*": true}}
+EOF
+    : >"$t/access.log"
+}
+
 MARKERS=0
 # Waits until the server has logged every request it answered.
 settle_log() {
@@ -237,6 +297,15 @@ settle_log() {
             sleep 0.02
         done
         ;;
+    nextcloud)
+        # tests/servers/nextcloud-like/access_log.py logs a request when
+        # its answer is sent and counts those still being answered.
+        for ((i = 0; i < 500; i++)); do
+            [[ $(curl -s --max-time 5 "http://127.0.0.1:$port/ferry-inflight" || true) == 0 ]] && return 0
+            sleep 0.02
+        done
+        ;;
+    folder) return 0 ;;
     esac
     say "warning: $s still has requests in flight: counts may be incomplete"
 }
@@ -257,6 +326,16 @@ start_server() {
         nginx)
             write_nginx_conf "$t" "$port"
             setsid nginx -p "$t" -e "$t/error.log" -c "$t/nginx.conf" </dev/null >"$t/server.out" 2>&1 &
+            ;;
+        nextcloud)
+            write_nextcloud_conf "$t" "$port"
+            setsid env PYTHONPATH="$NC_SHIM" "$WSGIDAV_PY" -m wsgidav.server.server_cli -c "$t/wsgidav.yaml" \
+                </dev/null >"$t/server.out" 2>&1 &
+            ;;
+        folder)
+            # No server: the "server folder" is a plain folder.
+            SRV_PID[$s]= SRV_PORT[$s]= SRV_LOG[$s]= SRV_DATA[$s]=$t/data
+            return 0
             ;;
         esac
         pid=$!
@@ -282,11 +361,51 @@ start_server() {
     die "$s did not start"
 }
 
-log_size() { stat -c %s "${SRV_LOG[$1]}"; }
+log_size() { if [[ -n ${SRV_LOG[$1]} ]]; then stat -c %s "${SRV_LOG[$1]}"; else echo 0; fi; }
+
+# ------------------------------------------------------------ figures ----
+# Seconds since the epoch, microseconds, without a fork.
+now() { echo "${EPOCHREALTIME/,/.}"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+mib() { awk -v a="$1" 'BEGIN { printf "%.2f", a / 1048576 }'; }
+load1() { uptime | sed 's/.*load average: //; s/,.*//'; }
+
+# Requests logged between two offsets, without the bench's own (/ferry-…):
+# prints "REQUESTS BY METHOD|REQUEST_BYTES|PUT_BODY_BYTES" ("n/a|0|0" for
+# the folder "server", which has no log).
+log_stats() {
+    local s=$1 from=$2 to=$3
+    [[ -n ${SRV_LOG[$s]} ]] || { echo "n/a|0|0"; return; }
+    tail -c +$((from + 1)) "${SRV_LOG[$s]}" | head -c $((to - from)) | awk '
+        $7 ~ /^\/ferry-/ { next }
+        {
+            n[$1]++; total++; inb += $3
+            if ($1 == "PUT" && $5 ~ /^[0-9]+$/) body += $5
+            if ($2 !~ /^2/) bad[$2]++
+        }
+        END {
+            split("PROPFIND PUT GET MOVE MKCOL DELETE", order, " ")
+            out = ""
+            for (i = 1; i <= 6; i++) {
+                m = order[i]
+                if (m in n) { out = out (out == "" ? "" : ", ") m " " n[m]; delete n[m] }
+            }
+            for (m in n) out = out (out == "" ? "" : ", ") m " " n[m]
+            if (out == "") out = "none"
+            st = ""
+            for (c in bad) st = st (st == "" ? "" : " ") c "x" bad[c]
+            if (st != "") out = out " (status " st ")"
+            printf "%s|%d|%d\n", out, inb, body
+        }'
+}
 
 server_title() {
     case $1 in
     apache) echo "Apache $(apache2 -v 2>/dev/null | sed -n 's/^Server version: Apache\/\([^ ]*\).*/\1/p') mod_dav (DavDepthInfinity Off)" ;;
     nginx) echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') dav + dav_ext" ;;
+    nextcloud) echo "Nextcloud-like server (wsgidav $("$WSGIDAV_PY" -c 'import wsgidav; print(wsgidav.__version__)') + ncshim, tests/servers/nextcloud-like)" ;;
+    folder) echo "local folder to local folder (no server)" ;;
     esac
 }

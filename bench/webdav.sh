@@ -176,12 +176,16 @@ EOF
 # The clients' own files in a synchronized folder (Ferry's temporaries,
 # nextcloudcmd's journal and log), left out of every comparison.
 OWN_FILES=('.ferry-*' '.sync_*' '._sync_*' '.nextcloudsync.log' '.owncloudsync.log')
-# Type, path, size and mtime (ns) of the local tree: a pass that only sends
-# must leave it as it was.
-listing() {
+# Type, path, size and mtime (ns; with TOOL nextcloudcmd, s: it sets the
+# local times to the server's whole seconds) of the local tree: a pass that
+# only sends must leave it as it was.
+listing() { # folder [tool]
+    local t='%T@'
+    [[ ${2:-} == nextcloudcmd ]] && t='%Ts'
+
     (cd "$1" && find . -mindepth 1 \( -name '.ferry-*' -o -name '.sync_*' -o -name '._sync_*' \
         -o -name '.nextcloudsync.log' -o -name '.owncloudsync.log' \) -prune -o \
-        \( -type f -printf 'f %P %s %T@\n' \) -o \( -type d -printf 'd %P\n' \) -o -printf '? %P\n') |
+        \( -type f -printf "f %P %s $t\\n" \) -o \( -type d -printf 'd %P\n' \) -o -printf '? %P\n') |
         LC_ALL=C sort
 }
 small_files() { (cd "$1" && find . -name 'f*.bin' -printf '%P\n' | LC_ALL=C sort); }
@@ -299,9 +303,9 @@ sync_once() {
 
 verify() {
     local s=$1 tool=$2 phase=$3 d=$4 r=${SRV_DATA[$1]}/dav/$2
-    listing "$d/L" >"$d/got-L"
+    listing "$d/L" "$tool" >"$d/got-L"
     if ! cmp -s "$d/expect" "$d/got-L"; then
-        diff "$d/expect" "$d/got-L" | head -n 20 >&2
+        diff "$d/expect" "$d/got-L" | head -n 20 >&2 || true
         die "$s $tool $phase: the local side is not as it was before the pass (diff above)"
     fi
     local x=()
@@ -314,7 +318,7 @@ verify() {
 
 phase() {
     local s=$1 tool=$2 phase=$3 d=$4 t0 t1 l0 l1 c0 c1 k=$1-$2-$3 req inb body secs cpu rss scpu
-    listing "$d/L" >"$d/expect"
+    listing "$d/L" "$tool" >"$d/expect"
     sync -f "$d/L" # flush dirty pages (the copy, the mutation) before timing
     settle_log "$s"
     l0=$(log_size "$s")

@@ -153,6 +153,8 @@ class NcShim(BaseMiddleware):
             return [b""] if method == "HEAD" else [body]
         if method not in self.MUTATING:
             return self.next_app(environ, start_response)
+        # WsgiDAV 4.4 has already moved the share's prefix into SCRIPT_NAME.
+        path = environ.get("SCRIPT_NAME", "") + path
 
         captured = {}
 

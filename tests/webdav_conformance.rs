@@ -94,7 +94,8 @@ fn edits_deletes_and_conflicts(kind: DavKind) {
 fn many_deletions_in_parallel_all_reach_the_trash(kind: DavKind) {
     // Deletions run in parallel and each one moves its file into the same
     // `.ferry-trash/<time>/<folder>/`: the folders must be made once, not
-    // raced (Apache answers the losing MKCOL with 403).
+    // raced (Apache answers the losing MKCOL with 403), parents first, so
+    // that no MKCOL meets a missing parent and none is looked for.
     let server = DavServer::start(kind);
     let env = Env::new(server.url());
     for d in 0..5 {
@@ -111,14 +112,26 @@ fn many_deletions_in_parallel_all_reach_the_trash(kind: DavKind) {
             fs::remove_file(env.local().join(format!("d{d}/sub/f{f}.txt"))).unwrap();
         }
     }
+    let before = server.requests().len();
     let report = env.sync(&[]);
     assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
     assert_eq!(report["counts"]["delete"], 35, "{report:#}");
+    let requests = server.requests();
+    let mkcols: Vec<_> = requests[before..]
+        .iter()
+        .filter(|r| r.0 == "MKCOL")
+        .collect();
     env.sync_quiet();
     assert_eq!(snapshot(&env.local()), snapshot(server.root()));
     let trashed = snapshot(&server.root().join(".ferry-trash"));
     let files = trashed.values().filter(|v| v.is_some()).count();
     assert_eq!(files, 35, "{:?}", trashed.keys());
+    // `.ferry-trash` itself and every folder in it, each made once.
+    let folders = 1 + trashed.values().filter(|v| v.is_none()).count();
+    assert!(
+        mkcols.len() == folders && mkcols.iter().all(|r| r.2 == 201),
+        "{kind:?}: {folders} trash folders, MKCOLs {mkcols:?}"
+    );
 }
 
 fn odd_names_round_trip(kind: DavKind) {

@@ -18,7 +18,28 @@ impl WebDav {
                 if known.len() > 10_000 {
                     known.clear();
                 }
-                self.mkdirs(&folder).await?;
+                // The folders below the deepest one known to exist, made
+                // parents first: no MKCOL meets a missing parent, and no
+                // folder is looked for (a deletion in a new folder costs
+                // its MKCOLs only). A parent gone meanwhile (someone
+                // emptied the trash): the careful way, which looks.
+                let mut missing = Vec::new();
+                let mut f = folder.as_str();
+                while !f.is_empty() && !known.contains(f) {
+                    missing.push(f);
+                    f = parent(f);
+                }
+                for m in missing.iter().rev() {
+                    match self.mkcol(m).await {
+                        Ok(()) => {}
+                        Err(RemoteError::Conflict(_)) => {
+                            known.clear();
+                            self.mkdirs(&folder).await?;
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
                 // The folder and its parents exist now.
                 let mut f = folder.as_str();
                 while !f.is_empty() && known.insert(f.to_string()) {

@@ -286,8 +286,12 @@ sync_once() {
             --remove-empty-dirs "${extra[@]}" -v >"$log" 2>&1 || rc=$?
         ;;
     nextcloudcmd)
-        # Anonymous server: the name and password are not checked.
-        "${timed[@]}" nextcloudcmd --non-interactive -u "$NC_USER" -p "$NC_USER" --path "/$tool" \
+        # Anonymous server: the name and password are not checked. One PUT
+        # per file, as Ferry's: the server has no chunked upload (without
+        # these, nextcloudcmd 3.7 sends files over 10 MB in v1 chunks,
+        # which it would leave as chunk files there).
+        OWNCLOUD_CHUNK_SIZE=$((1 << 30)) OWNCLOUD_MIN_CHUNK_SIZE=$((1 << 30)) OWNCLOUD_MAX_CHUNK_SIZE=$((1 << 30)) \
+            "${timed[@]}" nextcloudcmd --non-interactive -u "$NC_USER" -p "$NC_USER" --path "/$tool" \
             "$d/L" "http://127.0.0.1:${SRV_PORT[$s]}/" >"$log" 2>&1 || rc=$?
         ;;
     unison)

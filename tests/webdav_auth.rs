@@ -59,6 +59,8 @@ fn run(d: &TestDaemon) -> Value {
 fn synchronizes_both_ways(server: &DavServer, secret: Value) {
     let d = started();
     server.write("from-server.txt", b"written on the server");
+    // Stays on both sides: an emptied folder would stop at the guard.
+    server.write("keep.txt", b"kept");
     write(&d.path("local/mine.txt"), b"written here");
     let id = account(&d, &server.url(), secret, true);
     sync(&d, &id);

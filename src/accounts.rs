@@ -48,28 +48,35 @@ pub enum AddError {
     Save(ConfigError),
 }
 
-/// The one way to add an account, or change its password, once the
-/// password is known (and tested): the password goes to the keyring, then
-/// the account into `config`, which is saved in `config_dir`. When saving
-/// fails, the password of an account that was not there before is deleted
-/// again: nothing is left half-saved. On an error, `config` is to be
-/// dropped.
+/// The one way to add an account, or change its password or token, once
+/// the secret is known (and tested): the secret goes to the keyring (under
+/// the same key whichever it is), then the account, saying which it is,
+/// into `config`, which is saved in `config_dir`. When saving fails, the
+/// secret of an account that was not there before is deleted again:
+/// nothing is left half-saved. On an error, `config` is to be dropped.
 pub fn save_account(
     config: &mut Config,
     config_dir: &Path,
     store: &dyn SecretStore,
     url: &str,
-    user: &str,
-    password: &str,
+    credentials: &Credentials,
 ) -> Result<Added, AddError> {
     let existed = config.find_account(url).is_some();
-    let account = config
-        .add_account(url, user)
+    let id = config
+        .add_account(url, &credentials.user)
         .map_err(AddError::Refused)?
+        .id
         .clone();
+    if let Some(a) = config.accounts.iter_mut().find(|a| a.id == id) {
+        a.secret = credentials.kind;
+    }
+    let account = config
+        .account(&id)
+        .cloned()
+        .ok_or_else(|| AddError::Refused(ConfigError::Conflict(format!("no account {id}"))))?;
     let key = account.secret_key();
     store
-        .set(SERVICE, &key, password)
+        .set(SERVICE, &key, &credentials.password)
         .map_err(AddError::Keyring)?;
     if let Err(e) = config.save(config_dir) {
         if !existed {
@@ -141,9 +148,10 @@ pub fn credentials_for(
     let Some((account, _)) = config.find_account_for_url(url) else {
         return Ok(None);
     };
+    let noun = account.secret.noun();
     let password = store.get(SERVICE, &account.secret_key()).with_context(|| {
         format!(
-            "cannot read the password of account {} ({})",
+            "cannot read the {noun} of account {} ({})",
             account.id, account.url
         )
     })?;
@@ -151,15 +159,21 @@ pub fn credentials_for(
         Some(password) => Ok(Some(Credentials {
             user: account.user.clone(),
             password,
+            kind: account.secret,
         })),
         None => bail!(
-            "the account {} ({} as {}) has no password in {}: store it again with `ferry account add {} --user {}`",
+            "the account {} ({} as {}) has no {noun} in {}: store it again with `ferry account add {} --user {}{}`",
             account.id,
             account.url,
             account.user,
             store.describe(),
             account.url,
-            account.user
+            account.user,
+            if account.secret.is_password() {
+                ""
+            } else {
+                " --token"
+            }
         ),
     }
 }
@@ -192,8 +206,7 @@ mod tests {
             &not_a_dir,
             &store,
             "https://h.example/dav/",
-            "alice",
-            "pw",
+            &Credentials::password("alice", "pw"),
         )
         .unwrap_err();
         assert!(matches!(e, AddError::Save(_)), "{e:?}");
@@ -207,8 +220,7 @@ mod tests {
             &dir,
             &store,
             "https://h.example/dav",
-            "alice",
-            "pw",
+            &Credentials::password("alice", "pw"),
         )
         .unwrap();
         assert!(!added.existed);

@@ -113,6 +113,34 @@ pub struct Account {
     /// now): the keyring entry keeps its key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_url: Option<String>,
+    /// What the keyring holds for it: a password (an app password is one;
+    /// the default, and what an older configuration means) or a token.
+    #[serde(default, skip_serializing_if = "SecretKind::is_password")]
+    pub secret: SecretKind,
+}
+
+/// What an account's secret is: a password (Basic or Digest, as the server
+/// asks) or a token (`Authorization: Bearer`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretKind {
+    #[default]
+    Password,
+    Token,
+}
+
+impl SecretKind {
+    pub fn is_password(&self) -> bool {
+        *self == SecretKind::Password
+    }
+
+    /// "password" or "token", as messages name it.
+    pub fn noun(self) -> &'static str {
+        match self {
+            SecretKind::Password => "password",
+            SecretKind::Token => "token",
+        }
+    }
 }
 
 impl Account {
@@ -453,6 +481,7 @@ impl Config {
             url,
             user: user.to_string(),
             key_url: None,
+            secret: SecretKind::Password,
         });
         let last = self.accounts.len() - 1;
         Ok(&self.accounts[last])
@@ -1606,6 +1635,7 @@ mod tests {
             url: "https://h/dav/".into(),
             user: "u".into(),
             key_url: None,
+            secret: SecretKind::Password,
         };
         assert_eq!(a.url_for(""), "https://h/dav/");
         assert_eq!(a.url_for("My Docs/ä"), "https://h/dav/My%20Docs/%C3%A4/");

@@ -179,6 +179,16 @@ fn patterns() -> &'static [(Regex, &'static str)] {
             // Authorization headers, whatever the scheme.
             (r"(?i)(authorization\s*[:=]\s*)[^\r\n]+", "${1}***"),
             (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+", "${1} ***"),
+            // A Digest answer or challenge: its parameters (the response
+            // hash, the nonces, the user name), whatever header holds it.
+            (
+                r#"(?i)\b(digest)\s+[a-z0-9_-]+\s*=\s*(?:"[^"]*"|[^\s,]+)(?:\s*,\s*[a-z0-9_-]+\s*=\s*(?:"[^"]*"|[^\s,]+))*"#,
+                "${1} ***",
+            ),
+            (
+                r#"(?i)\b((?:response|cnonce|nonce)\s*=\s*"?)[^",\s]+"#,
+                "${1}***",
+            ),
             // password=… token=… secret=… in queries, forms, JSON.
             (
                 r#"(?i)("?(?:password|passwd|token|secret)"?\s*[:=]\s*"?)[^"&\s,}]+"#,
@@ -217,6 +227,19 @@ mod tests {
         let cases = [
             ("Authorization: Basic YWxpY2U6cHc=", "YWxpY2U6cHc="),
             ("sent Bearer abc.def-123 to it", "abc.def-123"),
+            (
+                r#"authorization: Digest username="alice", realm="dav", nonce="bm9uY2U=", uri="/dav/a.txt", response="6629fae49393a05397450978507c4ef1", qop=auth, nc=00000001, cnonce="0a4f113b""#,
+                "6629fae49393a05397450978507c4ef1",
+            ),
+            (
+                r#"header Digest username="alice", response="6629fae49393a05397450978507c4ef1", nc=00000002"#,
+                "6629fae49393a05397450978507c4ef1",
+            ),
+            (r#"nonce="bm9uY2U=" cnonce="0a4f113b""#, "0a4f113b"),
+            (
+                r#"{"url":"https://h/dav/","user":"a","token":"t0k3n-1"}"#,
+                "t0k3n-1",
+            ),
             ("GET /x?password=hunter2&x=1", "hunter2"),
             (r#"{"user":"a","password":"hunter2"}"#, "hunter2"),
             ("token=s3cr3t", "s3cr3t"),

@@ -21,6 +21,7 @@ use std::process::Command;
 use ferry::accounts;
 use ferry::cli::account::offline::{self, AccountCommand, Io};
 use ferry::config::{Config, RemoteSpec, SyncConfig};
+use ferry::remote::webdav::Credentials;
 use ferry::secrets::{Backend, KeyringStore, MemoryStore, SERVICE, SecretStore};
 
 const INNER_ENV: &str = "FERRY_TEST_INNER";
@@ -164,6 +165,7 @@ fn add(url: &str, user: &str, no_test: bool) -> AccountCommand {
         url: url.to_string(),
         user: user.to_string(),
         password_stdin: true,
+        token: false,
         no_test,
         ca_file: None,
     }
@@ -253,8 +255,12 @@ fn unreachable_server_is_reported_but_no_test_saves() {
 fn connection_check_explains_other_failures() {
     let server = start_server();
     let check = |path: &str| {
-        accounts::check_connection(&format!("{server}{path}"), "alice", "s3cret", None)
-            .map_err(|e| e.to_string())
+        accounts::check_connection(
+            &format!("{server}{path}"),
+            &Credentials::password("alice", "s3cret"),
+            None,
+        )
+        .map_err(|e| e.to_string())
     };
     assert_eq!(check("/dav/"), Ok(()));
     assert_eq!(check("/dav/sub/"), Ok(()));
@@ -268,8 +274,12 @@ fn connection_check_explains_other_failures() {
     assert!(e.contains("https://elsewhere.example/dav/"), "{e}");
     // TLS to a plain-HTTP server fails in the handshake.
     let https = server.replace("http://", "https://");
-    let e =
-        accounts::check_connection(&format!("{https}/dav/"), "alice", "s3cret", None).unwrap_err();
+    let e = accounts::check_connection(
+        &format!("{https}/dav/"),
+        &Credentials::password("alice", "s3cret"),
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(e, accounts::CheckError::Tls { .. }), "{e:?}");
     assert!(e.to_string().contains("--ca-file"), "{e}");
 }

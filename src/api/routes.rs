@@ -219,9 +219,11 @@ async fn accounts(State(app): State<App>) -> ApiResult {
 
 async fn add_account(State(app): State<App>, bytes: Bytes) -> ApiResult {
     let a: NewAccount = body(&bytes)?;
+    let (secret, kind) = crate::protocol::accounts::secret_of(a.password, a.token)
+        .map_err(crate::daemon::DaemonError::BadRequest)?;
     let account = app
         .daemon
-        .add_account(&a.url, &a.user, a.password, a.test)
+        .add_account(&a.url, &a.user, secret, kind, a.test)
         .await?;
     created(account)
 }
@@ -245,7 +247,13 @@ async fn update_password(
     bytes: Bytes,
 ) -> ApiResult {
     let p: NewPassword = body(&bytes)?;
-    ok(app.daemon.update_password(&id, p.password).await?)
+    let kind = p
+        .token
+        .is_some()
+        .then_some(crate::protocol::accounts::SecretKind::Token);
+    let (secret, _) = crate::protocol::accounts::secret_of(p.password, p.token)
+        .map_err(crate::daemon::DaemonError::BadRequest)?;
+    ok(app.daemon.update_password(&id, secret, kind).await?)
 }
 
 #[derive(Deserialize)]

@@ -6,27 +6,38 @@ use std::path::Path;
 
 use super::{Daemon, DaemonError, Event, Result, internal};
 use crate::accounts::{AddError, RemoveError};
-use crate::config::{Account, Config, SyncConfig};
+use crate::config::{Account, Config, SecretKind, SyncConfig};
+use crate::remote::webdav::Credentials;
 use crate::secrets::SERVICE;
 
 impl Daemon {
     // -------------------------------------------------------- accounts --
 
     /// Add (or update) an account: test the connection unless told not to,
-    /// store the password in the keyring, save the account. The password
-    /// never reaches the configuration, a log or an answer.
+    /// store the password (or token, as `kind` says) in the keyring, save
+    /// the account. The secret never reaches the configuration, a log or
+    /// an answer.
     pub async fn add_account(
         &self,
         url: &str,
         user: &str,
         password: String,
+        kind: SecretKind,
         test: bool,
     ) -> Result<Account> {
         let url = crate::config::normalize_url(url)
             .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
         if password.is_empty() {
-            return Err(DaemonError::BadRequest("the password is empty".into()));
+            return Err(DaemonError::BadRequest(format!(
+                "the {} is empty",
+                kind.noun()
+            )));
         }
+        let credentials = Credentials {
+            user: user.to_string(),
+            password,
+            kind,
+        };
         let account = self
             .config()
             .await
@@ -35,13 +46,12 @@ impl Daemon {
             .map_err(|e| DaemonError::Conflict(e.to_string()))?
             .clone();
         if test {
-            self.test_connection(&account, &password).await?;
+            self.test_connection(&account, &credentials).await?;
         }
         let secrets = self.shared.secrets.clone();
-        let u = user.to_string();
         let (config, account) = self
             .change_config_saving(move |c, dir| {
-                crate::accounts::save_account(c, dir, &*secrets, &url, &u, &password)
+                crate::accounts::save_account(c, dir, &*secrets, &url, &credentials)
                     .map(|added| added.account)
                     .map_err(|e| match e {
                         AddError::Refused(e) => DaemonError::Conflict(e.to_string()),
@@ -57,25 +67,29 @@ impl Daemon {
         Ok(account)
     }
 
-    /// "Update credentials": test `password` against the account's server,
+    /// "Update credentials": test `password` (a token when `kind` says so;
+    /// `None`: what the account holds now) against the account's server,
     /// store it (the keyring, through [`crate::accounts::save_account`]),
     /// and restart the account's synchronizations, so that those waiting
     /// in "credentials required" run again with it.
-    pub async fn update_password(&self, id_or_url: &str, password: String) -> Result<Account> {
+    pub async fn update_password(
+        &self,
+        id_or_url: &str,
+        password: String,
+        kind: Option<SecretKind>,
+    ) -> Result<Account> {
         let account = self.account(id_or_url).await?;
-        self.add_account(&account.url, &account.user, password, true)
+        let kind = kind.unwrap_or(account.secret);
+        self.add_account(&account.url, &account.user, password, kind, true)
             .await
     }
 
-    async fn test_connection(&self, account: &Account, password: &str) -> Result<()> {
-        let (url, user, password) = (
-            account.url.clone(),
-            account.user.clone(),
-            password.to_string(),
-        );
+    async fn test_connection(&self, account: &Account, credentials: &Credentials) -> Result<()> {
+        let url = account.url.clone();
+        let credentials = credentials.clone();
         let ca = self.shared.ca_file.clone();
         tokio::task::spawn_blocking(move || {
-            crate::accounts::check_connection(&url, &user, &password, ca.as_deref())
+            crate::accounts::check_connection(&url, &credentials, ca.as_deref())
         })
         .await
         .map_err(internal)?
@@ -85,8 +99,8 @@ impl Daemon {
     /// Test an account's stored credentials.
     pub async fn test_account(&self, id_or_url: &str) -> Result<()> {
         let account = self.account(id_or_url).await?;
-        let password = self.password(&account).await?;
-        self.test_connection(&account, &password).await
+        let credentials = self.credentials(&account).await?;
+        self.test_connection(&account, &credentials).await
     }
 
     async fn account(&self, id_or_url: &str) -> Result<Account> {
@@ -97,19 +111,27 @@ impl Daemon {
             .ok_or_else(|| DaemonError::NotFound(format!("no account {id_or_url:?}")))
     }
 
-    async fn password(&self, account: &Account) -> Result<String> {
+    /// The account's stored credentials (its password or token).
+    async fn credentials(&self, account: &Account) -> Result<Credentials> {
         let secrets = self.shared.secrets.clone();
         let key = account.secret_key();
-        tokio::task::spawn_blocking(move || secrets.get(SERVICE, &key))
+        let password = tokio::task::spawn_blocking(move || secrets.get(SERVICE, &key))
             .await
             .map_err(internal)?
             .map_err(internal)?
             .ok_or_else(|| {
                 DaemonError::Conflict(format!(
-                    "no password stored for {} at {}: add the account again",
-                    account.user, account.url
+                    "no {} stored for {} at {}: add the account again",
+                    account.secret.noun(),
+                    account.user,
+                    account.url
                 ))
-            })
+            })?;
+        Ok(Credentials {
+            user: account.user.clone(),
+            password,
+            kind: account.secret,
+        })
     }
 
     /// Remove an account ("deregister"): stop and remove its
@@ -172,12 +194,9 @@ impl Daemon {
     /// folder and the selective-sync tree).
     pub async fn browse(&self, account: &str, path: &str) -> Result<Vec<String>> {
         let account = self.account(account).await?;
-        let password = self.password(&account).await?;
+        let credentials = self.credentials(&account).await?;
         let options = crate::remote::webdav::Options::for_account(
-            Some(crate::remote::webdav::Credentials {
-                user: account.user.clone(),
-                password,
-            }),
+            Some(credentials),
             self.shared.ca_file.clone(),
             self.shared.timeout,
         );

@@ -6,15 +6,21 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::config::Account;
+pub use crate::config::{Account, SecretKind};
 
-/// `POST /api/accounts`: add an account, or change its password.
+/// `POST /api/accounts`: add an account, or change its password or token.
 #[derive(Clone, Deserialize, Serialize)]
 pub struct NewAccount {
     pub url: String,
     pub user: String,
-    /// Goes to the keyring; never saved, logged or answered.
+    /// Goes to the keyring; never saved, logged or answered. An app
+    /// password (Nextcloud, ownCloud) is a password.
+    #[serde(default)]
     pub password: String,
+    /// A token instead of a password (sent as `Authorization: Bearer`):
+    /// to the keyring the same way. Give one or the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// Test the connection before saving anything (the default).
     #[serde(default = "yes")]
     pub test: bool,
@@ -26,6 +32,7 @@ impl std::fmt::Debug for NewAccount {
             .field("url", &self.url)
             .field("user", &self.user)
             .field("password", &"<redacted>")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("test", &self.test)
             .finish()
     }
@@ -36,13 +43,28 @@ impl std::fmt::Debug for NewAccount {
 #[derive(Clone, Deserialize, Serialize)]
 pub struct NewPassword {
     /// Goes to the keyring; never saved, logged or answered.
+    #[serde(default)]
     pub password: String,
+    /// A token instead (the account then signs in with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// The secret of a [`NewAccount`] or [`NewPassword`] and what it is; `Err`:
+/// both or neither given.
+pub fn secret_of(password: String, token: Option<String>) -> Result<(String, SecretKind), String> {
+    match token {
+        Some(_) if !password.is_empty() => Err("give a password or a token, not both".to_string()),
+        Some(token) => Ok((token, SecretKind::Token)),
+        None => Ok((password, SecretKind::Password)),
+    }
 }
 
 impl std::fmt::Debug for NewPassword {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewPassword")
             .field("password", &"<redacted>")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

@@ -245,6 +245,7 @@ impl Client {
     ) -> Result<Account, ClientError> {
         let body = NewPassword {
             password: password.to_string(),
+            token: None,
         };
         self.put(
             &format!("/api/accounts/{}/password", segment(id_or_url)),

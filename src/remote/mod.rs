@@ -46,6 +46,11 @@ pub enum RemoteError {
     /// user acts.
     #[error("credentials required: {0}")]
     Auth(String),
+    /// The server asks for a sign-in scheme Ferry does not speak (NTLM,
+    /// Negotiate, …): the message names it. No password would help; the
+    /// pass stops.
+    #[error("{0}")]
+    AuthUnsupported(String),
     /// The server refused one request (403): an error for that item only,
     /// the pass goes on with the others. The message names the item and
     /// the method ("the server refused to store a/b.txt (PUT: 403
@@ -101,7 +106,10 @@ impl RemoteError {
     pub fn stops_pass(&self) -> bool {
         matches!(
             self,
-            RemoteError::Auth(_) | RemoteError::NoSpace | RemoteError::Unreachable(_)
+            RemoteError::Auth(_)
+                | RemoteError::AuthUnsupported(_)
+                | RemoteError::NoSpace
+                | RemoteError::Unreachable(_)
         )
     }
 }

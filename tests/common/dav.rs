@@ -75,6 +75,12 @@
 //!   `honor_mtime_header` unless [`DavOptions`] asks) and anonymous
 //!   read-write access on cheroot, as its `wsgidav` command does.
 //!
+//! * Sign-in: [`DavOptions::basic_auth`] (nginx), [`DavOptions::digest_auth`]
+//!   (wsgidav's `http_authenticator` accepting Digest only; Apache's
+//!   mod_auth_digest with an htdigest file, the warm-up file left open) and
+//!   [`DavOptions::bearer_token`] (nginx: a `map` on `$http_authorization`,
+//!   401 with `WWW-Authenticate: Bearer` otherwise).
+//!
 //! Do not keep a `DavServer` in a `static`: statics are never dropped, so the
 //! server would outlive the tests.
 #![allow(dead_code)]
@@ -243,6 +249,14 @@ pub struct DavOptions {
     /// wsgidav only: `honor_mtime_header` (off by default, as in wsgidav):
     /// `X-OC-Mtime` on PUT sets the file's modification time.
     pub honor_mtime: bool,
+    /// wsgidav and Apache: ask for HTTP Digest authentication (and accept
+    /// nothing else) with this user and password: wsgidav's
+    /// `http_authenticator` with `accept_basic: false`, Apache's
+    /// mod_auth_digest with an htdigest file.
+    pub digest_auth: Option<(String, String)>,
+    /// nginx only: ask for `Authorization: Bearer <this token>` and answer
+    /// anything else with 401 and `WWW-Authenticate: Bearer`.
+    pub bearer_token: Option<String>,
 }
 
 /// One finished request, as `requests()` reports it.
@@ -312,6 +326,23 @@ const APACHE_MODULES: [&str; 7] = [
     "dav_fs",
     "status",
 ];
+/// What [`DavOptions::digest_auth`] adds to Apache.
+const APACHE_DIGEST_MODULES: [&str; 4] = ["auth_digest", "authn_core", "authn_file", "authz_user"];
+
+/// MD5 in hex (an htdigest line), by Python's hashlib: the harness has no
+/// MD5 of its own.
+fn md5_hex(text: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib,sys; print(hashlib.md5(sys.argv[1].encode()).hexdigest())",
+            text,
+        ])
+        .output()
+        .expect("python3 for an htdigest line");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 const NGINX_DAV_EXT: &str = "/usr/lib/nginx/modules/ngx_http_dav_ext_module.so";
 /// Requests to paths starting with this are the harness's own and left out
 /// of `requests()`.
@@ -594,6 +625,23 @@ fn start_apache(
     if owner.is_some() {
         conf.push_str("User www-data\nGroup www-data\n");
     }
+    // Digest only: mod_auth_digest with an htdigest file (user:realm:MD5).
+    let mut digest = String::new();
+    if let Some((user, password)) = &options.digest_auth {
+        for m in APACHE_DIGEST_MODULES {
+            conf.push_str(&format!(
+                "LoadModule {m}_module {APACHE_MODULE_DIR}/mod_{m}.so\n"
+            ));
+        }
+        let realm = "ferry-test";
+        let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
+        fs::write(tmp.join("htdigest"), format!("{user}:{realm}:{ha1}\n")).unwrap();
+        digest = format!(
+            "  AuthType Digest\n  AuthName \"{realm}\"\n  AuthDigestProvider file\n  \
+             AuthUserFile \"{t}/htdigest\"\n  Require valid-user\n  \
+             <Files \".ferry-warm-up\">\n    Require all granted\n  </Files>\n"
+        );
+    }
     let mime = if Path::new("/etc/mime.types").exists() {
         "/etc/mime.types".to_string()
     } else {
@@ -619,7 +667,7 @@ fn start_apache(
          DocumentRoot \"{t}/data\"\n\
          <Directory />\n  AllowOverride None\n  Require all denied\n</Directory>\n\
          <Directory \"{t}/data\">\n  Require all granted\n</Directory>\n\
-         <Directory \"{t}/data/dav\">\n  Dav On\n  DavDepthInfinity {}\n</Directory>\n\
+         <Directory \"{t}/data/dav\">\n  Dav On\n  DavDepthInfinity {}\n{digest}</Directory>\n\
          <Location {APACHE_STATUS}>\n  SetHandler server-status\n  Require all granted\n</Location>\n\
          LogFormat \"%>s %I %O %r\" ferry\n\
          CustomLog \"{t}/access.log\" ferry\n",
@@ -662,6 +710,18 @@ fn start_nginx(tmp: &Path, options: &DavOptions) -> Result<(u16, Backend), Strin
         }
         None => String::new(),
     };
+    let (bearer_map, auth) = match &options.bearer_token {
+        Some(token) => (
+            format!(
+                "map $http_authorization $ferry_bearer_ok {{ default 0; \"Bearer {token}\" 1; }}"
+            ),
+            format!(
+                "{auth}\n               if ($ferry_bearer_ok = 0) {{ \
+                 add_header WWW-Authenticate 'Bearer realm=\"ferry-test\"' always; return 401; }}"
+            ),
+        ),
+        None => (String::new(), auth),
+    };
     fs::create_dir_all(tmp.join("nginx-tmp")).unwrap();
     let log = tmp.join("access.log");
     let _ = fs::remove_file(&log);
@@ -688,6 +748,7 @@ fn start_nginx(tmp: &Path, options: &DavOptions) -> Result<(u16, Backend), Strin
            uwsgi_temp_path \"{t}/nginx-tmp/uwsgi\";\n\
            scgi_temp_path \"{t}/nginx-tmp/scgi\";\n\
            log_format ferry '$status $request_length $bytes_sent $request';\n\
+           {bearer_map}\n\
            access_log \"{t}/access.log\" ferry;\n\
            server {{\n\
              listen 127.0.0.1:{port};\n\
@@ -836,7 +897,7 @@ fn start_wsgidav(tmp: &Path, options: &DavOptions) -> Result<(u16, Backend), Str
     let port = free_port();
     let log = tmp.join("access.log");
     let _ = fs::remove_file(&log);
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "host": "127.0.0.1",
         "port": port,
         "provider_mapping": { "/dav": tmp.join("data").join("dav") },
@@ -844,6 +905,16 @@ fn start_wsgidav(tmp: &Path, options: &DavOptions) -> Result<(u16, Backend), Str
         "verbose": 3,
         "honor_mtime_header": options.honor_mtime,
     });
+    if let Some((user, password)) = &options.digest_auth {
+        config["simple_dc"] = serde_json::json!({
+            "user_mapping": { "*": { user.as_str(): { "password": password } } }
+        });
+        config["http_authenticator"] = serde_json::json!({
+            "accept_basic": false,
+            "accept_digest": true,
+            "default_to_digest": true,
+        });
+    }
     let conf_path = tmp.join("wsgidav.json");
     fs::write(&conf_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
     let runner = tmp.join("run_wsgidav.py");

@@ -44,6 +44,7 @@ fn via_daemon(cmd: &AccountCommand) -> anyhow::Result<Option<ExitCode>> {
                 url,
                 user,
                 password_stdin,
+                token,
                 no_test,
                 ca_file,
             } => {
@@ -52,30 +53,44 @@ fn via_daemon(cmd: &AccountCommand) -> anyhow::Result<Option<ExitCode>> {
                         "--ca-file: the running daemon uses its own (`ferry daemon --ca-file FILE`)"
                     );
                 }
-                let password = if *password_stdin {
+                let (noun, label) = if *token {
+                    ("token", "Token")
+                } else {
+                    ("password", "Password")
+                };
+                let secret = if *password_stdin {
                     let mut line = String::new();
                     std::io::stdin()
                         .read_line(&mut line)
-                        .context("cannot read the password from standard input")?;
+                        .with_context(|| format!("cannot read the {noun} from standard input"))?;
                     line.trim_end_matches(['\r', '\n']).to_string()
                 } else {
-                    rpassword::prompt_password(format!("Password for {user} at {url}: ")).context(
-                        "no terminal to ask for the password: pass it with --password-stdin",
-                    )?
+                    rpassword::prompt_password(format!("{label} for {user} at {url}: "))
+                        .with_context(|| {
+                            format!(
+                                "no terminal to ask for the {noun}: pass it with --password-stdin"
+                            )
+                        })?
                 };
-                if password.is_empty() {
-                    bail!("the password is empty");
+                if secret.is_empty() {
+                    bail!("the {noun} is empty");
                 }
+                let (password, token) = if *token {
+                    (String::new(), Some(secret))
+                } else {
+                    (secret, None)
+                };
                 let account = client
                     .add_account(&NewAccount {
                         url: url.clone(),
                         user: user.clone(),
                         password,
+                        token,
                         test: !no_test,
                     })
                     .await?;
                 out!(
-                    "Account {} saved: {} at {} (password in the keyring).",
+                    "Account {} saved: {} at {} ({noun} in the keyring).",
                     account.id,
                     account.user,
                     account.url

@@ -10,14 +10,16 @@ use anyhow::{Context, bail};
 use crate::accounts::{
     PasswordGone, RemoveError, check_connection, forget_account, load, save_account,
 };
-use crate::config::{Account, normalize_url};
+use crate::config::{Account, SecretKind, normalize_url};
+use crate::remote::webdav::Credentials;
 use crate::secrets::{SERVICE, SecretStore};
 
 /// The `ferry account` subcommands.
 #[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
 pub enum AccountCommand {
-    /// Add a WebDAV account, or change its password. The password goes to
-    /// the system keyring, never to the configuration file.
+    /// Add a WebDAV account, or change its password (or token). The
+    /// secret goes to the system keyring, never to the configuration file.
+    /// An app password (Nextcloud, ownCloud) is a password.
     Add {
         /// The WebDAV URL of the account's root folder, e.g.
         /// `https://cloud.example.com/remote.php/dav/files/alice/`
@@ -29,6 +31,11 @@ pub enum AccountCommand {
         /// of asking for it on the terminal.
         #[arg(long)]
         password_stdin: bool,
+        /// Sign in with a token (sent as `Authorization: Bearer`) instead
+        /// of a password; it is read as the password is (asked for on the
+        /// terminal, or --password-stdin), never given on the command line.
+        #[arg(long)]
+        token: bool,
         /// Save the account without testing the connection first.
         #[arg(long)]
         no_test: bool,
@@ -100,6 +107,7 @@ pub fn run_with_io(
             url,
             user,
             password_stdin,
+            token,
             no_test,
             ca_file,
         } => add(
@@ -107,6 +115,11 @@ pub fn run_with_io(
                 url: &url,
                 user: &user,
                 password_stdin,
+                kind: if token {
+                    SecretKind::Token
+                } else {
+                    SecretKind::Password
+                },
                 no_test,
                 ca_file: ca_file.as_deref(),
             },
@@ -127,6 +140,7 @@ struct AddArgs<'a> {
     url: &'a str,
     user: &'a str,
     password_stdin: bool,
+    kind: SecretKind,
     no_test: bool,
     ca_file: Option<&'a Path>,
 }
@@ -144,10 +158,15 @@ fn add(
     let account = config.clone().add_account(&url, args.user)?.clone();
 
     let password = read_password(args, &account, io)?;
+    let credentials = Credentials {
+        user: account.user.clone(),
+        password,
+        kind: args.kind,
+    };
     if args.no_test {
         writeln!(io.out, "Not testing the connection (--no-test).")?;
     } else {
-        check_connection(&account.url, &account.user, &password, args.ca_file).map_err(|e| {
+        check_connection(&account.url, &credentials, args.ca_file).map_err(|e| {
             anyhow::anyhow!(
                 "{e}\nNothing was saved: fix this and try again, or pass --no-test to save the account anyway."
             )
@@ -155,28 +174,30 @@ fn add(
         writeln!(io.out, "Connected to {} as {}.", account.url, account.user)?;
     }
 
-    save_account(&mut config, config_dir, store, &url, args.user, &password)?;
+    save_account(&mut config, config_dir, store, &url, &credentials)?;
     writeln!(
         io.out,
-        "Account {} {}: {} at {} (password in {}).",
+        "Account {} {}: {} at {} ({} in {}).",
         account.id,
         if existed { "updated" } else { "added" },
         account.user,
         account.url,
+        args.kind.noun(),
         store.describe()
     )?;
     Ok(())
 }
 
 fn read_password(args: &AddArgs<'_>, account: &Account, io: &mut Io<'_>) -> anyhow::Result<String> {
+    let noun = args.kind.noun();
     let password = if args.password_stdin {
         let mut line = String::new();
         let n = io
             .input
             .read_line(&mut line)
-            .context("cannot read the password from standard input")?;
+            .with_context(|| format!("cannot read the {noun} from standard input"))?;
         if n == 0 {
-            bail!("no password on standard input (--password-stdin reads its first line)");
+            bail!("no {noun} on standard input (--password-stdin reads its first line)");
         }
         if line.ends_with('\n') {
             line.pop();
@@ -186,18 +207,24 @@ fn read_password(args: &AddArgs<'_>, account: &Account, io: &mut Io<'_>) -> anyh
         }
         line
     } else {
-        let prompt = format!("Password for {} at {}: ", account.user, account.url);
+        let label = if args.kind.is_password() {
+            "Password"
+        } else {
+            "Token"
+        };
+        let prompt = format!("{label} for {} at {}: ", account.user, account.url);
         (io.prompt)(&prompt).map_err(|e| {
             anyhow::anyhow!(
-                "no terminal to ask for the password ({e}): pass it on standard input with --password-stdin, \
-                 e.g. `printf '%s\\n' \"$PASSWORD\" | ferry account add {} --user {} --password-stdin`",
+                "no terminal to ask for the {noun} ({e}): pass it on standard input with --password-stdin, \
+                 e.g. `printf '%s\\n' \"$PASSWORD\" | ferry account add {} --user {} --password-stdin{}`",
                 account.url,
-                account.user
+                account.user,
+                if args.kind.is_password() { "" } else { " --token" }
             )
         })?
     };
     if password.is_empty() {
-        bail!("the password is empty");
+        bail!("the {noun} is empty");
     }
     Ok(password)
 }
@@ -384,6 +411,7 @@ mod tests {
             url: url.into(),
             user: user.into(),
             password_stdin: true,
+            token: false,
             no_test: true,
             ca_file: None,
         }
@@ -415,6 +443,7 @@ mod tests {
                 url: "https://h/dav/".into(),
                 user: "u".into(),
                 password_stdin: true,
+                token: false,
                 no_test: true,
                 ca_file: None,
             }
@@ -484,6 +513,7 @@ mod tests {
             url: "https://h/".into(),
             user: "u".into(),
             password_stdin: false,
+            token: false,
             no_test: true,
             ca_file: None,
         };

@@ -994,8 +994,10 @@ async fn open_remote(
                 Ok(None) => {
                     return Err(SyncState::CredentialsRequired {
                         reason: format!(
-                            "no password stored for {} at {}: add the account again",
-                            acc.user, acc.url
+                            "no {} stored for {} at {}: add the account again",
+                            acc.secret.noun(),
+                            acc.user,
+                            acc.url
                         ),
                     });
                 }
@@ -1009,6 +1011,7 @@ async fn open_remote(
                 Some(crate::remote::webdav::Credentials {
                     user: acc.user.clone(),
                     password,
+                    kind: acc.secret,
                 }),
                 shared.ca_file.clone(),
                 shared.timeout,

@@ -1,9 +1,14 @@
 //! The connection test of an account: one `PROPFIND Depth: 0` on its URL
-//! with its credentials, each failure told in words a user can act on.
+//! with its credentials (signed in as the remote does, `auth`: a Digest
+//! challenge answered, a token sent as Bearer), each failure told in words
+//! a user can act on.
 
 use std::io;
 use std::path::Path;
 use std::time::Duration;
+
+use super::auth::{Auth, Challenged};
+use super::{Credentials, SecretKind};
 
 /// Why a connection test failed. Messages never hold the password.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +18,14 @@ pub enum CheckError {
          (servers with two-factor login need an app password)"
     )]
     WrongPassword { user: String },
+    /// A token refused, or a server that wants a password instead: what
+    /// to do.
+    #[error("{0}")]
+    TokenRefused(String),
+    /// The server asks for a sign-in scheme Ferry does not speak (NTLM,
+    /// Negotiate, …): which.
+    #[error("{0}")]
+    UnsupportedScheme(String),
     #[error("the server refused access to {url} for {user} (403 Forbidden)")]
     Forbidden { url: String, user: String },
     #[error("there is no folder at {url} (404 Not Found): check the URL")]
@@ -46,28 +59,34 @@ pub enum CheckError {
 const CHECK_TIMEOUT_SECS: u64 = 30;
 
 /// Test an account: `PROPFIND Depth: 0` on `url` with these credentials
-/// (the remote's client set-up and PROPFIND, no retries, 30 s in all);
-/// `Ok` when the server answers with a WebDAV folder. It runs its own
-/// short-lived tokio runtime on a separate thread, so it may be called
-/// from anywhere.
+/// (the remote's client set-up, sign-in and PROPFIND, no retries but the
+/// ones a Digest challenge asks for, 30 s in all); `Ok` when the server
+/// answers with a WebDAV folder. It runs its own short-lived tokio runtime
+/// on a separate thread, so it may be called from anywhere.
 pub fn check_connection(
     url: &str,
-    user: &str,
-    password: &str,
+    credentials: &Credentials,
     ca_file: Option<&Path>,
 ) -> Result<(), CheckError> {
+    let user = credentials.user.as_str();
     let parsed = reqwest::Url::parse(url).map_err(|e| CheckError::Other(format!("{url}: {e}")))?;
     let client = super::transport::client_builder(ca_file)
         .map_err(CheckError::Other)?
         .timeout(Duration::from_secs(CHECK_TIMEOUT_SECS))
         .build()
         .map_err(|e| CheckError::Other(format!("HTTP client: {e}")))?;
-    let request = client
-        .request(super::transport::propfind_method(), parsed.clone())
-        .basic_auth(user, Some(password))
+    let auth = Auth::new(Some(credentials.clone()));
+    let method = super::transport::propfind_method();
+    let request = || {
+        auth.sign(
+            client.request(method.clone(), parsed.clone()),
+            &method,
+            &parsed,
+        )
         .header("Depth", "0")
         .header("Content-Type", "application/xml; charset=utf-8")
-        .body(super::transport::PROPFIND_BODY);
+        .body(super::transport::PROPFIND_BODY)
+    };
 
     // Our own runtime on our own thread: callable inside or outside tokio.
     let outcome = std::thread::scope(|s| {
@@ -77,7 +96,26 @@ pub fn check_connection(
                 .build()
                 .map_err(|e| CheckError::Other(format!("cannot start the HTTP runtime: {e}")))?;
             rt.block_on(async {
-                let resp = request.send().await.map_err(|e| send_error(&parsed, &e))?;
+                let mut challenged = 0;
+                let resp = loop {
+                    let resp = request()
+                        .send()
+                        .await
+                        .map_err(|e| send_error(&parsed, &e))?;
+                    if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
+                        break resp;
+                    }
+                    match auth.challenged(resp.headers(), challenged) {
+                        Challenged::Retry => challenged += 1,
+                        Challenged::Refused(reason) if credentials.kind == SecretKind::Token => {
+                            return Err(CheckError::TokenRefused(reason));
+                        }
+                        Challenged::Refused(_) => break resp,
+                        Challenged::Unsupported(m) => {
+                            return Err(CheckError::UnsupportedScheme(m));
+                        }
+                    }
+                };
                 let status = resp.status();
                 let location = resp
                     .headers()

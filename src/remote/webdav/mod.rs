@@ -33,12 +33,14 @@
 //!
 //! Architecture Invariant: only this module speaks WebDAV (no other HTTP
 //! client for a WebDAV server, no PROPFIND elsewhere). Its parts:
-//! `transport` (the client, sending, retries, statuses), `hrefs`,
+//! `transport` (the client, sending, retries, statuses), `auth` (signing
+//! requests in, a 401's challenges), `hrefs`,
 //! `listing` (the one walk, `stat`, preconditions), `probe` (capabilities
 //! and leftovers), `upload`, `trash`, `download`, `connect` (an account's
 //! connection test) and `xml`; this file holds the `WebDav` struct, its
 //! `Options` and the `Remote` impl, which only calls them.
 
+mod auth;
 mod connect;
 mod download;
 mod hrefs;
@@ -61,6 +63,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncSeekExt;
 
 use super::{Capabilities, Listing, Remote, RemoteError};
+pub use crate::config::SecretKind;
 use crate::engine::path::check_segment;
 use crate::engine::reserved;
 use crate::engine::tree::{UNKNOWN_MTIME, join, parent, same_tag};
@@ -74,11 +77,34 @@ use transport::*;
 pub use transport::{MAX_ATTEMPTS, MAX_LISTING_BYTES, install_crypto};
 pub use trash::REMOTE_TRASH;
 
-/// User name and password (or app password). `Debug` never shows the secret.
+/// User name and password (an app password is one) or token. `Debug`
+/// never shows the secret.
 #[derive(Clone)]
 pub struct Credentials {
     pub user: String,
+    /// The password, or the token when `kind` says so.
     pub password: String,
+    /// What `password` is: sent as Basic or Digest, or as
+    /// `Authorization: Bearer`.
+    pub kind: SecretKind,
+}
+
+impl Credentials {
+    pub fn password(user: &str, password: &str) -> Credentials {
+        Credentials {
+            user: user.to_string(),
+            password: password.to_string(),
+            kind: SecretKind::Password,
+        }
+    }
+
+    pub fn token(user: &str, token: &str) -> Credentials {
+        Credentials {
+            user: user.to_string(),
+            password: token.to_string(),
+            kind: SecretKind::Token,
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -86,6 +112,7 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("user", &self.user)
             .field("password", &"<redacted>")
+            .field("kind", &self.kind)
             .finish()
     }
 }
@@ -129,7 +156,9 @@ pub struct WebDav {
     /// Its path, one percent-decoded segment each (hrefs are compared by
     /// segment; a `%2F` in a segment is part of a name).
     base_segments: Vec<String>,
-    credentials: Option<Credentials>,
+    /// How requests are signed in (Basic, Digest as the server asked,
+    /// Bearer).
+    auth: auth::Auth,
     /// `Depth: infinity` listings: YES only once seen to work on a nested
     /// tree, NO when refused or seen to fall short, UNKNOWN until checked.
     depth_infinity: AtomicU8,
@@ -208,7 +237,7 @@ impl WebDav {
             client,
             base: url,
             base_segments,
-            credentials: options.credentials,
+            auth: auth::Auth::new(options.credentials),
             depth_infinity: AtomicU8::new(UNKNOWN),
             infinity_checked_at: AtomicI64::new(0),
             file_ids: AtomicBool::new(false),

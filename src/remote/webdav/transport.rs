@@ -193,12 +193,11 @@ pub(super) async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<V
 }
 
 impl WebDav {
+    /// A request signed in as this connection does (`auth`: Basic up
+    /// front, Digest once the server asked for it, Bearer).
     pub(super) fn request(&self, method: Method, url: reqwest::Url) -> reqwest::RequestBuilder {
-        let rb = self.client.request(method, url);
-        match &self.credentials {
-            Some(c) => rb.basic_auth(&c.user, Some(&c.password)),
-            None => rb,
-        }
+        let rb = self.client.request(method.clone(), url.clone());
+        self.auth.sign(rb, &method, &url)
     }
 
     /// Send a request built by `build`, retrying transient failures.
@@ -233,9 +232,36 @@ impl WebDav {
         resend_unanswered: bool,
     ) -> Result<Result<reqwest::Response, reqwest::Error>, RemoteError> {
         let mut attempt = 0;
+        let mut challenged = 0;
         loop {
             attempt += 1;
             let result = build()?.send().await;
+            // A 401: a Digest challenge learnt (or its nonce renewed) sends
+            // the request again, built anew (a streamed body included: the
+            // server refused it, nothing of it was carried out); refused
+            // credentials or a scheme Ferry does not speak stop here.
+            let unauthorized = match &result {
+                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => Some(resp.headers()),
+                _ => None,
+            };
+            if let Some(headers) = unauthorized {
+                match self.auth.challenged(headers, challenged) {
+                    auth::Challenged::Retry => {
+                        challenged += 1;
+                        attempt -= 1;
+                        tracing::debug!(
+                            what,
+                            scheme = self.auth.scheme(),
+                            "answering the server's challenge"
+                        );
+                        continue;
+                    }
+                    auth::Challenged::Refused(m) => return Err(RemoteError::Auth(m)),
+                    auth::Challenged::Unsupported(m) => {
+                        return Err(RemoteError::AuthUnsupported(m));
+                    }
+                }
+            }
             let wait = match &result {
                 Ok(resp) => {
                     let s = resp.status();

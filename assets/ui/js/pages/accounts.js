@@ -93,12 +93,14 @@ export async function render(root, ctx) {
       else if (!userOpened && !pw.value) updateForm.hidden = true;
     }
 
+    // A token account is tested with, and updated to, a token.
+    const noun = account.secret === "token" ? "token" : "password";
     const test = h("button", { type: "button", "data-test": "test" }, "Test connection");
     test.addEventListener("click", async () => {
       message.textContent = "Testing…";
       try {
         await api.post(`/api/accounts/${encodeURIComponent(account.id)}/test`, {});
-        message.textContent = "The server accepts the saved password.";
+        message.textContent = `The server accepts the saved ${noun}.`;
       } catch (e) {
         message.textContent = `The test failed: ${e.message}`;
       }
@@ -108,24 +110,25 @@ export async function render(root, ctx) {
     const pw = h("input", { type: "password", id: `pw-${account.id}`, autocomplete: "current-password", "data-test": "password" });
     const save = h("button", { type: "submit", "data-test": "save-password" }, "Test and save");
     const updateForm = h("form", { class: "update-password", "data-test": "update-form" },
-      h("label", { for: `pw-${account.id}` }, `New password for ${account.user}`),
+      h("label", { for: `pw-${account.id}` }, `New ${noun} for ${account.user}`),
       h("div", { class: "row" }, pw, save),
       h("p", { class: "hint" }, "Ferry tries it on the server first; it is kept in your system's keyring, never in a file."));
     updateForm.hidden = true;
     updateForm.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       if (!pw.value) {
-        message.textContent = "Type the new password.";
+        message.textContent = `Type the new ${noun}.`;
         return;
       }
       save.disabled = true;
-      message.textContent = "Trying the new password…";
+      message.textContent = `Trying the new ${noun}…`;
       try {
-        await api.put(`/api/accounts/${encodeURIComponent(account.id)}/password`, { password: pw.value });
+        const body = noun === "token" ? { token: pw.value } : { password: pw.value };
+        await api.put(`/api/accounts/${encodeURIComponent(account.id)}/password`, body);
         pw.value = "";
         openUpdate = null;
         userOpened = false;
-        ctx.notice(`The new password for ${account.url} is saved; its synchronizations start again.`, "ok");
+        ctx.notice(`The new ${noun} for ${account.url} is saved; its synchronizations start again.`, "ok");
         await load();
       } catch (e) {
         message.textContent = `Not saved: ${e.message}`;
@@ -133,7 +136,7 @@ export async function render(root, ctx) {
         save.disabled = false;
       }
     });
-    const update = h("button", { type: "button", "data-test": "update-password" }, "Update password…");
+    const update = h("button", { type: "button", "data-test": "update-password" }, `Update ${noun}…`);
     update.addEventListener("click", () => {
       userOpened = true;
       updateForm.hidden = false;
@@ -190,13 +193,32 @@ export async function render(root, ctx) {
   const url = h("input", { type: "url", id: "new-url", placeholder: "https://cloud.example.com/remote.php/dav/files/me/", "data-test": "new-url" });
   const user = h("input", { type: "text", id: "new-user", autocomplete: "username", "data-test": "new-user" });
   const password = h("input", { type: "password", id: "new-password", autocomplete: "current-password", "data-test": "new-password" });
+  // A password (Basic or Digest, as the server asks; an app password is
+  // one) or a token (sent as "Authorization: Bearer").
+  const kind = h("select", { id: "new-kind", "data-test": "new-kind" },
+    h("option", { value: "password" }, "Password"),
+    h("option", { value: "token" }, "Token"));
+  const secretLabel = h("label", { for: "new-password" }, "Password");
+  const kindHint = h("p", { class: "hint", "data-test": "kind-hint" });
+  const showKind = () => {
+    const token = kind.value === "token";
+    secretLabel.textContent = token ? "Token" : "Password";
+    password.autocomplete = token ? "off" : "current-password";
+    kindHint.textContent = token
+      ? "A token the server gave you, sent as \u201cAuthorization: Bearer\u201d. It is kept in your system's keyring, never in a file."
+      : "Nextcloud and ownCloud app passwords (Settings \u2192 Security) are passwords: choose Password for them.";
+  };
+  kind.addEventListener("change", showKind);
+  showKind();
   const addResult = h("p", { class: "result", "data-test": "add-result", role: "status" });
   const add = h("button", { type: "submit", "data-test": "add-account" }, "Test and add");
   const form = h("form", { class: "add-account" },
     h("h2", {}, "Add an account"),
     h("label", { for: "new-url" }, "Server address (WebDAV)"), url,
     h("label", { for: "new-user" }, "User name"), user,
-    h("label", { for: "new-password" }, "Password"), password,
+    h("label", { for: "new-kind" }, "Sign in with"), kind,
+    secretLabel, password,
+    kindHint,
     h("div", { class: "row" }, add),
     addResult);
   form.addEventListener("submit", async (ev) => {
@@ -204,7 +226,8 @@ export async function render(root, ctx) {
     add.disabled = true;
     addResult.textContent = "Connecting…";
     try {
-      const a = await api.post("/api/accounts", { url: url.value.trim(), user: user.value.trim(), password: password.value, test: true });
+      const secret = kind.value === "token" ? { token: password.value } : { password: password.value };
+      const a = await api.post("/api/accounts", { url: url.value.trim(), user: user.value.trim(), ...secret, test: true });
       password.value = "";
       addResult.textContent = `Connected: ${a.user} at ${a.url} is added.`;
       await load();

@@ -192,6 +192,7 @@ export async function render(root, ctx) {
       h("label", { for: "url" }, "Server address (WebDAV)"), url,
       h("label", { for: "user" }, "User name"), user,
       h("label", { for: "password" }, "Password"), password,
+      h("p", { class: "hint" }, "Nextcloud and ownCloud app passwords are passwords. To sign in with a token instead, add the account under Accounts first."),
       h("div", { class: "row" }, test), result, row);
     return box;
   }

@@ -54,7 +54,8 @@ impl Env {
     /// The same, through `quirks` when given, with `extra` files too.
     async fn in_sync_with(server: DavServer, quirks: Option<Quirks>, extra: &[&str]) -> Env {
         let url = server.url();
-        let proxy = quirks.map(|q| QuirkProxy::start(&format!("http://127.0.0.1:{}", server.port()), q));
+        let proxy =
+            quirks.map(|q| QuirkProxy::start(&format!("http://127.0.0.1:{}", server.port()), q));
         let env = Env {
             dir: tempfile::tempdir().unwrap(),
             url: proxy.as_ref().map_or(url.clone(), |p| p.url_for(&url)),
@@ -70,7 +71,12 @@ impl Env {
             env.write(rel, rel.as_bytes());
         }
         let first = env.pass(None).await;
-        assert!(first.errors.is_empty(), "{}: {:?}", env.name(), first.errors);
+        assert!(
+            first.errors.is_empty(),
+            "{}: {:?}",
+            env.name(),
+            first.errors
+        );
         assert_eq!(
             first.counts.get("upload"),
             Some(&(FOLDERS * FILES + extra.len()))
@@ -175,7 +181,10 @@ async fn a_local_edit_is_uploaded_by_a_scoped_pass_that_asks_for_its_path_alone(
         let asked = other_folders_asked(&requests, &["d2"]);
         assert!(asked.is_empty(), "{name}: {asked:?} in {requests:?}");
         let propfinds = requests.iter().filter(|(m, _)| m == "PROPFIND").count();
-        println!("{name}: a scoped edit cost {} requests, {propfinds} PROPFINDs: {requests:?}", requests.len());
+        println!(
+            "{name}: a scoped edit cost {} requests, {propfinds} PROPFINDs: {requests:?}",
+            requests.len()
+        );
         // The root, `d2` and the file; the upload's own checks.
         assert!(propfinds <= 6, "{name}: {requests:?}");
         env.quiet().await;
@@ -192,13 +201,22 @@ async fn a_file_changed_on_the_server_outside_the_scope_waits_for_the_next_full_
         let (r, requests) = env.pass_counted(Some(&["d4/f1.txt"])).await;
         assert_eq!(r.counts.get("upload"), Some(&1), "{name}: {:?}", r.counts);
         assert_eq!(r.counts.get("download"), None, "{name}: {:?}", r.counts);
-        assert_eq!(env.read("d0/f0.txt").as_deref(), Some(&b"0/0"[..]), "{name}");
+        assert_eq!(
+            env.read("d0/f0.txt").as_deref(),
+            Some(&b"0/0"[..]),
+            "{name}"
+        );
         assert!(
             other_folders_asked(&requests, &["d4"]).is_empty(),
             "{name}: {requests:?}"
         );
         let full = env.pass(None).await;
-        assert_eq!(full.counts.get("download"), Some(&1), "{name}: {:?}", full.counts);
+        assert_eq!(
+            full.counts.get("download"),
+            Some(&1),
+            "{name}: {:?}",
+            full.counts
+        );
         assert_eq!(
             env.read("d0/f0.txt").as_deref(),
             Some(&b"changed on the server"[..]),
@@ -239,8 +257,11 @@ async fn a_rename_and_a_move_seen_by_the_watcher_end_as_a_full_pass_would_leave_
         let name = env.name();
         // A rename, both ends in one piece of news: a MOVE on the server,
         // looking at that folder only.
-        std::fs::rename(env.local().join("d3/f0.txt"), env.local().join("d3/renamed.txt"))
-            .unwrap();
+        std::fs::rename(
+            env.local().join("d3/f0.txt"),
+            env.local().join("d3/renamed.txt"),
+        )
+        .unwrap();
         let (r, requests) = env
             .pass_counted(Some(&["d3/f0.txt", "d3/renamed.txt"]))
             .await;
@@ -258,7 +279,11 @@ async fn a_rename_and_a_move_seen_by_the_watcher_end_as_a_full_pass_would_leave_
         // A move to another folder whose ends come as two pieces of news:
         // the new end first (a new file, as far as that scope can tell),
         // then the old one, whose deletion only a full pass may decide.
-        std::fs::rename(env.local().join("d5/f4.txt"), env.local().join("d0/moved.txt")).unwrap();
+        std::fs::rename(
+            env.local().join("d5/f4.txt"),
+            env.local().join("d0/moved.txt"),
+        )
+        .unwrap();
         let (r, requests) = env.pass_counted(Some(&["d0/moved.txt"])).await;
         assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
         assert_eq!(r.counts.get("delete"), None, "{name}: {:?}", r.counts);
@@ -274,7 +299,11 @@ async fn a_rename_and_a_move_seen_by_the_watcher_end_as_a_full_pass_would_leave_
             Some(&b"5/4"[..]),
             "{name}"
         );
-        assert_eq!(env.read("d0/moved.txt").as_deref(), Some(&b"5/4"[..]), "{name}");
+        assert_eq!(
+            env.read("d0/moved.txt").as_deref(),
+            Some(&b"5/4"[..]),
+            "{name}"
+        );
         assert_eq!(env.read("d5/f4.txt"), None, "{name}");
         env.quiet().await;
     }

@@ -194,12 +194,7 @@ mod tests {
 
     #[test]
     fn a_scope_is_its_paths_normal_forms_with_their_parents() {
-        let keys = scope_keys(&[
-            "a/b/c.txt".into(),
-            "/a//b/".into(),
-            "e\u{301}/f".into(),
-        ])
-        .unwrap();
+        let keys = scope_keys(&["a/b/c.txt".into(), "/a//b/".into(), "e\u{301}/f".into()]).unwrap();
         let got: Vec<(&str, bool)> = keys.iter().map(|(k, n)| (k.as_str(), *n)).collect();
         assert_eq!(
             got,

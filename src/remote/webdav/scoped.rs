@@ -10,7 +10,7 @@
 //!   scoped pass never deletes.
 //! * Any failed request fails the listing: never a part taken for whole.
 //! * An odd answer (more or fewer than one item, an href that is not the
-//!   item asked for, unusable or ambiguous) means the full listing this
+//!   item asked for under either reading, or unusable) means the full listing this
 //!   time and no scoped listing on this server from then on.
 //! * The kept listing of the incremental walk (`ListingCache`) is neither
 //!   read nor written here: it stays the last whole listing with its
@@ -66,12 +66,21 @@ impl WebDav {
         let [item] = items.as_slice() else {
             return Ok(Depth0::Odd(format!("{} items", items.len())));
         };
-        if self.ambiguous(&item.href).is_some() {
-            return Ok(Depth0::Odd(format!("the ambiguous href {:?}", item.href)));
-        }
+        // On a server that does not encode names, a `%XX` in the href may
+        // be read either way (see [`WebDav::ambiguous`]): this answer is
+        // about the URL asked for, so either reading naming `rel` will do.
+        let literal = self.ambiguous(&item.href);
         match self.resolve(&items, rel) {
             Ok((rows, unusable)) if unusable.is_empty() => match rows.as_slice() {
                 [(r, _)] if r == rel => Ok(Depth0::Item(item.clone())),
+                [(r, _)]
+                    if !r.is_empty()
+                        && literal
+                            .as_deref()
+                            .is_some_and(|lit| join(parent(r), lit) == rel) =>
+                {
+                    Ok(Depth0::Item(item.clone()))
+                }
                 _ => Ok(Depth0::Odd(format!("the href {:?}", item.href))),
             },
             Ok(_) => Ok(Depth0::Odd(format!("the unusable href {:?}", item.href))),

@@ -23,6 +23,10 @@ use sha2::{Digest, Sha256};
 type Files = Arc<Mutex<BTreeMap<String, String>>>;
 type Log = Arc<Mutex<Vec<(String, String)>>>;
 
+/// A file that makes the server answer `Depth: 0` on a folder as
+/// `Depth: 1` (the folder and what is in it).
+const ODD_DEPTH_0: &str = "odd-depth-0";
+
 fn tag(files: &BTreeMap<String, String>, prefix: &str) -> String {
     let mut h = Sha256::new();
     for (k, v) in files.range(prefix.to_string()..) {
@@ -82,13 +86,14 @@ async fn serve(files: Files, log: Log) -> String {
                         log.lock().unwrap().push((depth.clone(), path.clone()));
                         let files = files.lock().unwrap();
                         let exists = path.is_empty() || files.contains_key(&path);
+                        let odd = depth == "0" && files.contains_key(ODD_DEPTH_0);
                         let (status, body) = if req.method() != "PROPFIND" || depth == "infinity" {
                             (403, String::new())
                         } else if !exists {
                             (404, String::new())
                         } else {
                             let mut body = entry(&path, &files);
-                            if depth == "1" && (path.is_empty() || path.ends_with('/')) {
+                            if (depth == "1" || odd) && (path.is_empty() || path.ends_with('/')) {
                                 for k in files.keys() {
                                     if let Some(rest) = k.strip_prefix(path.as_str()) {
                                         let rest = rest.trim_end_matches('/');
@@ -237,4 +242,115 @@ async fn a_reused_listing_still_names_the_excluded_items_its_folders_hold() {
     let changed = dav.list(&filter).await.unwrap().unwrap();
     assert!(changed.tree.contains_key("c/h.txt"));
     assert_eq!(changed.excluded, first.excluded);
+}
+
+#[tokio::test]
+async fn a_scoped_listing_asks_for_its_paths_alone_and_leaves_the_kept_listing_as_it_was() {
+    let files: Files = Arc::default();
+    {
+        let mut f = files.lock().unwrap();
+        for top in 0..3 {
+            f.insert(format!("t{top}/"), String::new());
+            for n in 0..3 {
+                f.insert(format!("t{top}/f{n}.txt"), format!("{top}{n}"));
+            }
+        }
+    }
+    let log: Log = Arc::default();
+    let url = serve(files.clone(), log.clone()).await;
+    let dav = WebDav::new(&url, Options::default()).unwrap();
+    dav.import_state(r#"{"depth_infinity":false,"file_ids":false,"collection_etags_propagate":true,"depth0_exact":true,"x_oc_mtime":false,"proppatch_mtime":false,"if_match":false,"if_header":false,"probed_at":1}"#);
+    assert!(dav.can_list_paths());
+    let filter = Filter::default();
+    let first = dav.list(&filter).await.unwrap().unwrap();
+
+    // Meanwhile on the server: a file in `t2` changes, one in `t0` too.
+    {
+        let mut f = files.lock().unwrap();
+        f.insert("t2/f1.txt".into(), "changed on the server".into());
+        f.insert("t0/f0.txt".into(), "changed too, and seen".into());
+    }
+    log.lock().unwrap().clear();
+    let scoped = dav
+        .list_paths(&["t0/f0.txt".into()], &filter)
+        .await
+        .unwrap()
+        .unwrap();
+    let requests = log.lock().unwrap().clone();
+    assert_eq!(
+        requests,
+        [
+            ("0".to_string(), String::new()),
+            ("0".into(), "t0/".into()),
+            ("0".into(), "t0/f0.txt".into())
+        ],
+        "the root, the parent and the path, Depth 0 each"
+    );
+    let keys: Vec<&str> = scoped.tree.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["t0", "t0/f0.txt"]);
+    assert_eq!(
+        scoped.tree["t0/f0.txt"].size,
+        "changed too, and seen".len() as u64
+    );
+
+    // The next full listing sees both changes: the kept listing is still
+    // the first one, whose tags for the root, `t0` and `t2` all differ now.
+    log.lock().unwrap().clear();
+    let full = dav.list(&filter).await.unwrap().unwrap();
+    assert_eq!(
+        full.tree["t2/f1.txt"].size,
+        "changed on the server".len() as u64
+    );
+    assert_eq!(
+        full.tree["t0/f0.txt"].size,
+        "changed too, and seen".len() as u64
+    );
+    assert_eq!(full.tree.len(), first.tree.len());
+    let depth1: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(d, _)| d == "1")
+        .map(|(_, p)| p.clone())
+        .collect();
+    assert_eq!(depth1, ["", "t0/", "t2/"]);
+
+    // A missing path is left out of the listing, not an error.
+    let gone = dav
+        .list_paths(&["t1/nothing-here.txt".into()], &filter)
+        .await
+        .unwrap()
+        .unwrap();
+    let keys: Vec<&str> = gone.tree.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["t1"]);
+}
+
+#[tokio::test]
+async fn a_depth_0_answer_with_more_than_the_item_asked_for_means_the_full_listing_from_then_on() {
+    let files: Files = Arc::default();
+    {
+        let mut f = files.lock().unwrap();
+        f.insert("a/".into(), String::new());
+        f.insert("a/f".into(), "x".into());
+        f.insert("b/".into(), String::new());
+        f.insert("b/g".into(), "y".into());
+        // This server answers Depth 0 on a folder as Depth 1.
+        f.insert(ODD_DEPTH_0.into(), String::new());
+    }
+    let log: Log = Arc::default();
+    let url = serve(files.clone(), log.clone()).await;
+    let dav = WebDav::new(&url, Options::default()).unwrap();
+    dav.import_state(r#"{"depth_infinity":false,"file_ids":false,"collection_etags_propagate":false,"depth0_exact":true,"x_oc_mtime":false,"proppatch_mtime":false,"if_match":false,"if_header":false,"probed_at":1}"#);
+    assert!(dav.can_list_paths());
+    let filter = Filter::default();
+    let listing = dav
+        .list_paths(&["a/f".into()], &filter)
+        .await
+        .unwrap()
+        .unwrap();
+    // The whole tree, as a full listing has it.
+    for k in ["a", "a/f", "b", "b/g"] {
+        assert!(listing.tree.contains_key(k), "{k}: {:?}", listing.tree);
+    }
+    assert!(!dav.can_list_paths());
 }

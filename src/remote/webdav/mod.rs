@@ -17,6 +17,9 @@
 //!   a new file straight to its name with `If-None-Match: *` only where
 //!   the probe saw a broken-off PUT leave nothing and the condition
 //!   honoured.
+//! * A scoped pass's listing asks for its paths alone (`Depth: 0`, and
+//!   the listing walk inside a named folder) where the probe saw
+//!   `Depth: 0` answered exactly; it never touches the kept listing.
 //! * Deletions and replaced conflict losers are moved into `.ferry-trash/`
 //!   at the sync root on the server, so they can be restored with any
 //!   WebDAV client. An ordinary update replaces the file (MOVE over it):
@@ -35,7 +38,8 @@
 //! client for a WebDAV server, no PROPFIND elsewhere). Its parts:
 //! `transport` (the client, sending, retries, statuses), `auth` (signing
 //! requests in, a 401's challenges), `hrefs`,
-//! `listing` (the one walk, `stat`, preconditions), `probe` (capabilities
+//! `listing` (the one walk, `stat`, preconditions), `scoped` (a scoped
+//! pass's listing), `probe` (capabilities
 //! and leftovers), `upload`, `trash`, `download`, `connect` (an account's
 //! connection test) and `xml`; this file holds the `WebDav` struct, its
 //! `Options` and the `Remote` impl, which only calls them.
@@ -46,6 +50,7 @@ mod download;
 mod hrefs;
 mod listing;
 mod probe;
+mod scoped;
 mod transport;
 mod trash;
 mod upload;
@@ -172,6 +177,10 @@ pub struct WebDav {
     /// percent-encode them, so a `%XX` in one of its hrefs may be a `%` in
     /// the name. Such names are checked with a direct request each.
     raw_hrefs: AtomicBool,
+    /// A scoped listing's `Depth: 0` PROPFIND was answered with something
+    /// other than exactly the item asked for: no scoped listings here
+    /// (see [`scoped`]).
+    depth0_odd: AtomicBool,
     /// The write probe's findings (`probed_at == 0`: not probed yet),
     /// held while the probe runs.
     written: tokio::sync::Mutex<Probe>,
@@ -242,6 +251,7 @@ impl WebDav {
             infinity_checked_at: AtomicI64::new(0),
             file_ids: AtomicBool::new(false),
             raw_hrefs: AtomicBool::new(false),
+            depth0_odd: AtomicBool::new(false),
             written: tokio::sync::Mutex::new(Probe::default()),
             known: std::sync::Mutex::new(Probe::default()),
             cache: std::sync::Mutex::new(None),
@@ -306,6 +316,18 @@ impl Remote for WebDav {
             return Ok(None);
         }
         Ok(Some(listing))
+    }
+
+    fn can_list_paths(&self) -> bool {
+        WebDav::can_list_paths(self)
+    }
+
+    async fn list_paths(
+        &self,
+        paths: &[String],
+        filter: &Filter,
+    ) -> Result<Option<Listing>, RemoteError> {
+        WebDav::list_paths(self, paths, filter).await
     }
 
     async fn stat(&self, path: &str) -> Result<Option<Entry>, RemoteError> {

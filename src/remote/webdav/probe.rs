@@ -58,6 +58,12 @@ pub struct Probe {
     /// to refuse (412) a PUT onto an existing file, leaving it as it was.
     #[serde(default)]
     pub if_none_match: bool,
+    /// A `PROPFIND Depth: 0` was seen to answer exactly the item asked
+    /// for: one item, its href that item's (a file, and a folder with a
+    /// file in it), and 404 for a name that is not there. Scoped listings
+    /// (`Remote::list_paths`) are used only then.
+    #[serde(default)]
+    pub depth0_exact: bool,
     /// When the write probe ran (Unix seconds; 0: not yet).
     pub probed_at: i64,
 }
@@ -198,6 +204,7 @@ impl WebDav {
                     && mtime(self.stat(&file).await.ok().flatten()) == Some(PROBE_MTIME);
             }
             let after = collection_etag(self.propfind(&dir, true, "0").await.ok().flatten());
+            p.depth0_exact = self.depth0_is_exact(&sub, &file).await;
             // `Depth: infinity` must bring back the folder, its sub-folder
             // and the file in it.
             self.check_infinity(&dir, &[sub.clone(), file.clone()])
@@ -291,6 +298,21 @@ impl WebDav {
             tracing::debug!(%dir, %e, "could not remove the probe folder");
         }
         p
+    }
+
+    /// Whether `Depth: 0` answers exactly the item asked for, seen in the
+    /// probe's folder `sub` holding `file` alone (b"ferry probe"): the
+    /// file, the folder (not what is in it), and 404 for a missing name.
+    async fn depth0_is_exact(&self, sub: &str, file: &str) -> bool {
+        let missing = join(sub, "missing");
+        let (f, s, m) = tokio::join!(
+            self.depth0(file, false),
+            self.depth0(sub, true),
+            self.depth0(&missing, false)
+        );
+        matches!(f, Ok(scoped::Depth0::Item(i)) if !i.is_collection && i.size == Some(b"ferry probe".len() as u64))
+            && matches!(s, Ok(scoped::Depth0::Item(i)) if i.is_collection)
+            && matches!(m, Ok(scoped::Depth0::Missing))
     }
 
     /// Whether a PUT publishes atomically and whether `If-None-Match: *`

@@ -27,15 +27,9 @@ FILES=${BENCH_FILES:-100000}
 IDLE=${BENCH_IDLE_SECS:-60}
 EDITS=${BENCH_EDITS:-100}
 
-say() { echo "bench: $*" >&2; }
-
-if [[ -n ${FERRY_BIN:-} ]]; then
-    FERRY=$FERRY_BIN
-else
-    say "building target/release/ferry"
-    (cd "$ROOT" && cargo build --release --quiet)
-    FERRY=$ROOT/target/release/ferry
-fi
+# say, ferry_binary, make_flat_tree: bench/lib.sh.
+source "$ROOT/bench/lib.sh"
+ferry_binary
 command -v python3 >/dev/null || { echo "python3 is needed" >&2; exit 1; }
 
 rm -rf "$BENCH_DIR"
@@ -46,17 +40,7 @@ cleanup() { [[ -n ${PID:-} ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || tr
 trap cleanup EXIT
 
 say "creating $FILES files"
-python3 - "$BENCH_DIR/local" "$FILES" <<'EOF'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-dirs = max(1, n // 100)
-for i in range(n):
-    d = os.path.join(root, f"d{i % dirs:04d}")
-    if i < dirs:
-        os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:06d}.txt"), "wb") as f:
-        f.write(b"x" * (100 + i % 400))
-EOF
+make_flat_tree "$BENCH_DIR/local" "$FILES"
 
 "$FERRY" daemon --headless >"$BENCH_DIR/daemon.log" 2>&1 &
 PID=$!

@@ -409,3 +409,19 @@ server_title() {
     folder) echo "local folder to local folder (no server)" ;;
     esac
 }
+
+# Fills folder $1 with $2 small files (100 to 499 bytes) in $2/100 folders
+# d0000, d0001… (bench/daemon.sh, bench/scoped.sh).
+make_flat_tree() {
+    python3 - "$1" "$2" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+dirs = max(1, n // 100)
+for i in range(n):
+    d = os.path.join(root, f"d{i % dirs:04d}")
+    if i < dirs:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:06d}.txt"), "wb") as f:
+        f.write(b"x" * (100 + i % 400))
+PY
+}

@@ -50,20 +50,6 @@ stop_daemon() {
 }
 trap 'stop_daemon; cleanup' EXIT
 
-# $1 (a folder) gets $FILES files in $FILES/100 folders.
-make_tree() {
-    python3 - "$1" "$FILES" <<'PY'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-dirs = max(1, n // 100)
-for i in range(n):
-    d = os.path.join(root, f"d{i % dirs:04d}")
-    if i < dirs:
-        os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:06d}.txt"), "w") as f:
-        f.write(f"file {i}\n")
-PY
-}
 
 # Waits until the daemon says every synchronization is synced.
 wait_synced() {
@@ -83,7 +69,7 @@ for s in $SERVERS; do
     export HOME=$WORK/home-$s FERRY_CONFIG_DIR=$WORK/config-$s FERRY_DATA_DIR=$WORK/data-$s
     mkdir -p "$HOME"
     say "$s: $FILES files"
-    make_tree "$WORK/local-$s"
+    make_flat_tree "$WORK/local-$s" "$FILES"
     "$FERRY" daemon --headless >"$WORK/daemon-$s.log" 2>&1 &
     DAEMON=$!
     for _ in $(seq 200); do [[ -s $FERRY_DATA_DIR/api.port ]] && break; sleep 0.05; done

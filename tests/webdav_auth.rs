@@ -250,24 +250,17 @@ fn a_server_that_asks_for_ntlm_or_negotiate_is_told_in_words() {
     );
     assert_eq!(status, 400, "{err:#}");
     assert!(err.to_string().contains(says), "{err:#}");
-    let out = d
-        .cli(&[
+    let out = d.ferry_with_stdin(
+        &[
             "account",
             "add",
             &url,
             "--user",
             "alice",
             "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(b"pw\n")?;
-            c.wait_with_output()
-        })
-        .unwrap();
+        ],
+        b"pw\n",
+    );
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains(says), "{text}");

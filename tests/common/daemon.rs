@@ -89,9 +89,9 @@ impl TestDaemon {
         succeeded(args, self.ferry(args))
     }
 
-    /// [`ferry_ok`](Self::ferry_ok) with `input` on its stdin (a password
-    /// for `--password-stdin`).
-    pub fn ferry_ok_with_stdin(&self, args: &[&str], input: &[u8]) -> String {
+    /// [`ferry`](Self::ferry) with `input` on its stdin (a password for
+    /// `--password-stdin`).
+    pub fn ferry_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write as _;
         let mut child = self
             .cli(args)
@@ -101,7 +101,12 @@ impl TestDaemon {
             .spawn()
             .unwrap();
         child.stdin.take().unwrap().write_all(input).unwrap();
-        succeeded(args, child.wait_with_output().unwrap())
+        child.wait_with_output().unwrap()
+    }
+
+    /// [`ferry_ok`](Self::ferry_ok) with `input` on its stdin.
+    pub fn ferry_ok_with_stdin(&self, args: &[&str], input: &[u8]) -> String {
+        succeeded(args, self.ferry_with_stdin(args, input))
     }
 
     /// Add a synchronization `name` between two new folders,

@@ -377,6 +377,117 @@ fn a_reset_after_the_probes_move_leaves_no_probe_folder_behind(kind: DavKind) {
     assert_eq!(server.read("a.txt").unwrap(), b"a");
 }
 
+/// An upload that takes far longer than the timeout but keeps moving
+/// completes, in one PUT: the timeout is for a transfer standing still
+/// (regression: the HTTP client's read timeout ran from the request's start,
+/// so every PUT longer than `--timeout` was cut, and all its retries too).
+fn an_upload_longer_than_the_timeout_that_keeps_moving_completes(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    let env = Env::new(proxy.url_for(&server.url())).timeout(2);
+    // 16 MiB taken in at 1.25 MiB/s: about 13 s, more than the socket
+    // buffers can hide.
+    let payload: Vec<u8> = (0..16 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    write(&env.local().join("big.bin"), &payload);
+    proxy.add(
+        "PUT",
+        ".ferry-up-",
+        1000,
+        proxy::Fault::SlowRequest(128 * 1024),
+    );
+    env.succeed(&[]);
+    assert!(server.read("big.bin").unwrap() == payload, "{kind:?}");
+    let puts: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PUT" && s.faulted)
+        .collect();
+    assert_eq!(puts.len(), 1, "{kind:?}: {puts:?}");
+    assert!((200..300).contains(&puts[0].status), "{kind:?}: {puts:?}");
+}
+
+/// An upload whose body stands still (the server takes nothing in) is
+/// given up after the timeout and its retries, with an error saying so:
+/// it never hangs the pass.
+fn an_upload_standing_still_is_given_up_with_an_error_saying_so(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    let env = Env::new(proxy.url_for(&server.url())).timeout(2);
+    let payload: Vec<u8> = (0..16 * 1024 * 1024u32).map(|i| (i % 13) as u8).collect();
+    write(&env.local().join("big.bin"), &payload);
+    proxy.add(
+        "PUT",
+        ".ferry-up-",
+        1000,
+        proxy::Fault::Hang(Duration::from_secs(300)),
+    );
+    let start = std::time::Instant::now();
+    let out = env.cmd(&[]).output().unwrap();
+    assert!(!out.status.success(), "{kind:?}: {}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the upload stood still for 2 s"),
+        "{kind:?}: {}",
+        show(&out)
+    );
+    // A liveness guard, not a speed bound: without the watchdog the pass
+    // would wait for the proxy's 300 s, five times.
+    assert!(
+        start.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(server.read("big.bin").is_none(), "{kind:?}");
+}
+
+/// A server that takes an upload in whole and then never answers has the
+/// attempt given up once the answer is overdue, with an error saying so.
+fn an_upload_whose_answer_never_comes_is_given_up_with_an_error_saying_so(kind: DavKind) {
+    let (server, proxy) = start(kind);
+    let env = Env::new(proxy.url_for(&server.url())).timeout(2);
+    write(&env.local().join("small.bin"), [7u8; 64 * 1024]);
+    proxy.add(
+        "PUT",
+        ".ferry-up-",
+        1000,
+        proxy::Fault::HangAfterBody(Duration::from_secs(300)),
+    );
+    let start = std::time::Instant::now();
+    let out = env.cmd(&[]).output().unwrap();
+    assert!(!out.status.success(), "{kind:?}: {}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no answer came within 2 s of the upload's end"),
+        "{kind:?}: {}",
+        show(&out)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(server.read("small.bin").is_none(), "{kind:?}");
+}
+
+mod slow_uploads {
+    use super::*;
+    #[test]
+    fn an_upload_longer_than_the_timeout_that_keeps_moving_completes_on_apache() {
+        super::an_upload_longer_than_the_timeout_that_keeps_moving_completes(DavKind::Apache)
+    }
+    #[test]
+    fn an_upload_longer_than_the_timeout_that_keeps_moving_completes_on_nginx() {
+        super::an_upload_longer_than_the_timeout_that_keeps_moving_completes(DavKind::Nginx)
+    }
+    #[test]
+    fn an_upload_standing_still_is_given_up_with_an_error_saying_so_on_nginx() {
+        super::an_upload_standing_still_is_given_up_with_an_error_saying_so(DavKind::Nginx)
+    }
+    #[test]
+    fn an_upload_whose_answer_never_comes_is_given_up_with_an_error_saying_so_on_apache() {
+        super::an_upload_whose_answer_never_comes_is_given_up_with_an_error_saying_so(
+            DavKind::Apache,
+        )
+    }
+}
+
 macro_rules! writes {
     ($($module:ident => $kind:expr),* $(,)?) => {$(
         mod $module {

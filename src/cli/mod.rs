@@ -111,7 +111,8 @@ pub enum Command {
         /// WebDAV: also trust this CA certificate (PEM file).
         #[arg(long, value_name = "FILE")]
         ca_file: Option<PathBuf>,
-        /// WebDAV: give up on a request that sends nothing for this many seconds.
+        /// WebDAV: give up on a request (or an upload) that stands still for this
+        /// many seconds; an upload that keeps moving may take longer.
         #[arg(long, default_value_t = 120, value_name = "SECS")]
         timeout: u64,
     },

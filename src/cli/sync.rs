@@ -54,7 +54,8 @@ pub struct SyncArgs {
     /// How many transfers run at once.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub jobs: usize,
-    /// WebDAV: give up on a request that sends nothing for this many seconds.
+    /// WebDAV: give up on a request (or an upload) that stands still for this
+    /// many seconds; an upload that keeps moving may take longer.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     pub timeout: u64,
     /// WebDAV: also trust this CA certificate (PEM file).

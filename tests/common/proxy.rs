@@ -49,6 +49,12 @@ pub enum Fault {
     /// Forward, then send the answer's body in chunks of this many bytes
     /// every 100 ms (a slow network).
     Throttle(usize),
+    /// Take in the request's body at this many bytes per 100 ms (a slow
+    /// uplink), then forward it.
+    SlowRequest(usize),
+    /// Take in the request's whole body, then wait this long before
+    /// forwarding (a server that stalls once it has the upload).
+    HangAfterBody(Duration),
     /// Forward the request's headers and only the first N bytes of its
     /// body, then break the connection to the server off (an upload cut
     /// half-way: the server is told a `Content-Length` it never gets), and
@@ -314,12 +320,31 @@ async fn handle(
         _ => {}
     }
     // Forward.
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let (parts, mut incoming) = req.into_parts();
+    let body = if let Some(Fault::SlowRequest(rate)) = &fault {
+        let rate = (*rate).max(1) as u64;
+        let mut body = Vec::new();
+        while let Some(frame) = incoming.frame().await {
+            let Ok(frame) = frame else {
+                record(0, true);
+                return Err(std::io::Error::other("the client gave the upload up"));
+            };
+            if let Some(data) = frame.data_ref() {
+                body.extend_from_slice(data);
+                tokio::time::sleep(Duration::from_millis(100 * data.len() as u64 / rate)).await;
+            }
+        }
+        Bytes::from(body)
+    } else {
+        incoming
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default()
+    };
+    if let Some(Fault::HangAfterBody(d)) = &fault {
+        tokio::time::sleep(*d).await;
+    }
     let mut fwd = client.request(
         reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
         format!("{upstream}{path}"),

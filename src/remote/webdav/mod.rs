@@ -130,14 +130,17 @@ pub struct Options {
     pub ca_file: Option<PathBuf>,
     /// Refuse listings larger than this (default [`MAX_LISTING_BYTES`]).
     pub max_listing_bytes: Option<usize>,
-    /// Give up on a request that sends nothing for this long (default 120 s).
+    /// Give up on a request whose answer does not come, or stands still,
+    /// for this long, and on an upload whose body stands still for this
+    /// long (default 120 s). An upload that moves is never cut for taking
+    /// long.
     pub timeout: Option<Duration>,
 }
 
 impl Options {
     /// The options every caller uses (`ferry sync`, the daemon's workers,
     /// its folder browser): these credentials (`None`: anonymous), an extra
-    /// CA file, a request that sends nothing for `timeout` given up, the
+    /// CA file, a request or upload standing still for `timeout` given up, the
     /// default listing cap.
     pub fn for_account(
         credentials: Option<Credentials>,
@@ -155,7 +158,16 @@ impl Options {
 
 /// A WebDAV collection used as a remote.
 pub struct WebDav {
+    /// Listings, downloads and every request without a large body: a
+    /// request is given up when its answer stands still for `timeout`.
     client: reqwest::Client,
+    /// Uploads: the same set-up without that read timeout, whose clock
+    /// runs from the request's start and so would cut any upload longer
+    /// than `timeout`. A stalled upload is caught by its body's
+    /// [`Progress`] instead (see [`WebDav::send_watched`]).
+    upload_client: reqwest::Client,
+    /// How long a request may stand still.
+    timeout: Duration,
     /// The collection URL, ending in `/`.
     base: reqwest::Url,
     /// Its path, one percent-decoded segment each (hrefs are compared by
@@ -237,13 +249,21 @@ impl WebDav {
         }
         let base_segments = href_segments(url.path())
             .ok_or_else(|| RemoteError::Config(format!("{url}: the path is not UTF-8")))?;
-        let client = client_builder(options.ca_file.as_deref())
-            .map_err(RemoteError::Config)?
-            .read_timeout(options.timeout.unwrap_or(Duration::from_secs(120)))
-            .build()
-            .map_err(|e| RemoteError::Config(format!("HTTP client: {e}")))?;
+        let timeout = options.timeout.unwrap_or(Duration::from_secs(120));
+        let build = |read_timeout: Option<Duration>| {
+            let mut builder =
+                client_builder(options.ca_file.as_deref()).map_err(RemoteError::Config)?;
+            if let Some(t) = read_timeout {
+                builder = builder.read_timeout(t);
+            }
+            builder
+                .build()
+                .map_err(|e| RemoteError::Config(format!("HTTP client: {e}")))
+        };
         Ok(WebDav {
-            client,
+            client: build(Some(timeout))?,
+            upload_client: build(None)?,
+            timeout,
             base: url,
             base_segments,
             auth: auth::Auth::new(options.credentials),

@@ -1,8 +1,9 @@
 //! Talking to the server: the one HTTP client (rustls + ring), requests
 //! with credentials, sending with retries (jittered exponential backoff
 //! honouring `Retry-After`, a body cut mid-read included), a MOVE whose
-//! answer was lost handed back instead of resent, capped answer bodies,
-//! PROPFIND, and what statuses mean (401 alone is credentials; 403 is one
+//! answer was lost handed back instead of resent, uploads given up only
+//! when their body stands still, capped answer bodies, PROPFIND, and what
+//! statuses mean (401 alone is credentials; 403 is one
 //! item's error; 5xx and 429 are transient).
 
 use super::*;
@@ -36,6 +37,87 @@ pub(super) fn client_builder(ca_file: Option<&Path>) -> Result<reqwest::ClientBu
         builder = builder.add_root_certificate(cert);
     }
     Ok(builder)
+}
+
+/// How an upload's body moves: when the attempt began, when the connection
+/// last took a block of it, and how much of it it took. An attempt is
+/// given up only when the body stands still for the connection's timeout;
+/// once all of it is handed over, the answer may take the timeout plus as
+/// long as the handing over took (what the socket buffers still held
+/// drains at the rate they were filled: a slow link's answer is not cut).
+#[derive(Clone, Debug)]
+pub(super) struct Progress {
+    size: u64,
+    state: std::sync::Arc<std::sync::Mutex<Moves>>,
+}
+
+#[derive(Debug)]
+struct Moves {
+    began: tokio::time::Instant,
+    last: tokio::time::Instant,
+    taken: u64,
+}
+
+/// What stood still.
+pub(super) enum Stall {
+    /// The body, before all of it was taken.
+    Body,
+    /// The answer to a body taken whole, for this long after it.
+    Answer(Duration),
+}
+
+impl Progress {
+    /// For a body of `size` bytes.
+    pub(super) fn new(size: u64) -> Progress {
+        let now = tokio::time::Instant::now();
+        Progress {
+            size,
+            state: std::sync::Arc::new(std::sync::Mutex::new(Moves {
+                began: now,
+                last: now,
+                taken: 0,
+            })),
+        }
+    }
+
+    /// An attempt begins.
+    pub(super) fn begin(&self) {
+        if let Ok(mut m) = self.state.lock() {
+            let now = tokio::time::Instant::now();
+            *m = Moves {
+                began: now,
+                last: now,
+                taken: 0,
+            };
+        }
+    }
+
+    /// The connection took `n` more bytes.
+    pub(super) fn moved(&self, n: usize) {
+        if let Ok(mut m) = self.state.lock() {
+            m.last = tokio::time::Instant::now();
+            m.taken += n as u64;
+        }
+    }
+
+    /// Completes once the body (or, taken whole, its answer) stood still
+    /// too long.
+    pub(super) async fn stalled(&self, timeout: Duration) -> Stall {
+        loop {
+            let (deadline, stall) = match self.state.lock() {
+                Ok(m) if m.taken >= self.size => {
+                    let allowed = timeout + (m.last - m.began);
+                    (m.last + allowed, Stall::Answer(allowed))
+                }
+                Ok(m) => (m.last + timeout, Stall::Body),
+                Err(_) => return Stall::Body,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return stall;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
 }
 
 /// Install the TLS crypto provider once per process.
@@ -200,13 +282,41 @@ impl WebDav {
         self.auth.sign(rb, &method, &url)
     }
 
+    /// An upload request (a body of any length), on the client without a
+    /// read timeout: send it with [`send_watched`](Self::send_watched).
+    pub(super) fn upload_request(
+        &self,
+        method: Method,
+        url: reqwest::Url,
+    ) -> reqwest::RequestBuilder {
+        let rb = self.upload_client.request(method.clone(), url.clone());
+        self.auth.sign(rb, &method, &url)
+    }
+
     /// Send a request built by `build`, retrying transient failures.
     pub(super) async fn send(
         &self,
         what: &str,
         build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
     ) -> Result<reqwest::Response, RemoteError> {
-        match self.send_inner(what, build, true).await? {
+        match self.send_inner(what, build, true, None).await? {
+            Ok(resp) => Ok(resp),
+            Err(e) => Err(http_error(what, e)),
+        }
+    }
+
+    /// Send an upload built by `build` (from
+    /// [`upload_request`](Self::upload_request), its body marking
+    /// `progress`) as [`send`](Self::send) does, an attempt given up when
+    /// its body, or the answer once the body is sent, stands still for the
+    /// connection's timeout.
+    pub(super) async fn send_watched(
+        &self,
+        what: &str,
+        progress: &Progress,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
+    ) -> Result<reqwest::Response, RemoteError> {
+        match self.send_inner(what, build, true, Some(progress)).await? {
             Ok(resp) => Ok(resp),
             Err(e) => Err(http_error(what, e)),
         }
@@ -222,7 +332,7 @@ impl WebDav {
         what: &str,
         build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
     ) -> Result<Result<reqwest::Response, reqwest::Error>, RemoteError> {
-        self.send_inner(what, build, false).await
+        self.send_inner(what, build, false, None).await
     }
 
     pub(super) async fn send_inner(
@@ -230,12 +340,42 @@ impl WebDav {
         what: &str,
         build: impl Fn() -> Result<reqwest::RequestBuilder, RemoteError>,
         resend_unanswered: bool,
+        watch: Option<&Progress>,
     ) -> Result<Result<reqwest::Response, reqwest::Error>, RemoteError> {
         let mut attempt = 0;
         let mut challenged = 0;
         loop {
             attempt += 1;
-            let result = build()?.send().await;
+            let request = build()?.send();
+            let result = match watch {
+                None => request.await,
+                Some(progress) => {
+                    progress.begin();
+                    tokio::select! {
+                        result = request => result,
+                        stall = progress.stalled(self.timeout) => {
+                            let why = match stall {
+                                Stall::Body => format!(
+                                    "the upload stood still for {} s",
+                                    self.timeout.as_secs_f64()
+                                ),
+                                Stall::Answer(d) => format!(
+                                    "no answer came within {:.0} s of the upload's end",
+                                    d.as_secs_f64()
+                                ),
+                            };
+                            if attempt < MAX_ATTEMPTS {
+                                tracing::debug!(what, attempt, why, "retrying");
+                                tokio::time::sleep(backoff(attempt)).await;
+                                continue;
+                            }
+                            return Err(RemoteError::Unreachable(format!(
+                                "{what}: {why} ({attempt} attempts)"
+                            )));
+                        }
+                    }
+                }
+            };
             // A 401: a Digest challenge learnt (or its nonce renewed) sends
             // the request again, built anew (a streamed body included: the
             // server refused it, nothing of it was carried out); refused

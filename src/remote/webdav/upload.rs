@@ -33,13 +33,22 @@ pub(super) type Hasher = tokio::task::JoinHandle<Option<Hash>>;
 /// block is handed over: changed meanwhile, the body ends in an error and
 /// the request is broken off (on a server that publishes a PUT only when
 /// complete, nothing of it is stored).
+/// Each block taken by the connection marks `progress`.
 pub(super) fn read_and_hash(
     file: std::fs::File,
     size: u64,
     out: &HashCell,
     unchanged: Option<(PathBuf, Entry)>,
+    progress: &Progress,
 ) -> reqwest::Body {
-    reqwest::Body::wrap_stream(read_and_hash_blocks(file, size, out, unchanged))
+    let progress = progress.clone();
+    reqwest::Body::wrap_stream(read_and_hash_blocks(file, size, out, unchanged).inspect(
+        move |block| {
+            if let Ok(block) = block {
+                progress.moved(block.len());
+            }
+        },
+    ))
 }
 
 /// The blocks of [`read_and_hash`]'s body.
@@ -227,9 +236,10 @@ impl WebDav {
         new_file: bool,
     ) -> Result<(), RemoteError> {
         let mut tried_parents = false;
+        let progress = Progress::new(src_expect.size);
         loop {
             let resp = self
-                .send("PUT", || {
+                .send_watched("PUT", &progress, || {
                     let file = std::fs::File::open(src)
                         .map_err(|e| RemoteError::Local(format!("open {}: {e}", src.display())))?;
                     let meta = file
@@ -245,9 +255,10 @@ impl WebDav {
                         return Err(RemoteError::SourceChanged(src.display().to_string()));
                     }
                     let unchanged = new_file.then(|| (src.to_path_buf(), src_expect.clone()));
-                    let stream = read_and_hash(file, src_expect.size, hash_cell, unchanged);
+                    let stream =
+                        read_and_hash(file, src_expect.size, hash_cell, unchanged, &progress);
                     let mut rb = self
-                        .request(Method::PUT, url.clone())
+                        .upload_request(Method::PUT, url.clone())
                         .header("Content-Length", src_expect.size)
                         .header("X-OC-Mtime", mtime_secs);
                     if new_file {

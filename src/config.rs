@@ -408,7 +408,9 @@ fn lenient_bandwidth<'de, D: Deserializer<'de>>(d: D) -> Result<Bandwidth, D::Er
         },
     };
     if !(value.is_object() || value.is_null()) {
-        tracing::warn!("the configuration's bandwidth limits are not used (not an object): no limit");
+        tracing::warn!(
+            "the configuration's bandwidth limits are not used (not an object): no limit"
+        );
     }
     Ok(Bandwidth {
         upload_kib_per_sec: field("upload_kib_per_sec"),
@@ -1514,10 +1516,22 @@ mod tests {
     fn a_typed_limit_is_a_whole_number_of_kib_per_second_or_off() {
         assert_eq!(RateLimit::parse("512"), Ok(RateLimit::new(512).ok()));
         assert_eq!(RateLimit::parse(" off "), Ok(None));
-        assert!(RateLimit::parse("0").unwrap_err().contains("at least 1 KiB/s"));
+        assert!(
+            RateLimit::parse("0")
+                .unwrap_err()
+                .contains("at least 1 KiB/s")
+        );
         assert!(RateLimit::parse("-1").unwrap_err().contains("not -1"));
-        assert!(RateLimit::parse("1.5").unwrap_err().contains("not a bandwidth limit"));
-        assert!(RateLimit::parse("4000001").unwrap_err().contains("more than"));
+        assert!(
+            RateLimit::parse("1.5")
+                .unwrap_err()
+                .contains("not a bandwidth limit")
+        );
+        assert!(
+            RateLimit::parse("4000001")
+                .unwrap_err()
+                .contains("more than")
+        );
         assert_eq!(
             RateLimit::parse("4000000").map(|l| l.map(RateLimit::kib_per_sec)),
             Ok(Some(4_000_000))

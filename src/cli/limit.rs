@@ -15,10 +15,10 @@ pub struct LimitArgs {
     #[arg(long = "sync", value_name = "NAME")]
     pub sync: Option<String>,
     /// The upload limit: KiB/s (a whole number from 1), or `off`.
-    #[arg(long, value_name = "KIB/S|off", value_parser = limit_arg)]
+    #[arg(long, value_name = "KIB/S|off", value_parser = limit_arg, allow_negative_numbers = true)]
     pub up: Option<LimitArg>,
     /// The download limit: KiB/s (a whole number from 1), or `off`.
-    #[arg(long, value_name = "KIB/S|off", value_parser = limit_arg)]
+    #[arg(long, value_name = "KIB/S|off", value_parser = limit_arg, allow_negative_numbers = true)]
     pub down: Option<LimitArg>,
     #[arg(long)]
     pub json: bool,

@@ -203,12 +203,18 @@ mod tests {
 
     #[test]
     fn a_bad_bandwidth_limit_is_refused_saying_why() {
-        let err = |json: &str| serde_json::from_str::<BandwidthPatch>(json).unwrap_err().to_string();
+        let err = |json: &str| {
+            serde_json::from_str::<BandwidthPatch>(json)
+                .unwrap_err()
+                .to_string()
+        };
         assert!(err(r#"{"upload_kib_per_sec": 0}"#).contains("at least 1 KiB/s"));
         assert!(err(r#"{"upload_kib_per_sec": -5}"#).contains("at least 1 KiB/s, not -5"));
         assert!(err(r#"{"download_kib_per_sec": 1.5}"#).contains("whole number"));
         assert!(err(r#"{"download_kib_per_sec": "fast"}"#).contains("not the text \"fast\""));
-        assert!(err(r#"{"upload_kib_per_sec": 99999999999}"#).contains("more than the 4000000 KiB/s"));
+        assert!(
+            err(r#"{"upload_kib_per_sec": 99999999999}"#).contains("more than the 4000000 KiB/s")
+        );
         assert!(err(r#"{"upload_kib_per_sec": true}"#).contains("a whole number of KiB/s"));
     }
 

@@ -320,6 +320,9 @@ mod tests {
             pacer.pass(100).await;
         }
         let took = start.elapsed();
-        assert!(took >= Duration::from_secs_f64((400.0 - 10.0) / 100.0), "{took:?}");
+        assert!(
+            took >= Duration::from_secs_f64((400.0 - 10.0) / 100.0),
+            "{took:?}"
+        );
     }
 }

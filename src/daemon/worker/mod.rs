@@ -967,7 +967,13 @@ impl Worker {
 
     /// Connect the remote; the state to show when that is not possible.
     async fn open_remote(&self) -> Result<Arc<dyn Remote>, SyncState> {
-        open_remote(&self.cfg, self.account.as_ref(), &self.shared, &self.bandwidth).await
+        open_remote(
+            &self.cfg,
+            self.account.as_ref(),
+            &self.shared,
+            &self.bandwidth,
+        )
+        .await
     }
 }
 

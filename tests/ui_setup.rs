@@ -373,16 +373,7 @@ fn the_settings_page_switches_the_real_autostart_entry_and_a_notification_catego
 #[test]
 fn the_bandwidth_limits_are_set_and_removed_from_the_settings_page_and_a_synchronizations_form() {
     let d = started();
-    let local = d.path("bw-local");
-    let remote = d.path("bw-remote");
-    fs::create_dir_all(&local).unwrap();
-    fs::create_dir_all(&remote).unwrap();
-    d.ferry_ok(&[
-        "add",
-        "bw",
-        local.to_str().unwrap(),
-        remote.to_str().unwrap(),
-    ]);
+    d.add_folder_sync("bw");
     let browser = Browser::start();
     browser.login(&d);
     browser.open(&d, "#/settings");

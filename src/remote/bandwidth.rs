@@ -211,7 +211,7 @@ mod tests {
     }
 
     fn throttle(limits: &[&Arc<Limit>]) -> Throttle {
-        Throttle(limits.iter().map(|l| Arc::clone(l)).collect())
+        Throttle(limits.iter().map(|&l| l.clone()).collect())
     }
 
     /// Time to let `total` bytes through in pieces as an upload would.

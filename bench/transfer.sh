@@ -4,8 +4,10 @@
 # WebDAV server, started on 127.0.0.1 by bench/lib.sh (Apache 2.4
 # mod_dav and nginx dav + dav_ext). Several runs, ferry and curl taking
 # turns; prints a Markdown table of MB/s (10^6 bytes/s; min / median / max),
-# the ratio of the medians ferry / curl and ferry's peak RSS. Progress goes
-# to stderr.
+# the ratio of the medians ferry / curl and ferry's peak RSS; then a table
+# of ferry with a bandwidth limit set (`--up-limit` / `--down-limit`): the
+# rate achieved against the limit. The first table is ferry with no limit
+# set (the limiter's unset path). Progress goes to stderr.
 #
 #   bench/transfer.sh                        # 1 GiB, 5 runs, both servers (~6 min)
 #   BENCH_MIB=100 BENCH_RUNS=2 bench/transfer.sh   # a quick look
@@ -15,6 +17,8 @@
 #   BENCH_MIB      file size in MiB (default 1024)
 #   BENCH_RUNS     runs per server and direction (default 5)
 #   BENCH_SERVERS  servers to run (default "apache nginx")
+#   BENCH_LIMIT_MIB  the limit of the limited runs in MiB/s (default 50; 0:
+#                  no limited runs)
 #   BENCH_KEEP     1: keep the work dir at the end
 #   FERRY_BIN      use this ferry binary instead of building target/release/ferry
 #
@@ -36,6 +40,7 @@ BENCH_DIR=${BENCH_DIR:-/tmp/ferry-bench}
 SERVERS=${BENCH_SERVERS:-apache nginx}
 MIB=${BENCH_MIB:-1024}
 RUNS=${BENCH_RUNS:-5}
+LIMIT_MIB=${BENCH_LIMIT_MIB:-50}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # ---------------------------------------------------------------- setup ----
@@ -97,6 +102,14 @@ bench_server() {
         timed "$s-up-ferry" "$LOGS/$s-up-ferry.log" "$FERRY" sync "$WORK/src" "$base/up-ferry/" --state "$WORK/state"
         check "$p/big.bin" "$s ferry upload"
         rm -rf "$p"
+        if ((LIMIT_MIB > 0)); then
+            p=$(server_folder "$s" up-ferry)
+            rm -rf "$WORK/state"
+            timed "$s-up-limited" "$LOGS/$s-up-limited.log" "$FERRY" sync "$WORK/src" "$base/up-ferry/" \
+                --state "$WORK/state" --up-limit $((LIMIT_MIB * 1024))
+            check "$p/big.bin" "$s ferry limited upload"
+            rm -rf "$p"
+        fi
         p=$(server_folder "$s" up-curl)
         timed "$s-up-curl" "$LOGS/$s-up-curl.log" curl -sS -f -T "$FILE" "$base/up-curl/"
         check "$p/big.bin" "$s curl upload"
@@ -113,6 +126,13 @@ bench_server() {
         timed "$s-down-ferry" "$LOGS/$s-down-ferry.log" "$FERRY" sync "$d" "$base/down/" --state "$WORK/state"
         check "$d/big.bin" "$s ferry download"
         rm -f "$d/big.bin"
+        if ((LIMIT_MIB > 0)); then
+            rm -rf "$WORK/state"
+            timed "$s-down-limited" "$LOGS/$s-down-limited.log" "$FERRY" sync "$d" "$base/down/" \
+                --state "$WORK/state" --down-limit $((LIMIT_MIB * 1024))
+            check "$d/big.bin" "$s ferry limited download"
+            rm -f "$d/big.bin"
+        fi
         timed "$s-down-curl" "$LOGS/$s-down-curl.log" curl -sS -f -o "$d/big.bin" "$base/down/big.bin"
         check "$d/big.bin" "$s curl download"
         rm -f "$d/big.bin"
@@ -139,6 +159,13 @@ rates() {
               printf "%.0f / %.0f / %.0f\n", v[1], m, v[NR] }'
 }
 median() { rates "$1" | awk -F' / ' '{ print $2 }'; }
+# The same in MiB/s (2^20 bytes/s), the unit of the limit.
+rates_mib() {
+    awk -v b="$BYTES" '{ print b / $1 / 1048576 }' "$RES/$1" | sort -g | awk '
+        { v[NR] = $1 }
+        END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              printf "%.1f / %.1f / %.1f\n", v[1], m, v[NR] }'
+}
 peak_mib() { awk '$2 > m { m = $2 } END { printf "%.0f", m / 1024 }' "$RES/$1"; }
 {
     echo
@@ -158,6 +185,21 @@ peak_mib() { awk '$2 > m { m = $2 } END { printf "%.0f", m / 1024 }' "$RES/$1"; 
                 "$(peak_mib "$s-$dir-ferry") |"
         done
     done
+    if ((LIMIT_MIB > 0)); then
+        echo
+        echo "Ferry with a bandwidth limit of $LIMIT_MIB MiB/s (\`--up-limit\` / \`--down-limit\` $((LIMIT_MIB * 1024)) KiB/s)," \
+            "whole process timed (probe and listing included); MiB/s = 2^20 bytes/s, min / median / max."
+        echo
+        echo "| server | direction | limit MiB/s | ferry MiB/s | median ÷ limit |"
+        echo "| --- | --- | ---: | ---: | ---: |"
+        for s in $SERVERS; do
+            for dir in up down; do
+                r=$(rates_mib "$s-$dir-limited")
+                q=$(awk -v m="$(echo "$r" | awk -F' / ' '{ print $2 }')" -v l="$LIMIT_MIB" 'BEGIN { printf "%.3f", m / l }')
+                echo "| $(server_title "$s") | $dir | $LIMIT_MIB | $r | $q |"
+            done
+        done
+    fi
     echo
     echo "Load before: ${LOAD_BEFORE#*load average: }; after: ${LOAD_AFTER#*load average: } (other jobs on the machine add noise)."
 }

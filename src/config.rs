@@ -224,6 +224,10 @@ pub struct SyncConfig {
     pub enabled: bool,
     #[serde(default, deserialize_with = "lenient_guards")]
     pub guards: Guards,
+    /// This synchronization's own transfer rate limits (the global ones,
+    /// [`AppSettings::bandwidth`], apply too).
+    #[serde(default, deserialize_with = "lenient_bandwidth")]
+    pub bandwidth: Bandwidth,
 }
 
 impl SyncConfig {
@@ -247,6 +251,7 @@ impl SyncConfig {
             new_folders: NewFolders::Sync,
             enabled: true,
             guards: Guards::default(),
+            bandwidth: Bandwidth::default(),
         }
     }
 
@@ -302,6 +307,10 @@ pub struct AppSettings {
     /// How often a new synchronization polls its remote for changes when
     /// it does not say ([`SyncConfig::poll_interval_secs`]).
     pub default_poll_interval_secs: u64,
+    /// Transfer rate limits shared by every synchronization's transfers
+    /// together.
+    #[serde(deserialize_with = "lenient_bandwidth")]
+    pub bandwidth: Bandwidth,
 }
 
 impl Default for AppSettings {
@@ -311,8 +320,130 @@ impl Default for AppSettings {
             start_all_parallel: false,
             notifications: Notifications::default(),
             default_poll_interval_secs: default_poll(),
+            bandwidth: Bandwidth::default(),
         }
     }
+}
+
+/// A transfer rate limit: a whole number of KiB/s, from 1 to
+/// [`RateLimit::MAX_KIB_PER_SEC`] (about 4 GB/s: faster than any link a
+/// limit is for; a larger number is a typo). "No limit" is the absence of
+/// one (`Option<RateLimit>`), never 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RateLimit(u32);
+
+impl RateLimit {
+    pub const MAX_KIB_PER_SEC: u32 = 4_000_000;
+
+    /// The limit of `kib_per_sec` KiB/s, or why it is none.
+    pub fn new(kib_per_sec: i64) -> Result<RateLimit, String> {
+        match u32::try_from(kib_per_sec) {
+            Ok(n) if (1..=Self::MAX_KIB_PER_SEC).contains(&n) => Ok(RateLimit(n)),
+            _ if kib_per_sec <= 0 => Err(format!(
+                "a bandwidth limit must be at least 1 KiB/s, not {kib_per_sec} (to remove a limit, leave it empty or give \"off\")"
+            )),
+            _ => Err(format!(
+                "a bandwidth limit of {kib_per_sec} KiB/s is more than the {} KiB/s (about 4 GB/s) Ferry accepts",
+                Self::MAX_KIB_PER_SEC
+            )),
+        }
+    }
+
+    /// A limit as typed (`ferry limit --up 512`): KiB/s, a whole number;
+    /// `Ok(None)` for `off` (no limit).
+    pub fn parse(typed: &str) -> Result<Option<RateLimit>, String> {
+        let t = typed.trim();
+        if ["off", "none", "unlimited"].contains(&t.to_ascii_lowercase().as_str()) {
+            return Ok(None);
+        }
+        match t.parse::<i64>() {
+            Ok(n) => RateLimit::new(n).map(Some),
+            Err(_) => Err(format!(
+                "{typed:?} is not a bandwidth limit: give a whole number of KiB/s (e.g. 512), or \"off\" for no limit"
+            )),
+        }
+    }
+
+    pub fn kib_per_sec(self) -> u32 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} KiB/s", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RateLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RateLimit, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RateLimit;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(
+                    f,
+                    "a bandwidth limit: a whole number of KiB/s from 1 to {} (null: no limit)",
+                    RateLimit::MAX_KIB_PER_SEC
+                )
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RateLimit, E> {
+                RateLimit::new(i64::try_from(v).unwrap_or(i64::MAX)).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RateLimit, E> {
+                RateLimit::new(v).map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RateLimit, E> {
+                Err(E::custom(format!(
+                    "a bandwidth limit is a whole number of KiB/s, not {v}"
+                )))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RateLimit, E> {
+                Err(E::custom(format!(
+                    "a bandwidth limit is a number of KiB/s, not the text {v:?}"
+                )))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// Transfer rate limits, each direction on its own (`None`: no limit).
+/// They apply to what moves file contents over the network (WebDAV
+/// uploads, downloads, hashes by GET), not to a folder remote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bandwidth {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_kib_per_sec: Option<RateLimit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_kib_per_sec: Option<RateLimit>,
+}
+
+/// [`Bandwidth`] from a configuration file, each value on its own: one
+/// that is not a valid limit (text, 0, negative, absurd) is no limit and
+/// a warning in the log, never a reason to set the whole file aside.
+fn lenient_bandwidth<'de, D: Deserializer<'de>>(d: D) -> Result<Bandwidth, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let field = |name: &str| match value.get(name) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => match RateLimit::deserialize(v) {
+            Ok(limit) => Some(limit),
+            Err(e) => {
+                tracing::warn!("the configuration's {name} is not used ({e}): no limit");
+                None
+            }
+        },
+    };
+    if !(value.is_object() || value.is_null()) {
+        tracing::warn!(
+            "the configuration's bandwidth limits are not used (not an object): no limit"
+        );
+    }
+    Ok(Bandwidth {
+        upload_kib_per_sec: field("upload_kib_per_sec"),
+        download_kib_per_sec: field("download_kib_per_sec"),
+    })
 }
 
 /// The shortest and longest default poll interval a user may set: polling
@@ -1360,6 +1491,79 @@ mod tests {
                 conflicts: false,
                 ..Notifications::default()
             }
+        );
+    }
+
+    #[test]
+    fn bandwidth_limits_are_saved_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = sample();
+        c.settings.bandwidth.upload_kib_per_sec = RateLimit::new(512).ok();
+        c.syncs[0].bandwidth.download_kib_per_sec = RateLimit::new(64).ok();
+        c.save(dir.path()).unwrap();
+        let (back, warning) = Config::load(dir.path()).unwrap();
+        assert_eq!((back, warning), (c, None));
+    }
+
+    #[test]
+    fn a_corrupt_bandwidth_limit_is_no_limit_and_the_rest_of_the_config_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = serde_json::json!({
+            "version": 1,
+            "settings": {
+                "default_poll_interval_secs": 60,
+                "bandwidth": {"upload_kib_per_sec": "fast", "download_kib_per_sec": 300}
+            },
+            "synchronizations": [
+                {"id": "a", "name": "a", "local": "/tmp/a",
+                 "remote": {"type": "folder", "path": "/tmp/b"},
+                 "bandwidth": {"upload_kib_per_sec": 0, "download_kib_per_sec": -3}},
+                {"id": "b", "name": "b", "local": "/tmp/c",
+                 "remote": {"type": "folder", "path": "/tmp/d"},
+                 "bandwidth": "garbage"},
+                {"id": "c", "name": "c", "local": "/tmp/e",
+                 "remote": {"type": "folder", "path": "/tmp/f"},
+                 "bandwidth": {"upload_kib_per_sec": 99999999999u64, "download_kib_per_sec": 1.5}}
+            ]
+        });
+        fs::write(config_path(dir.path()), json.to_string()).unwrap();
+        let (c, warning) = Config::load(dir.path()).unwrap();
+        assert_eq!(warning, None);
+        assert_eq!(c.settings.default_poll_interval_secs, 60);
+        assert_eq!(c.settings.bandwidth.upload_kib_per_sec, None);
+        assert_eq!(
+            c.settings.bandwidth.download_kib_per_sec,
+            RateLimit::new(300).ok()
+        );
+        assert_eq!(c.syncs.len(), 3);
+        for s in &c.syncs {
+            assert_eq!(s.bandwidth, Bandwidth::default(), "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn a_typed_limit_is_a_whole_number_of_kib_per_second_or_off() {
+        assert_eq!(RateLimit::parse("512"), Ok(RateLimit::new(512).ok()));
+        assert_eq!(RateLimit::parse(" off "), Ok(None));
+        assert!(
+            RateLimit::parse("0")
+                .unwrap_err()
+                .contains("at least 1 KiB/s")
+        );
+        assert!(RateLimit::parse("-1").unwrap_err().contains("not -1"));
+        assert!(
+            RateLimit::parse("1.5")
+                .unwrap_err()
+                .contains("not a bandwidth limit")
+        );
+        assert!(
+            RateLimit::parse("4000001")
+                .unwrap_err()
+                .contains("more than")
+        );
+        assert_eq!(
+            RateLimit::parse("4000000").map(|l| l.map(RateLimit::kib_per_sec)),
+            Ok(Some(4_000_000))
         );
     }
 

@@ -369,3 +369,64 @@ fn the_settings_page_switches_the_real_autostart_entry_and_a_notification_catego
     assert!(fs::read(&path).unwrap().starts_with(b"PK"), "{path}");
     browser.close();
 }
+
+#[test]
+fn the_bandwidth_limits_are_set_and_removed_from_the_settings_page_and_a_synchronizations_form() {
+    let d = started();
+    d.add_folder_sync("bw");
+    let browser = Browser::start();
+    browser.login(&d);
+    browser.open(&d, "#/settings");
+
+    // A bad value: the daemon's sentence is shown, nothing is saved.
+    browser.fill("[data-test=limit-up]", "fast");
+    browser.click("[data-test=save-limits]");
+    browser.wait_text("[data-test=limit-error]", "not the text \"fast\"");
+    browser.fill("[data-test=limit-up]", "0");
+    browser.click("[data-test=save-limits]");
+    browser.wait_text("[data-test=limit-error]", "at least 1 KiB/s");
+    assert_eq!(
+        d.api_ok("GET", "/api/settings", None)["bandwidth"],
+        json!({})
+    );
+
+    browser.fill("[data-test=limit-up]", "512");
+    browser.fill("[data-test=limit-down]", "2048");
+    browser.click("[data-test=save-limits]");
+    browser.wait_text("[data-test=saved]", "upload 512 KiB/s, download 2048 KiB/s");
+    let limits = json!({"upload_kib_per_sec": 512, "download_kib_per_sec": 2048});
+    assert_eq!(d.api_ok("GET", "/api/settings", None)["bandwidth"], limits);
+    assert!(
+        d.ferry_ok(&["limit"])
+            .contains("upload 512 KiB/s, download 2048 KiB/s")
+    );
+    // Emptied: no limit.
+    browser.reload();
+    assert_eq!(
+        browser.prop("[data-test=limit-up]", "value").as_deref(),
+        Some("512")
+    );
+    browser.fill("[data-test=limit-up]", "");
+    browser.click("[data-test=save-limits]");
+    browser.wait_text("[data-test=saved]", "upload no limit, download 2048 KiB/s");
+    assert_eq!(
+        d.api_ok("GET", "/api/settings", None)["bandwidth"],
+        json!({"download_kib_per_sec": 2048})
+    );
+
+    // A synchronization's own limits, in its form.
+    browser.open(&d, "#/syncs");
+    browser.click("[data-test=sync-bw] [data-test=edit]");
+    browser.fill("[data-test=edit-limit-down]", "-5");
+    browser.click("[data-test=edit-save]");
+    browser.wait_text("[data-test=edit-error]", "not -5");
+    browser.fill("[data-test=edit-limit-down]", "64");
+    browser.click("[data-test=edit-save]");
+    browser.wait_gone("[data-test=edit-form]");
+    let sync = d.api_ok("GET", "/api/syncs/bw", None);
+    assert_eq!(
+        sync["config"]["bandwidth"],
+        json!({"download_kib_per_sec": 64})
+    );
+    browser.close();
+}

@@ -493,6 +493,7 @@ fn settings_of(s: crate::config::AppSettings, autostart: Autostart) -> Settings 
         notifications: s.notifications,
         start_all_parallel: s.start_all_parallel,
         default_poll_interval_secs: s.default_poll_interval_secs,
+        bandwidth: s.bandwidth,
     }
 }
 

@@ -9,7 +9,7 @@
 //! * `desktop` — `ferry` / `ferry daemon` (with the tray where there is a
 //!   display), `ferry tray`, `ferry autostart`.
 //! * [`status`], [`syncs`], [`runs`], [`log`], [`conflicts`], [`why`],
-//!   [`account`] — the commands served by the daemon.
+//!   [`limit`], [`account`] — the commands served by the daemon.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +30,7 @@ pub mod args;
 mod conflicts;
 mod desktop;
 pub mod journals;
+mod limit;
 mod log;
 pub mod output;
 pub mod prefs;
@@ -315,6 +316,11 @@ pub enum Control {
         #[arg(long)]
         json: bool,
     },
+    /// Show or change the bandwidth limits (KiB/s; `off`: none): the
+    /// global ones, shared by every synchronization's transfers together,
+    /// or one synchronization's own (--sync); both apply. A change takes
+    /// effect on transfers in flight. Folder remotes are not limited.
+    Limit(limit::LimitArgs),
 }
 
 /// Run a command served by the daemon (it says so, and how to start one,
@@ -384,6 +390,7 @@ async fn dispatch(client: &Client, cmd: Control) -> anyhow::Result<ExitCode> {
         Control::Conflicts { json } => conflicts::list(client, json).await?,
         Control::Resolve { path, keep } => conflicts::resolve(client, &path, keep).await?,
         Control::Why { path, json } => why::why(client, &path, json).await?,
+        Control::Limit(args) => limit::limit(client, &args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,13 @@ use crate::journal::Journal;
 use crate::pass::{PassOptions, SyncError, SyncJob, run_pass};
 use crate::protocol::report::{PassReport, PlannedOp, Problem, Side, StopKind, Stopped};
 
+/// A limit as `--up-limit` takes it: a number of KiB/s (no `off`: leave
+/// the flag out).
+fn rate_limit(typed: &str) -> Result<crate::config::RateLimit, String> {
+    crate::config::RateLimit::parse(typed)?
+        .ok_or_else(|| "leave the flag out for no limit".to_string())
+}
+
 #[derive(clap::Args, Debug)]
 pub struct SyncArgs {
     /// The local folder: a path or a file:// URL (created if missing on the
@@ -58,6 +65,14 @@ pub struct SyncArgs {
     /// many seconds; an upload that keeps moving may take longer.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     pub timeout: u64,
+    /// WebDAV: send files no faster than this many KiB/s (all transfers
+    /// together). The daemon's limits are `ferry limit`'s.
+    #[arg(long, value_name = "KIB/S", value_parser = rate_limit)]
+    pub up_limit: Option<crate::config::RateLimit>,
+    /// WebDAV: receive files no faster than this many KiB/s (all
+    /// transfers together).
+    #[arg(long, value_name = "KIB/S", value_parser = rate_limit)]
+    pub down_limit: Option<crate::config::RateLimit>,
     /// WebDAV: also trust this CA certificate (PEM file).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
@@ -113,11 +128,16 @@ pub(super) fn sync_command(args: SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let options = crate::remote::webdav::Options::for_account(
+    let mut options = crate::remote::webdav::Options::for_account(
         credentials,
         args.ca_file.clone(),
         std::time::Duration::from_secs(args.timeout.max(1)),
     );
+    let limits = crate::remote::bandwidth::Limits::new(&crate::config::Bandwidth {
+        upload_kib_per_sec: args.up_limit,
+        download_kib_per_sec: args.down_limit,
+    });
+    options.bandwidth = crate::remote::bandwidth::Limits::throttles(&limits, &Default::default());
     let remote = crate::remote::open(&remote_spec, options)?;
     // A progress bar for a person at a terminal (as `ferry run` shows).
     let bar = progress_bar(!args.json);

@@ -128,6 +128,7 @@ impl Daemon {
                 secrets: opts.secrets,
                 ca_file: opts.ca_file,
                 timeout: opts.timeout,
+                bandwidth: crate::remote::bandwidth::Limits::new(&config.settings.bandwidth),
             }),
             config: tokio::sync::Mutex::new(config.clone()),
             workers: tokio::sync::Mutex::new(BTreeMap::new()),

@@ -1,6 +1,6 @@
 //! What the preferences' setup and settings pages ask of the daemon: the
 //! application settings (notification switches, start-all mode, the
-//! default poll interval; auto-start is the desktop's, see
+//! default poll interval, the global bandwidth limits; auto-start is the desktop's, see
 //! `crate::autostart`), the diagnostics bundle, checking a local folder as
 //! it is typed, and simulating a synchronization before it is added.
 
@@ -44,9 +44,14 @@ impl Daemon {
                 if let Some(secs) = patch.default_poll_interval_secs {
                     c.settings.default_poll_interval_secs = secs;
                 }
+                if let Some(b) = &patch.bandwidth {
+                    b.apply_to(&mut c.settings.bandwidth);
+                }
                 Ok(c.settings.clone())
             })
             .await?;
+        // Transfers in flight take the new limits at their next step.
+        self.shared.bandwidth.set(&settings.bandwidth);
         Ok(settings)
     }
 

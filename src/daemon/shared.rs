@@ -1,5 +1,6 @@
 //! What the daemon and its workers share: the data folder, the event bus,
-//! the "recent files" list, the keyring and the WebDAV connection options.
+//! the "recent files" list, the keyring, the WebDAV connection options and
+//! the global bandwidth limits.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::protocol::status::{Event, RecentFile};
+use crate::remote::bandwidth::Limits;
 use crate::secrets::SecretStore;
 
 /// How many recent files are kept.
@@ -24,4 +26,7 @@ pub struct Shared {
     pub ca_file: Option<PathBuf>,
     /// WebDAV request timeout.
     pub timeout: Duration,
+    /// The global bandwidth limits, shared by every synchronization's
+    /// transfers (set from the settings, changed while they run).
+    pub bandwidth: Limits,
 }

@@ -111,7 +111,9 @@ impl Daemon {
     }
 
     /// Change a synchronization's settings (what `patch` names; `id`
-    /// cannot change) and restart it.
+    /// cannot change) and restart it. A change of its bandwidth limits
+    /// alone does not restart it: its transfers in flight go on at the new
+    /// rates.
     pub async fn update_sync(&self, id_or_name: &str, patch: &SyncPatch) -> Result<SyncConfig> {
         let current = self.find(id_or_name).await?;
         let mut updated = patch.applied(&current);
@@ -129,6 +131,16 @@ impl Daemon {
                 Ok(())
             })
             .await?;
+        let limits_only = SyncConfig {
+            bandwidth: updated.bandwidth,
+            ..current.clone()
+        } == updated;
+        if limits_only {
+            if let Some(w) = self.workers.lock().await.get(&current.id) {
+                w.bandwidth.set(&updated.bandwidth);
+                return Ok(updated);
+            }
+        }
         self.stop_worker(&current.id).await;
         self.start_worker(&config, &updated).await;
         Ok(updated)

@@ -1,12 +1,13 @@
 //! The application's settings and set-up helpers over the API:
 //! `GET/PATCH /api/settings` (auto-start at login as the system sees it,
-//! notification switches, start-all mode, the default poll interval),
+//! notification switches, start-all mode, the default poll interval, the
+//! global bandwidth limits),
 //! `POST /api/diagnostics` (the redacted bundle) and `POST
 //! /api/check-local` (the setup assistant's local-folder field).
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::config::Notifications;
+pub use crate::config::{Bandwidth, Notifications, RateLimit};
 
 /// Auto-start at login, as the desktop will see it (read from the system,
 /// not from Ferry's configuration).
@@ -38,6 +39,10 @@ pub struct Settings {
     /// How often a new synchronization polls its server for changes when
     /// it does not say.
     pub default_poll_interval_secs: u64,
+    /// The global bandwidth limits, shared by every synchronization's
+    /// transfers together.
+    #[serde(default)]
+    pub bandwidth: Bandwidth,
 }
 
 /// `PATCH /api/settings`: what to change (the rest stays).
@@ -54,6 +59,41 @@ pub struct SettingsPatch {
     /// Seconds, 5 to 86400.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_poll_interval_secs: Option<u64>,
+    /// The global bandwidth limits to change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<BandwidthPatch>,
+}
+
+/// Bandwidth limits to change, each direction on its own: a number sets
+/// it (KiB/s, 1 to [`RateLimit::MAX_KIB_PER_SEC`]; 0, a negative, a
+/// fraction or text is refused, saying why), `null` removes it, a missing
+/// field leaves it as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BandwidthPatch {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::syncs::present"
+    )]
+    pub upload_kib_per_sec: Option<Option<RateLimit>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::syncs::present"
+    )]
+    pub download_kib_per_sec: Option<Option<RateLimit>>,
+}
+
+impl BandwidthPatch {
+    /// Set what is given on `b`; the rest stays.
+    pub fn apply_to(&self, b: &mut Bandwidth) {
+        if let Some(v) = self.upload_kib_per_sec {
+            b.upload_kib_per_sec = v;
+        }
+        if let Some(v) = self.download_kib_per_sec {
+            b.download_kib_per_sec = v;
+        }
+    }
 }
 
 /// Notification switches to change, each optional.
@@ -142,6 +182,40 @@ mod tests {
         assert!(!n.conflicts);
         assert!(n.credentials && n.confirmation && n.errors);
         assert_eq!(patch.autostart, None);
+    }
+
+    #[test]
+    fn a_bandwidth_patch_sets_removes_or_keeps_each_limit() {
+        let mut b = Bandwidth {
+            upload_kib_per_sec: Some(RateLimit::new(100).unwrap()),
+            download_kib_per_sec: Some(RateLimit::new(200).unwrap()),
+        };
+        let patch: BandwidthPatch =
+            serde_json::from_str(r#"{"upload_kib_per_sec": null}"#).unwrap();
+        patch.apply_to(&mut b);
+        assert_eq!(b.upload_kib_per_sec, None);
+        assert_eq!(b.download_kib_per_sec, RateLimit::new(200).ok());
+        let patch: BandwidthPatch =
+            serde_json::from_str(r#"{"download_kib_per_sec": 50}"#).unwrap();
+        patch.apply_to(&mut b);
+        assert_eq!(b.download_kib_per_sec, RateLimit::new(50).ok());
+    }
+
+    #[test]
+    fn a_bad_bandwidth_limit_is_refused_saying_why() {
+        let err = |json: &str| {
+            serde_json::from_str::<BandwidthPatch>(json)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(r#"{"upload_kib_per_sec": 0}"#).contains("at least 1 KiB/s"));
+        assert!(err(r#"{"upload_kib_per_sec": -5}"#).contains("at least 1 KiB/s, not -5"));
+        assert!(err(r#"{"download_kib_per_sec": 1.5}"#).contains("whole number"));
+        assert!(err(r#"{"download_kib_per_sec": "fast"}"#).contains("not the text \"fast\""));
+        assert!(
+            err(r#"{"upload_kib_per_sec": 99999999999}"#).contains("more than the 4000000 KiB/s")
+        );
+        assert!(err(r#"{"upload_kib_per_sec": true}"#).contains("a whole number of KiB/s"));
     }
 
     #[test]

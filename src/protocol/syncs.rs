@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::settings::BandwidthPatch;
 use super::status::{PassSummary, SyncStatus};
 use crate::config::{
     CompareMode, ConflictPolicy, Direction, Guards, NewFolders, RemoteSpec, SyncConfig, UserFilter,
@@ -51,11 +52,15 @@ pub struct SyncSettings {
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guards: Option<Guards>,
+    /// This synchronization's own bandwidth limits (the global ones apply
+    /// too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<BandwidthPatch>,
 }
 
 /// A field that is there, `null` included (`Some(None)`); a missing one is
 /// `None` through `#[serde(default)]`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -100,6 +105,9 @@ impl SyncSettings {
         }
         if let Some(v) = s.guards {
             sync.guards = v;
+        }
+        if let Some(b) = s.bandwidth {
+            b.apply_to(&mut sync.bandwidth);
         }
     }
 }

@@ -4,6 +4,7 @@
 //! The engine never asks which server it talks to; it asks what the remote
 //! can do ([`Capabilities`]).
 
+pub mod bandwidth;
 pub mod folder;
 pub mod webdav;
 

@@ -46,6 +46,7 @@ use crate::fsops::{Folder, TrashPolicy};
 use crate::journal::Journal;
 use crate::pass::{self as sync, PassHooks, PassOptions, Report, StopKind, SyncError, SyncJob};
 use crate::protocol::status::{Event, PassSummary, Progress, RecentFile, SyncState, SyncStatus};
+use crate::remote::bandwidth::Limits;
 use crate::remote::{Remote, RemoteError};
 use crate::watch::WatchEvent;
 
@@ -84,6 +85,9 @@ pub struct WorkerHandle {
     /// The running pass's stop flag (set on shutdown).
     pub stop: Arc<AtomicBool>,
     pub task: tokio::task::JoinHandle<()>,
+    /// This synchronization's own bandwidth limits, which its remote
+    /// obeys: changed here, they apply to transfers in flight.
+    pub bandwidth: Arc<Limits>,
 }
 
 /// Everything a worker needs to start.
@@ -137,7 +141,9 @@ async fn spawn_with(
     let (status_tx, status_rx) = watch::channel(status);
     let (tx, rx) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
+    let bandwidth = Arc::new(Limits::new(&cfg.bandwidth));
     let worker = Worker {
+        bandwidth: bandwidth.clone(),
         cfg,
         account: spec.account,
         create_root: spec.create_root,
@@ -155,11 +161,14 @@ async fn spawn_with(
         journal,
         stop,
         task,
+        bandwidth,
     })
 }
 
 struct Worker {
     cfg: SyncConfig,
+    /// Its own bandwidth limits (the handle's).
+    bandwidth: Arc<Limits>,
     account: Option<Account>,
     /// A first pass may create the remote root (the user's choice when
     /// adding; cleared by the first pass that succeeds).
@@ -958,16 +967,25 @@ impl Worker {
 
     /// Connect the remote; the state to show when that is not possible.
     async fn open_remote(&self) -> Result<Arc<dyn Remote>, SyncState> {
-        open_remote(&self.cfg, self.account.as_ref(), &self.shared).await
+        open_remote(
+            &self.cfg,
+            self.account.as_ref(),
+            &self.shared,
+            &self.bandwidth,
+        )
+        .await
     }
 }
 
 /// Connect a synchronization's remote (a WebDAV one with its account's
 /// password from the keyring); the state to show when that is not possible.
+/// A WebDAV remote obeys the synchronization's bandwidth limits `own` and
+/// the global ones; a folder remote none (limits are for the network).
 async fn open_remote(
     cfg: &SyncConfig,
     account: Option<&Account>,
     shared: &Shared,
+    own: &Limits,
 ) -> Result<Arc<dyn Remote>, SyncState> {
     match &cfg.remote {
         RemoteSpec::Folder { path } => Ok(Arc::new(crate::remote::folder::FolderRemote::new(
@@ -1007,7 +1025,7 @@ async fn open_remote(
                     });
                 }
             };
-            let options = crate::remote::webdav::Options::for_account(
+            let mut options = crate::remote::webdav::Options::for_account(
                 Some(crate::remote::webdav::Credentials {
                     user: acc.user.clone(),
                     password,
@@ -1016,6 +1034,7 @@ async fn open_remote(
                 shared.ca_file.clone(),
                 shared.timeout,
             );
+            options.bandwidth = Limits::throttles(own, &shared.bandwidth);
             crate::remote::webdav::WebDav::new(&acc.url_for(path), options)
                 .map(|w| Arc::new(w) as Arc<dyn Remote>)
                 .map_err(|e| SyncState::Error {
@@ -1080,7 +1099,7 @@ pub async fn dry_run(
     journal_path: PathBuf,
     create_root: bool,
 ) -> Result<Report, String> {
-    let remote = open_remote(cfg, account, shared)
+    let remote = open_remote(cfg, account, shared, &Limits::new(&cfg.bandwidth))
         .await
         .map_err(|state| match state {
             SyncState::CredentialsRequired { reason } | SyncState::Error { reason, .. } => reason,

@@ -41,6 +41,7 @@ async fn start(
         secrets: Arc::new(crate::secrets::MemoryStore::new()),
         ca_file: None,
         timeout: Duration::from_secs(5),
+        bandwidth: Default::default(),
     });
     let spec = Spec {
         config: cfg,

@@ -1,7 +1,8 @@
 //! Downloads into a local temp that resumes (`Range` + `If-Range`), and
 //! content hashes by GET. The bytes received are written and hashed by two
 //! threads of their own ([`Sink`]), so that the socket, the disk and SHA-256
-//! each keep a core busy rather than take turns on one.
+//! each keep a core busy rather than take turns on one. With a bandwidth
+//! limit set, the received bytes are paced as they arrive (`Pacer`).
 
 use super::*;
 
@@ -195,9 +196,13 @@ impl WebDav {
         }
         let mut h = Sha256::new();
         let mut n = 0u64;
+        let mut pacer = self.bandwidth.down.pacer();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| http_error("GET", e))?;
+            if pacer.limited() {
+                pacer.pass(chunk.len()).await;
+            }
             n += chunk.len() as u64;
             h.update(&chunk);
         }
@@ -291,6 +296,9 @@ impl WebDav {
             self.expect(path, Some(expect)).await?;
         }
         let mut sink = Sink::start(file.into_std().await, hasher);
+        // Received bytes are paced as they arrive: while a limit holds
+        // them back, the socket is not read and TCP slows the server down.
+        let mut pacer = self.bandwidth.down.pacer();
         let received = async {
             let mut attempt = 0;
             let mut etag_seen: Option<String> = None;
@@ -362,6 +370,9 @@ impl WebDav {
                 while let Some(chunk) = stream.next().await {
                     match chunk {
                         Ok(c) => {
+                            if pacer.limited() {
+                                pacer.pass(c.len()).await;
+                            }
                             written += c.len() as u64;
                             if written > expect.size {
                                 return Err(RemoteError::Changed {

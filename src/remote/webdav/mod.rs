@@ -24,6 +24,10 @@
 //!   at the sync root on the server, so they can be restored with any
 //!   WebDAV client. An ordinary update replaces the file (MOVE over it):
 //!   the previous version is not kept.
+//! * File contents go no faster than the bandwidth limits set
+//!   (`Options::bandwidth`, `remote::bandwidth`): an upload's body and a
+//!   download's (or a hash's) received bytes are paced; listings and other
+//!   small requests are not.
 //! * Transient failures (5xx, 429, timeouts, resets) are retried a bounded
 //!   number of times with jittered exponential backoff that honours
 //!   `Retry-After`; a download resumes with `Range` + `If-Range`. A MOVE
@@ -135,6 +139,9 @@ pub struct Options {
     /// long (default 120 s). An upload that moves is never cut for taking
     /// long.
     pub timeout: Option<Duration>,
+    /// The rate limits file contents are sent and received at (none by
+    /// default).
+    pub bandwidth: super::bandwidth::Throttles,
 }
 
 impl Options {
@@ -152,6 +159,7 @@ impl Options {
             ca_file,
             max_listing_bytes: None,
             timeout: Some(timeout),
+            bandwidth: Default::default(),
         }
     }
 }
@@ -221,6 +229,8 @@ pub struct WebDav {
     /// its server date (which a PUT's `X-OC-Mtime` sets to the source's).
     sightings: std::sync::Mutex<std::collections::BTreeMap<String, Sighting>>,
     max_listing_bytes: usize,
+    /// The limits uploads and downloads obey.
+    bandwidth: super::bandwidth::Throttles,
 }
 
 impl std::fmt::Debug for WebDav {
@@ -279,6 +289,7 @@ impl WebDav {
             leftovers: std::sync::Mutex::new(Vec::new()),
             sightings: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             max_listing_bytes: options.max_listing_bytes.unwrap_or(MAX_LISTING_BYTES),
+            bandwidth: options.bandwidth,
         })
     }
 }

@@ -14,6 +14,7 @@
 //! for the journal.
 
 use super::*;
+use crate::remote::bandwidth::Pacer;
 
 /// Where the hash of an upload's content lands: the hasher of the last
 /// attempt to send it.
@@ -28,27 +29,32 @@ pub(super) type Hasher = tokio::task::JoinHandle<Option<Hash>>;
 /// flat memory). The hasher goes into `out`, replacing an earlier
 /// attempt's.
 ///
+/// With a limit set on `pacer`, blocks go out in pieces no faster than
+/// it allows (with none, as they are read: one atomic read per block).
+///
 /// With `unchanged` (the source's path and the entry it was planned with),
 /// the file is looked at again once every byte was read, before the last
 /// block is handed over: changed meanwhile, the body ends in an error and
 /// the request is broken off (on a server that publishes a PUT only when
 /// complete, nothing of it is stored).
-/// Each block taken by the connection marks `progress`.
+///
+/// Each block (or piece) taken by the connection marks `progress`.
 pub(super) fn read_and_hash(
     file: std::fs::File,
     size: u64,
     out: &HashCell,
     unchanged: Option<(PathBuf, Entry)>,
+    pacer: Pacer,
     progress: &Progress,
 ) -> reqwest::Body {
     let progress = progress.clone();
-    reqwest::Body::wrap_stream(read_and_hash_blocks(file, size, out, unchanged).inspect(
-        move |block| {
+    reqwest::Body::wrap_stream(
+        read_and_hash_blocks(file, size, out, unchanged, pacer).inspect(move |block| {
             if let Ok(block) = block {
                 progress.moved(block.len());
             }
-        },
-    ))
+        }),
+    )
 }
 
 /// The blocks of [`read_and_hash`]'s body.
@@ -57,6 +63,7 @@ fn read_and_hash_blocks(
     size: u64,
     out: &HashCell,
     unchanged: Option<(PathBuf, Entry)>,
+    pacer: Pacer,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     use std::io::Read;
     const BLOCK: usize = 1024 * 1024;
@@ -126,8 +133,18 @@ fn read_and_hash_blocks(
             }
         }
     });
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+    // `rest`: what is left of a block going out in pieces (limited only).
+    let state = (rx, pacer, bytes::Bytes::new());
+    futures_util::stream::unfold(state, |(mut rx, mut pacer, mut rest)| async move {
+        if rest.is_empty() {
+            match rx.recv().await? {
+                Ok(block) if pacer.limited() => rest = block,
+                item => return Some((item, (rx, pacer, rest))),
+            }
+        }
+        let piece = rest.split_to(pacer.piece().min(rest.len()));
+        pacer.pass(piece.len()).await;
+        Some((Ok(piece), (rx, pacer, rest)))
     })
 }
 
@@ -255,8 +272,14 @@ impl WebDav {
                         return Err(RemoteError::SourceChanged(src.display().to_string()));
                     }
                     let unchanged = new_file.then(|| (src.to_path_buf(), src_expect.clone()));
-                    let stream =
-                        read_and_hash(file, src_expect.size, hash_cell, unchanged, &progress);
+                    let stream = read_and_hash(
+                        file,
+                        src_expect.size,
+                        hash_cell,
+                        unchanged,
+                        self.bandwidth.up.pacer(),
+                        &progress,
+                    );
                     let mut rb = self
                         .upload_request(Method::PUT, url.clone())
                         .header("Content-Length", src_expect.size)
@@ -652,7 +675,8 @@ mod tests {
     ) -> (Vec<std::io::Result<bytes::Bytes>>, Option<Hash>) {
         let out = HashCell::default();
         let file = std::fs::File::open(path).unwrap();
-        let blocks = read_and_hash_blocks(file, size, &out, unchanged)
+        let pacer = crate::remote::bandwidth::Throttle::default().pacer();
+        let blocks = read_and_hash_blocks(file, size, &out, unchanged, pacer)
             .collect::<Vec<_>>()
             .await;
         let hasher = out.lock().unwrap().take().unwrap();

@@ -1,8 +1,11 @@
 // Settings: auto-start at login (the real state, read from the desktop's
 // startup entry), notifications per category, how "Run all" starts the
-// synchronizations, the default poll interval of new synchronizations, and
-// the diagnostics bundle. Each control saves on its own (PATCH
+// synchronizations, the default poll interval of new synchronizations, the
+// global bandwidth limits (shared by every synchronization's transfers; a
+// change applies to transfers under way), and the diagnostics bundle. Each control saves on its own (PATCH
 // /api/settings) and shows the state the daemon answers.
+
+import { limitInput, limitText, limitValue } from "../limits.js";
 
 const CATEGORIES = [
   ["credentials", "A server asks for a password again"],
@@ -26,6 +29,11 @@ export async function render(root, ctx) {
   });
   const pollError = h("p", { class: "error", "data-test": "default-poll-error", role: "alert" });
   const diagResult = h("p", { class: "hint", "data-test": "diagnostics-result", role: "status" });
+  const upInput = limitInput(h, "limit-up", null);
+  upInput.id = "limit-up";
+  const downInput = limitInput(h, "limit-down", null);
+  downInput.id = "limit-down";
+  const limitError = h("p", { class: "error", "data-test": "limit-error", role: "alert" });
 
   function show(s) {
     settings = s;
@@ -46,6 +54,9 @@ export async function render(root, ctx) {
     for (const [key] of CATEGORIES) notifyBoxes[key].checked = s.notifications[key];
     parallelBox.checked = s.start_all_parallel;
     pollInput.value = String(s.default_poll_interval_secs);
+    const b = s.bandwidth || {};
+    upInput.value = b.upload_kib_per_sec == null ? "" : String(b.upload_kib_per_sec);
+    downInput.value = b.download_kib_per_sec == null ? "" : String(b.download_kib_per_sec);
   }
 
   async function change(patch, what) {
@@ -91,6 +102,21 @@ export async function render(root, ctx) {
     if (ev.key === "Enter") savePoll();
   });
 
+  const limitSave = h("button", { type: "button", "data-test": "save-limits" }, "Save");
+  limitSave.addEventListener("click", async () => {
+    limitError.textContent = "";
+    const up = limitValue(upInput);
+    const down = limitValue(downInput);
+    saved.textContent = "";
+    try {
+      show(await api.patch("/api/settings", { bandwidth: { upload_kib_per_sec: up, download_kib_per_sec: down } }));
+      const b = settings.bandwidth || {};
+      saved.textContent = `Saved: upload ${limitText(b.upload_kib_per_sec)}, download ${limitText(b.download_kib_per_sec)}.`;
+    } catch (e) {
+      limitError.textContent = e.message;
+    }
+  });
+
   const diagButton = h("button", { type: "button", "data-test": "diagnostics" }, "Write a diagnostics file");
   diagButton.addEventListener("click", async () => {
     diagButton.disabled = true;
@@ -132,6 +158,17 @@ export async function render(root, ctx) {
       h("div", { class: "row" }, pollInput, pollSave),
       pollError,
       h("p", { class: "hint" }, "Applies to synchronizations you add from now on; each one can be changed later.")),
+    h("section", { class: "settings-group" },
+      h("h2", {}, "Bandwidth"),
+      h("p", { class: "hint" },
+        "How fast all synchronizations together may send and receive files, in KiB/s (1024 KiB/s = 1 MiB/s). " +
+          "Leave a field empty for no limit. Each synchronization can have its own limits too; both apply. " +
+          "A change applies at once, also to files being transferred. Folders on another disk are not limited."),
+      h("label", { for: "limit-up" }, "Upload limit (KiB/s)"),
+      h("div", { class: "row" }, upInput),
+      h("label", { for: "limit-down" }, "Download limit (KiB/s)"),
+      h("div", { class: "row" }, downInput, limitSave),
+      limitError),
     h("section", { class: "settings-group" },
       h("h2", {}, "Diagnostics"),
       h("p", { class: "hint" },

@@ -2,6 +2,8 @@
 // state (from the event stream, never polled), last and next pass, what
 // needs the user with the button that resolves it, and every action on it.
 
+import { limitInput, limitValue } from '../limits.js';
+
 const STATE_LABELS = {
   starting: 'Starting',
   synced: 'Up to date',
@@ -413,6 +415,9 @@ export async function render(root, ctx) {
     const schedule = number('edit-schedule', cfg.schedule_secs || 3600, 1);
     const ratio = number('edit-guard-ratio', Math.round(cfg.guards.max_delete_ratio * 100), 0);
     const count = number('edit-guard-count', cfg.guards.max_delete_count, 0);
+    const bw = cfg.bandwidth || {};
+    const up = limitInput(h, 'edit-limit-up', bw.upload_kib_per_sec);
+    const down = limitInput(h, 'edit-limit-down', bw.download_kib_per_sec);
     const error = h('p', { class: 'error', 'data-test': 'edit-error' });
     const form = h(
       'form',
@@ -427,6 +432,9 @@ export async function render(root, ctx) {
       h('h4', {}, 'Safety: ask me before a pass deletes'),
       field('more than this share of the files (%)', ratio),
       field('or more than this many items', count),
+      h('h4', {}, 'Bandwidth (KiB/s; empty: no limit; the global limits in Settings apply too)'),
+      field('Upload limit', up),
+      field('Download limit', down),
       error,
       h('button', { type: 'submit', 'data-test': 'edit-save' }, 'Save'),
       h('button', { type: 'button', 'data-test': 'edit-cancel', 'on:click': () => clear(c.panel) }, 'Cancel'),
@@ -445,6 +453,7 @@ export async function render(root, ctx) {
           max_delete_ratio: Number(ratio.value) / 100,
           max_delete_count: Number(count.value),
         },
+        bandwidth: { upload_kib_per_sec: limitValue(up), download_kib_per_sec: limitValue(down) },
       };
       if (!Number.isInteger(patch.poll_interval_secs) || patch.poll_interval_secs < 1) {
         error.textContent = 'The server check interval must be a whole number of seconds, at least 1.';

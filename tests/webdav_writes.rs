@@ -454,7 +454,7 @@ fn an_upload_whose_answer_never_comes_is_given_up_with_an_error_saying_so(kind: 
     assert!(!out.status.success(), "{kind:?}: {}", show(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("no answer came within 2 s of the upload's end"),
+            .contains("no answer came within 2 s of the request's end"),
         "{kind:?}: {}",
         show(&out)
     );

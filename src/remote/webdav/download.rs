@@ -2,7 +2,10 @@
 //! content hashes by GET. The bytes received are written and hashed by two
 //! threads of their own ([`Sink`]), so that the socket, the disk and SHA-256
 //! each keep a core busy rather than take turns on one. With a bandwidth
-//! limit set, the received bytes are paced as they arrive (`Pacer`).
+//! limit set, the received bytes are paced as they arrive (`Pacer`). A
+//! download is given up (and resumed) when nothing comes for the
+//! connection's timeout, the time spent pacing not counted
+//! ([`WebDav::next_chunk`]).
 
 use super::*;
 
@@ -187,8 +190,8 @@ impl WebDav {
     pub(super) async fn hash(&self, path: &str, expect: &Entry) -> Result<Hash, RemoteError> {
         // No server-side SHA-256: download and hash.
         let resp = self
-            .send("GET", || {
-                Ok(self.request(Method::GET, self.url(path, false)))
+            .send_watched("GET", &Progress::new(0), || {
+                Ok(self.transfer_request(Method::GET, self.url(path, false)))
             })
             .await?;
         if !resp.status().is_success() {
@@ -198,8 +201,7 @@ impl WebDav {
         let mut n = 0u64;
         let mut pacer = self.bandwidth.down.pacer();
         let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| http_error("GET", e))?;
+        while let Some(chunk) = self.next_chunk("GET", &mut stream).await? {
             if pacer.limited() {
                 pacer.pass(chunk.len()).await;
             }
@@ -321,8 +323,8 @@ impl WebDav {
                 // version's bytes); later ones by the tag this GET answered.
                 let etag_for_range = etag_seen.clone().or_else(|| strong_tag.clone());
                 let resp = self
-                    .send("GET", || {
-                        let mut rb = self.request(Method::GET, url.clone());
+                    .send_watched("GET", &Progress::new(0), || {
+                        let mut rb = self.transfer_request(Method::GET, url.clone());
                         if from > 0 {
                             rb = rb.header("Range", format!("bytes={from}-"));
                             if let Some(t) = &etag_for_range {
@@ -367,9 +369,10 @@ impl WebDav {
                 }
                 let mut stream = resp.bytes_stream();
                 let mut broke = false;
-                while let Some(chunk) = stream.next().await {
-                    match chunk {
-                        Ok(c) => {
+                loop {
+                    match self.next_chunk("GET", &mut stream).await {
+                        Ok(None) => break,
+                        Ok(Some(c)) => {
                             if pacer.limited() {
                                 pacer.pass(c.len()).await;
                             }

@@ -169,11 +169,15 @@ pub struct WebDav {
     /// Listings, downloads and every request without a large body: a
     /// request is given up when its answer stands still for `timeout`.
     client: reqwest::Client,
-    /// Uploads: the same set-up without that read timeout, whose clock
-    /// runs from the request's start and so would cut any upload longer
-    /// than `timeout`. A stalled upload is caught by its body's
-    /// [`Progress`] instead (see [`WebDav::send_watched`]).
-    upload_client: reqwest::Client,
+    /// Uploads and downloads (bodies of any length, paced by the bandwidth
+    /// limits): the same set-up without that read timeout, whose clock
+    /// runs from a request's start to its answer, and then between two
+    /// reads of the answer's body, pacing included: it would cut every
+    /// upload longer than `timeout`, and a download held back by a low
+    /// limit. An upload is watched by its body's [`Progress`] instead (see
+    /// [`WebDav::send_watched`]), a download by a timeout on each wait for
+    /// the network.
+    transfer_client: reqwest::Client,
     /// How long a request may stand still.
     timeout: Duration,
     /// The collection URL, ending in `/`.
@@ -272,7 +276,7 @@ impl WebDav {
         };
         Ok(WebDav {
             client: build(Some(timeout))?,
-            upload_client: build(None)?,
+            transfer_client: build(None)?,
             timeout,
             base: url,
             base_segments,

@@ -282,14 +282,16 @@ impl WebDav {
         self.auth.sign(rb, &method, &url)
     }
 
-    /// An upload request (a body of any length), on the client without a
-    /// read timeout: send it with [`send_watched`](Self::send_watched).
-    pub(super) fn upload_request(
+    /// A transfer's request (an upload's body, a download's answer: of any
+    /// length, paced by the limits), on the client without a read timeout:
+    /// send it with [`send_watched`](Self::send_watched), and read a
+    /// download's answer with [`next_chunk`](Self::next_chunk).
+    pub(super) fn transfer_request(
         &self,
         method: Method,
         url: reqwest::Url,
     ) -> reqwest::RequestBuilder {
-        let rb = self.upload_client.request(method.clone(), url.clone());
+        let rb = self.transfer_client.request(method.clone(), url.clone());
         self.auth.sign(rb, &method, &url)
     }
 
@@ -305,10 +307,11 @@ impl WebDav {
         }
     }
 
-    /// Send an upload built by `build` (from
-    /// [`upload_request`](Self::upload_request), its body marking
-    /// `progress`) as [`send`](Self::send) does, an attempt given up when
-    /// its body, or the answer once the body is sent, stands still for the
+    /// Send a transfer built by `build` (from
+    /// [`transfer_request`](Self::transfer_request), an upload's body
+    /// marking `progress`; a download's `progress` is for a body of 0
+    /// bytes) as [`send`](Self::send) does, an attempt given up when its
+    /// body, or the answer once the body is sent, stands still for the
     /// connection's timeout.
     pub(super) async fn send_watched(
         &self,
@@ -360,7 +363,7 @@ impl WebDav {
                                     self.timeout.as_secs_f64()
                                 ),
                                 Stall::Answer(d) => format!(
-                                    "no answer came within {:.0} s of the upload's end",
+                                    "no answer came within {:.0} s of the request's end",
                                     d.as_secs_f64()
                                 ),
                             };
@@ -429,6 +432,27 @@ impl WebDav {
                 (_, Ok(resp)) => return check_auth(resp).map(Ok),
                 (_, Err(e)) => return Ok(Err(e)),
             }
+        }
+    }
+
+    /// The next chunk of a transfer's answer (from
+    /// [`transfer_request`](Self::transfer_request)): `Ok(None)` at its end,
+    /// an error when the connection broke or nothing came for the
+    /// connection's timeout (time spent pacing between two calls does not
+    /// count).
+    pub(super) async fn next_chunk(
+        &self,
+        what: &str,
+        stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    ) -> Result<Option<bytes::Bytes>, RemoteError> {
+        match tokio::time::timeout(self.timeout, stream.next()).await {
+            Ok(None) => Ok(None),
+            Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+            Ok(Some(Err(e))) => Err(http_error(what, e)),
+            Err(_) => Err(RemoteError::Unreachable(format!(
+                "{what}: nothing came for {} s",
+                self.timeout.as_secs_f64()
+            ))),
         }
     }
 

@@ -281,7 +281,7 @@ impl WebDav {
                         &progress,
                     );
                     let mut rb = self
-                        .upload_request(Method::PUT, url.clone())
+                        .transfer_request(Method::PUT, url.clone())
                         .header("Content-Length", src_expect.size)
                         .header("X-OC-Mtime", mtime_secs);
                     if new_file {

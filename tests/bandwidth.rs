@@ -45,17 +45,7 @@ fn content(kib: usize, seed: u8) -> Vec<u8> {
 fn setup(server: &DavServer, names: &[&str]) -> (TestDaemon, Vec<PathBuf>) {
     let mut d = TestDaemon::new();
     d.start();
-    d.ferry_ok_with_stdin(
-        &[
-            "account",
-            "add",
-            &server.parent_url(),
-            "--user",
-            "alice",
-            "--password-stdin",
-        ],
-        b"pw\n",
-    );
+    d.add_account(&server.parent_url(), "pw");
     let mut locals = Vec::new();
     for name in names {
         server.mkdir(name);

@@ -415,17 +415,7 @@ fn conflicts_are_listed_and_resolved() {
 /// every second.
 fn webdav_setup(d: &TestDaemon, server: &DavServer, proxy: &proxy::Proxy) -> std::path::PathBuf {
     let url = proxy.url_for(&server.parent_url());
-    d.ferry_ok_with_stdin(
-        &[
-            "account",
-            "add",
-            &url,
-            "--user",
-            "alice",
-            "--password-stdin",
-        ],
-        b"s3cret-pw-1234\n",
-    );
+    d.add_account(&url, "s3cret-pw-1234");
     let local = d.path("dav-local");
     let remote_url = proxy.url_for(&server.url());
     d.ferry_ok(&[

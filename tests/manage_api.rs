@@ -93,17 +93,7 @@ fn a_webdav_synchronizations_server_folders_are_read_from_the_server() {
     server.write("Team/readme.txt", b"x");
     let mut d = TestDaemon::new();
     d.start();
-    d.ferry_ok_with_stdin(
-        &[
-            "account",
-            "add",
-            &server.parent_url(),
-            "--user",
-            "alice",
-            "--password-stdin",
-        ],
-        b"s3cret-pw-1234\n",
-    );
+    d.add_account(&server.parent_url(), "s3cret-pw-1234");
     let local = d.path("dav-local");
     d.ferry_ok(&[
         "add",

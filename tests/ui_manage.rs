@@ -75,17 +75,7 @@ fn selective_sync_deselects_a_folder_to_the_trash_and_selects_it_again() {
     server.write("Drop/d.txt", b"drop");
     server.write("Drop/Sub/s.txt", b"sub");
     let d = started();
-    d.ferry_ok_with_stdin(
-        &[
-            "account",
-            "add",
-            &server.parent_url(),
-            "--user",
-            "alice",
-            "--password-stdin",
-        ],
-        b"s3cret-pw-1234\n",
-    );
+    d.add_account(&server.parent_url(), "s3cret-pw-1234");
     let local = d.path("dav-local");
     d.ferry_ok(&[
         "add",

@@ -49,17 +49,7 @@ fn every_page_draws_without_a_fault() {
     let mut d = TestDaemon::new();
     d.start();
     // A WebDAV account and synchronization.
-    d.ferry_ok_with_stdin(
-        &[
-            "account",
-            "add",
-            &server.url(),
-            "--user",
-            "alice",
-            "--password-stdin",
-        ],
-        b"secret\n",
-    );
+    d.add_account(&server.url(), "secret");
     let docs = d.path("home/Documents");
     std::fs::create_dir_all(&docs).unwrap();
     write(&docs.join("notes.txt"), b"my notes");

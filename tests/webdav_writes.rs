@@ -405,65 +405,56 @@ fn an_upload_longer_than_the_timeout_that_keeps_moving_completes(kind: DavKind) 
     assert!((200..300).contains(&puts[0].status), "{kind:?}: {puts:?}");
 }
 
-/// An upload whose body stands still (the server takes nothing in) is
-/// given up after the timeout and its retries, with an error saying so:
-/// it never hangs the pass.
-fn an_upload_standing_still_is_given_up_with_an_error_saying_so(kind: DavKind) {
+/// A pass uploading `size` bytes as `name` (`--timeout 2`) through a
+/// proxy that does `fault` to every upload: it fails within two minutes
+/// (a liveness guard, not a speed bound: the proxy waits 300 s, and would
+/// five times over without Ferry giving up), saying `says`, with nothing
+/// stored under the name.
+fn an_upload_is_given_up(kind: DavKind, name: &str, size: usize, fault: proxy::Fault, says: &str) {
     let (server, proxy) = start(kind);
     let env = Env::new(proxy.url_for(&server.url())).timeout(2);
-    let payload: Vec<u8> = (0..16 * 1024 * 1024u32).map(|i| (i % 13) as u8).collect();
-    write(&env.local().join("big.bin"), &payload);
-    proxy.add(
-        "PUT",
-        ".ferry-up-",
-        1000,
-        proxy::Fault::Hang(Duration::from_secs(300)),
-    );
+    let payload: Vec<u8> = (0..size).map(|i| (i % 13) as u8).collect();
+    write(&env.local().join(name), &payload);
+    proxy.add("PUT", ".ferry-up-", 1000, fault);
     let start = std::time::Instant::now();
     let out = env.cmd(&[]).output().unwrap();
     assert!(!out.status.success(), "{kind:?}: {}", show(&out));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("the upload stood still for 2 s"),
+        String::from_utf8_lossy(&out.stderr).contains(says),
         "{kind:?}: {}",
         show(&out)
     );
-    // A liveness guard, not a speed bound: without the watchdog the pass
-    // would wait for the proxy's 300 s, five times.
     assert!(
         start.elapsed() < Duration::from_secs(120),
         "{:?}",
         start.elapsed()
     );
-    assert!(server.read("big.bin").is_none(), "{kind:?}");
+    assert!(server.read(name).is_none(), "{kind:?}");
+}
+
+/// An upload whose body stands still (the server takes nothing in) is
+/// given up after the timeout and its retries, with an error saying so:
+/// it never hangs the pass.
+fn an_upload_standing_still_is_given_up_with_an_error_saying_so(kind: DavKind) {
+    an_upload_is_given_up(
+        kind,
+        "big.bin",
+        16 * 1024 * 1024,
+        proxy::Fault::Hang(Duration::from_secs(300)),
+        "the upload stood still for 2 s",
+    );
 }
 
 /// A server that takes an upload in whole and then never answers has the
 /// attempt given up once the answer is overdue, with an error saying so.
 fn an_upload_whose_answer_never_comes_is_given_up_with_an_error_saying_so(kind: DavKind) {
-    let (server, proxy) = start(kind);
-    let env = Env::new(proxy.url_for(&server.url())).timeout(2);
-    write(&env.local().join("small.bin"), [7u8; 64 * 1024]);
-    proxy.add(
-        "PUT",
-        ".ferry-up-",
-        1000,
+    an_upload_is_given_up(
+        kind,
+        "small.bin",
+        64 * 1024,
         proxy::Fault::HangAfterBody(Duration::from_secs(300)),
+        "no answer came within 2 s of the request's end",
     );
-    let start = std::time::Instant::now();
-    let out = env.cmd(&[]).output().unwrap();
-    assert!(!out.status.success(), "{kind:?}: {}", show(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("no answer came within 2 s of the request's end"),
-        "{kind:?}: {}",
-        show(&out)
-    );
-    assert!(
-        start.elapsed() < Duration::from_secs(120),
-        "{:?}",
-        start.elapsed()
-    );
-    assert!(server.read("small.bin").is_none(), "{kind:?}");
 }
 
 mod slow_uploads {

@@ -109,6 +109,16 @@ impl TestDaemon {
         succeeded(args, self.ferry_with_stdin(args, input))
     }
 
+    /// Add the account `alice` on the WebDAV server at `url` with
+    /// `password`, as a user does (`ferry account add URL --user alice
+    /// --password-stdin`: the connection tested); the CLI's output.
+    pub fn add_account(&self, url: &str, password: &str) -> String {
+        self.ferry_ok_with_stdin(
+            &["account", "add", url, "--user", "alice", "--password-stdin"],
+            format!("{password}\n").as_bytes(),
+        )
+    }
+
     /// Add a synchronization `name` between two new folders,
     /// `NAME-local` and `NAME-remote` under the test's folder (a folder
     /// remote), with the CLI; their paths.

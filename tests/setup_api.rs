@@ -22,12 +22,6 @@ use daemon::{TestDaemon, files, write};
 use dav::{DavKind, DavOptions, DavServer};
 use serde_json::{Value, json};
 
-fn started() -> TestDaemon {
-    let mut d = TestDaemon::new();
-    d.start();
-    d
-}
-
 /// The daemon's auto-start entry in its temp XDG_CONFIG_HOME.
 fn desktop_file(d: &TestDaemon) -> std::path::PathBuf {
     d.path("home/.config/autostart/ferry.desktop")
@@ -35,7 +29,7 @@ fn desktop_file(d: &TestDaemon) -> std::path::PathBuf {
 
 #[test]
 fn settings_show_and_switch_the_real_autostart_entry() {
-    let d = started();
+    let d = TestDaemon::started();
     let s = d.api_ok("GET", "/api/settings", None);
     assert_eq!(s["autostart"]["on"], false, "{s:#}");
     assert_eq!(s["default_poll_interval_secs"], 30);
@@ -68,7 +62,7 @@ fn settings_show_and_switch_the_real_autostart_entry() {
 #[test]
 fn a_notification_switch_turned_off_silences_that_category_in_the_trays_policy() {
     use ferry::notify_policy::{Category, Limits, Notice, Policy, Switches};
-    let d = started();
+    let d = TestDaemon::started();
     // A synchronization, so that the event stream opens with its state:
     // once that is read, the stream is subscribed.
     fs::create_dir_all(d.path("remote")).unwrap();
@@ -154,7 +148,7 @@ fn a_notification_switch_turned_off_silences_that_category_in_the_trays_policy()
 
 #[test]
 fn the_default_poll_interval_applies_to_new_synchronizations_that_do_not_say() {
-    let d = started();
+    let d = TestDaemon::started();
     let (status, err) = d.api(
         "PATCH",
         "/api/settings",
@@ -194,7 +188,7 @@ fn the_default_poll_interval_applies_to_new_synchronizations_that_do_not_say() {
 
 #[test]
 fn diagnostics_are_written_where_the_answer_says() {
-    let d = started();
+    let d = TestDaemon::started();
     let a = d.api_ok("POST", "/api/diagnostics", Some(&json!({})));
     let path = std::path::PathBuf::from(a["path"].as_str().unwrap());
     assert!(path.starts_with(d.data_dir().join("diagnostics")), "{a:#}");
@@ -219,7 +213,7 @@ fn check(d: &TestDaemon, path: &str) -> Value {
 
 #[test]
 fn the_local_folder_field_says_what_is_there_and_refuses_what_adding_refuses() {
-    let d = started();
+    let d = TestDaemon::started();
     let empty = d.path("empty");
     fs::create_dir_all(&empty).unwrap();
     let full = d.path("full");
@@ -317,7 +311,7 @@ fn ops_of(report: &Value) -> BTreeSet<(String, String)> {
 #[test]
 fn a_synchronization_simulated_before_it_is_added_touches_nothing_and_its_first_pass_does_what_was_shown()
  {
-    let d = started();
+    let d = TestDaemon::started();
     let local = d.path("local");
     let remote = d.path("remote");
     write(&local.join("mine.txt"), b"local file");
@@ -415,7 +409,7 @@ fn with_password_server(d: &TestDaemon) -> (DavServer, String) {
 
 #[test]
 fn update_credentials_after_the_server_changed_the_password_wakes_the_synchronization() {
-    let d = started();
+    let d = TestDaemon::started();
     let (server, id) = with_password_server(&d);
     server.set_password("alice", "second-pass");
     server.write("new-on-server.txt", b"after the change");
@@ -456,7 +450,7 @@ fn update_credentials_after_the_server_changed_the_password_wakes_the_synchroniz
 
 #[test]
 fn an_accounts_folders_are_listed_one_level_at_a_time() {
-    let d = started();
+    let d = TestDaemon::started();
     let server = DavServer::start(DavKind::Nginx);
     server.mkdir("a/b/c");
     server.mkdir("z");

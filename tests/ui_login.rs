@@ -18,15 +18,9 @@ use browser::Browser;
 use daemon::TestDaemon;
 use serde_json::json;
 
-fn started() -> TestDaemon {
-    let mut d = TestDaemon::new();
-    d.start();
-    d
-}
-
 #[test]
 fn a_login_code_opens_the_preferences_once_with_a_strict_http_only_cookie() {
-    let d = started();
+    let d = TestDaemon::started();
     let b = Browser::start();
     let url = Browser::login_url(&d, None);
     b.goto(&url);
@@ -56,7 +50,7 @@ fn a_login_code_opens_the_preferences_once_with_a_strict_http_only_cookie() {
 
 #[test]
 fn the_page_asked_for_opens_after_logging_in() {
-    let d = started();
+    let d = TestDaemon::started();
     let b = Browser::start();
     b.login_to(&d, Some("settings"));
     let (port, _) = d.endpoint();
@@ -72,7 +66,7 @@ fn the_page_asked_for_opens_after_logging_in() {
 
 #[test]
 fn without_a_session_the_page_says_how_to_get_in_and_the_api_refuses() {
-    let d = started();
+    let d = TestDaemon::started();
     let b = Browser::start();
     b.open(&d, "#/syncs");
     b.wait_text("[data-test=signed-out]", "ferry prefs");
@@ -82,7 +76,7 @@ fn without_a_session_the_page_says_how_to_get_in_and_the_api_refuses() {
 
 #[test]
 fn a_browser_session_cannot_mint_login_codes() {
-    let d = started();
+    let d = TestDaemon::started();
     let b = Browser::start();
     b.login(&d);
     let status = b.js(
@@ -190,7 +184,7 @@ fn another_site() -> u16 {
 
 #[test]
 fn every_answer_of_the_ui_carries_a_strict_content_security_policy() {
-    let d = started();
+    let d = TestDaemon::started();
     for path in [
         "/",
         "/ui/js/app.js",
@@ -238,7 +232,7 @@ fn recording_browser(d: &TestDaemon) -> (String, std::path::PathBuf) {
 
 #[test]
 fn ferry_prefs_opens_the_browser_named_in_browser_and_the_link_signs_in() {
-    let d = started();
+    let d = TestDaemon::started();
     let (browser_cmd, out) = recording_browser(&d);
     let o = d
         .cli(&["prefs", "conflicts"])
@@ -262,7 +256,7 @@ fn ferry_prefs_opens_the_browser_named_in_browser_and_the_link_signs_in() {
 
 #[test]
 fn ferry_prefs_prints_the_link_where_no_browser_can_be_opened() {
-    let d = started();
+    let d = TestDaemon::started();
     let o = d
         .cli(&["prefs"])
         .env_remove("BROWSER")
@@ -288,7 +282,7 @@ fn ferry_prefs_prints_the_link_where_no_browser_can_be_opened() {
 
 #[test]
 fn a_second_ferry_opens_the_preferences_of_the_one_that_runs() {
-    let d = started();
+    let d = TestDaemon::started();
     let (browser_cmd, out) = recording_browser(&d);
     let o = d
         .cli(&[])

@@ -25,12 +25,6 @@ use daemon::{TestDaemon, files, write};
 use dav::{DavKind, DavServer};
 use serde_json::json;
 
-fn started() -> TestDaemon {
-    let mut d = TestDaemon::new();
-    d.start();
-    d
-}
-
 /// A folder-remote synchronization added through the CLI.
 fn add_folder_sync(d: &TestDaemon, name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let local = d.path(&format!("{name}-local"));
@@ -74,7 +68,7 @@ fn selective_sync_deselects_a_folder_to_the_trash_and_selects_it_again() {
     server.write("Keep/k.txt", b"keep");
     server.write("Drop/d.txt", b"drop");
     server.write("Drop/Sub/s.txt", b"sub");
-    let d = started();
+    let d = TestDaemon::started();
     d.add_account(&server.parent_url(), "s3cret-pw-1234");
     let local = d.path("dav-local");
     d.ferry_ok(&[
@@ -175,7 +169,7 @@ fn selective_sync_deselects_a_folder_to_the_trash_and_selects_it_again() {
 
 #[test]
 fn a_filters_preview_lists_exactly_the_matching_items_and_saving_keeps_new_ones_home() {
-    let d = started();
+    let d = TestDaemon::started();
     let (local, remote) = add_folder_sync(&d, "p", &[]);
     for f in ["a.log", "b.txt", "sub/c.log", "sub/d.txt", "logbook.txt"] {
         write(&local.join(f), b"x");
@@ -236,7 +230,7 @@ fn a_filters_preview_lists_exactly_the_matching_items_and_saving_keeps_new_ones_
 
 #[test]
 fn a_guard_stop_is_confirmed_from_the_page_and_the_deletions_happen() {
-    let d = started();
+    let d = TestDaemon::started();
     let (local, remote) = add_folder_sync(&d, "guarded", &[]);
     for i in 0..10 {
         write(&local.join(format!("f{i}.txt")), b"x");
@@ -265,7 +259,7 @@ fn a_guard_stop_is_confirmed_from_the_page_and_the_deletions_happen() {
 
 #[test]
 fn simulate_shows_the_report_with_the_reason_for_each_item() {
-    let d = started();
+    let d = TestDaemon::started();
     let (local, remote) = add_folder_sync(&d, "sim", &["--no-live"]);
     write(&local.join("old.txt"), b"old");
     d.api_ok("POST", "/api/syncs/sim/run", Some(&json!({"wait": true})));
@@ -308,7 +302,7 @@ fn simulate_shows_the_report_with_the_reason_for_each_item() {
 
 #[test]
 fn run_now_pause_and_resume_show_in_the_live_state_without_a_reload() {
-    let d = started();
+    let d = TestDaemon::started();
     let (local, remote) = add_folder_sync(&d, "live", &["--no-live"]);
     d.api_ok("POST", "/api/syncs/live/run", Some(&json!({"wait": true})));
     let b = Browser::start();
@@ -332,7 +326,7 @@ fn run_now_pause_and_resume_show_in_the_live_state_without_a_reload() {
 
 #[test]
 fn with_no_synchronization_the_home_page_leads_to_the_assistant() {
-    let d = started();
+    let d = TestDaemon::started();
     let b = Browser::start();
     b.login(&d);
     b.wait_text("[data-test=empty]", "No synchronization yet");
@@ -343,7 +337,7 @@ fn with_no_synchronization_the_home_page_leads_to_the_assistant() {
 
 #[test]
 fn removing_says_both_folders_are_kept_and_keeps_them() {
-    let d = started();
+    let d = TestDaemon::started();
     let (local, remote) = add_folder_sync(&d, "gone", &[]);
     write(&local.join("a.txt"), b"a");
     d.wait_until("a.txt sent", || remote.join("a.txt").exists());

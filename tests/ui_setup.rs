@@ -26,12 +26,6 @@ use daemon::{TestDaemon, files, write};
 use dav::{DavKind, DavOptions, DavServer};
 use serde_json::{Value, json};
 
-fn started() -> TestDaemon {
-    let mut d = TestDaemon::new();
-    d.start();
-    d
-}
-
 /// nginx asking for alice's password.
 fn password_server(password: &str) -> DavServer {
     DavServer::start_with(
@@ -65,7 +59,7 @@ fn plan_rows(browser: &Browser) -> BTreeSet<(String, String)> {
 #[test]
 fn the_assistant_sets_up_a_webdav_synchronization_whose_first_pass_does_what_its_simulation_showed()
 {
-    let d = started();
+    let d = TestDaemon::started();
     let server = password_server("s3cret");
     server.write("team/docs/report.txt", b"from the server");
     server.write("team/docs/sub/notes.txt", b"notes");
@@ -187,7 +181,7 @@ fn account_and_sync(d: &TestDaemon, server: &DavServer, password: &str, name: &s
 
 #[test]
 fn update_credentials_on_the_accounts_page_after_the_servers_password_changed() {
-    let d = started();
+    let d = TestDaemon::started();
     let server = password_server("first-pass");
     let id = account_and_sync(&d, &server, "first-pass", "docs");
     server.set_password("alice", "second-pass");
@@ -229,7 +223,7 @@ fn update_credentials_on_the_accounts_page_after_the_servers_password_changed() 
 
 #[test]
 fn deregistering_an_account_names_its_synchronizations_removes_them_and_keeps_the_files() {
-    let d = started();
+    let d = TestDaemon::started();
     let server = password_server("pw");
     let id = {
         let id = account_and_sync(&d, &server, "pw", "docs");
@@ -293,7 +287,7 @@ fn deregistering_an_account_names_its_synchronizations_removes_them_and_keeps_th
 fn the_accounts_page_keeps_its_buttons_while_a_synchronization_changes_state() {
     // A button replaced under the user's pointer loses the click: the page
     // updates the states in place.
-    let d = started();
+    let d = TestDaemon::started();
     let server = password_server("pw");
     let id = account_and_sync(&d, &server, "pw", "docs");
     let browser = Browser::start();
@@ -314,7 +308,7 @@ fn the_accounts_page_keeps_its_buttons_while_a_synchronization_changes_state() {
 
 #[test]
 fn the_settings_page_switches_the_real_autostart_entry_and_a_notification_category() {
-    let d = started();
+    let d = TestDaemon::started();
     let entry = d.path("home/.config/autostart/ferry.desktop");
     let browser = Browser::start();
     browser.login(&d);
@@ -372,7 +366,7 @@ fn the_settings_page_switches_the_real_autostart_entry_and_a_notification_catego
 
 #[test]
 fn the_bandwidth_limits_are_set_and_removed_from_the_settings_page_and_a_synchronizations_form() {
-    let d = started();
+    let d = TestDaemon::started();
     d.add_folder_sync("bw");
     let browser = Browser::start();
     browser.login(&d);

@@ -20,12 +20,6 @@ use daemon::{TestDaemon, write};
 use dav::{DavKind, DavOptions, DavServer};
 use serde_json::{Value, json};
 
-fn started() -> TestDaemon {
-    let mut d = TestDaemon::new();
-    d.start();
-    d
-}
-
 /// An account on `url` with these credentials (`{"password": …}` or
 /// `{"token": …}`), tested or not; its id.
 fn account(d: &TestDaemon, url: &str, secret: Value, test: bool) -> String {
@@ -57,7 +51,7 @@ fn run(d: &TestDaemon) -> Value {
 /// server's 401s are counted: a challenge is answered once per connection,
 /// not once per request.
 fn synchronizes_both_ways(server: &DavServer, secret: Value) {
-    let d = started();
+    let d = TestDaemon::started();
     server.write("from-server.txt", b"written on the server");
     // Stays on both sides: an emptied folder would stop at the guard.
     server.write("keep.txt", b"kept");
@@ -102,7 +96,7 @@ fn synchronizes_both_ways(server: &DavServer, secret: Value) {
 /// A wrong secret: the connection test says so, and a synchronization
 /// with it (saved untested) waits in "credentials required".
 fn a_wrong_secret_is_credentials_required(server: &DavServer, wrong: Value, says: &str) {
-    let d = started();
+    let d = TestDaemon::started();
     let mut body = json!({"url": server.url(), "user": "alice"});
     for (k, v) in wrong.as_object().unwrap() {
         body[k] = v.clone();
@@ -178,7 +172,7 @@ fn a_wrong_token_is_credentials_required() {
 #[test]
 fn a_token_account_is_added_with_the_cli_from_standard_input_and_kept_in_the_keyring() {
     let server = bearer_server();
-    let d = started();
+    let d = TestDaemon::started();
     let out = d.ferry_ok_with_stdin(
         &[
             "account",
@@ -241,7 +235,7 @@ fn a_server_that_asks_for_ntlm_or_negotiate_is_told_in_words() {
     let url = server_asking_for(&["Negotiate", "NTLM"]);
     let says = "the server asks for Negotiate or NTLM sign-in, which Ferry does not speak \
                 (it speaks Basic, Digest and bearer tokens)";
-    let d = started();
+    let d = TestDaemon::started();
     // The connection test, through the API and the CLI.
     let (status, err) = d.api(
         "POST",

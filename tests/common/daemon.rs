@@ -158,6 +158,13 @@ impl TestDaemon {
         url
     }
 
+    /// A new daemon, started (see [`start`](Self::start)).
+    pub fn started() -> TestDaemon {
+        let mut d = TestDaemon::new();
+        d.start();
+        d
+    }
+
     /// Start the daemon and wait until its API answers.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already started");
